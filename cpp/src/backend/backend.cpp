@@ -1,0 +1,34 @@
+// Backend registry: CPU always; CUDA only in builds with EMBER_CUDA (else a clear error at use).
+#include "ember/backend.h"
+
+#include "cpu/cpu_backend.h"
+
+namespace ember {
+
+namespace {
+struct CpuBackend final : Backend {
+  const char* name() const override { return "cpu"; }
+  void copy(const Tensor& src, const Tensor& dst) override { cpu::copy(src, dst); }
+  void fill(const Tensor& dst, Scalar v) override { cpu::fill(dst, v); }
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) override {
+    cpu::unary(op, x, out, p);
+  }
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override {
+    cpu::binary(op, a, b, out);
+  }
+  void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) override {
+    cpu::where(c, a, b, out);
+  }
+  void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) override {
+    cpu::reduce(op, x, dims, out);
+  }
+};
+}  // namespace
+
+Backend& backend_for(Device d) {
+  static CpuBackend cpu_backend;
+  if (d.is_cpu()) return cpu_backend;
+  throw RuntimeError(str("ember was built without CUDA: cannot run on device ", d));
+}
+
+}  // namespace ember

@@ -1,0 +1,193 @@
+// CPU elementwise kernels: copy (with casts), fill, unary, binary, where. Each op's scalar math
+// is in ../functors.h; the strided/broadcast iteration is loops.h.
+#include <cmath>
+
+#include "../functors.h"
+#include "cpu_backend.h"
+#include "loops.h"
+
+namespace ember::cpu {
+
+void copy(const Tensor& src, const Tensor& dst) {
+  if (dst.numel() == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous() && src.shape() == dst.shape()) {
+    const size_t nbytes = dst.numel() * dst.itemsize();
+    char* d = static_cast<char*>(dst.raw_data());
+    const char* s = static_cast<const char*>(src.raw_data());
+    if (d == s) return;
+    parallel_for(0, static_cast<int64_t>(nbytes), 1 << 20, [&](int64_t b, int64_t e) {
+      std::memcpy(d + b, s + b, e - b);
+    });
+    return;
+  }
+  StridedIter it(dst, {&src});
+  dispatch_all(dst.dtype(), "copy", [&](auto dtag) {
+    using D = decltype(dtag);
+    dispatch_all(src.dtype(), "copy", [&](auto stag) {
+      using S = decltype(stag);
+      it.for_each([](char** p, const int64_t* s, int64_t n) {
+        unary_loop<D, S>(p, s, n, [](S v) {
+          if constexpr (std::is_same_v<D, bool>) return v != S(0);
+          else return static_cast<D>(v);
+        });
+      });
+    });
+  });
+}
+
+void fill(const Tensor& dst, Scalar value) {
+  StridedIter it(dst, {});
+  dispatch_all(dst.dtype(), "fill", [&](auto tag) {
+    using T = decltype(tag);
+    const T v = value.to<T>();
+    it.for_each([v](char** p, const int64_t* s, int64_t n) {
+      if (s[0] == sizeof(T)) {
+        T* o = reinterpret_cast<T*>(p[0]);
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) o[i] = v;
+      } else {
+        for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
+      }
+    });
+  });
+}
+
+namespace {
+
+template <class T, class F>
+void run_unary(const StridedIter& it, const F& f) {
+  using Out = decltype(f(T{}));
+  it.for_each([&f](char** p, const int64_t* s, int64_t n) { unary_loop<Out, T>(p, s, n, f); });
+}
+
+template <class T>
+void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
+  constexpr bool kFloat = std::is_floating_point_v<T>;
+  switch (op) {
+    case UnaryOp::Neg: return run_unary<T>(it, fn::Neg{});
+    case UnaryOp::Abs: return run_unary<T>(it, fn::Abs{});
+    case UnaryOp::Sign: return run_unary<T>(it, fn::Sign{});
+    case UnaryOp::Square: return run_unary<T>(it, fn::Square{});
+    case UnaryOp::Relu: return run_unary<T>(it, fn::Relu{});
+    case UnaryOp::Floor: return run_unary<T>(it, fn::Floor{});
+    case UnaryOp::Ceil: return run_unary<T>(it, fn::Ceil{});
+    case UnaryOp::Round: return run_unary<T>(it, fn::Round{});
+    case UnaryOp::Trunc: return run_unary<T>(it, fn::Trunc{});
+    case UnaryOp::Clamp:
+      return run_unary<T>(it, fn::Clamp<T>{static_cast<T>(pr.p0), static_cast<T>(pr.p1), pr.has_min, pr.has_max});
+    case UnaryOp::PowScalar: return run_unary<T>(it, fn::PowScalar<T>{static_cast<T>(pr.p0)});
+    case UnaryOp::RPowScalar: return run_unary<T>(it, fn::RPowScalar<T>{static_cast<T>(pr.p0)});
+    case UnaryOp::LeakyRelu: return run_unary<T>(it, fn::LeakyRelu<T>{static_cast<T>(pr.p0)});
+    case UnaryOp::LogicalNot: return run_unary<T>(it, fn::LogicalNot{});
+    case UnaryOp::IsNan: return run_unary<T>(it, fn::IsNan{});
+    case UnaryOp::IsInf: return run_unary<T>(it, fn::IsInf{});
+    case UnaryOp::IsPosInf: return run_unary<T>(it, fn::IsPosInf{});
+    case UnaryOp::IsNegInf: return run_unary<T>(it, fn::IsNegInf{});
+    case UnaryOp::IsFinite: return run_unary<T>(it, fn::IsFinite{});
+    default: break;
+  }
+  if constexpr (kFloat) {
+    switch (op) {
+      case UnaryOp::Exp: return run_unary<T>(it, fn::Exp{});
+      case UnaryOp::Exp2: return run_unary<T>(it, fn::Exp2{});
+      case UnaryOp::Expm1: return run_unary<T>(it, fn::Expm1{});
+      case UnaryOp::Log: return run_unary<T>(it, fn::Log{});
+      case UnaryOp::Log2: return run_unary<T>(it, fn::Log2{});
+      case UnaryOp::Log10: return run_unary<T>(it, fn::Log10{});
+      case UnaryOp::Log1p: return run_unary<T>(it, fn::Log1p{});
+      case UnaryOp::Sqrt: return run_unary<T>(it, fn::Sqrt{});
+      case UnaryOp::Rsqrt: return run_unary<T>(it, fn::Rsqrt{});
+      case UnaryOp::Sin: return run_unary<T>(it, fn::Sin{});
+      case UnaryOp::Cos: return run_unary<T>(it, fn::Cos{});
+      case UnaryOp::Tan: return run_unary<T>(it, fn::Tan{});
+      case UnaryOp::Asin: return run_unary<T>(it, fn::Asin{});
+      case UnaryOp::Acos: return run_unary<T>(it, fn::Acos{});
+      case UnaryOp::Atan: return run_unary<T>(it, fn::Atan{});
+      case UnaryOp::Sinh: return run_unary<T>(it, fn::Sinh{});
+      case UnaryOp::Cosh: return run_unary<T>(it, fn::Cosh{});
+      case UnaryOp::Asinh: return run_unary<T>(it, fn::Asinh{});
+      case UnaryOp::Acosh: return run_unary<T>(it, fn::Acosh{});
+      case UnaryOp::Atanh: return run_unary<T>(it, fn::Atanh{});
+      case UnaryOp::Tanh: return run_unary<T>(it, fn::Tanh{});
+      case UnaryOp::Sigmoid: return run_unary<T>(it, fn::Sigmoid{});
+      case UnaryOp::Reciprocal: return run_unary<T>(it, fn::Reciprocal{});
+      case UnaryOp::Erf: return run_unary<T>(it, fn::Erf{});
+      case UnaryOp::Softplus: return run_unary<T>(it, fn::Softplus{});
+      case UnaryOp::Silu: return run_unary<T>(it, fn::Silu{});
+      case UnaryOp::Gelu: return run_unary<T>(it, fn::Gelu{});
+      case UnaryOp::GeluTanh: return run_unary<T>(it, fn::GeluTanh{});
+      default: break;
+    }
+  }
+  throw TypeError(str("unary op ", static_cast<int>(op), " not implemented for ", dtype_of<T>::value));
+}
+
+template <class T, class F>
+void run_binary(const StridedIter& it, const F& f) {
+  using Out = decltype(f(T{}, T{}));
+  it.for_each([&f](char** p, const int64_t* s, int64_t n) { binary_loop<Out, T>(p, s, n, f); });
+}
+
+template <class T>
+void binary_typed(BinaryOp op, const StridedIter& it) {
+  switch (op) {
+    case BinaryOp::Add: return run_binary<T>(it, fn::Add{});
+    case BinaryOp::Sub: return run_binary<T>(it, fn::Sub{});
+    case BinaryOp::Mul: return run_binary<T>(it, fn::Mul{});
+    case BinaryOp::Div: return run_binary<T>(it, fn::Div{});
+    case BinaryOp::FloorDiv: return run_binary<T>(it, fn::FloorDiv{});
+    case BinaryOp::Remainder: return run_binary<T>(it, fn::Remainder{});
+    case BinaryOp::Fmod: return run_binary<T>(it, fn::Fmod{});
+    case BinaryOp::Pow: return run_binary<T>(it, fn::Pow{});
+    case BinaryOp::Maximum: return run_binary<T>(it, fn::Maximum{});
+    case BinaryOp::Minimum: return run_binary<T>(it, fn::Minimum{});
+    case BinaryOp::Eq: return run_binary<T>(it, fn::Eq{});
+    case BinaryOp::Ne: return run_binary<T>(it, fn::Ne{});
+    case BinaryOp::Lt: return run_binary<T>(it, fn::Lt{});
+    case BinaryOp::Le: return run_binary<T>(it, fn::Le{});
+    case BinaryOp::Gt: return run_binary<T>(it, fn::Gt{});
+    case BinaryOp::Ge: return run_binary<T>(it, fn::Ge{});
+    case BinaryOp::LogicalAnd: return run_binary<T>(it, fn::LogicalAnd{});
+    case BinaryOp::LogicalOr: return run_binary<T>(it, fn::LogicalOr{});
+    case BinaryOp::LogicalXor: return run_binary<T>(it, fn::LogicalXor{});
+    default: break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    if (op == BinaryOp::Atan2) return run_binary<T>(it, fn::Atan2{});
+  } else {
+    switch (op) {
+      case BinaryOp::BitAnd: return run_binary<T>(it, fn::BitAnd{});
+      case BinaryOp::BitOr: return run_binary<T>(it, fn::BitOr{});
+      case BinaryOp::BitXor: return run_binary<T>(it, fn::BitXor{});
+      default: break;
+    }
+  }
+  throw TypeError(str("binary op ", static_cast<int>(op), " not implemented for ", dtype_of<T>::value));
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) {
+  StridedIter it(out, {&x});
+  dispatch_all(x.dtype(), "unary", [&](auto tag) { unary_typed<decltype(tag)>(op, it, p); });
+}
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  StridedIter it(out, {&a, &b});
+  dispatch_all(a.dtype(), "binary", [&](auto tag) { binary_typed<decltype(tag)>(op, it); });
+}
+
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  StridedIter it(out, {&cond, &a, &b});
+  dispatch_all(out.dtype(), "where", [&](auto tag) {
+    using T = decltype(tag);
+    it.for_each([](char** p, const int64_t* s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
+                                                     ? *reinterpret_cast<const T*>(p[2] + i * s[2])
+                                                     : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+    });
+  });
+}
+
+}  // namespace ember::cpu

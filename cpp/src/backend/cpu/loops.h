@@ -1,0 +1,112 @@
+// Strided elementwise iteration over up to 4 operands (operand 0 is the output), the CPU
+// counterpart of torch's TensorIterator, kept small: inputs are broadcast to the output's shape
+// with zero strides, size-1 dims dropped and adjacent dims coalesced, then the flat index range is
+// split across threads; each piece calls `inner(ptrs, byte_strides, n)` on runs of the innermost
+// dim. `basic_loop` turns a scalar functor into such an inner loop with contiguous and
+// scalar-operand fast paths that the compiler vectorises.
+#pragma once
+#include <array>
+#include <cstring>
+
+#include "ember/tensor.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+
+constexpr int kMaxOperands = 4;
+constexpr int kMaxDims = 25;
+
+class StridedIter {
+ public:
+  StridedIter(const Tensor& out, std::initializer_list<const Tensor*> inputs);
+  int64_t numel() const { return numel_; }
+  int ndim() const { return ndim_; }
+
+  // inner(char** ptrs, const int64_t* strides, int64_t n)
+  template <class Inner>
+  void for_each(const Inner& inner, int64_t grain = 32768) const {
+    if (numel_ == 0) return;
+    parallel_for(0, numel_, grain, [&](int64_t b, int64_t e) { run_range(inner, b, e); });
+  }
+
+ private:
+  template <class Inner>
+  void run_range(const Inner& inner, int64_t begin, int64_t end) const {
+    const int64_t inner_size = ndim_ ? shape_[ndim_ - 1] : 1;
+    int64_t idx[kMaxDims] = {0};
+    int64_t rem = begin;
+    for (int d = ndim_ - 1; d >= 0; --d) {
+      idx[d] = rem % shape_[d];
+      rem /= shape_[d];
+    }
+    char* ptrs[kMaxOperands];
+    int64_t inner_strides[kMaxOperands];
+    for (int k = 0; k < nops_; ++k) {
+      int64_t off = 0;
+      for (int d = 0; d < ndim_; ++d) off += idx[d] * strides_[k][d];
+      ptrs[k] = base_[k] + off;
+      inner_strides[k] = ndim_ ? strides_[k][ndim_ - 1] : 0;
+    }
+    int64_t pos = begin;
+    while (pos < end) {
+      int64_t start_inner = ndim_ ? idx[ndim_ - 1] : 0;
+      int64_t n = std::min(inner_size - start_inner, end - pos);
+      inner(ptrs, inner_strides, n);
+      pos += n;
+      if (pos >= end) break;
+      // advance to the start of the next row
+      for (int k = 0; k < nops_; ++k) ptrs[k] += n * inner_strides[k];
+      if (ndim_) idx[ndim_ - 1] += n;
+      for (int d = ndim_ - 1; d > 0 && idx[d] >= shape_[d]; --d) {
+        for (int k = 0; k < nops_; ++k) ptrs[k] += strides_[k][d - 1] - idx[d] * strides_[k][d];
+        idx[d] = 0;
+        idx[d - 1]++;
+      }
+    }
+  }
+
+  int nops_ = 0, ndim_ = 0;
+  int64_t numel_ = 0;
+  int64_t shape_[kMaxDims];
+  int64_t strides_[kMaxOperands][kMaxDims];  // bytes
+  char* base_[kMaxOperands];
+};
+
+// Scalar functor -> inner loop. Out and In* are the element types.
+template <class Out, class In, class F>
+inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
+  Out* o = reinterpret_cast<Out*>(p[0]);
+  const In* a = reinterpret_cast<const In*>(p[1]);
+  if (s[0] == sizeof(Out) && s[1] == sizeof(In)) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));
+  }
+}
+
+template <class Out, class In, class F>
+inline void binary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
+  Out* o = reinterpret_cast<Out*>(p[0]);
+  const In* a = reinterpret_cast<const In*>(p[1]);
+  const In* b = reinterpret_cast<const In*>(p[2]);
+  if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == sizeof(In)) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+  } else if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == 0) {
+    const In bv = *b;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], bv);
+  } else if (s[0] == sizeof(Out) && s[1] == 0 && s[2] == sizeof(In)) {
+    const In av = *a;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) o[i] = f(av, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]),
+                                                   *reinterpret_cast<const In*>(p[2] + i * s[2]));
+  }
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,168 @@
+// CPU reductions. The input is arranged as (O, R, I): O kept outer elements, R reduced, I kept
+// inner elements (a view when the reduced dims are one block of a contiguous tensor, else a
+// permuted contiguous copy with I = 1). Rows (I = 1) reduce contiguous memory with several
+// accumulators; columns (I > 1) accumulate whole rows, vectorised along I. Long single rows are
+// split into fixed 64K chunks (results do not depend on the thread count).
+#include <cmath>
+#include <limits>
+
+#include "../functors.h"
+#include "cpu_backend.h"
+#include "loops.h"
+
+namespace ember::cpu {
+namespace {
+
+template <class T> struct SumOp {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  static Acc init() { return Acc(0); }
+  static Acc combine(Acc a, Acc b) { return a + b; }
+};
+template <class T> struct ProdOp {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  static Acc init() { return Acc(1); }
+  static Acc combine(Acc a, Acc b) { return a * b; }
+};
+template <class T> struct MaxOp {
+  using Acc = T;
+  static Acc init() {
+    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
+  static Acc combine(Acc a, Acc b) { return fn::Maximum{}(a, b); }
+};
+template <class T> struct MinOp {
+  using Acc = T;
+  static Acc init() {
+    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
+  static Acc combine(Acc a, Acc b) { return fn::Minimum{}(a, b); }
+};
+struct AllOp {
+  using Acc = bool;
+  static Acc init() { return true; }
+  static Acc combine(Acc a, Acc b) { return a && b; }
+};
+struct AnyOp {
+  using Acc = bool;
+  static Acc init() { return false; }
+  static Acc combine(Acc a, Acc b) { return a || b; }
+};
+
+// Reduce n contiguous values: 8 independent accumulators so the loop vectorises and pipelines.
+template <class Op, class T>
+typename Op::Acc reduce_row(const T* x, int64_t n) {
+  using Acc = typename Op::Acc;
+  constexpr int L = 8;
+  Acc acc[L];
+  for (int l = 0; l < L; ++l) acc[l] = Op::init();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int l = 0; l < L; ++l) acc[l] = Op::combine(acc[l], static_cast<Acc>(x[i + l]));
+  for (; i < n; ++i) acc[0] = Op::combine(acc[0], static_cast<Acc>(x[i]));
+  for (int l = 1; l < L; ++l) acc[0] = Op::combine(acc[0], acc[l]);
+  return acc[0];
+}
+
+template <class Op, class T>
+void reduce_kernel(const T* x, T* out, int64_t O, int64_t R, int64_t I, bool mean) {
+  using Acc = typename Op::Acc;
+  const double scale = mean ? 1.0 / static_cast<double>(R) : 1.0;
+  auto finish = [&](Acc a) -> T {
+    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(mean ? a * scale : a);
+    else return static_cast<T>(a);
+  };
+  if (I == 1) {
+    const int nt = get_num_threads();
+    if (O < nt && R >= (1 << 17)) {  // few long rows: split each row into fixed chunks
+      constexpr int64_t kChunk = 1 << 16;
+      const int64_t nchunks = (R + kChunk - 1) / kChunk;
+      std::vector<Acc> part(nchunks);
+      for (int64_t o = 0; o < O; ++o) {
+        const T* row = x + o * R;
+        parallel_for(0, nchunks, 1, [&](int64_t b, int64_t e) {
+          for (int64_t c = b; c < e; ++c)
+            part[c] = reduce_row<Op>(row + c * kChunk, std::min(kChunk, R - c * kChunk));
+        });
+        Acc a = Op::init();
+        for (auto p : part) a = Op::combine(a, p);
+        out[o] = finish(a);
+      }
+      return;
+    }
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(R, 1));
+    parallel_for(0, O, grain, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) out[o] = finish(reduce_row<Op>(x + o * R, R));
+    });
+    return;
+  }
+  // Column reduction: out[o, i] = reduce_r x[o, r, i], vectorised along i in blocks.
+  constexpr int64_t kBlock = 256;
+  const int64_t iblocks = (I + kBlock - 1) / kBlock;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(R * kBlock, 1));
+  parallel_for(0, O * iblocks, grain, [&](int64_t b, int64_t e) {
+    Acc acc[kBlock];
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / iblocks, i0 = (t % iblocks) * kBlock, ni = std::min(kBlock, I - i0);
+      for (int64_t i = 0; i < ni; ++i) acc[i] = Op::init();
+      for (int64_t r = 0; r < R; ++r) {
+        const T* row = x + (o * R + r) * I + i0;
+#pragma omp simd
+        for (int64_t i = 0; i < ni; ++i) acc[i] = Op::combine(acc[i], static_cast<Acc>(row[i]));
+      }
+      for (int64_t i = 0; i < ni; ++i) out[o * I + i0 + i] = finish(acc[i]);
+    }
+  });
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) {
+  const int64_t nd = x.dim();
+  const Shape& sh = x.shape();
+  std::vector<bool> red(nd, false);
+  for (auto d : dims) red[d] = true;
+  bool block = true;
+  for (size_t k = 1; k < dims.size(); ++k) block = block && dims[k] == dims[k - 1] + 1;
+  int64_t O = 1, R = 1, I = 1;
+  Tensor src = x;
+  if (block && x.is_contiguous() && !dims.empty()) {
+    for (int64_t d = 0; d < nd; ++d) (d < dims.front() ? O : red[d] ? R : I) *= sh[d];
+  } else {  // kept dims first, reduced dims last, materialised contiguously
+    Shape pshape;
+    Strides pstrides;
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t d = 0; d < nd; ++d)
+        if (red[d] == (pass == 1)) {
+          pshape.push_back(sh[d]);
+          pstrides.push_back(x.strides()[d]);
+          (pass ? R : O) *= sh[d];
+        }
+    Tensor view = Tensor::make_view(x, pshape, pstrides, x.offset());
+    src = Tensor::empty(pshape, x.dtype(), x.device());
+    copy(view, src);
+  }
+  if (out.numel() == 0) return;
+  dispatch_all(x.dtype(), "reduce", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = src.data<T>();
+    T* op_ = out.data<T>();
+    if constexpr (std::is_same_v<T, bool>) {
+      if (op == ReduceOp::All) return reduce_kernel<AllOp>(xp, op_, O, R, I, false);
+      if (op == ReduceOp::Any) return reduce_kernel<AnyOp>(xp, op_, O, R, I, false);
+      throw TypeError(str("reduce: op not supported for bool"));
+    } else {
+      switch (op) {
+        case ReduceOp::Sum: return reduce_kernel<SumOp<T>>(xp, op_, O, R, I, false);
+        case ReduceOp::Mean: return reduce_kernel<SumOp<T>>(xp, op_, O, R, I, true);
+        case ReduceOp::Prod: return reduce_kernel<ProdOp<T>>(xp, op_, O, R, I, false);
+        case ReduceOp::Max: return reduce_kernel<MaxOp<T>>(xp, op_, O, R, I, false);
+        case ReduceOp::Min: return reduce_kernel<MinOp<T>>(xp, op_, O, R, I, false);
+        default: throw TypeError(str("reduce: all/any expect a bool tensor, got ", x.dtype()));
+      }
+    }
+  });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,204 @@
+// Scalar math of every elementwise op, written once and shared by the CPU and CUDA backends.
+// Conventions follow torch: floor division and remainder round toward -inf (Python's), integer
+// division by zero raises in the op (checked before the kernel), max/min propagate NaN, sign(0)=0.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#ifdef __CUDACC__
+#define EMBER_HD __host__ __device__
+#else
+#define EMBER_HD
+#endif
+
+namespace ember::fn {
+
+template <class T> EMBER_HD inline bool isnan_(T v) {
+  if constexpr (std::is_floating_point_v<T>) return v != v; else return false;
+}
+
+struct Add { template <class T> EMBER_HD T operator()(T a, T b) const { return a + b; } };
+struct Sub { template <class T> EMBER_HD T operator()(T a, T b) const { return a - b; } };
+struct Mul { template <class T> EMBER_HD T operator()(T a, T b) const { return a * b; } };
+struct Div { template <class T> EMBER_HD T operator()(T a, T b) const { return a / b; } };
+struct FloorDiv {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (b == 0) return a / b;
+      T mod = std::fmod(a, b);
+      T div = (a - mod) / b;
+      if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+      if (div == 0) return std::copysign(T(0), a / b);
+      T fl = std::floor(div);
+      if (div - fl > T(0.5)) fl += 1;
+      return fl;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return a;
+    } else {
+      T q = a / b;
+      if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
+      return q;
+    }
+  }
+};
+struct Remainder {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      T m = std::fmod(a, b);
+      if (m != 0 && ((b < 0) != (m < 0))) m += b;
+      return m;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return false;
+    } else {
+      T m = a % b;
+      if (m != 0 && ((b < 0) != (m < 0))) m += b;
+      return m;
+    }
+  }
+};
+struct Fmod {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) return std::fmod(a, b);
+    else if constexpr (std::is_same_v<T, bool>) return false;
+    else return a % b;
+  }
+};
+struct Pow {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::pow(a, b);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return a || !b;
+    } else {  // integer power by squaring; negative exponents give 0 except for |a| == 1
+      if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+      T r = 1, base = a;
+      auto e = b;
+      while (e) { if (e & 1) r *= base; base *= base; e >>= 1; }
+      return r;
+    }
+  }
+};
+struct Maximum {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if (isnan_(a)) return a;
+    if (isnan_(b)) return b;
+    return a > b ? a : b;
+  }
+};
+struct Minimum {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if (isnan_(a)) return a;
+    if (isnan_(b)) return b;
+    return a < b ? a : b;
+  }
+};
+struct Atan2 { template <class T> EMBER_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
+struct BitAnd { template <class T> EMBER_HD T operator()(T a, T b) const { return a & b; } };
+struct BitOr { template <class T> EMBER_HD T operator()(T a, T b) const { return a | b; } };
+struct BitXor { template <class T> EMBER_HD T operator()(T a, T b) const { return a ^ b; } };
+struct Eq { template <class T> EMBER_HD bool operator()(T a, T b) const { return a == b; } };
+struct Ne { template <class T> EMBER_HD bool operator()(T a, T b) const { return a != b; } };
+struct Lt { template <class T> EMBER_HD bool operator()(T a, T b) const { return a < b; } };
+struct Le { template <class T> EMBER_HD bool operator()(T a, T b) const { return a <= b; } };
+struct Gt { template <class T> EMBER_HD bool operator()(T a, T b) const { return a > b; } };
+struct Ge { template <class T> EMBER_HD bool operator()(T a, T b) const { return a >= b; } };
+struct LogicalAnd { template <class T> EMBER_HD bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); } };
+struct LogicalOr { template <class T> EMBER_HD bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); } };
+struct LogicalXor { template <class T> EMBER_HD bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); } };
+
+// --- unary -------------------------------------------------------------------------------------
+struct Neg { template <class T> EMBER_HD T operator()(T a) const { return -a; } };
+struct Abs {
+  template <class T> EMBER_HD T operator()(T a) const {
+    if constexpr (std::is_unsigned_v<T>) return a; else return a < 0 ? -a : (a == 0 ? T(0) : a);
+  }
+};
+struct Sign {
+  template <class T> EMBER_HD T operator()(T a) const {
+    if (isnan_(a)) return a;
+    return static_cast<T>((T(0) < a) - (a < T(0)));
+  }
+};
+struct Square { template <class T> EMBER_HD T operator()(T a) const { return a * a; } };
+struct Relu { template <class T> EMBER_HD T operator()(T a) const { return isnan_(a) ? a : (a > T(0) ? a : T(0)); } };
+struct Reciprocal { template <class T> EMBER_HD T operator()(T a) const { return T(1) / a; } };
+struct Exp { template <class T> EMBER_HD T operator()(T a) const { return std::exp(a); } };
+struct Exp2 { template <class T> EMBER_HD T operator()(T a) const { return std::exp2(a); } };
+struct Expm1 { template <class T> EMBER_HD T operator()(T a) const { return std::expm1(a); } };
+struct Log { template <class T> EMBER_HD T operator()(T a) const { return std::log(a); } };
+struct Log2 { template <class T> EMBER_HD T operator()(T a) const { return std::log2(a); } };
+struct Log10 { template <class T> EMBER_HD T operator()(T a) const { return std::log10(a); } };
+struct Log1p { template <class T> EMBER_HD T operator()(T a) const { return std::log1p(a); } };
+struct Sqrt { template <class T> EMBER_HD T operator()(T a) const { return std::sqrt(a); } };
+struct Rsqrt { template <class T> EMBER_HD T operator()(T a) const { return T(1) / std::sqrt(a); } };
+struct Sin { template <class T> EMBER_HD T operator()(T a) const { return std::sin(a); } };
+struct Cos { template <class T> EMBER_HD T operator()(T a) const { return std::cos(a); } };
+struct Tan { template <class T> EMBER_HD T operator()(T a) const { return std::tan(a); } };
+struct Asin { template <class T> EMBER_HD T operator()(T a) const { return std::asin(a); } };
+struct Acos { template <class T> EMBER_HD T operator()(T a) const { return std::acos(a); } };
+struct Atan { template <class T> EMBER_HD T operator()(T a) const { return std::atan(a); } };
+struct Sinh { template <class T> EMBER_HD T operator()(T a) const { return std::sinh(a); } };
+struct Cosh { template <class T> EMBER_HD T operator()(T a) const { return std::cosh(a); } };
+struct Asinh { template <class T> EMBER_HD T operator()(T a) const { return std::asinh(a); } };
+struct Acosh { template <class T> EMBER_HD T operator()(T a) const { return std::acosh(a); } };
+struct Atanh { template <class T> EMBER_HD T operator()(T a) const { return std::atanh(a); } };
+struct Tanh { template <class T> EMBER_HD T operator()(T a) const { return std::tanh(a); } };
+struct Erf { template <class T> EMBER_HD T operator()(T a) const { return std::erf(a); } };
+struct Floor { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::floor(a); else return a; } };
+struct Ceil { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::ceil(a); else return a; } };
+struct Trunc { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::trunc(a); else return a; } };
+struct Round {  // half to even, like torch.round
+  template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::nearbyint(a); else return a; }
+};
+struct Sigmoid {  // stable on both tails
+  template <class T> EMBER_HD T operator()(T a) const {
+    if (a >= 0) return T(1) / (T(1) + std::exp(-a));
+    T e = std::exp(a);
+    return e / (T(1) + e);
+  }
+};
+struct Softplus {  // log(1 + exp(x)), torch's threshold 20
+  template <class T> EMBER_HD T operator()(T a) const { return a > T(20) ? a : std::log1p(std::exp(a)); }
+};
+struct Silu { template <class T> EMBER_HD T operator()(T a) const { return a * Sigmoid{}(a); } };
+struct Gelu {
+  template <class T> EMBER_HD T operator()(T a) const { return a * T(0.5) * (T(1) + std::erf(a * T(0.70710678118654752440))); }
+};
+struct GeluTanh {
+  template <class T> EMBER_HD T operator()(T a) const {
+    const T k = T(0.7978845608028654), c = T(0.044715);
+    return T(0.5) * a * (T(1) + std::tanh(k * (a + c * a * a * a)));
+  }
+};
+struct LogicalNot { template <class T> EMBER_HD bool operator()(T a) const { return !(a != T(0)); } };
+struct IsNan { template <class T> EMBER_HD bool operator()(T a) const { return isnan_(a); } };
+struct IsInf {
+  template <class T> EMBER_HD bool operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::isinf(a); else return false; }
+};
+struct IsPosInf {
+  template <class T> EMBER_HD bool operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::isinf(a) && a > 0; else return false; }
+};
+struct IsNegInf {
+  template <class T> EMBER_HD bool operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::isinf(a) && a < 0; else return false; }
+};
+struct IsFinite {
+  template <class T> EMBER_HD bool operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::isfinite(a); else return true; }
+};
+
+// Parametrised.
+template <class T> struct Clamp {
+  T lo, hi;
+  bool has_lo, has_hi;
+  EMBER_HD T operator()(T a) const {
+    if (isnan_(a)) return a;
+    if (has_lo && a < lo) a = lo;
+    if (has_hi && a > hi) a = hi;
+    return a;
+  }
+};
+template <class T> struct PowScalar { T e; EMBER_HD T operator()(T a) const { return Pow{}(a, e); } };
+template <class T> struct RPowScalar { T b; EMBER_HD T operator()(T a) const { return Pow{}(b, a); } };
+template <class T> struct LeakyRelu { T slope; EMBER_HD T operator()(T a) const { return a > T(0) ? a : a * slope; } };
+
+}  // namespace ember::fn

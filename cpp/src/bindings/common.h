@@ -1,0 +1,71 @@
+// Shared binding helpers: the Tensor <-> Python caster (Python objects are TensorImpl instances
+// held by shared_ptr, so the same tensor is always the same Python object), operand conversion for
+// Python numbers, and argument parsing. Bindings convert, release the GIL, and call ops: no loops
+// or shape logic here.
+#pragma once
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <vector>
+
+#include "ember/autograd.h"
+#include "ember/ops.h"
+
+namespace pybind11::detail {
+template <>
+struct type_caster<ember::Tensor> {
+  PYBIND11_TYPE_CASTER(ember::Tensor, const_name("Tensor"));
+  bool load(handle src, bool convert) {
+    copyable_holder_caster<ember::TensorImpl, std::shared_ptr<ember::TensorImpl>> c;
+    if (src.is_none() || !c.load(src, convert)) return false;
+    value = ember::Tensor(static_cast<std::shared_ptr<ember::TensorImpl>&>(c));
+    return true;
+  }
+  static handle cast(const ember::Tensor& t, return_value_policy, handle parent) {
+    if (!t.defined()) return none().release();
+    return type_caster<std::shared_ptr<ember::TensorImpl>>::cast(t.impl_ptr(), return_value_policy::take_ownership,
+                                                                 parent);
+  }
+};
+}  // namespace pybind11::detail
+
+namespace ember::py_bind {
+
+namespace py = pybind11;
+using ember::Tensor;
+
+// The Python type name of o (for messages).
+std::string type_name(py::handle o);
+// A Python number (bool, int, float, numpy scalar) as a Scalar, if it is one.
+std::optional<Scalar> as_scalar(py::handle o);
+// A Tensor, or a Python number wrapped as a 0-d "wrapped number" tensor; nullopt otherwise.
+std::optional<Tensor> as_operand(py::handle o);
+// Same, but raise TypeError naming `op` when `o` is neither.
+Tensor operand(py::handle o, const char* op);
+// dim=None / int / sequence of ints -> list of dims (empty = all).
+std::vector<int64_t> dims_arg(py::handle o);
+// Sizes given as f(2, 3) or f((2, 3)) or f([2, 3]) or f(ember.Size).
+Shape shape_args(const py::args& args, const char* op);
+Shape shape_arg(py::handle o, const char* op);
+// The Python ember.Size for a shape.
+py::object size_obj(const Shape& s);
+// dtype=None -> nullopt.
+std::optional<DType> dtype_arg(py::handle o);
+Device device_arg(py::handle o);
+
+// Registration, one per family (cpp/src/bindings/<family>.cpp).
+void bind_core(py::module_& m);         // dtype, device, grad mode, threads, engine (module.cpp)
+void bind_tensor(py::module_& m);       // Tensor class: properties, autograd (tensor.cpp)
+void bind_elementwise(py::module_& m);  // operators and elementwise functions (elementwise.cpp)
+void bind_reduce(py::module_& m);       // reductions (reduce.cpp)
+void bind_shape(py::module_& m);        // shape ops (shape.cpp)
+void bind_index(py::module_& m);        // indexing, __getitem__/__setitem__ (index.cpp)
+void bind_linalg(py::module_& m);       // matmul family (linalg.cpp)
+void bind_factory(py::module_& m);      // creation, random (factory.cpp)
+void bind_interop(py::module_& m);      // numpy, buffer protocol, DLPack, tolist (interop.cpp)
+
+// The bound Tensor class (for adding methods from several files).
+py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& tensor_class();
+
+}  // namespace ember::py_bind

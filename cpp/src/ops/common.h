@@ -1,0 +1,37 @@
+// Helpers shared by the op files: raw (non-autograd) casts and allocation, in-place plumbing.
+#pragma once
+#include <functional>
+
+#include "ember/autograd.h"
+#include "ember/backend.h"
+#include "ember/ops.h"
+
+namespace ember::ops {
+
+// A new tensor holding t converted to dtype (no autograd). Returns t itself when it already is.
+Tensor cast_raw(const Tensor& t, DType dtype);
+// All tensors on one device, or a RuntimeError naming the op.
+void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// Refuse in-place writes that autograd or memory layout cannot honour.
+void check_inplace(const Tensor& self, const char* op);
+// Can a value of type `from` be stored in `to` by an in-place op (torch's can_cast)?
+bool can_cast(DType from, DType to);
+// Finish an autograd-recorded in-place op: write `result` into self's memory, bump the version,
+// and make self (or, for a view, its base through CopySlices) continue result's history.
+void commit_inplace(Tensor& self, const Tensor& result);
+
+}  // namespace ember::ops
+
+namespace ember::ops {
+// True when any element is non-zero (no autograd; used by argument checks).
+bool any_true(const Tensor& t);
+}  // namespace ember::ops
+
+namespace ember::ops {
+// A view of x that remembers x's base (for in-place through views).
+Tensor make_diff_view(const Tensor& x, Shape shape, Strides strides, int64_t offset);
+// Backward node of "take the region (shape, strides, offset relative to x's first element) of a
+// contiguous x": scatters the gradient into zeros of x's shape. Edge: gradient_edge(x).
+std::shared_ptr<Node> make_as_strided_backward(const Tensor& x, const Shape& shape, const Strides& strides,
+                                               int64_t rel_offset);
+}  // namespace ember::ops

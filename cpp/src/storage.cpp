@@ -1,0 +1,109 @@
+// Storage and the CPU caching allocator. Blocks are rounded up (512 B granularity below 1 MiB,
+// then 1/8 of the power of two) and kept in per-size free lists up to a cap, so a training loop
+// that allocates the same shapes every step stops touching fresh pages after its first step.
+#include "ember/storage.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "ember/backend.h"
+
+namespace ember {
+
+namespace cpu_allocator {
+namespace {
+constexpr size_t kAlign = 64;
+constexpr size_t kMaxCached = size_t(2) << 30;  // 2 GiB
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  size_t cached = 0;
+};
+Cache& cache() {
+  static Cache* c = new Cache();  // leaked on purpose: outlives static tensors at exit
+  return *c;
+}
+
+size_t round_size(size_t n) {
+  if (n <= (size_t(1) << 20)) return (n + 511) & ~size_t(511);
+  size_t p = size_t(1) << (63 - __builtin_clzll(n));
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
+}  // namespace
+
+void* allocate(size_t nbytes) {
+  if (nbytes == 0) nbytes = 1;
+  size_t sz = round_size(nbytes);
+  {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> g(c.mu);
+    auto it = c.free_blocks.find(sz);
+    if (it != c.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached -= sz;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
+  if (!p) {
+    empty_cache();
+    p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
+  }
+  if (!p) throw RuntimeError(str("out of memory: failed to allocate ", nbytes, " bytes on cpu"));
+  return p;
+}
+
+void release(void* p, size_t nbytes) {
+  if (!p) return;
+  if (nbytes == 0) nbytes = 1;
+  size_t sz = round_size(nbytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> g(c.mu);
+    if (c.cached + sz <= kMaxCached) {
+      c.free_blocks[sz].push_back(p);
+      c.cached += sz;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+void empty_cache() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> g(c.mu);
+  for (auto& kv : c.free_blocks)
+    for (void* p : kv.second) std::free(p);
+  c.free_blocks.clear();
+  c.cached = 0;
+}
+
+size_t cached_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> g(c.mu);
+  return c.cached;
+}
+}  // namespace cpu_allocator
+
+Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
+  EMBER_CHECK(d.is_cpu(), RuntimeError, "ember was built without CUDA: cannot allocate on ", d);
+  data = cpu_allocator::allocate(n);
+}
+
+Storage::Storage(void* p, size_t n, Device d, std::function<void(void*)> del)
+    : data(p), nbytes(n), device(d), deleter(std::move(del)) {}
+
+Storage::~Storage() {
+  if (deleter) {
+    deleter(data);
+  } else if (device.is_cpu()) {
+    cpu_allocator::release(data, nbytes);
+  }
+}
+
+}  // namespace ember

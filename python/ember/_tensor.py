@@ -1,0 +1,71 @@
+"""Python-level Tensor methods: conversions (`to`, `float`, ...), `backward`, `repr`.
+
+Everything heavy is in C++; these are thin adapters from torch's flexible signatures.
+"""
+import builtins
+
+from . import _C
+
+Tensor = _C.Tensor
+
+
+def _parse_to(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        else:
+            raise TypeError(f"to() received an invalid argument {a!r}: expected a dtype, device or Tensor")
+    return dtype, device, copy
+
+
+def _to(self, *args, **kwargs):
+    dtype, device, copy = _parse_to(args, dict(kwargs))
+    t = self
+    if device is not None:
+        t = t._to_device(device, copy)
+        copy = False
+    if dtype is not None:
+        t = t._to_dtype(dtype, copy)
+    elif copy:
+        t = t.clone()
+    return t
+
+
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        if not inputs:
+            raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
+    _C._backward([self], [gradient], builtins.bool(retain_graph), builtins.bool(create_graph), inputs or [])
+
+
+def _type_conv(dt):
+    def conv(self, memory_format=None):
+        return self._to_dtype(dt)
+
+    return conv
+
+
+Tensor.to = _to
+Tensor.backward = _backward
+Tensor.float = _type_conv(_C.dtype.float32)
+Tensor.double = _type_conv(_C.dtype.float64)
+Tensor.long = _type_conv(_C.dtype.int64)
+Tensor.int = _type_conv(_C.dtype.int32)
+Tensor.bool = _type_conv(_C.dtype.bool)
+Tensor.byte = _type_conv(_C.dtype.uint8)
+Tensor.cpu = lambda self: self._to_device("cpu")
+Tensor.type_as = lambda self, other: self._to_dtype(other.dtype)
+Tensor.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators

@@ -217,7 +217,7 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "Ember's C++ core: tensors, autograd and kernels";
   bind_core(m);
   // Leaked on purpose: the type object must outlive interpreter shutdown.
-  g_tensor_class = new py::class_<ember::TensorImpl, std::shared_ptr<ember::TensorImpl>>(m, "Tensor", py::dynamic_attr());
+  g_tensor_class = new py::class_<ember::TensorImpl, std::shared_ptr<ember::TensorImpl>>(m, "Tensor", py::dynamic_attr(), py::buffer_protocol());
   bind_tensor(m);
   bind_elementwise(m);
   bind_reduce(m);

@@ -36,3 +36,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         from .. import zeros_like
         res = tuple(zeros_like(i) if r is None else r for r, i in zip(res, inputs))
     return res
+
+
+from .gradcheck import gradcheck, GradcheckError  # noqa: E402,F401

@@ -94,7 +94,7 @@ void Tensor::retain_grad() {
   if (m.retains_grad) return;
   m.retains_grad = true;
   std::weak_ptr<TensorImpl> weak = impl_;
-  m.grad_fn->pre_hooks.emplace_back(m.output_nr, [weak](const Tensor& g) -> Tensor {
+  m.grad_fn->pre_hooks.push_back({m.output_nr, 0, [weak](const Tensor& g) -> Tensor {
     if (auto impl = weak.lock()) {
       Tensor self(impl);
       Tensor cur = self.grad();
@@ -108,7 +108,7 @@ void Tensor::retain_grad() {
       }
     }
     return Tensor();
-  });
+  }});
 }
 
 Tensor Tensor::detach() const {

@@ -69,3 +69,25 @@ Tensor.byte = _type_conv(_C.dtype.uint8)
 Tensor.cpu = lambda self: self._to_device("cpu")
 Tensor.type_as = lambda self, other: self._to_dtype(other.dtype)
 Tensor.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+
+
+class RemovableHandle:
+    """Returned by register_hook; ``remove()`` unregisters the hook."""
+
+    def __init__(self, tensor, hook_id):
+        self._tensor, self._id = tensor, hook_id
+
+    def remove(self):
+        if self._tensor is not None:
+            self._tensor._remove_hook(self._id)
+            self._tensor = None
+
+
+def _register_hook(self, hook):
+    """Register ``hook(grad) -> Tensor or None`` called with this tensor's gradient in backward."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    return RemovableHandle(self, self._register_hook(hook))
+
+
+Tensor.register_hook = _register_hook

@@ -32,7 +32,12 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<InputMeta> input_meta;  // one per forward output
   // Hooks on the gradient arriving at input slot `nr` (retain_grad, register_hook); a hook may
   // return an undefined tensor to keep the gradient unchanged.
-  std::vector<std::pair<uint32_t, std::function<Tensor(const Tensor&)>>> pre_hooks;
+  struct PreHook {
+    uint32_t input_nr;
+    uint64_t id;
+    std::function<Tensor(const Tensor&)> fn;
+  };
+  std::vector<PreHook> pre_hooks;
   uint64_t sequence_nr;
 
   Node();
@@ -110,6 +115,10 @@ std::shared_ptr<N> make_node(const TensorList& inputs) {
 // Attach outputs to a node (grad_fn = node, output_nr = position). No-op for a null node.
 void set_history(const Tensor& out, const std::shared_ptr<Node>& node);
 void set_history(const TensorList& outs, const std::shared_ptr<Node>& node);
+
+// Tensor.register_hook: fn(grad) -> replacement or undefined. Returns an id for remove_hook.
+uint64_t register_hook(const Tensor& t, std::function<Tensor(const Tensor&)> fn);
+void remove_hook(const Tensor& t, uint64_t id);
 
 // --- engine -------------------------------------------------------------------------------------
 // Tensor.backward: accumulates into the leaves' .grad. `inputs` (optional) limits accumulation.

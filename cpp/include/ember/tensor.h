@@ -28,6 +28,7 @@ struct AutogradMeta {
   std::shared_ptr<Node> grad_fn;       // null for leaves
   std::weak_ptr<Node> grad_accumulator;  // leaves: the AccumulateGrad node, made on demand
   uint32_t output_nr = 0;
+  std::shared_ptr<Node> hooked_accumulator;  // keeps a leaf's AccumulateGrad (and its hooks) alive
 };
 
 struct TensorImpl {

@@ -48,7 +48,6 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   if (!impl || !grads[0].defined()) return {};
   Tensor var(impl);
   Tensor g = grads[0];
-  for (auto& h : pre_hooks) (void)h;  // hooks already applied by the engine
   Tensor cur = var.grad();
   if (GradMode::is_enabled()) {  // create_graph: keep the gradient differentiable
     var.impl()->meta().grad = (cur.defined() ? ops::add(cur, g) : g).impl_ptr();
@@ -159,6 +158,25 @@ void set_history(const TensorList& outs, const std::shared_ptr<Node>& node) {
   for (auto& o : outs) set_history(o, node);
 }
 
+uint64_t register_hook(const Tensor& t, std::function<Tensor(const Tensor&)> fn) {
+  static std::atomic<uint64_t> next_id{1};
+  EMBER_CHECK(t.requires_grad(), RuntimeError,
+              "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+  Edge e = gradient_edge(t);
+  if (t.is_leaf()) t.impl()->meta().hooked_accumulator = e.fn;
+  uint64_t id = next_id.fetch_add(1);
+  e.fn->pre_hooks.push_back({e.input_nr, id, std::move(fn)});
+  return id;
+}
+
+void remove_hook(const Tensor& t, uint64_t id) {
+  if (!t.requires_grad()) return;
+  Edge e = gradient_edge(t);
+  auto& hs = e.fn->pre_hooks;
+  for (auto it = hs.begin(); it != hs.end(); ++it)
+    if (it->id == id) { hs.erase(it); return; }
+}
+
 // --- engine -------------------------------------------------------------------------------------
 namespace {
 
@@ -248,10 +266,10 @@ TensorList run(const std::shared_ptr<Node>& root, bool keep_graph, bool create_g
     TensorList inputs = std::move(buffers[node.get()]);
     buffers.erase(node.get());
     inputs.resize(std::max(inputs.size(), node->input_meta.size()));
-    for (auto& [nr, hook] : node->pre_hooks) {
-      if (nr < inputs.size() && inputs[nr].defined()) {
-        Tensor r = hook(inputs[nr]);
-        if (r.defined()) inputs[nr] = r;
+    for (auto& h : node->pre_hooks) {
+      if (h.input_nr < inputs.size() && inputs[h.input_nr].defined()) {
+        Tensor r = h.fn(inputs[h.input_nr]);
+        if (r.defined()) inputs[h.input_nr] = r;
       }
     }
     for (size_t k = 0; k < captures.size(); ++k)

@@ -57,6 +57,19 @@ void bind_tensor(py::module_& m) {
       .def_property("grad", [](Tensor& t) { return t.grad(); }, [](Tensor& t, std::optional<Tensor> g) {
         t.set_grad(g ? *g : Tensor());
       })
+      .def("_register_hook", [](const Tensor& t, py::function fn) {
+        // The engine runs without the GIL: take it to call back into Python.
+        auto release = [](py::object* o) { py::gil_scoped_acquire g; delete o; };
+        std::shared_ptr<py::object> f(new py::object(fn), release);
+        return register_hook(t, [f](const Tensor& g) -> Tensor {
+          py::gil_scoped_acquire acq;
+          py::object r = (*f)(py::cast(g));
+          if (r.is_none()) return Tensor();
+          EMBER_CHECK(py::isinstance<TensorImpl>(r), TypeError, "hook returned ", type_name(r), ", expected a Tensor or None");
+          return r.cast<Tensor>();
+        });
+      }, py::arg("hook"))
+      .def("_remove_hook", [](const Tensor& t, uint64_t id) { remove_hook(t, id); })
       .def("retain_grad", [](Tensor& t) { return t.retain_grad(); })
       .def_property_readonly("retains_grad", [](Tensor& t) { return t.retains_grad(); })
       .def("detach", [](Tensor& t) { return t.detach(); })

@@ -1,0 +1,364 @@
+"""Autograd semantics: accumulation, grad modes, graph freeing, version counter, deep graphs,
+double backward, hooks, in-place writes (also through views), compared with torch where it
+matters."""
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+
+
+def t(data, requires_grad=False, dtype=np.float64):
+    x = ember.from_numpy(np.array(data, dtype=dtype))
+    return x.requires_grad_(requires_grad) if requires_grad else x
+
+
+def npg(x):
+    return x.grad.numpy()
+
+
+def test_leaf_and_grad_fn():
+    x = t([1.0, 2.0], True)
+    y = x * 2
+    assert x.is_leaf and not y.is_leaf
+    assert x.grad_fn is None
+    assert y.grad_fn.name() == "MulBackward0"
+    assert "MulBackward0" in repr(y.grad_fn)
+    assert y.requires_grad and not t([1.0]).requires_grad
+    nf = y.grad_fn.next_functions
+    assert nf[0][0].name() == "AccumulateGrad" and nf[1][0] is None
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = t([1.0, 2.0, 3.0], True)
+    (x * x).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(npg(x), 2 * np.array([1, 2, 3]) + 3)
+
+
+def test_reused_input_accumulates():
+    x = t([2.0], True)
+    y = x * x * x + x  # x used four times
+    y.backward()
+    np.testing.assert_allclose(npg(x), [3 * 4 + 1])
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = t([1.0, 2.0], True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        (x * 2).backward()
+    (x * 2).backward(t([1.0, 1.0]))
+    np.testing.assert_allclose(npg(x), [2, 2])
+
+
+def test_backward_gradient_shape_mismatch():
+    x = t([1.0, 2.0], True)
+    with pytest.raises(RuntimeError, match="shape"):
+        (x * 2).backward(t([1.0, 1.0, 1.0]))
+
+
+def test_backward_on_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        t([1.0]).sum().backward()
+
+
+def test_no_grad_and_enable_grad():
+    x = t([1.0], True)
+    with ember.no_grad():
+        y = x * 2
+        with ember.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    assert ember.is_grad_enabled()
+
+
+def test_no_grad_decorator_and_set_grad_enabled():
+    x = t([1.0], True)
+
+    @ember.no_grad()
+    def f(a):
+        return a * 2
+
+    assert not f(x).requires_grad
+    with ember.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert ember.is_grad_enabled()
+    ember.set_grad_enabled(False)
+    assert not ember.is_grad_enabled()
+    ember.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+
+
+def test_graph_freed_after_backward():
+    x = t([1.0, 2.0], True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = t([1.0, 2.0], True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    g1 = npg(x).copy()
+    y.backward()
+    np.testing.assert_allclose(npg(x), 2 * g1)
+
+
+def test_version_counter_detects_inplace_modification():
+    x = t([1.0, 2.0], True)
+    y = x * 2
+    z = y * y
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_is_an_error():
+    x = t([1.0], True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.add_(1)
+    with ember.no_grad():
+        x.add_(1)  # allowed: how optimizers update parameters
+    np.testing.assert_allclose(x.detach().numpy(), [2.0])
+    assert x._version == 1
+
+
+def test_deep_graph_iterative():
+    x = t([1.0], True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    np.testing.assert_allclose(npg(x), [1.0])
+    del y  # freeing a 100k-long chain must not overflow the stack either
+
+
+def test_deep_graph_with_saved_tensors_freed():
+    x = t([1.0], True)
+    y = x
+    for _ in range(100_000):
+        y = y * y
+    del y
+
+
+def test_autograd_grad_does_not_touch_dot_grad():
+    x = t([1.0, 2.0], True)
+    w = t([3.0, 4.0], True)
+    (gx,) = ember.autograd.grad((x * w).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), [3, 4])
+    assert x.grad is None and w.grad is None
+
+
+def test_autograd_grad_allow_unused():
+    x, y = t([1.0], True), t([1.0], True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ember.autograd.grad((x * 2).sum(), [x, y])
+    gx, gy = ember.autograd.grad((x * 2).sum(), [x, y], allow_unused=True)
+    assert gy is None and gx.numpy()[0] == 2
+
+
+def test_autograd_grad_of_non_leaf():
+    x = t([1.0, 2.0], True)
+    h = x * 3
+    out = (h * h).sum()
+    (gh,) = ember.autograd.grad(out, h)
+    np.testing.assert_allclose(gh.numpy(), 2 * np.array([3.0, 6.0]))
+
+
+def test_backward_inputs_limits_accumulation():
+    x, y = t([1.0], True), t([2.0], True)
+    (x * y).backward(inputs=[x])
+    assert y.grad is None and npg(x)[0] == 2.0
+
+
+def test_retain_grad_on_non_leaf():
+    x = t([1.0, 2.0], True)
+    h = x * 2
+    h.retain_grad()
+    assert h.retains_grad
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), [4.0, 8.0])
+
+
+def test_non_leaf_grad_is_none_without_retain():
+    x = t([1.0], True)
+    h = x * 2
+    h.sum().backward()
+    assert h.grad is None
+
+
+def test_hooks_modify_gradient_and_can_be_removed():
+    x = t([1.0, 2.0], True)
+    h = x * 2
+    seen = []
+    handle = h.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10)
+    leaf_handle = x.register_hook(lambda g: g + 1)
+    h.sum().backward()
+    np.testing.assert_allclose(seen[0], [1, 1])
+    np.testing.assert_allclose(npg(x), [21, 21])
+    handle.remove()
+    leaf_handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    np.testing.assert_allclose(npg(x), [2, 2])
+
+
+def test_requires_grad_only_on_leaves_and_floats():
+    x = t([1.0], True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        (x * 2).requires_grad_(False)
+    with pytest.raises(RuntimeError, match="floating point"):
+        ember.arange(3).requires_grad_()
+
+
+def test_detach_shares_storage_and_leaves_graph():
+    x = t([1.0, 2.0], True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    x2 = x.detach()
+    x2.numpy()[0] = 5.0
+    assert x.detach().numpy()[0] == 5.0
+
+
+def test_grad_setter_validates():
+    x = t([1.0, 2.0], True)
+    x.grad = t([0.5, 0.5])
+    with pytest.raises(RuntimeError, match="different size"):
+        x.grad = t([1.0])
+    x.grad = None
+    assert x.grad is None
+
+
+def test_int_tensors_do_not_get_grad_nodes():
+    x = t([1.0], True)
+    i = ember.arange(3)
+    assert not (i * 2).requires_grad
+    assert not (x > 0).requires_grad
+
+
+def test_broadcast_gradient_is_summed():
+    x = t(np.ones((3, 1)), True)
+    y = t(np.ones((1, 4)), True)
+    (x * y * 2).sum().backward()
+    np.testing.assert_allclose(npg(x), np.full((3, 1), 8.0))
+    np.testing.assert_allclose(npg(y), np.full((1, 4), 6.0))
+
+
+def test_zero_dim_scalar_promotion():
+    i = ember.arange(3)
+    assert (i * 2).dtype == ember.int64
+    assert (i * 2.5).dtype == ember.float32
+    f = ember.ones(2, dtype=ember.float32)
+    assert (f * 2.5).dtype == ember.float32
+    d = ember.ones(2, dtype=ember.float64)
+    assert (f + d).dtype == ember.float64
+    assert (ember.ones(2, dtype=ember.int32) + 5).dtype == ember.int32
+    assert (i / 2).dtype == ember.float32
+    assert (ember.ones(2, dtype=ember.bool) + 1).dtype == ember.int64
+
+
+# --- double backward ------------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("name,f", [
+    ("exp_mul", lambda L, x: (L.exp(x) * x).sum()),
+    ("tanh", lambda L, x: L.tanh(x).pow(2).sum()),
+    ("sigmoid_div", lambda L, x: (L.sigmoid(x) / (x * x + 1)).sum()),
+    ("log_sqrt", lambda L, x: (L.log(x * x + 1) * L.sqrt(x * x + 2)).mean()),
+    ("sin_cos", lambda L, x: (L.sin(x) * L.cos(x)).sum()),
+    ("pow", lambda L, x: (x ** 3).sum()),
+    ("mean_dim", lambda L, x: (x * x).mean(0).pow(2).sum()),
+])
+def test_double_backward_matches_torch(name, f):
+    data = np.random.default_rng(3).uniform(-1, 1, (3, 2))
+    xe = t(data, True)
+    xt = torch.tensor(data, requires_grad=True)
+    (ge,) = ember.autograd.grad(f(ember, xe), xe, create_graph=True)
+    (gt,) = torch.autograd.grad(f(torch, xt), xt, create_graph=True)
+    np.testing.assert_allclose(ge.detach().numpy(), gt.detach().numpy(), rtol=1e-10)
+    assert ge.requires_grad
+    (gge,) = ember.autograd.grad(ge.sum(), xe)
+    (ggt,) = torch.autograd.grad(gt.sum(), xt)
+    np.testing.assert_allclose(gge.numpy(), ggt.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_create_graph_backward_grad_is_differentiable():
+    x = t([1.5], True)
+    (x ** 3).backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    np.testing.assert_allclose(g.detach().numpy(), [3 * 1.5 ** 2])
+    (gg,) = ember.autograd.grad(g, x)
+    np.testing.assert_allclose(gg.numpy(), [6 * 1.5])
+
+
+# --- in-place under autograd ------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("name,f", [
+    ("mul_", lambda L, x, w: (lambda h: (h.mul_(w), h.sum())[1])(x * 1)),
+    ("add_then_use", lambda L, x, w: (lambda h: (h.add_(w * 2), (h * h).sum())[1])(x.sin())),
+    ("div_", lambda L, x, w: (lambda h: (h.div_(w + 3), h.sum())[1])(x * x)),
+    ("relu_", lambda L, x, w: (lambda h: (h.relu_(), (h * w).sum())[1])(x - 0.1)),
+    ("view_mul_", lambda L, x, w: (lambda h: (h.view(3, 2).mul_(w.view(3, 2)), (h * w).sum())[1])(x * 1)),
+    ("transpose_add_", lambda L, x, w: (lambda h: (h.transpose(0, 1).add_(w.transpose(0, 1) * x.transpose(0, 1)), (h * h).sum())[1])(x * 2)),
+    ("copy_", lambda L, x, w: (lambda h: (h.copy_(w * w), (h * x).sum())[1])(L.zeros(2, 3, dtype=L.float64))),
+    ("exp_", lambda L, x, w: (lambda h: (h.exp_(), (h * w).sum())[1])(x * 1)),
+    ("sigmoid_", lambda L, x, w: (lambda h: (h.sigmoid_(), (h * w).sum())[1])(x * 1)),
+])
+def test_inplace_gradients_match_torch(name, f):
+    rng = np.random.default_rng(5)
+    xd, wd = rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (2, 3))
+    xe, we = t(xd, True), t(wd, True)
+    xt, wt = torch.tensor(xd, requires_grad=True), torch.tensor(wd, requires_grad=True)
+    le, lt = f(ember, xe, we), f(torch, xt, wt)
+    np.testing.assert_allclose(le.detach().numpy(), lt.detach().numpy(), rtol=1e-12)
+    le.backward()
+    lt.backward()
+    np.testing.assert_allclose(npg(xe), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(npg(we), wt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_inplace_through_view_updates_base_history():
+    x = t([1.0, 2.0, 3.0, 4.0], True)
+    h = x * 1
+    v = h.view(2, 2)  # a view of h
+    v.mul_(t([[2.0, 2.0], [3.0, 3.0]]))  # writes through the view into h
+    h.sum().backward()
+    np.testing.assert_allclose(npg(x), [2, 2, 3, 3])
+    assert h.grad_fn.name() == "CopySlices"
+
+
+def test_inplace_view_of_leaf_is_an_error():
+    x = t([1.0, 2.0], True)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        x.view(2).mul_(2)
+
+
+def test_inplace_into_non_grad_tensor_from_grad_value():
+    w = t([1.0, 2.0], True)
+    buf = ember.zeros(2, dtype=ember.float64)
+    buf.copy_(w * 3)
+    assert buf.requires_grad and not buf.is_leaf
+    buf.sum().backward()
+    np.testing.assert_allclose(npg(w), [3, 3])
+
+
+def test_inplace_dtype_rules():
+    i = ember.arange(3)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        i.add_(1.5)
+    i.add_(2)
+    np.testing.assert_array_equal(i.numpy(), [2, 3, 4])
+    f = ember.ones(3)
+    f.mul_(ember.arange(3))
+    np.testing.assert_array_equal(f.numpy(), [0, 1, 2])
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        ember.ones(3).add_(ember.ones(2, 3))
+
+
+def test_inplace_on_expanded_tensor_is_an_error():
+    x = ember.ones(1, 3).expand(4, 3)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x.add_(1)

@@ -1,5 +1,5 @@
 // ember._C: module entry, exception mapping, dtype/device objects, grad mode, threads, engine.
-#include "../backend/cpu/parallel.h"
+#include "../backend/cpu/loops.h"
 #include "common.h"
 
 namespace ember::py_bind {
@@ -169,6 +169,13 @@ void bind_core(py::module_& m) {
   m.def("is_grad_enabled", &GradMode::is_enabled);
   m.def("_set_grad_enabled", &GradMode::set_enabled, py::arg("mode"));
   m.def("_cuda_available", []() { return false; });
+  m.def("_cpu_isa", []() {
+    switch (cpu::cpu_isa()) {
+      case cpu::Isa::Avx512: return "avx512";
+      case cpu::Isa::Avx2: return "avx2";
+      default: return "base";
+    }
+  });
 
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def("name", &Node::name)

@@ -7,6 +7,7 @@
 #pragma once
 #include <array>
 #include <cstring>
+#include <type_traits>
 
 #include "ember/tensor.h"
 #include "parallel.h"
@@ -72,14 +73,55 @@ class StridedIter {
   char* base_[kMaxOperands];
 };
 
-// Scalar functor -> inner loop. Out and In* are the element types.
+// --- runtime ISA dispatch for the contiguous fast paths ---------------------------------------
+// The same loop bodies are compiled three times (baseline x86-64, AVX2+FMA, AVX-512) through
+// per-function target attributes, and the CPU's best is picked at run time, so one build runs
+// everywhere and uses 512-bit vectors where present. Only floating types are multiversioned.
+enum class Isa { Base = 0, Avx2 = 1, Avx512 = 2 };
+Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testing the fallbacks)
+
+#define EMBER_SIMD_LOOPS_(NS, ATTR)                                                              \
+  namespace NS {                                                                                 \
+  template <class Out, class In, class F>                                                        \
+  ATTR void un_v(Out* o, const In* a, int64_t n, const F& f) {                                   \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);                          \
+  }                                                                                              \
+  template <class Out, class In, class F>                                                        \
+  ATTR void bin_vv(Out* o, const In* a, const In* b, int64_t n, const F& f) {                    \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);                    \
+  }                                                                                              \
+  template <class Out, class In, class F>                                                        \
+  ATTR void bin_vs(Out* o, const In* a, const In b, int64_t n, const F& f) {                     \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b);                       \
+  }                                                                                              \
+  template <class Out, class In, class F>                                                        \
+  ATTR void bin_sv(Out* o, const In a, const In* b, int64_t n, const F& f) {                     \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a, b[i]);                       \
+  }                                                                                              \
+  }
+EMBER_SIMD_LOOPS_(isa_base, )
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBER_SIMD_LOOPS_(isa_avx2, __attribute__((target("avx2,fma"))))
+EMBER_SIMD_LOOPS_(isa_avx512,
+                  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+#define EMBER_ISA_CALL_(In, FN, ...)                                            \
+  do {                                                                          \
+    Isa isa_ = std::is_floating_point_v<In> ? cpu_isa() : Isa::Base;            \
+    if (isa_ == Isa::Avx512) isa_avx512::FN(__VA_ARGS__);                       \
+    else if (isa_ == Isa::Avx2) isa_avx2::FN(__VA_ARGS__);                      \
+    else isa_base::FN(__VA_ARGS__);                                             \
+  } while (0)
+#else
+#define EMBER_ISA_CALL_(In, FN, ...) isa_base::FN(__VA_ARGS__)
+#endif
+
+// Scalar functor -> inner loop. Out and In are the element types.
 template <class Out, class In, class F>
 inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
   Out* o = reinterpret_cast<Out*>(p[0]);
   const In* a = reinterpret_cast<const In*>(p[1]);
   if (s[0] == sizeof(Out) && s[1] == sizeof(In)) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+    EMBER_ISA_CALL_(In, un_v, o, a, n, f);
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));
@@ -92,16 +134,11 @@ inline void binary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
   const In* a = reinterpret_cast<const In*>(p[1]);
   const In* b = reinterpret_cast<const In*>(p[2]);
   if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == sizeof(In)) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+    EMBER_ISA_CALL_(In, bin_vv, o, a, b, n, f);
   } else if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == 0) {
-    const In bv = *b;
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], bv);
+    EMBER_ISA_CALL_(In, bin_vs, o, a, *b, n, f);
   } else if (s[0] == sizeof(Out) && s[1] == 0 && s[2] == sizeof(In)) {
-    const In av = *a;
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) o[i] = f(av, b[i]);
+    EMBER_ISA_CALL_(In, bin_sv, o, *a, b, n, f);
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]),

@@ -1,9 +1,12 @@
 // Thread count for CPU kernels: defaults to the machine's cores (OMP_NUM_THREADS respected).
 #include "parallel.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "ember/error.h"
+#include "loops.h"
 
 namespace ember::cpu {
 
@@ -28,6 +31,25 @@ void set_num_threads(int n) {
 #ifdef EMBER_HAS_OPENMP
   omp_set_num_threads(n);
 #endif
+}
+
+Isa cpu_isa() {
+  static const Isa isa = [] {
+    Isa best = Isa::Base;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::Avx2;
+    if (best == Isa::Avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+      best = Isa::Avx512;
+#endif
+    if (const char* cap = std::getenv("EMBER_ISA")) {
+      Isa want = !std::strcmp(cap, "base") ? Isa::Base : !std::strcmp(cap, "avx2") ? Isa::Avx2 : Isa::Avx512;
+      if (want < best) best = want;
+    }
+    return best;
+  }();
+  return isa;
 }
 
 }  // namespace ember::cpu

@@ -1,0 +1,127 @@
+"""Elementwise ops beyond the case table: error paths, dtype rules, NaN/inf semantics, ISA dispatch."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def test_broadcast_error_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
+        ember.ones(2, 3) + ember.ones(4)
+    with pytest.raises(ValueError, match="mul"):
+        ember.ones(2) * ember.ones(3)
+
+
+def test_bad_operand_types():
+    with pytest.raises(TypeError):
+        ember.ones(2) + "a"
+    with pytest.raises(TypeError, match="must be Tensor or Number"):
+        ember.add(ember.ones(2), "x")
+
+
+def test_bool_negation_and_subtraction_rejected():
+    b = ember.ones(3, dtype=ember.bool)
+    with pytest.raises(TypeError, match="logical_not"):
+        -b
+    with pytest.raises(TypeError, match="logical_xor"):
+        b - b
+
+
+def test_integer_division_by_zero_raises():
+    a = ember.arange(4)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        a // ember.zeros(4, dtype=ember.int64)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        a % 0
+    # float division by zero follows IEEE
+    r = (ember.ones(2) / 0).numpy()
+    assert np.all(np.isinf(r))
+
+
+def test_integer_negative_power_raises():
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        ember.arange(3) ** ember.arange(-1, 2)
+
+
+def test_floor_divide_and_remainder_follow_python_signs():
+    a = np.array([-7, -3, 3, 7])
+    b = np.array([2, -2, -2, 2])
+    ea, eb = ember.from_numpy(a), ember.from_numpy(b)
+    np.testing.assert_array_equal((ea // eb).numpy(), a // b)
+    np.testing.assert_array_equal((ea % eb).numpy(), a % b)
+    af, bf = a.astype(np.float64), b.astype(np.float64)
+    np.testing.assert_array_equal((ember.from_numpy(af) // ember.from_numpy(bf)).numpy(), af // bf)
+    np.testing.assert_array_equal((ember.from_numpy(af) % ember.from_numpy(bf)).numpy(), af % bf)
+
+
+def test_nan_propagation_in_maximum_and_clamp():
+    x = ember.from_numpy(np.array([np.nan, 1.0, -1.0]))
+    y = ember.from_numpy(np.array([0.0, np.nan, 0.0]))
+    r = ember.maximum(x, y).numpy()
+    assert np.isnan(r[0]) and np.isnan(r[1]) and r[2] == 0.0
+    c = ember.clamp(x, -0.5, 0.5).numpy()
+    assert np.isnan(c[0]) and c[1] == 0.5 and c[2] == -0.5
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    x = ember.from_numpy(np.array([-1000.0, 1000.0, 0.0], dtype=np.float32))
+    np.testing.assert_allclose(ember.sigmoid(x).numpy(), [0.0, 1.0, 0.5])
+    assert np.all(np.isfinite(ember.sigmoid(x).numpy()))
+
+
+def test_unary_float_ops_promote_integers():
+    assert ember.exp(ember.arange(3)).dtype == ember.float32
+    assert ember.abs(ember.arange(3)).dtype == ember.int64
+    assert ember.sqrt(ember.arange(4)).dtype == ember.float32
+
+
+def test_comparisons_return_bool_and_have_no_grad():
+    x = ember.ones(3, requires_grad=True)
+    c = x > 0
+    assert c.dtype == ember.bool and not c.requires_grad
+
+
+def test_clamp_requires_a_bound():
+    with pytest.raises(RuntimeError, match="at least one of 'min' or 'max'"):
+        ember.clamp(ember.ones(2))
+
+
+def test_where_requires_bool_condition():
+    with pytest.raises(TypeError, match="bool"):
+        ember.where(ember.ones(2), ember.ones(2), ember.zeros(2))
+
+
+def test_large_tensor_parallel_matches_numpy():
+    a = np.random.default_rng(0).standard_normal((1000, 1003)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((1003,)).astype(np.float32)
+    ea, eb = ember.from_numpy(a), ember.from_numpy(b)
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        np.testing.assert_array_equal((ea * eb + 1).numpy(), a * b + 1)
+        np.testing.assert_allclose(ember.tanh(ea).numpy(), np.tanh(a), rtol=2e-6, atol=1e-6)
+    ember.set_num_threads(os.cpu_count() or 1)
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="positive"):
+        ember.set_num_threads(0)
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_isa_fallbacks_give_identical_results(isa):
+    """The multiversioned loops: capping the ISA must not change results."""
+    code = ("import ember, numpy as np; a = np.linspace(-3, 3, 1001, dtype=np.float32);"
+            "x = ember.from_numpy(a); print(ember._C._cpu_isa());"
+            "print((x * 1.5 + x / 3 - ember.relu(x)).numpy().tobytes().hex())")
+    env = dict(os.environ, EMBER_ISA=isa)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True, text=True).stdout
+    first, hexdata = out.split()
+    assert first == isa
+    got = np.frombuffer(bytes.fromhex(hexdata), dtype=np.float32)
+    a = np.linspace(-3, 3, 1001, dtype=np.float32)
+    x = ember.from_numpy(a)
+    np.testing.assert_array_equal(got, (x * 1.5 + x / 3 - ember.relu(x)).numpy())

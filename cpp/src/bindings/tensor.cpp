@@ -7,6 +7,14 @@ namespace ember::py_bind {
 
 void bind_tensor(py::module_& m) {
   auto& c = tensor_class();
+  // Tensor(data, requires_grad): an alias of data's memory outside any graph; this is how Python
+  // subclasses such as nn.Parameter are built around an existing tensor.
+  c.def(py::init([](const Tensor& data, bool requires_grad) {
+          Tensor t = data.detach();
+          t.set_requires_grad(requires_grad);
+          return t.impl_ptr();
+        }),
+        py::arg("data"), py::arg("requires_grad") = false);
   c.def_property_readonly("shape", [](const Tensor& t) { return size_obj(t.shape()); })
       .def("size", [](const Tensor& t, py::object dim) -> py::object {
         if (dim.is_none()) return size_obj(t.shape());

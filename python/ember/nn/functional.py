@@ -1,0 +1,239 @@
+"""ember.nn.functional: stateless layers, activations and losses (torch.nn.functional's names
+and defaults). Kernels live in C++; composites here are thin."""
+import math
+
+from .. import _C
+
+Tensor = _C.Tensor
+
+
+# --- activations ------------------------------------------------------------------------------
+def relu(input, inplace=False):
+    return input.relu_() if inplace else _C.relu(input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    # NOTE: torch's hardtanh passes the gradient only strictly inside (min_val, max_val), unlike
+    # clamp (inclusive); the two where()s reproduce that at the boundaries.
+    out = _C.where(input <= min_val, _C.full_like(input, min_val),
+                   _C.where(input >= max_val, _C.full_like(input, max_val), input))
+    return input.copy_(out) if inplace else out
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = _C._leaky_relu(input, negative_slope)
+    return input.copy_(out) if inplace else out
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = _C.where(input > 0, input, _C.expm1(input) * alpha)
+    return input.copy_(out) if inplace else out
+
+
+def selu(input, inplace=False):
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    out = _C.where(input > 0, input, _C.expm1(input) * alpha) * scale
+    return input.copy_(out) if inplace else out
+
+
+def celu(input, alpha=1.0, inplace=False):
+    out = _C.where(input > 0, input, _C.expm1(input / alpha) * alpha)
+    return input.copy_(out) if inplace else out
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _C._gelu(input, approximate == "tanh")
+
+
+def silu(input, inplace=False):
+    out = _C._silu(input)
+    return input.copy_(out) if inplace else out
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    if beta == 1.0 and threshold == 20.0:
+        return _C._softplus(input)
+    scaled = input * beta
+    return _C.where(scaled > threshold, input, _C.log1p(_C.exp(scaled)) / beta)
+
+
+def mish(input, inplace=False):
+    out = input * _C.tanh(softplus(input))
+    return input.copy_(out) if inplace else out
+
+
+def hardsigmoid(input, inplace=False):
+    out = _hardsigmoid(input)
+    return input.copy_(out) if inplace else out
+
+
+def _hardsigmoid(x):
+    # torch: 0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between; gradient 1/6 strictly inside
+    return _C.where(x <= -3, _C.zeros_like(x), _C.where(x >= 3, _C.ones_like(x), x / 6 + 0.5))
+
+
+def hardswish(input, inplace=False):
+    # torch: x * relu6(x + 3) / 6; gradient at the ends follows torch's hardswish_backward
+    out = _C.where(input < -3, _C.zeros_like(input), _C.where(input > 3, input, input * (input + 3) / 6))
+    return input.copy_(out) if inplace else out
+
+
+def sigmoid(input):
+    return _C.sigmoid(input)
+
+
+def tanh(input):
+    return _C.tanh(input)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def softsign(input):
+    return input / (_C.abs(input) + 1)
+
+
+def tanhshrink(input):
+    return input - _C.tanh(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    out = _C.where(input > threshold, input, _C.full_like(input, value))
+    return input.copy_(out) if inplace else out
+
+
+def prelu(input, weight):
+    if weight.dim() != 1 and weight.numel() != 1:
+        raise ValueError("prelu: weight must be 1-D")
+    if weight.numel() != 1:
+        if input.dim() < 2 or input.shape[1] != weight.numel():
+            raise ValueError(f"prelu: the number of weights ({weight.numel()}) does not match the number "
+                             f"of channels ({input.shape[1] if input.dim() > 1 else 1})")
+        w = weight.reshape((1, -1) + (1,) * (input.dim() - 2))
+    else:
+        w = weight.reshape(())
+    return _C.where(input > 0, input, input * w)
+
+
+def _softmax_dim(ndim):
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return _C.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return _C.log_softmax(input, dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return softmax(-input, dim, dtype=dtype)
+
+
+# --- linear -----------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    return _C.linear(input, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    # y_k = x1^T W_k x2 + b_k ; x1 (N, in1), x2 (N, in2), W (out, in1, in2)
+    if weight.dim() != 3:
+        raise ValueError(f"bilinear: weight must be 3-D (out, in1, in2), got {tuple(weight.shape)}")
+    if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
+        raise ValueError(f"bilinear: input sizes {input1.shape[-1]}, {input2.shape[-1]} do not match "
+                         f"weight {tuple(weight.shape)}")
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, input1.shape[-1])
+    x2 = input2.reshape(-1, input2.shape[-1])
+    t = _C.matmul(x1, weight.permute(1, 0, 2).reshape(weight.shape[1], -1))  # (N, out*in2)
+    t = t.reshape(x1.shape[0], weight.shape[0], weight.shape[2])
+    y = (t * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(lead + (weight.shape[0],))
+
+
+# --- dropout ----------------------------------------------------------------------------------
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        out = input * 0
+    else:
+        keep = _C.rand(*input.shape, dtype=input.dtype if input.is_floating_point() else None) >= p
+        out = input * keep / (1.0 - p)
+    return input.copy_(out) if inplace else out
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    if input.dim() not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got {input.dim()}-D")
+    if not training or p == 0.0:
+        return input
+    shape = tuple(input.shape[:-2]) + (1, 1)
+    keep = _C.rand(*shape, dtype=input.dtype) >= p
+    out = input * keep / (1.0 - p) if p < 1.0 else input * 0
+    return input.copy_(out) if inplace else out
+
+
+# --- misc -------------------------------------------------------------------------------------
+def one_hot(tensor, num_classes=-1):
+    if tensor.dtype != _C.dtype.int64:
+        raise TypeError(f"one_hot is only applicable to index tensor of type int64, got {tensor.dtype}")
+    if num_classes == -1:
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    if tensor.numel() and (int(tensor.min().item()) < 0 or int(tensor.max().item()) >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}), got values in "
+                           f"[{int(tensor.min().item())}, {int(tensor.max().item())}]")
+    classes = _C.arange(num_classes)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    denom = input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
+    return input / denom
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    w12 = (x1 * x2).sum(dim)
+    n1 = (x1 * x1).sum(dim)
+    n2 = (x2 * x2).sum(dim)
+    return w12 / _C.sqrt(_C.clamp(n1 * n2, min=eps * eps))
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def pad(input, pad, mode="constant", value=None):
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet (only 'constant')")
+    return _C.constant_pad(input, list(pad), 0.0 if value is None else value)
+
+
+del math

@@ -1,0 +1,9 @@
+from .module import Module  # noqa: F401
+from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
+from .linear import Identity, Linear, Bilinear  # noqa: F401
+from .activation import (  # noqa: F401
+    ReLU, ReLU6, SiLU, Mish, Hardsigmoid, Hardswish, SELU, LeakyReLU, ELU, CELU, GELU, Softplus,
+    Sigmoid, Tanh, LogSigmoid, Softsign, Tanhshrink, Hardtanh, Threshold, Softmax, LogSoftmax,
+    Softmin, PReLU,
+)
+from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401

@@ -1,0 +1,136 @@
+"""Layers against torch.nn with copied weights: outputs, input gradients, parameter gradients."""
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+from ember import nn
+
+pytestmark = requires_torch
+
+
+def copy_params(e_mod, t_mod):
+    e_mod.load_state_dict({k: v.detach().numpy().copy() for k, v in t_mod.state_dict().items()})
+
+
+def compare(e_mod, t_mod, shape, rng=None, rtol=1e-5, atol=1e-6, train=True):
+    rng = rng or np.random.default_rng(0)
+    copy_params(e_mod, t_mod)
+    e_mod.train(train)
+    t_mod.train(train)
+    x = rng.standard_normal(shape).astype(np.float32)
+    xe = ember.from_numpy(x.copy()).requires_grad_()
+    xt = torch.from_numpy(x.copy()).requires_grad_()
+    ye, yt = e_mod(xe), t_mod(xt)
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=rtol, atol=atol)
+    g = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+    ye.backward(ember.from_numpy(g.copy()))
+    yt.backward(torch.from_numpy(g.copy()))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=rtol * 10, atol=atol * 10)
+    tp = dict(t_mod.named_parameters())
+    for name, p in e_mod.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=rtol * 10, atol=atol * 10,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5, 7), (1, 7), (2, 3, 7), (7,)])
+def test_linear(bias, shape):
+    compare(nn.Linear(7, 4, bias=bias), torch.nn.Linear(7, 4, bias=bias), shape)
+
+
+def test_bilinear():
+    compare_two = (nn.Bilinear(3, 4, 2), torch.nn.Bilinear(3, 4, 2))
+    e, t = compare_two
+    copy_params(e, t)
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(e(ember.from_numpy(a), ember.from_numpy(b)).detach().numpy(),
+                               t(torch.from_numpy(a), torch.from_numpy(b)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+ACTS = [
+    ("ReLU", {}), ("ReLU6", {}), ("LeakyReLU", {"negative_slope": 0.2}), ("ELU", {"alpha": 0.7}),
+    ("SELU", {}), ("CELU", {"alpha": 1.3}), ("GELU", {}), ("GELU", {"approximate": "tanh"}), ("SiLU", {}),
+    ("Mish", {}), ("Softplus", {}), ("Softplus", {"beta": 2.0, "threshold": 5.0}), ("Sigmoid", {}),
+    ("Tanh", {}), ("Hardtanh", {}), ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}), ("Hardsigmoid", {}),
+    ("Hardswish", {}), ("LogSigmoid", {}), ("Softsign", {}), ("Tanhshrink", {}),
+    ("Threshold", {"threshold": 0.1, "value": -2.0}), ("Softmax", {"dim": 1}), ("LogSoftmax", {"dim": -1}),
+    ("Softmin", {"dim": 0}), ("PReLU", {}), ("PReLU", {"num_parameters": 6}), ("Identity", {}),
+    ("Flatten", {}), ("Flatten", {"start_dim": 0, "end_dim": 1}),
+]
+
+
+@pytest.mark.parametrize("name,kw", ACTS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(ACTS)])
+def test_activation(name, kw):
+    compare(getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw), (4, 6, 3))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish"])
+def test_activation_gradient_at_kinks(name):
+    """Exact kink values (0, +-1, +-3, 6) get torch's one-sided gradients."""
+    x = np.array([-6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0], dtype=np.float32)
+    e, t = getattr(nn, name)(), getattr(torch.nn, name)()
+    xe, xt = ember.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    e(xe).sum().backward()
+    t(xt).sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+
+
+def test_unflatten():
+    e, t = nn.Unflatten(1, (2, 3)), torch.nn.Unflatten(1, (2, 3))
+    compare(e, t, (4, 6))
+
+
+def test_dropout_train_and_eval():
+    ember.manual_seed(0)
+    d = nn.Dropout(0.3)
+    x = ember.ones(1000, 100)
+    y = d(x).numpy()
+    kept = y != 0
+    assert 0.65 < kept.mean() < 0.75
+    np.testing.assert_allclose(y[kept], 1 / 0.7, rtol=1e-6)
+    d.eval()
+    assert d(x) is x
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+
+
+def test_dropout2d_zeroes_whole_channels():
+    ember.manual_seed(1)
+    y = nn.Dropout2d(0.5)(ember.ones(8, 16, 4, 4)).numpy()
+    per_channel = y.reshape(8, 16, -1)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
+
+
+def test_linear_default_init_distribution():
+    ember.manual_seed(0)
+    lin = nn.Linear(400, 300)
+    w = lin.weight.detach().numpy()
+    bound = 1 / np.sqrt(400)
+    assert np.abs(w).max() <= bound + 1e-7
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.02 * bound
+    b = lin.bias.detach().numpy()
+    assert np.abs(b).max() <= bound
+
+
+@pytest.mark.parametrize("fn,check", [
+    ("xavier_uniform_", lambda w: abs(w.std() - np.sqrt(2 / (50 + 30))) < 0.01),
+    ("xavier_normal_", lambda w: abs(w.std() - np.sqrt(2 / (50 + 30))) < 0.01),
+    ("kaiming_normal_", lambda w: abs(w.std() - np.sqrt(2 / 30)) < 0.02),
+    ("kaiming_uniform_", lambda w: abs(w.std() - np.sqrt(2 / 30)) < 0.02),
+    ("trunc_normal_", lambda w: w.min() >= -2 and w.max() <= 2 and abs(w.std() - 0.88) < 0.05),
+    ("orthogonal_", lambda w: np.allclose(w.T @ w, np.eye(30), atol=1e-4)),
+])
+def test_init_functions(fn, check):
+    ember.manual_seed(0)
+    w = ember.empty(50, 30)
+    getattr(nn.init, fn)(w)
+    assert check(w.numpy())
+
+
+def test_calculate_gain():
+    assert nn.init.calculate_gain("relu") == pytest.approx(np.sqrt(2))
+    assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(np.sqrt(2 / 1.04))
+    with pytest.raises(ValueError, match="Unsupported nonlinearity"):
+        nn.init.calculate_gain("nope")

@@ -1,0 +1,212 @@
+"""nn.Module system: registration, traversal, state_dict format and loading, modes, hooks,
+containers, reprs; compared with torch.nn where the format matters."""
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+from ember import nn
+
+
+class Net(nn.Module):
+    def __init__(self, lib_nn):
+        super().__init__()
+        self.fc1 = lib_nn.Linear(4, 3)
+        self.act = lib_nn.ReLU()
+        self.blocks = lib_nn.Sequential(lib_nn.Linear(3, 3), lib_nn.Tanh(), lib_nn.Linear(3, 2, bias=False))
+        self.heads = lib_nn.ModuleList([lib_nn.Linear(2, 1), lib_nn.Linear(2, 1)])
+
+    def forward(self, x):
+        h = self.blocks(self.act(self.fc1(x)))
+        return self.heads[0](h) + self.heads[1](h)
+
+
+class TorchNet(torch.nn.Module if torch else object):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(4, 3)
+        self.act = torch.nn.ReLU()
+        self.blocks = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2, bias=False))
+        self.heads = torch.nn.ModuleList([torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)])
+
+    def forward(self, x):
+        h = self.blocks(self.act(self.fc1(x)))
+        return self.heads[0](h) + self.heads[1](h)
+
+
+def test_registration_and_traversal():
+    m = Net(nn)
+    names = [n for n, _ in m.named_parameters()]
+    assert names == ["fc1.weight", "fc1.bias", "blocks.0.weight", "blocks.0.bias", "blocks.2.weight",
+                     "heads.0.weight", "heads.0.bias", "heads.1.weight", "heads.1.bias"]
+    assert [n for n, _ in m.named_modules()] == ["", "fc1", "act", "blocks", "blocks.0", "blocks.1", "blocks.2",
+                                                 "heads", "heads.0", "heads.1"]
+    assert [n for n, _ in m.named_children()] == ["fc1", "act", "blocks", "heads"]
+    assert m.get_submodule("blocks.2") is m.blocks[2]
+    assert len(list(m.parameters())) == 9
+
+
+@requires_torch
+def test_state_dict_keys_and_shapes_match_torch():
+    e, t = Net(nn), TorchNet()
+    es, ts = e.state_dict(), t.state_dict()
+    assert list(es.keys()) == list(ts.keys())
+    for k in es:
+        assert tuple(es[k].shape) == tuple(ts[k].shape)
+
+
+@requires_torch
+def test_load_torch_state_dict_gives_same_outputs():
+    e, t = Net(nn), TorchNet()
+    e.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(e(ember.from_numpy(x)).detach().numpy(),
+                               t(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_load_state_dict_errors_list_keys_and_shapes():
+    m = Net(nn)
+    sd = m.state_dict()
+    bad = OrderedDict(sd)
+    del bad["fc1.bias"]
+    bad["extra.weight"] = ember.zeros(1)
+    bad["fc1.weight"] = ember.zeros(2, 2)
+    with pytest.raises(RuntimeError) as ei:
+        m.load_state_dict(bad)
+    msg = str(ei.value)
+    assert 'Missing key(s) in state_dict: "fc1.bias"' in msg
+    assert 'Unexpected key(s) in state_dict: "extra.weight"' in msg
+    assert "size mismatch for fc1.weight" in msg
+    res = m.load_state_dict({k: v for k, v in sd.items() if k != "fc1.bias"}, strict=False)
+    assert res.missing_keys == ["fc1.bias"] and res.unexpected_keys == []
+
+
+def test_state_dict_is_detached_and_shares_memory():
+    m = nn.Linear(2, 2)
+    sd = m.state_dict()
+    assert not sd["weight"].requires_grad
+    sd["weight"].numpy()[0, 0] = 42.0
+    assert m.weight.detach().numpy()[0, 0] == 42.0
+
+
+def test_buffers_persistent_and_not():
+    m = nn.Module()
+    m.register_buffer("a", ember.zeros(2))
+    m.register_buffer("b", ember.ones(2), persistent=False)
+    assert list(m.state_dict().keys()) == ["a"]
+    assert [n for n, _ in m.named_buffers()] == ["a", "b"]
+
+
+def test_train_eval_and_requires_grad():
+    m = Net(nn)
+    m.eval()
+    assert all(not mod.training for mod in m.modules())
+    m.train()
+    assert all(mod.training for mod in m.modules())
+    m.requires_grad_(False)
+    assert all(not p.requires_grad for p in m.parameters())
+
+
+def test_zero_grad_set_to_none_and_zero():
+    m = nn.Linear(2, 1)
+    m(ember.ones(3, 2)).sum().backward()
+    assert m.weight.grad is not None
+    m.zero_grad(set_to_none=False)
+    assert np.all(m.weight.grad.numpy() == 0)
+    m.zero_grad()
+    assert m.weight.grad is None
+
+
+def test_setattr_rules():
+    m = nn.Module()
+    m.w = nn.Parameter(ember.zeros(1))
+    with pytest.raises(TypeError, match="parameter 'w'"):
+        m.w = ember.zeros(1)
+    m.w = None
+    assert m.w is None
+    m.sub = nn.Linear(1, 1)
+    with pytest.raises(TypeError, match="child module 'sub'"):
+        m.sub = 3
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        m.nope
+    with pytest.raises(KeyError, match="can't contain"):
+        m.register_buffer("a.b", ember.zeros(1))
+
+
+def test_forward_hooks():
+    m = nn.Linear(2, 2)
+    calls = []
+    h1 = m.register_forward_pre_hook(lambda mod, args: calls.append("pre"))
+    h2 = m.register_forward_hook(lambda mod, args, out: out * 0)
+    out = m(ember.ones(1, 2))
+    assert calls == ["pre"] and np.all(out.detach().numpy() == 0)
+    h1.remove()
+    h2.remove()
+    assert np.any(m(ember.ones(1, 2)).detach().numpy() != 0)
+
+
+def test_sequential_indexing_slicing_append():
+    s = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
+    assert isinstance(s[-1], nn.Sigmoid)
+    sub = s[1:]
+    assert isinstance(sub, nn.Sequential) and len(sub) == 2 and isinstance(sub[0], nn.Tanh)
+    s.append(nn.Identity())
+    assert len(s) == 4
+    del s[0]
+    assert [type(x).__name__ for x in s] == ["Tanh", "Sigmoid", "Identity"]
+    assert list(s._modules.keys()) == ["0", "1", "2"]
+    with pytest.raises(IndexError):
+        s[10]
+
+
+def test_sequential_ordered_dict_and_module_dict():
+    s = nn.Sequential(OrderedDict([("lin", nn.Linear(2, 2)), ("act", nn.ReLU())]))
+    assert [n for n, _ in s.named_parameters()] == ["lin.weight", "lin.bias"]
+    d = nn.ModuleDict({"a": nn.Linear(1, 1)})
+    d["b"] = nn.ReLU()
+    assert list(d.keys()) == ["a", "b"] and "a" in d
+
+
+def test_parameter_list():
+    pl = nn.ParameterList([nn.Parameter(ember.zeros(2)), ember.ones(3)])
+    assert len(pl) == 2 and isinstance(pl[1], nn.Parameter)
+    m = nn.Module()
+    m.pl = pl
+    assert [n for n, _ in m.named_parameters()] == ["pl.0", "pl.1"]
+
+
+def test_shared_parameters_counted_once():
+    lin = nn.Linear(2, 2)
+    s = nn.Sequential(lin, lin)
+    assert len(list(s.parameters())) == 2
+
+
+@requires_torch
+def test_repr_matches_torch():
+    e = nn.Sequential(nn.Linear(4, 3), nn.ReLU(inplace=True), nn.Dropout(0.2), nn.LeakyReLU(0.1))
+    t = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(inplace=True), torch.nn.Dropout(0.2),
+                            torch.nn.LeakyReLU(0.1))
+    assert repr(e) == repr(t)
+
+
+def test_double_and_float_conversion():
+    m = nn.Linear(2, 2).double()
+    assert m.weight.dtype == ember.float64 and isinstance(m.weight, nn.Parameter)
+    m.float()
+    assert m.weight.dtype == ember.float32
+    with pytest.raises(TypeError, match="floating point"):
+        m.to(ember.int64)
+
+
+def test_apply_and_init():
+    m = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+
+    def reset(mod):
+        if isinstance(mod, nn.Linear):
+            nn.init.constant_(mod.weight, 0.5)
+            nn.init.zeros_(mod.bias)
+
+    m.apply(reset)
+    assert np.all(m[1].weight.detach().numpy() == 0.5)

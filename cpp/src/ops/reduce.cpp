@@ -43,14 +43,18 @@ struct ProdBackward : Node {
     Tensor zero = compare(BinaryOp::Eq, xv, S(0));
     // d prod = g * y / x  when the slice has no zero
     if (!any_true(zero)) return {mul(gx, div(unreduce(yv, in_shape, dims, keepdim), xv))};
-    // NOTE: with zeros, d prod/dx_k = product of the others: the product of the non-zeros at the
-    // only zero of a slice, 0 elsewhere in slices with a zero (like torch).
+    // NOTE: with zeros, d prod/dx_k = product of the others (like torch). Per slice with nz zeros,
+    // p = product of the non-zeros and s = sum of the zero entries (0, but it carries their
+    // gradient, so double backward is right too): nz = 1 -> p at the zero, s p / x elsewhere;
+    // nz = 2 -> (s - x) p at the zeros, 0 elsewhere; nz > 2 -> 0.
     Tensor nz = sum(zero, dims, true);
+    Tensor one_zero = compare(BinaryOp::Eq, nz, S(1)), two_zeros = compare(BinaryOp::Eq, nz, S(2));
+    Tensor z = zeros_like(gx);
     Tensor safe = where(zero, ones_like(xv), xv);
     Tensor p = expand(prod_dims(safe, dims, true, xv.dtype()), in_shape);
-    Tensor z = zeros_like(gx);
-    Tensor at_zero = where(compare(BinaryOp::Eq, nz, S(1)), p, z);
-    Tensor others = where(compare(BinaryOp::Eq, nz, S(0)), div(p, safe), z);
+    Tensor s = expand(sum(where(zero, xv, z), dims, true), in_shape);
+    Tensor at_zero = where(one_zero, p, where(two_zeros, mul(sub(s, xv), p), z));
+    Tensor others = where(compare(BinaryOp::Eq, nz, S(0)), div(p, safe), where(one_zero, div(mul(s, p), safe), z));
     return {mul(gx, where(zero, at_zero, others))};
   }
 };

@@ -28,32 +28,40 @@ Tensor scan_sum(const Tensor& x, int64_t dim, bool reverse) {
   return out;
 }
 
+// Gradient of y = cumprod(x) along dim for incoming g, written with differentiable ops.
+Tensor cumprod_backward(const Tensor& xv, const Tensor& yv, const Tensor& gv, int64_t dim) {
+  Tensor zero = compare(BinaryOp::Eq, xv, S(0));
+  // d cumprod: dx_k = sum_{i >= k} g_i y_i / x_k  when x has no zero
+  if (!any_true(zero)) return div(scan_sum(mul(gv, yv), dim, true), xv);
+  if (xv.dim() == 0) return gv;
+  // NOTE: with zeros, let z be the first zero of a slice and x' = x with ones up to z, c =
+  // cumprod(x'). Before z the formula above holds; at z, dx_z = prod_{j<z} x_j * sum_{i>=z} g_i c_i;
+  // after z, dx_k = x_z * prod_{j<z} x_j * (the same gradient for cumprod(x') at k), which is 0
+  // but carries x_z's gradient (double backward). x' has fewer zeros, so the recursion ends.
+  const int64_t n = xv.shape()[dim];
+  Tensor pos = iota_along(n, dim, xv.dim(), xv.device());
+  Tensor first = argmax(cast_raw(zero, DType::UInt8), dim, true);
+  Tensor z = where(any(zero, {dim}, true), first, wrap_scalar(Scalar(n)));
+  Tensor before = compare(BinaryOp::Lt, pos, z), at = compare(BinaryOp::Eq, pos, z);
+  Tensor one = ones_like(xv), none = zeros_like(gv);
+  Tensor safe = where(before, xv, one);
+  Tensor g_before = div(scan_sum(mul(gv, yv), dim, true), safe);
+  Tensor lead = prod(safe, dim, true);                                        // prod_{j<z} x_j
+  Tensor xp = where(compare(BinaryOp::Le, pos, z), one, xv);                  // x'
+  Tensor c = cumprod(xp, dim);                                                // prod_{z<j<=i} x_j
+  Tensor g_after = where(before, none, gv);
+  Tensor g_at = mul(lead, sum(mul(g_after, c), {dim}, true));
+  Tensor xz = sum(where(at, xv, zeros_like(xv)), {dim}, true);               // x_z (= 0)
+  Tensor after = mul(mul(xz, lead), cumprod_backward(xp, c, g_after, dim));
+  return where(before, g_before, where(at, expand(g_at, xv.shape()), after));
+}
+
 struct CumprodBackward : Node {
   SavedVariable x, y;
   int64_t dim = 0;
   std::string name() const override { return "CumprodBackward0"; }
   void release_variables() override { x.reset(); y.reset(); }
-  TensorList apply(TensorList&& g) override {
-    Tensor xv = x.unpack(this), yv = y.unpack(this), gv = g[0];
-    Tensor zero = compare(BinaryOp::Eq, xv, S(0));
-    // d cumprod: dx_k = sum_{i >= k} g_i y_i / x_k  when x has no zero
-    if (!any_true(zero)) return {div(scan_sum(mul(gv, yv), dim, true), xv)};
-    if (xv.dim() == 0) return {gv};
-    // NOTE: with zeros, let z be the first zero of a slice: positions before z use the formula
-    // above; z itself gets prod_{j<z} x_j * sum_{i>=z} g_i prod_{z<j<=i} x_j; later ones get 0.
-    const int64_t n = xv.shape()[dim];
-    Tensor pos = iota_along(n, dim, xv.dim(), xv.device());
-    Tensor first = argmax(cast_raw(zero, DType::UInt8), dim, true);
-    Tensor z = where(any(zero, {dim}, true), first, wrap_scalar(Scalar(n)));
-    Tensor before = compare(BinaryOp::Lt, pos, z), at = compare(BinaryOp::Eq, pos, z);
-    Tensor one = ones_like(xv);
-    Tensor safe = where(before, xv, one);
-    Tensor g_before = div(scan_sum(mul(gv, yv), dim, true), safe);
-    Tensor lead = prod(safe, dim, true);                                   // prod_{j<z} x_j
-    Tensor tail = cumprod(where(compare(BinaryOp::Le, pos, z), one, xv), dim);  // prod_{z<j<=i} x_j
-    Tensor g_at = mul(lead, sum(where(before, zeros_like(gv), mul(gv, tail)), {dim}, true));
-    return {where(before, g_before, where(at, expand(g_at, xv.shape()), zeros_like(g_before)))};
-  }
+  TensorList apply(TensorList&& g) override { return {cumprod_backward(x.unpack(this), y.unpack(this), g[0], dim)}; }
 };
 
 DType scan_dtype(const Tensor& x, std::optional<DType> dtype) {

@@ -11,7 +11,7 @@ namespace {
 template <bool IsMax, class T>
 inline bool better(T v, T best) {  // strictly better, or the first NaN
   if constexpr (std::is_floating_point_v<T>) {
-    return (IsMax ? v > best : v < best) || (v != v && best == best);
+    return (IsMax ? v > best : v < best) | ((v != v) & (best == best));
   } else {
     return IsMax ? v > best : v < best;
   }

@@ -27,7 +27,8 @@ inline DimLayout dim_layout(const Tensor& x, int64_t dim) {
 }
 
 // exp(x) for float32 in branch-free arithmetic (Cephes' polynomial, ~1 ulp): vectorises inside
-// `#pragma omp simd` loops. Inf, -inf and NaN behave like std::exp; results below FLT_MIN flush to 0.
+// `#pragma omp simd` loops (files using it compile with -fno-trapping-math so the selects
+// if-convert). Inf, -inf and NaN behave like std::exp; results below FLT_MIN flush to 0.
 inline float exp_f32(float x) {
   float xc = x > -88.0f ? x : -88.0f;  // NaN -> -88 here (kept finite for the int conversion)
   xc = xc < 89.0f ? xc : 89.0f;
@@ -44,12 +45,13 @@ inline float exp_f32(float x) {
   y = y * r + 5.0000001201E-1f;
   y = y * z + r + 1.0f;
   // n in [-127, 128]: scale by 2^(n-1) * 2 for n > 0 so the exponent field stays in range.
-  const float nh = n > 0.0f ? n - 1.0f : (n < -126.0f ? -126.0f : n);
+  const float pos = n > 0.0f ? 1.0f : 0.0f;
+  float nh = n - pos;
+  nh = nh > -126.0f ? nh : -126.0f;
   const int32_t bits = (static_cast<int32_t>(nh) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
-  float res = y * scale;
-  res = n > 0.0f ? res * 2.0f : res;
+  float res = y * scale * (1.0f + pos);
   res = x < -87.33654f ? 0.0f : res;
   res = x > 88.7228391f ? HUGE_VALF : res;
   return x != x ? x : res;

@@ -11,19 +11,19 @@ namespace ember::cpu {
 namespace {
 
 template <class T>
-inline T nanmax(T a, T b) { return (b > a || b != b) ? b : a; }  // keeps a NaN once seen
+inline T nanmax(T a, T b) { return (b > a) | (b != b) ? b : a; }  // keeps a NaN once seen
 
+// max of x (R,), NaN if any element is NaN.
 template <class T>
 T row_max(const T* x, int64_t n) {
-  constexpr int L = 8;
-  T acc[L];
-  for (int l = 0; l < L; ++l) acc[l] = -std::numeric_limits<T>::infinity();
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int l = 0; l < L; ++l) acc[l] = nanmax(acc[l], x[i + l]);
-  for (; i < n; ++i) acc[0] = nanmax(acc[0], x[i]);
-  for (int l = 1; l < L; ++l) acc[0] = nanmax(acc[0], acc[l]);
-  return acc[0];
+  T m = -std::numeric_limits<T>::infinity();
+  int nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan)
+  for (int64_t i = 0; i < n; ++i) {
+    m = x[i] > m ? x[i] : m;
+    nan |= x[i] != x[i];
+  }
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
 // x (R,) -> y (R,)

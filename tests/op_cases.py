@@ -50,6 +50,31 @@ def away_from(points, gap=0.1):
     return make
 
 
+def _with_zeros(rng, shape, rows=None):
+    """Random values with zeros: row 0 has one zero, row 1 two, others none (for prod/cumprod)."""
+    x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape)
+    rows = (0, 1) if rows is None else rows
+    for k, r in enumerate(rows):
+        x[r, rng.choice(shape[1], k + 1, replace=False)] = 0
+    return x
+
+
+def _ties(rng, shape):
+    """Values on a coarse grid, so maxima repeat (gradient split among ties)."""
+    return rng.integers(-2, 3, shape).astype(np.float64)
+
+
+def _lse(a, axis, keepdims=False):
+    m = np.max(a, axis=axis, keepdims=True)
+    r = np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
+def _softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 C = Case
 ak = away_from([0.0])
 CASES = []
@@ -135,6 +160,82 @@ CASES += [
       lambda a: a.sum((0, 2), keepdims=True)),
     C("mean", lambda L, a: a.mean(), [(3, 4)], np.mean),
     C("mean_dim", lambda L, a: a.mean(-1, keepdim=True), [(3, 5)], lambda a: a.mean(-1, keepdims=True)),
+    C("sum_neg_dims", lambda L, a: a.sum((-1, -3)), [(2, 3, 4)], lambda a: a.sum((-1, -3))),
+    C("sum_dtype", lambda L, a: L.sum(a, 0, dtype=L.float64), [(3, 4)], lambda a: a.sum(0)),
+    C("mean_dims", lambda L, a: L.mean(a, (0, 2)), [(3, 4, 2)], lambda a: a.mean((0, 2))),
+    C("prod", lambda L, a: a.prod(), [(2, 3)], np.prod, domain=(0.5, 1.5)),
+    C("prod_dim", lambda L, a: L.prod(a, 1, keepdim=True), [(3, 4)], lambda a: a.prod(1, keepdims=True)),
+    C("prod_zeros", lambda L, a: a.prod(1), [lambda rng: _with_zeros(rng, (3, 4))], lambda a: a.prod(1)),
+    C("prod_zeros_all", lambda L, a: a.prod(), [lambda rng: _with_zeros(rng, (3, 4), rows=(1,))], np.prod),
+    C("var", lambda L, a: a.var(), [(3, 4)], lambda a: a.var(ddof=1)),
+    C("var_dim_unbiased", lambda L, a: L.var(a, 1, False), [(3, 4)], lambda a: a.var(1)),
+    C("var_correction_keepdim", lambda L, a: a.var((0, 2), correction=0.5, keepdim=True), [(3, 4, 2)],
+      lambda a: a.var((0, 2), ddof=0.5, keepdims=True)),
+    C("std", lambda L, a: a.std(-1), [(3, 5)], lambda a: a.std(-1, ddof=1)),
+    C("std_correction", lambda L, a: L.std(a, 0, correction=0), [(4, 3)], lambda a: a.std(0)),
+    C("var_mean", lambda L, a: L.var_mean(a, 1), [(3, 4)], lambda a: (a.var(1, ddof=1), a.mean(1))),
+    C("std_mean", lambda L, a: L.std_mean(a, 0, keepdim=True), [(3, 4)],
+      lambda a: (a.std(0, ddof=1, keepdims=True), a.mean(0, keepdims=True))),
+    C("max_all", lambda L, a: a.max(), [(3, 4)], np.max),
+    C("min_all", lambda L, a: L.min(a), [(3, 4)], np.min),
+    C("max_dim", lambda L, a: tuple(a.max(1)), [(3, 4)], lambda a: (a.max(1), a.argmax(1))),
+    C("max_dim_keepdim", lambda L, a: tuple(L.max(a, 0, keepdim=True)), [(3, 4)],
+      lambda a: (a.max(0, keepdims=True), a.argmax(0)[None])),
+    C("min_dim_neg", lambda L, a: tuple(a.min(-2)), [(2, 3, 4)], lambda a: (a.min(-2), a.argmin(-2))),
+    C("max_values", lambda L, a: a.max(dim=1).values, [(3, 5)], lambda a: a.max(1)),
+    C("min_indices", lambda L, a: a.min(dim=0).indices, [(3, 5)], lambda a: a.argmin(0), grad=False),
+    C("max_binary", lambda L, a, b: L.max(a, b), [(3, 4), (4,)], np.maximum),
+    C("max_ties", lambda L, a: a.max(), [lambda rng: _ties(rng, (3, 4))], np.max, gradcheck=False),
+    C("amax", lambda L, a: a.amax(), [(3, 4)], np.max),
+    C("amax_dims", lambda L, a: L.amax(a, (0, -1), keepdim=True), [(3, 4, 2)],
+      lambda a: a.max((0, 2), keepdims=True)),
+    C("amin_dim", lambda L, a: a.amin(1), [(3, 4)], lambda a: a.min(1)),
+    C("amax_ties", lambda L, a: a.amax(1), [lambda rng: _ties(rng, (3, 4))], lambda a: a.max(1),
+      gradcheck=False),
+    C("amin_ties", lambda L, a: a.amin(0), [lambda rng: _ties(rng, (3, 4))], lambda a: a.min(0),
+      gradcheck=False),
+    C("argmax", lambda L, a: a.argmax(), [(3, 4)], np.argmax, grad=False),
+    C("argmax_dim_keepdim", lambda L, a: L.argmax(a, 1, keepdim=True), [(3, 4)],
+      lambda a: a.argmax(1)[:, None], grad=False),
+    C("argmin_dim", lambda L, a: a.argmin(0), [(3, 4, 2)], lambda a: a.argmin(0), grad=False),
+    C("argmax_cols", lambda L, a: a.argmax(0), [(5, 300)], lambda a: a.argmax(0), grad=False),
+    C("logsumexp", lambda L, a: L.logsumexp(a, 1), [(3, 4)], lambda a: _lse(a, 1)),
+    C("logsumexp_dims_keepdim", lambda L, a: a.logsumexp((0, 2), keepdim=True), [(3, 4, 2)],
+      lambda a: _lse(a, (0, 2), True)),
+    C("logsumexp_large", lambda L, a: L.logsumexp(a * 100, 0), [(3, 4)], lambda a: _lse(a * 100, 0)),
+    C("all", lambda L, a: (a > -1.5).all(), [(3, 4)], lambda a: np.all(a > -1.5), grad=False),
+    C("all_dim", lambda L, a: L.all(a > -1, 1, keepdim=True), [(3, 4)],
+      lambda a: np.all(a > -1, 1, keepdims=True), grad=False),
+    C("any", lambda L, a: L.any(a > 1.5), [(3, 4)], lambda a: np.any(a > 1.5), grad=False),
+    C("any_dim", lambda L, a: (a > 1).any(0), [(3, 4)], lambda a: np.any(a > 1, 0), grad=False),
+    C("any_float", lambda L, a: L.any(L.relu(a), 1), [(3, 4)], lambda a: np.any(np.maximum(a, 0), 1),
+      grad=False),
+    C("norm", lambda L, a: a.norm(), [(3, 4)], lambda a: np.sqrt((a * a).sum())),
+    C("norm_p1_dim", lambda L, a: L.norm(a, 1, 1), [ak((3, 4))], lambda a: np.abs(a).sum(1)),
+    C("norm_p3", lambda L, a: a.norm(3, dim=0, keepdim=True), [ak((3, 4))],
+      lambda a: (np.abs(a) ** 3).sum(0, keepdims=True) ** (1 / 3)),
+    C("norm_inf", lambda L, a: a.norm(float("inf"), dim=1), [(3, 4)], lambda a: np.abs(a).max(1)),
+    C("norm_neg_inf", lambda L, a: a.norm(float("-inf")), [(3, 4)], lambda a: np.abs(a).min()),
+    C("norm_fro_dims", lambda L, a: L.norm(a, "fro", (0, 1)), [(3, 4, 2)],
+      lambda a: np.sqrt((a * a).sum((0, 1)))),
+    C("norm_p0", lambda L, a: a.norm(0, dim=1), [(3, 4)], lambda a: (a != 0).sum(1).astype(a.dtype)),
+    C("softmax", lambda L, a: L.softmax(a, 1), [(4, 7)], lambda a: _softmax(a, 1)),
+    C("softmax_dim0", lambda L, a: a.softmax(0), [(5, 3, 2)], lambda a: _softmax(a, 0)),
+    C("softmax_neg_dim", lambda L, a: a.softmax(-2), [(2, 6, 3)], lambda a: _softmax(a, -2)),
+    C("softmax_wide", lambda L, a: a.softmax(-1), [(3, 300)], lambda a: _softmax(a, -1), gradcheck=False),
+    C("softmax_large", lambda L, a: L.softmax(a * 50, -1), [(3, 5)], lambda a: _softmax(a * 50, -1)),
+    C("softmax_dtype", lambda L, a: L.softmax(a, 1, dtype=L.float64), [(3, 4)], lambda a: _softmax(a, 1)),
+    C("log_softmax", lambda L, a: L.log_softmax(a, 1), [(4, 7)], lambda a: np.log(_softmax(a, 1))),
+    C("log_softmax_dim0", lambda L, a: a.log_softmax(0), [(5, 3)], lambda a: np.log(_softmax(a, 0))),
+    C("log_softmax_large", lambda L, a: (a * 100).log_softmax(-1), [(3, 5)],
+      lambda a: a * 100 - _lse(a * 100, -1, True)),
+    C("cumsum", lambda L, a: L.cumsum(a, 1), [(3, 4)], lambda a: np.cumsum(a, 1)),
+    C("cumsum_dim0", lambda L, a: a.cumsum(0), [(5, 3, 2)], lambda a: np.cumsum(a, 0)),
+    C("cumsum_neg", lambda L, a: a.cumsum(-1), [(7,)], lambda a: np.cumsum(a, -1)),
+    C("cumprod", lambda L, a: L.cumprod(a, 1), [(3, 4)], lambda a: np.cumprod(a, 1)),
+    C("cumprod_dim0", lambda L, a: a.cumprod(0), [(4, 3)], lambda a: np.cumprod(a, 0)),
+    C("cumprod_zeros", lambda L, a: a.cumprod(1), [lambda rng: _with_zeros(rng, (3, 5))],
+      lambda a: np.cumprod(a, 1)),
 ]
 
 # --- shape --------------------------------------------------------------------------------------

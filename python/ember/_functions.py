@@ -7,6 +7,8 @@ from ._C import (  # noqa: F401
     sqrt, rsqrt, sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, tanh, sigmoid,
     relu, floor, ceil, round, trunc, reciprocal, square, erf, isnan, isinf, isfinite, isposinf,
     isneginf, clamp, clip, where,
-    sum, mean,
+    # --- reductions ---
+    sum, mean, prod, var, std, var_mean, std_mean, max, min, amax, amin, argmax, argmin,
+    logsumexp, all, any, norm, softmax, log_softmax, cumsum, cumprod,
     zeros, ones, empty, zeros_like, ones_like, empty_like, full, full_like, arange, linspace, eye,
 )

@@ -41,6 +41,7 @@ inline bool binary_op_returns_bool(BinaryOp op) { return op >= BinaryOp::Eq; }
 inline bool unary_op_returns_bool(UnaryOp op) { return op >= UnaryOp::LogicalNot; }
 
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
+enum class ScanOp : int { Sum, Prod };
 
 struct Backend {
   virtual ~Backend() = default;
@@ -60,6 +61,19 @@ struct Backend {
   // Reduce x over `dims` (sorted, unique, non-empty) into out (shape with those dims kept as 1).
   virtual void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
                       const Tensor& out) = 0;
+  // --- reduction family: arg-reduce, softmax, scan (kernels make x contiguous if it is not) ----
+  // values/indices (x's shape with `dim` kept as 1, contiguous; indices int64) = max/min of x
+  // along dim and the first index reaching it (NaN wins, like torch). x numeric, size(dim) > 0.
+  virtual void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& values,
+                          const Tensor& indices) = 0;
+  // out (contiguous, x's shape, float) = softmax or log_softmax of x along dim.
+  virtual void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) = 0;
+  // out = dL/dx from y = softmax(x) (or log_softmax) and gy = dL/dy, all one float dtype.
+  virtual void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out,
+                                bool log) = 0;
+  // out (contiguous, x's shape and dtype) = inclusive cumulative sum/prod along dim; reverse
+  // scans from the end.
+  virtual void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) = 0;
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

@@ -22,6 +22,17 @@ struct CpuBackend final : Backend {
   void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) override {
     cpu::reduce(op, x, dims, out);
   }
+  // --- reduction family ---
+  void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& v, const Tensor& i) override {
+    cpu::arg_reduce(is_max, x, dim, v, i);
+  }
+  void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) override { cpu::softmax(x, dim, out, log); }
+  void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log) override {
+    cpu::softmax_backward(y, gy, dim, out, log);
+  }
+  void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) override {
+    cpu::scan(op, x, dim, out, reverse);
+  }
 };
 }  // namespace
 

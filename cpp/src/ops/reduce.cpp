@@ -1,58 +1,15 @@
-// Reductions: forward and backward side by side.
+// Reductions: sum, mean, prod, var/std, all/any, norm — forward and backward side by side.
+// (max/min/arg* in reduce_minmax.cpp, softmax/logsumexp in softmax.cpp, cumsum/cumprod in scan.cpp.)
 #include <cmath>
+#include <limits>
 
-#include "common.h"
+#include "reduce_common.h"
 
 namespace ember::ops {
 
+using namespace red;
+
 namespace {
-// Output shape with reduced dims kept as 1, and without them.
-void reduced_shapes(const Shape& in, const std::vector<int64_t>& dims, Shape& kept, Shape& dropped) {
-  kept = in;
-  dropped.clear();
-  std::vector<bool> red(in.size(), false);
-  for (auto d : dims) red[d] = true;
-  for (size_t d = 0; d < in.size(); ++d) {
-    if (red[d]) kept[d] = 1;
-    else dropped.push_back(in[d]);
-  }
-}
-
-std::vector<int64_t> all_dims(int64_t n) {
-  std::vector<int64_t> d(n);
-  for (int64_t i = 0; i < n; ++i) d[i] = i;
-  return d;
-}
-
-// Run a reduction kernel into a fresh tensor of dtype `out_dtype` (x is cast to it first).
-Tensor reduce_raw(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keepdim, DType out_dtype) {
-  if (dims.empty()) dims = all_dims(x.dim());
-  Shape kept, dropped;
-  reduced_shapes(x.shape(), dims, kept, dropped);
-  Tensor xin = cast_raw(x, out_dtype);
-  Tensor out = Tensor::empty(kept, out_dtype, x.device());
-  if (dims.empty()) {  // 0-d input: the reduction is the identity
-    copy_into(out, xin);
-  } else if (x.numel() == 0) {
-    backend_of(out).fill(out, op == ReduceOp::Prod ? Scalar(int64_t(1)) : Scalar(int64_t(0)));
-    if (op == ReduceOp::Mean) backend_of(out).fill(out, Scalar(std::nan("")));
-  } else {
-    backend_of(out).reduce(op, xin, dims, out);
-  }
-  if (!keepdim) out = Tensor::make_view(out, dropped, contiguous_strides(dropped), 0);
-  return out;
-}
-
-// Gradient of a reduced tensor broadcast back to the input shape.
-Tensor unreduce(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& dims, bool keepdim) {
-  Tensor t = g;
-  if (!keepdim) {
-    std::vector<int64_t> d = dims.empty() ? all_dims(static_cast<int64_t>(in_shape.size())) : dims;
-    for (auto k : d) t = unsqueeze(t, k);
-  }
-  return expand(t, in_shape);
-}
-
 struct SumBackward : Node {
   Shape in_shape;
   std::vector<int64_t> dims;
@@ -67,7 +24,126 @@ struct MeanBackward : Node {
   double count = 1;
   std::string name() const override { return dims.empty() ? "MeanBackward0" : "MeanBackward1"; }
   TensorList apply(TensorList&& g) override {  // d mean = expand(g) / count
-    return {div(unreduce(g[0], in_shape, dims, keepdim), wrap_scalar(Scalar(count)))};
+    return {div(unreduce(g[0], in_shape, dims, keepdim), S(count))};
+  }
+};
+
+Tensor prod_dims(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, DType out_dtype);
+
+struct ProdBackward : Node {
+  SavedVariable x, y;
+  Shape in_shape;
+  std::vector<int64_t> dims;  // explicit
+  bool keepdim = false;
+  std::string name() const override { return "ProdBackward1"; }
+  void release_variables() override { x.reset(); y.reset(); }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(this), yv = y.unpack(this);
+    Tensor gx = unreduce(g[0], in_shape, dims, keepdim);
+    Tensor zero = compare(BinaryOp::Eq, xv, S(0));
+    // d prod = g * y / x  when the slice has no zero
+    if (!any_true(zero)) return {mul(gx, div(unreduce(yv, in_shape, dims, keepdim), xv))};
+    // NOTE: with zeros, d prod/dx_k = product of the others (like torch). Per slice with nz zeros,
+    // p = product of the non-zeros and s = sum of the zero entries (0, but it carries their
+    // gradient, so double backward is right too): nz = 1 -> p at the zero, s p / x elsewhere;
+    // nz = 2 -> (s - x) p at the zeros, 0 elsewhere; nz > 2 -> 0.
+    Tensor nz = sum(zero, dims, true);
+    Tensor one_zero = compare(BinaryOp::Eq, nz, S(1)), two_zeros = compare(BinaryOp::Eq, nz, S(2));
+    Tensor z = zeros_like(gx);
+    Tensor safe = where(zero, ones_like(xv), xv);
+    Tensor p = expand(prod_dims(safe, dims, true, xv.dtype()), in_shape);
+    Tensor s = expand(sum(where(zero, xv, z), dims, true), in_shape);
+    Tensor at_zero = where(one_zero, p, where(two_zeros, mul(sub(s, xv), p), z));
+    Tensor others = where(compare(BinaryOp::Eq, nz, S(0)), div(p, safe), where(one_zero, div(mul(s, p), safe), z));
+    return {mul(gx, where(zero, at_zero, others))};
+  }
+};
+
+Tensor prod_dims(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, DType out_dtype) {
+  Tensor out = reduce_raw(ReduceOp::Prod, x, dims, keepdim, out_dtype);
+  if (is_floating(out_dtype))
+    if (auto node = make_node<ProdBackward>({x})) {
+      node->x = SavedVariable(x, false);
+      node->y = SavedVariable(out, true);
+      node->in_shape = x.shape();
+      node->dims = explicit_dims(dims, x.dim());
+      node->keepdim = keepdim;
+      set_history(out, node);
+    }
+  return out;
+}
+
+struct VarStdBackward : Node {
+  SavedVariable x, y;  // y: the std (std only)
+  Shape in_shape;
+  std::vector<int64_t> dims;
+  bool keepdim = false, is_std = false;
+  double dof = 1;
+  std::string name() const override { return is_std ? "StdBackward0" : "VarBackward0"; }
+  void release_variables() override { x.reset(); y.reset(); }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(this);
+    Tensor centered = sub(xv, mean(xv, dims, true));
+    Tensor gx = unreduce(g[0], in_shape, dims, keepdim);
+    // d var = g * 2 (x - mean) / dof
+    if (!is_std) return {mul(gx, div(mul(centered, S(2)), S(dof)))};
+    // d std = g * (x - mean) / (dof * std), 0 where std == 0 (like torch)
+    Tensor sv = unreduce(y.unpack(this), in_shape, dims, keepdim);
+    Tensor zero = compare(BinaryOp::Eq, sv, S(0));
+    Tensor safe = where(zero, ones_like(sv), sv);
+    return {where(zero, zeros_like(gx), div(mul(gx, centered), mul(safe, S(dof))))};
+  }
+};
+
+Tensor var_std(const Tensor& x, const Dims& dims_in, double correction, bool keepdim, bool is_std) {
+  EMBER_CHECK(is_floating(x.dtype()), RuntimeError, "std and var only support floating point and complex dtypes");
+  auto dims = wrap_dims(dims_in, x.dim(), is_std ? "std" : "var");
+  const double dof = std::max(0.0, static_cast<double>(reduced_count(x.shape(), dims)) - correction);
+  Tensor out;
+  {  // two passes (mean, then squared deviations): stable for data far from 0
+    NoGradGuard ng;
+    Tensor centered = sub(x, mean(x, dims, true));
+    out = div(sum(mul(centered, centered), dims, keepdim), S(dof));
+    if (is_std) out = sqrt(out);
+  }
+  if (auto node = make_node<VarStdBackward>({x})) {
+    node->x = SavedVariable(x, false);
+    if (is_std) node->y = SavedVariable(out, true);
+    node->in_shape = x.shape();
+    node->dims = dims;
+    node->keepdim = keepdim;
+    node->is_std = is_std;
+    node->dof = dof;
+    set_history(out, node);
+  }
+  return out;
+}
+
+struct NormBackward : Node {
+  SavedVariable x, y;
+  Shape in_shape;
+  std::vector<int64_t> dims;
+  bool keepdim = false;
+  double p = 2;
+  std::string name() const override { return "LinalgVectorNormBackward0"; }
+  void release_variables() override { x.reset(); y.reset(); }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(this);
+    Tensor gx = unreduce(g[0], in_shape, dims, keepdim);
+    if (p == 0) return {zeros_like(xv)};                     // piecewise constant
+    if (p == 1) return {mul(gx, sign(xv))};                  // g sign(x)
+    Tensor yv = unreduce(y.unpack(this), in_shape, dims, keepdim);
+    if (std::isinf(p)) {  // g sign(x) on the entries reaching the norm, split evenly among ties
+      Tensor hit = compare(BinaryOp::Eq, abs(xv), yv);
+      Tensor count = unreduce(sum(hit, dims, true), in_shape, dims, true);
+      return {div(mul(mul(gx, sign(xv)), hit), count)};
+    }
+    // NOTE: the gradient at the zero vector is 0 (like torch), through a safe denominator.
+    Tensor zero = compare(BinaryOp::Eq, yv, S(0));
+    Tensor safe = where(zero, ones_like(yv), yv);
+    Tensor d = p == 2 ? div(xv, safe)                                              // g x / y
+                      : div(mul(sign(xv), pow(abs(xv), Scalar(p - 1))), pow(safe, Scalar(p - 1)));  // g sign(x) |x|^(p-1) / y^(p-1)
+    return {where(zero, zeros_like(gx), mul(gx, d))};
   }
 };
 }  // namespace
@@ -96,9 +172,7 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
     node->in_shape = x.shape();
     node->dims = dims;
     node->keepdim = keepdim;
-    double count = 1;
-    for (auto d : (dims.empty() ? all_dims(x.dim()) : dims)) count *= static_cast<double>(x.shape()[d]);
-    node->count = count;
+    node->count = static_cast<double>(reduced_count(x.shape(), dims));
     set_history(out, node);
   }
   return out;
@@ -112,6 +186,69 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
     if (d < lead || (shape[d - lead] == 1 && grad.shape()[d] != 1)) dims.push_back(d);
   Tensor s = dims.empty() ? grad : sum(grad, dims, true);
   return reshape(s, shape);
+}
+
+Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim, std::optional<DType> dtype) {
+  std::vector<int64_t> dims;
+  if (dim) dims = wrap_dims({*dim}, x.dim(), "prod");
+  DType out_dtype = dtype ? *dtype : (is_floating(x.dtype()) ? x.dtype() : DType::Int64);
+  Tensor xin = dtype && is_floating(x.dtype()) && is_floating(*dtype) ? to_dtype(x, *dtype) : x;
+  return prod_dims(xin, dims, dim ? keepdim : false, out_dtype);
+}
+
+Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  return var_std(x, dims, correction, keepdim, false);
+}
+Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  return var_std(x, dims, correction, keepdim, true);
+}
+std::tuple<Tensor, Tensor> var_mean(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  Tensor v = var_std(x, dims, correction, keepdim, false);
+  return {v, mean(x, dims, keepdim)};
+}
+std::tuple<Tensor, Tensor> std_mean(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  Tensor s = var_std(x, dims, correction, keepdim, true);
+  return {s, mean(x, dims, keepdim)};
+}
+
+static Tensor all_any(const Tensor& x, const Dims& dims_in, bool keepdim, bool is_all) {
+  auto dims = wrap_dims(dims_in, x.dim(), is_all ? "all" : "any");
+  Tensor b = x.dtype() == DType::Bool ? x : compare(BinaryOp::Ne, x, S(0));
+  Tensor out = reduce_raw(is_all ? ReduceOp::All : ReduceOp::Any, b, dims, keepdim, DType::Bool);
+  return x.dtype() == DType::UInt8 ? cast_raw(out, DType::UInt8) : out;  // torch keeps uint8
+}
+Tensor all(const Tensor& x, const Dims& dims, bool keepdim) { return all_any(x, dims, keepdim, true); }
+Tensor any(const Tensor& x, const Dims& dims, bool keepdim) { return all_any(x, dims, keepdim, false); }
+
+Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim, std::optional<DType> dtype) {
+  EMBER_CHECK(is_floating(dtype ? *dtype : x.dtype()), RuntimeError,
+              "linalg.vector_norm: Expected a floating point or complex tensor as input. Got ", dtype_name(x.dtype()));
+  auto dims = wrap_dims(dims_in, x.dim(), "linalg.vector_norm");
+  Tensor xin = dtype ? to_dtype(x, *dtype) : x;
+  if (std::isinf(p))
+    for (auto d : explicit_dims(dims, x.dim()))
+      EMBER_CHECK(x.shape()[d] != 0, RuntimeError, "linalg.vector_norm cannot compute the ", p > 0 ? "" : "-",
+                  "inf norm on an empty tensor because the operation does not have an identity");
+  Tensor out;
+  {
+    NoGradGuard ng;
+    Tensor a = abs(xin);
+    if (p == 0) out = sum(compare(BinaryOp::Ne, xin, S(0)), dims, keepdim, xin.dtype());
+    else if (p == 1) out = sum(a, dims, keepdim);
+    else if (p == 2) out = sqrt(sum(mul(xin, xin), dims, keepdim));
+    else if (std::isinf(p)) out = p > 0 ? amax(a, dims, keepdim) : amin(a, dims, keepdim);
+    else out = pow(sum(pow(a, Scalar(p)), dims, keepdim), Scalar(1.0 / p));
+  }
+  if (auto node = make_node<NormBackward>({xin})) {
+    node->x = SavedVariable(xin, false);
+    if (p != 0 && p != 1) node->y = SavedVariable(out, true);
+    node->in_shape = x.shape();
+    node->dims = dims;
+    node->keepdim = keepdim;
+    node->p = p;
+    set_history(out, node);
+  }
+  return out;
 }
 
 }  // namespace ember::ops

@@ -1,4 +1,5 @@
-// Reductions (cpp/src/ops/reduce.cpp). `dims` empty = all dims.
+// Reductions, arg-reductions, softmax and scans (cpp/src/ops/reduce.cpp, reduce_minmax.cpp,
+// softmax.cpp, scan.cpp). `dims` empty = all dims. Signatures and dtype rules follow torch.
 #pragma once
 #include <optional>
 #include <tuple>
@@ -16,5 +17,41 @@ Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false,
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // Reduce `grad` (broadcast result) back to `shape` by summing broadcast dims (engine, backward).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+// prod over all dims (dim = nullopt) or one dim; ints and bool give int64 unless dtype is given.
+Tensor prod(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
+            std::optional<DType> dtype = std::nullopt);
+// Variance / standard deviation with `correction` (1 = unbiased, 0 = population).
+Tensor var(const Tensor& x, const Dims& dims = {}, double correction = 1, bool keepdim = false);
+Tensor std(const Tensor& x, const Dims& dims = {}, double correction = 1, bool keepdim = false);
+std::tuple<Tensor, Tensor> var_mean(const Tensor& x, const Dims& dims = {}, double correction = 1,
+                                    bool keepdim = false);
+std::tuple<Tensor, Tensor> std_mean(const Tensor& x, const Dims& dims = {}, double correction = 1,
+                                    bool keepdim = false);
+// all / any: bool result (uint8 for uint8 input, like torch).
+Tensor all(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor any(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+// Vector norm: p = 2 by default; +-inf, 0, 1, any other p.
+Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim = false,
+            std::optional<DType> dtype = std::nullopt);
+
+// max / min: full (0-d value; error on empty) and along a dim (values, int64 indices).
+Tensor max(const Tensor& x);
+Tensor min(const Tensor& x);
+std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
+std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor amax(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+
+// Softmax family over one dim, fused kernels forward and backward.
+Tensor softmax(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+Tensor log_softmax(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+
+// Scans along a dim; ints and bool give int64 unless dtype is given.
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+Tensor cumprod(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
 
 }  // namespace ember::ops

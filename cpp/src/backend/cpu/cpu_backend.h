@@ -14,5 +14,10 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
 
 // reduce.cpp
 void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out);
+// --- reduction family (arg_reduce.cpp, softmax.cpp, scan.cpp) ---
+void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices);
+void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log);
+void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log);
+void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse);
 
 }  // namespace ember::cpu

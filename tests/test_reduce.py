@@ -1,0 +1,290 @@
+"""Reductions beyond the op table: errors, NaN propagation, empty and 0-d inputs, dtype rules,
+named tuples, double backward (softmax, log_softmax, logsumexp, prod, ...) against torch."""
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+
+
+def T(a, dtype=None, requires_grad=False):
+    t = ember.from_numpy(np.array(a, dtype=dtype))
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def N(t):
+    return t.detach().numpy()
+
+
+# --- errors ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda x: x.sum(2), lambda x: x.mean(-3), lambda x: x.prod(2), lambda x: x.var(5),
+    lambda x: x.max(2), lambda x: x.min(-3), lambda x: x.amax(2), lambda x: x.argmax(2),
+    lambda x: x.argmin(-3), lambda x: x.logsumexp(2), lambda x: x.all(2), lambda x: x.any(2),
+    lambda x: x.norm(dim=2), lambda x: x.softmax(2), lambda x: x.log_softmax(-3),
+    lambda x: x.cumsum(2), lambda x: x.cumprod(-3),
+])
+def test_bad_dim_raises_index_error(fn):
+    with pytest.raises(IndexError, match=r"out of range \(expected to be in range of \[-2, 1\]"):
+        fn(T(np.ones((2, 3))))
+
+
+def test_repeated_dim():
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        T(np.ones((2, 3))).sum((0, 0))
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
+def test_max_of_empty_raises(name):
+    with pytest.raises(RuntimeError, match=rf"{name}\(\): Expected reduction dim to be specified"):
+        getattr(T(np.ones((0,))), name)()
+    with pytest.raises((RuntimeError, IndexError), match=rf"{name}\(\): Expected reduction dim 0 to have non-zero"):
+        getattr(T(np.ones((0, 3))), name)(0)
+
+
+def test_argmax_errors():
+    with pytest.raises(IndexError, match=r"argmax\(\): Expected reduction dim to be specified"):
+        T(np.ones((0,))).argmax()
+    with pytest.raises(RuntimeError, match=r"argmax\(\): does not support bool input"):
+        T([True, False]).argmax()
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda x: x.mean(), "mean"), (lambda x: x.var(), "std and var"), (lambda x: x.std(0), "std and var"),
+    (lambda x: x.norm(), "vector_norm"),
+])
+def test_integer_inputs_rejected(fn, match):
+    with pytest.raises(RuntimeError, match=match):
+        fn(T([1, 2, 3], np.int64))
+
+
+def test_softmax_int_needs_dtype():
+    x = T([1, 2, 3], np.int64)
+    with pytest.raises(NotImplementedError, match="softmax"):
+        x.softmax(0)
+    np.testing.assert_allclose(N(x.softmax(0, dtype=ember.float64)), np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+
+
+def test_var_argument_conflicts():
+    x = T(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="unbiased"):
+        x.var(0, True, correction=1)
+    with pytest.raises(TypeError):
+        x.prod((0, 1))
+    with pytest.raises(NotImplementedError, match="nuc"):
+        x.norm("nuc")
+
+
+# --- dtype rules ----------------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("np_dtype", [np.bool_, np.uint8, np.int32, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("op", ["sum", "prod", "cumsum", "cumprod", "amax", "max", "all", "any", "logsumexp"])
+def test_dtype_rules_match_torch(op, np_dtype):
+    a = (np.arange(6).reshape(2, 3) % 3).astype(np_dtype)
+    args = (0,) if op in ("cumsum", "cumprod", "logsumexp") else ()
+    e = getattr(T(a), op)(*args)
+    t = getattr(torch.from_numpy(a), op)(*args)
+    assert str(e.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_allclose(N(e).astype(np.float64), t.numpy().astype(np.float64), rtol=1e-6)
+
+
+def test_dtype_arguments():
+    x = T([[1, 2], [3, 4]], np.int64)
+    assert x.sum(dtype=ember.float32).dtype == ember.float32
+    assert x.mean(dtype=ember.float64).dtype == ember.float64
+    assert x.prod(1, dtype=ember.float64).dtype == ember.float64
+    assert x.cumsum(0, dtype=ember.float32).dtype == ember.float32
+    f = T([1.0, 2.0], np.float32, requires_grad=True)
+    y = f.sum(dtype=ember.float64)
+    assert y.dtype == ember.float64
+    y.backward()
+    assert f.grad.dtype == ember.float32
+
+
+# --- NaN, inf, empty, 0-d -------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("op", [
+    lambda L, x: x.max(), lambda L, x: x.min(), lambda L, x: x.amax(1), lambda L, x: x.amin(0),
+    lambda L, x: x.argmax(), lambda L, x: x.argmin(1), lambda L, x: x.max(1).values,
+    lambda L, x: x.max(1).indices, lambda L, x: x.min(0).indices, lambda L, x: x.argmax(0),
+    lambda L, x: L.logsumexp(x, 1), lambda L, x: x.softmax(1), lambda L, x: x.log_softmax(0),
+    lambda L, x: x.sum(1), lambda L, x: x.prod(0), lambda L, x: x.var(1), lambda L, x: x.norm(dim=1),
+    lambda L, x: x.cumsum(1), lambda L, x: x.norm(float("inf"), dim=0),
+])
+def test_nan_and_inf_like_torch(op):
+    a = np.array([[1.0, np.nan, 3.0, 3.0], [2.0, -np.inf, 5.0, np.nan], [np.inf, 0.0, -1.0, 7.0]])
+    a = np.concatenate([a, np.tile(a[:, :1], (1, 300))], axis=1)  # long rows take the row kernels
+    e, t = op(ember, T(a)), op(torch, torch.from_numpy(a))
+    np.testing.assert_allclose(N(e), t.numpy(), rtol=1e-12, equal_nan=True)
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom")  # torch warns on var/std of nothing
+@pytest.mark.parametrize("op", [
+    lambda L, x: x.sum(), lambda L, x: x.prod(), lambda L, x: x.mean(), lambda L, x: x.sum(0),
+    lambda L, x: x.var(), lambda L, x: x.std(1), lambda L, x: x.all(), lambda L, x: x.any(),
+    lambda L, x: x.norm(), lambda L, x: L.logsumexp(x, 0), lambda L, x: L.logsumexp(x, 1),
+    lambda L, x: x.max(1).values, lambda L, x: x.argmax(1), lambda L, x: x.amax(1),
+    lambda L, x: x.softmax(0), lambda L, x: x.cumsum(0), lambda L, x: x.cumprod(1),
+])
+def test_empty_like_torch(op):
+    a = np.ones((0, 3))
+    e, t = op(ember, T(a)), op(torch, torch.from_numpy(a))
+    assert tuple(e.shape) == tuple(t.shape)
+    np.testing.assert_allclose(N(e), t.numpy(), equal_nan=True)
+
+
+@requires_torch
+@pytest.mark.parametrize("op", [
+    lambda L, x: x.sum(0), lambda L, x: x.prod(0), lambda L, x: x.max(), lambda L, x: x.max(0)[0],
+    lambda L, x: x.max(-1, keepdim=True)[1], lambda L, x: x.argmax(0), lambda L, x: x.argmax(),
+    lambda L, x: x.argmax(keepdim=True), lambda L, x: x.amax(0), lambda L, x: x.softmax(0),
+    lambda L, x: x.log_softmax(-1), lambda L, x: x.cumsum(0), lambda L, x: x.logsumexp(0),
+    lambda L, x: x.norm(), lambda L, x: x.var(correction=0), lambda L, x: x.all(0),
+])
+def test_zero_dim_like_torch(op):
+    a = np.array(2.5)
+    e, t = op(ember, T(a)), op(torch, torch.from_numpy(a))
+    assert tuple(e.shape) == tuple(t.shape)
+    assert str(e.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_allclose(N(e), t.numpy())
+
+
+def test_argmax_keepdim_flattened_shape():
+    x = T(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    assert tuple(x.argmax(keepdim=True).shape) == (1, 1, 1)
+    assert int(N(x.argmax())) == int(np.argmax(N(x)))
+
+
+def test_ties_return_first_index():
+    x = T([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]])
+    assert N(x.argmax(1)).tolist() == [1, 0]
+    assert N(x.max(1).indices).tolist() == [1, 0]
+    assert N(x.min(1).indices).tolist() == [3, 0]
+    cols = T(np.array([[1.0, 3.0], [3.0, 3.0], [3.0, 1.0]]))
+    assert N(cols.argmax(0)).tolist() == [1, 0]
+
+
+# --- named tuples ---------------------------------------------------------------------------------
+def test_max_min_named_tuple():
+    x = T(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]))
+    r = x.max(1)
+    values, indices = r
+    assert isinstance(r, ember.return_types.max) and isinstance(r, tuple)
+    assert N(r.values).tolist() == [5.0, 7.0] and N(values).tolist() == [5.0, 7.0]
+    assert N(r.indices).tolist() == [1, 0] and indices.dtype == ember.int64
+    m = ember.min(x, dim=0, keepdim=True)
+    assert type(m).__name__ == "min" and tuple(m.values.shape) == (1, 3)
+    assert N(m.indices).tolist() == [[0, 1, 0]]
+    assert N(ember.max(x, T(np.full(3, 4.0)))).tolist() == [[4.0, 5.0, 4.0], [7.0, 4.0, 4.0]]
+    assert N(x.min(other=T(np.full(3, 4.0)))).tolist() == [[1.0, 4.0, 2.0], [4.0, 0.0, 3.0]]
+
+
+def test_var_signatures():
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    x = T(a)
+    np.testing.assert_allclose(N(x.var(True)), a.var(ddof=1))
+    np.testing.assert_allclose(N(x.var(False)), a.var())
+    np.testing.assert_allclose(N(x.var(0, False, True)), a.var(0, keepdims=True))
+    np.testing.assert_allclose(N(ember.std(x, dim=1, unbiased=True)), a.std(1, ddof=1))
+    np.testing.assert_allclose(N(x.var(1, correction=2)), a.var(1, ddof=2))
+    v, m = ember.var_mean(x, 0, correction=0)
+    np.testing.assert_allclose(N(v), a.var(0))
+    np.testing.assert_allclose(N(m), a.mean(0))
+
+
+# --- gradients ------------------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("name, fn, a", [
+    ("softmax", lambda L, x: L.softmax(x, 1), (3, 5)),
+    ("softmax_dim0", lambda L, x: x.softmax(0), (4, 3)),
+    ("log_softmax", lambda L, x: L.log_softmax(x, -1), (3, 5)),
+    ("log_softmax_dim0", lambda L, x: x.log_softmax(0), (4, 3)),
+    ("logsumexp", lambda L, x: L.logsumexp(x, 1), (3, 5)),
+    ("prod", lambda L, x: x.prod(1), (3, 4)),
+    ("prod_zero", lambda L, x: x.prod(1), "zeros"),
+    ("cumsum", lambda L, x: x.cumsum(0), (4, 3)),
+    ("cumprod", lambda L, x: x.cumprod(1), (3, 4)),
+    ("cumprod_zero", lambda L, x: x.cumprod(1), "zeros"),
+    ("var", lambda L, x: x.var(1), (3, 4)),
+    ("std", lambda L, x: x.std(0), (3, 4)),
+    ("norm", lambda L, x: x.norm(dim=1), (3, 4)),
+    ("norm3", lambda L, x: x.norm(3), (3, 4)),
+    ("amax", lambda L, x: x.amax(1), (3, 4)),
+    ("max_dim", lambda L, x: x.max(1).values, (3, 4)),
+])
+def test_double_backward_against_torch(name, fn, a):
+    rng = np.random.default_rng(7)
+    if a == "zeros":
+        a = rng.uniform(0.5, 1.5, (3, 4))
+        a[0, 1] = 0.0
+        a[1, [0, 2]] = 0.0
+    else:
+        a = rng.standard_normal(a)
+    g = rng.standard_normal(tuple(fn(torch, torch.from_numpy(a)).shape))
+    v = rng.standard_normal(a.shape)
+    res = []
+    for L, mk in ((ember, T), (torch, torch.from_numpy)):
+        x = mk(a.copy())
+        x.requires_grad_(True)
+        y = fn(L, x)
+        (gx,) = L.autograd.grad(y, x, mk(g.copy()), create_graph=True)
+        if not gx.requires_grad:  # the gradient does not depend on x (linear or piecewise linear op)
+            res.append((gx.detach().numpy(), None))
+            continue
+        (ggx,) = L.autograd.grad((gx * mk(v.copy())).sum(), x)
+        res.append((gx.detach().numpy(), ggx.detach().numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-10, atol=1e-12)
+    assert (res[0][1] is None) == (res[1][1] is None)
+    if res[1][1] is not None:
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-9, atol=1e-12)
+
+
+@requires_torch
+def test_norm_gradient_at_zero_is_zero():
+    x = T(np.zeros((2, 3)), requires_grad=True)
+    x.norm().backward()
+    assert np.all(N(x.grad) == 0)
+    x = T(np.array([[0.0, 0.0], [3.0, 4.0]]), requires_grad=True)
+    x.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(N(x.grad), [[0, 0], [0.6, 0.8]])
+
+
+def test_std_gradient_at_zero_spread_is_zero():
+    x = T(np.ones((2, 3)), requires_grad=True)
+    x.std(1).sum().backward()
+    assert np.all(N(x.grad) == 0)
+
+
+def test_softmax_fused_backward_matches_composite():
+    rng = np.random.default_rng(3)
+    for shape, dim in (((64, 257), 1), ((5, 130, 3), 1), ((7, 9), 0)):
+        a, g = rng.standard_normal(shape), rng.standard_normal(shape)
+        for log in (False, True):
+            x = T(a, requires_grad=True)
+            y = x.log_softmax(dim) if log else x.softmax(dim)
+            (fused,) = ember.autograd.grad(y, x, T(g))
+            x = T(a, requires_grad=True)
+            y = x.log_softmax(dim) if log else x.softmax(dim)
+            (comp,) = ember.autograd.grad(y, x, T(g), create_graph=True)
+            np.testing.assert_allclose(N(fused), N(comp), rtol=1e-10, atol=1e-13)
+
+
+def test_softmax_float32_accuracy_and_extremes():
+    rng = np.random.default_rng(4)
+    a = (rng.standard_normal((16, 1000)) * 30).astype(np.float32)
+    a[0, :] = -np.inf
+    a[0, 3] = 0.0          # one finite entry: probability 1
+    a[1, 5] = np.inf       # +inf: NaN row, like torch
+    a[2, :] = -200.0       # far below exp's range: still uniform
+    with np.errstate(invalid="ignore"):
+        ref = np.exp(a.astype(np.float64) - a.astype(np.float64).max(1, keepdims=True))
+        ref = ref / ref.sum(1, keepdims=True)
+    out = N(T(a).softmax(1))
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-30, equal_nan=True)
+    assert math.isclose(float(out[0, 3]), 1.0) and out[0, 0] == 0.0
+    lo = N(T(a).log_softmax(1))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(lo[2:], np.log(ref[2:]), rtol=1e-5, atol=1e-4)

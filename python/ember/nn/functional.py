@@ -86,7 +86,7 @@ def _hardsigmoid(x):
 
 def hardswish(input, inplace=False):
     # torch: x * relu6(x + 3) / 6; gradient at the ends follows torch's hardswish_backward
-    out = _C.where(input < -3, _C.zeros_like(input), _C.where(input > 3, input, input * (input + 3) / 6))
+    out = _C.where(input <= -3, _C.zeros_like(input), _C.where(input >= 3, input, input * (input + 3) / 6))
     return input.copy_(out) if inplace else out
 
 

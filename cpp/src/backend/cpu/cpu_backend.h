@@ -15,4 +15,13 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
 // reduce.cpp
 void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out);
 
+// index.cpp (index family)
+void index_offsets(const std::vector<Tensor>& indices, const std::vector<int64_t>& sizes,
+                   const std::vector<int64_t>& strides, const std::vector<int64_t>& dims, const Tensor& out,
+                   bool allow_negative, const char* op);
+void index_gather(const Tensor& src, const Tensor& offsets, const Tensor& out);
+void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& values, bool accumulate);
+int64_t count_nonzero(const Tensor& x);
+void nonzero(const Tensor& x, const Tensor& out);
+
 }  // namespace ember::cpu

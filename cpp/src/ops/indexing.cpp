@@ -24,13 +24,15 @@ int64_t consumed(const TensorIndex& e) {
 
 struct Walk {
   Tensor view;                   // x after basic indexing
-  std::vector<Tensor> indices;   // per dim of view: an index tensor, or undefined
+  std::vector<Tensor> indices;   // for ops::index: undefined = one ':' dim, a mask covers its dims
+  int64_t covered = 0;           // dims of view that `indices` covers
   bool advanced = false;
 };
 
-void record(Walk& w, int64_t dim, const Tensor& t) {
-  if (static_cast<int64_t>(w.indices.size()) <= dim) w.indices.resize(dim + 1);
-  w.indices[dim] = t;
+void record(Walk& w, int64_t dim, const Tensor& t) {  // dims only grow during the walk
+  for (; w.covered < dim; ++w.covered) w.indices.emplace_back();
+  w.indices.push_back(t);
+  w.covered += is_mask(t) ? t.dim() : 1;
   w.advanced = true;
 }
 
@@ -50,13 +52,15 @@ Walk walk(const Tensor& x, const std::vector<TensorIndex>& index) {
   EMBER_CHECK(used <= x.dim(), IndexError, "too many indices for tensor of dimension ", x.dim());
   Walk w;
   w.view = x;
-  int64_t dim = 0;
+  int64_t dim = 0, xdim = 0;  // dim of the view, dim of x (for messages)
   for (const auto& e : index) {
+    const int64_t here = xdim;
+    xdim += e.kind == K::Ellipsis ? x.dim() - used : consumed(e);
     switch (e.kind) {
       case K::Int: {
         const int64_t n = w.view.shape()[dim];
         EMBER_CHECK(e.value >= -n && e.value < n, IndexError, "index ", e.value, " is out of bounds for dimension ",
-                    dim, " with size ", n);
+                    here, " with size ", n);
         w.view = select(w.view, dim, e.value);
         break;
       }
@@ -90,7 +94,7 @@ Walk walk(const Tensor& x, const std::vector<TensorIndex>& index) {
           } else {
             const int64_t n = w.view.shape()[dim];
             const int64_t v = *cast_raw(t, DType::Int64).data<int64_t>();
-            EMBER_CHECK(v >= -n && v < n, IndexError, "index ", v, " is out of bounds for dimension ", dim,
+            EMBER_CHECK(v >= -n && v < n, IndexError, "index ", v, " is out of bounds for dimension ", here,
                         " with size ", n);
             w.view = select(w.view, dim, v);
           }
@@ -121,6 +125,7 @@ void setitem(Tensor& x, const std::vector<TensorIndex>& index, const Tensor& val
   if (lead) v = reshape(v, Shape(v.shape().begin() + lead, v.shape().end()));
   if (v.dtype() != x.dtype()) v = to_dtype(v, x.dtype());
   if (!w.advanced) {
+    if (w.view.same(x)) w.view = alias(x);  // x[:] = v writes through a view, like torch
     const Shape& target = w.view.shape();
     bool ok = v.dim() <= w.view.dim();
     for (int64_t d = 0; ok && d < v.dim(); ++d) {

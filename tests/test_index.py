@@ -1,5 +1,6 @@
 """x[...] and x[...] = v against torch (the API's authority) and numpy, over a table of index
 expressions plus randomly generated ones; gradients through getitem/setitem; index ops' errors."""
+
 import numpy as np
 import pytest
 
@@ -10,7 +11,10 @@ pytestmark = requires_torch
 
 SHAPE = (4, 5, 6)
 R = np.random.default_rng(7)
-I64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+
+
+def I64(*v):  # noqa: N802
+    return np.array(v, dtype=np.int64)
 
 
 class T:
@@ -28,23 +32,65 @@ def conv(expr, lib):
         if isinstance(e, T):
             return lib.from_numpy(e.a.copy())
         return e
+
     return tuple(one(e) for e in expr) if isinstance(expr, tuple) else one(expr)
 
 
 # (expression, numpy agrees with torch)
 EXPRS = [
-    0, -1, (1, 2), (1, -1, 3), slice(None), slice(1, 3), slice(None, None, 2), slice(-3, None),
-    slice(-100, 100), slice(5, 1), (slice(None), slice(1, None, 3)), (Ellipsis, 1), (None,),
-    (None, Ellipsis, None), (1, None, slice(None), 2), (Ellipsis,), (Ellipsis, None), (2, Ellipsis, -1),
-    [0, 2], T(I64(0, 1, 2, 3).reshape(2, 2)), ([0, 1], [1, 2]), ([0, 1], slice(None), [2, 3]),
-    (slice(None), [0, 4], [1, 5]), ([0], slice(1, 3), [[1], [2]]), ([0, 1], 2), (Ellipsis, [0, -1]),
-    (None, [0, 1], None), (slice(1, 3), [[0], [4]], slice(None, None, 2)), [-4, 3, -1],
-    True, False, (True, 0), (slice(None), False), (None, True, 1),
-    T(I64(3, 0, 3)), T(np.array([1, 2], dtype=np.int32)), I64(0, 2), (slice(None), I64(1, 1)),
-    T(R.random(SHAPE) > 0.5), T(R.random(4) > 0.5), (T(R.random((4, 5)) > 0.3), slice(1, 3)),
-    (slice(None), T(R.random((5, 6)) > 0.5)), (0, T(R.random(5) > 0.5)), (T(np.array([True, False, True, False])), [0, 2]),
-    T(np.array(2)), (1, T(np.array(-1))), T(np.array(True)), T(np.array(False)), [], (slice(None), []),
-    np.int64(2), (np.int32(1), slice(None), np.int64(-1)), R.random(4) > 0.5,
+    0,
+    -1,
+    (1, 2),
+    (1, -1, 3),
+    slice(None),
+    slice(1, 3),
+    slice(None, None, 2),
+    slice(-3, None),
+    slice(-100, 100),
+    slice(5, 1),
+    (slice(None), slice(1, None, 3)),
+    (Ellipsis, 1),
+    (None,),
+    (None, Ellipsis, None),
+    (1, None, slice(None), 2),
+    (Ellipsis,),
+    (Ellipsis, None),
+    (2, Ellipsis, -1),
+    [0, 2],
+    T(I64(0, 1, 2, 3).reshape(2, 2)),
+    ([0, 1], [1, 2]),
+    ([0, 1], slice(None), [2, 3]),
+    (slice(None), [0, 4], [1, 5]),
+    ([0], slice(1, 3), [[1], [2]]),
+    ([0, 1], 2),
+    (Ellipsis, [0, -1]),
+    (None, [0, 1], None),
+    (slice(1, 3), [[0], [4]], slice(None, None, 2)),
+    [-4, 3, -1],
+    True,
+    False,
+    (True, 0),
+    (slice(None), False),
+    (None, True, 1),
+    T(I64(3, 0, 3)),
+    T(np.array([1, 2], dtype=np.int32)),
+    I64(0, 2),
+    (slice(None), I64(1, 1)),
+    T(R.random(SHAPE) > 0.5),
+    T(R.random(4) > 0.5),
+    (T(R.random((4, 5)) > 0.3), slice(1, 3)),
+    (slice(None), T(R.random((5, 6)) > 0.5)),
+    (0, T(R.random(5) > 0.5)),
+    (T(np.array([True, False, True, False])), [0, 2]),
+    T(np.array(2)),
+    (1, T(np.array(-1))),
+    T(np.array(True)),
+    T(np.array(False)),
+    [],
+    (slice(None), []),
+    np.int64(2),
+    (np.int32(1), slice(None), np.int64(-1)),
+    R.random(4) > 0.5,
 ]
 # torch and numpy place advanced dims differently when an int separates them from an array
 TORCH_ONLY = {"(1, slice(None, None, None), [0, 2])", "(0, T"}
@@ -58,6 +104,7 @@ def numpy_agrees(expr):
 def np_expr(expr):
     def one(e):
         return e.a if isinstance(e, T) else e
+
     return tuple(one(e) for e in expr) if isinstance(expr, tuple) else one(expr)
 
 
@@ -167,8 +214,12 @@ def random_expr(rng):
             dims += 1
         elif k in (1, 2):
             lo, hi = rng.integers(-n - 2, n + 2, 2)
-            parts.append(slice(*(None if rng.random() < 0.3 else int(v) for v in (lo, hi)),
-                               int(rng.integers(1, 4))))
+            parts.append(
+                slice(
+                    *(None if rng.random() < 0.3 else int(v) for v in (lo, hi)),
+                    int(rng.integers(1, 4)),
+                )
+            )
             dims += 1
         elif k == 3:
             parts.append(None)
@@ -215,22 +266,33 @@ def x3():
     return ember.from_numpy(base_array())
 
 
-@pytest.mark.parametrize("expr, exc, msg", [
-    (5, IndexError, "index 5 is out of bounds for dimension 0 with size 4"),
-    (-5, IndexError, "index -5 is out of bounds for dimension 0 with size 4"),
-    ((0, 7), IndexError, "index 7 is out of bounds for dimension 1 with size 5"),
-    ((0, 0, 0, 0), IndexError, "too many indices for tensor of dimension 3"),
-    ((Ellipsis, Ellipsis), IndexError, "single ellipsis"),
-    (slice(None, None, -1), ValueError, "step must be greater than zero"),
-    (slice(None, None, 0), ValueError, "step must be greater than zero"),
-    ([4], IndexError, "index 4 is out of bounds for dimension 0 with size 4"),
-    ((slice(None), [-6]), IndexError, "index -6 is out of bounds for dimension 1 with size 5"),
-    (1.5, IndexError, "only integers, slices"),
-    ("a", IndexError, "only integers, slices"),
-    ([0.5], IndexError, "tensors used as indices must be long, int, byte or bool tensors"),
-    (T(np.ones(3, dtype=bool)), IndexError, r"The shape of the mask \[3\] at index 0 does not match"),
-    (([0, 1], [0, 1, 2]), IndexError, "shape mismatch: indexing tensors could not be broadcast"),
-])
+@pytest.mark.parametrize(
+    "expr, exc, msg",
+    [
+        (5, IndexError, "index 5 is out of bounds for dimension 0 with size 4"),
+        (-5, IndexError, "index -5 is out of bounds for dimension 0 with size 4"),
+        ((0, 7), IndexError, "index 7 is out of bounds for dimension 1 with size 5"),
+        ((0, 0, 0, 0), IndexError, "too many indices for tensor of dimension 3"),
+        ((Ellipsis, Ellipsis), IndexError, "single ellipsis"),
+        (slice(None, None, -1), ValueError, "step must be greater than zero"),
+        (slice(None, None, 0), ValueError, "step must be greater than zero"),
+        ([4], IndexError, "index 4 is out of bounds for dimension 0 with size 4"),
+        ((slice(None), [-6]), IndexError, "index -6 is out of bounds for dimension 1 with size 5"),
+        (1.5, IndexError, "only integers, slices"),
+        ("a", IndexError, "only integers, slices"),
+        ([0.5], IndexError, "tensors used as indices must be long, int, byte or bool tensors"),
+        (
+            T(np.ones(3, dtype=bool)),
+            IndexError,
+            r"The shape of the mask \[3\] at index 0 does not match",
+        ),
+        (
+            ([0, 1], [0, 1, 2]),
+            IndexError,
+            "shape mismatch: indexing tensors could not be broadcast",
+        ),
+    ],
+)
 def test_getitem_errors(expr, exc, msg):
     with pytest.raises(exc, match=msg):
         x3()[conv(expr, ember)]
@@ -293,7 +355,9 @@ def test_getitem_double_backward():
     for lib in (ember, torch):
         x = lib.from_numpy(a.copy()).requires_grad_()
         y = (x[[0, 0, 2], 1:] ** 2).sum()
-        (g,) = (ember.autograd.grad if lib is ember else torch.autograd.grad)(y, [x], create_graph=True)
+        (g,) = (ember.autograd.grad if lib is ember else torch.autograd.grad)(
+            y, [x], create_graph=True
+        )
         (g[1:3, [0, 4]] * x[:2, :2, :1]).sum().backward()
         res.append(x.grad.numpy())
     np.testing.assert_allclose(res[0], res[1])
@@ -339,5 +403,7 @@ def test_index_error_in_large_parallel_index():
     a = np.zeros((10, 100000))
     j = np.zeros(200000, dtype=np.int64)
     j[150000] = 100000
-    with pytest.raises(IndexError, match="index 100000 is out of bounds for dimension 1 with size 100000"):
+    with pytest.raises(
+        IndexError, match="index 100000 is out of bounds for dimension 1 with size 100000"
+    ):
         ember.from_numpy(a)[:, j]

@@ -1,5 +1,6 @@
 """Shape ops beyond the op-case table: view/storage semantics, dtypes kept, empty tensors,
 in-place writes through views under autograd, double backward, and every error path."""
+
 import numpy as np
 import pytest
 
@@ -17,12 +18,25 @@ def E(a):
 
 # --- views share storage -------------------------------------------------------------------------
 VIEWS = [
-    lambda x: x.view(6, 4), lambda x: x.reshape(-1), lambda x: x.permute(2, 0, 1),
-    lambda x: x.transpose(0, 1), lambda x: x.select(1, 2), lambda x: x.narrow(2, 1, 2),
-    lambda x: x.split(1, 0)[1], lambda x: x.chunk(2, 2)[0], lambda x: x.unbind(1)[0],
-    lambda x: x[:1].expand(1, 3, 4), lambda x: x.flatten(1), lambda x: x.unflatten(2, (2, 2)),
-    lambda x: x.squeeze(), lambda x: x.mT, lambda x: x.movedim(0, 2), lambda x: x[1, :, ::2],
-    lambda x: x.swapaxes(0, 2), lambda x: x.view_as(x), lambda x: x[...],
+    lambda x: x.view(6, 4),
+    lambda x: x.reshape(-1),
+    lambda x: x.permute(2, 0, 1),
+    lambda x: x.transpose(0, 1),
+    lambda x: x.select(1, 2),
+    lambda x: x.narrow(2, 1, 2),
+    lambda x: x.split(1, 0)[1],
+    lambda x: x.chunk(2, 2)[0],
+    lambda x: x.unbind(1)[0],
+    lambda x: x[:1].expand(1, 3, 4),
+    lambda x: x.flatten(1),
+    lambda x: x.unflatten(2, (2, 2)),
+    lambda x: x.squeeze(),
+    lambda x: x.mT,
+    lambda x: x.movedim(0, 2),
+    lambda x: x[1, :, ::2],
+    lambda x: x.swapaxes(0, 2),
+    lambda x: x.view_as(x),
+    lambda x: x[...],
 ]
 
 
@@ -46,12 +60,21 @@ def test_reshape_copies_only_when_needed():
     assert x.numpy().sum() > 0
 
 
-@pytest.mark.parametrize("fn", [
-    lambda L, x: L.cat([x, x], 1), lambda L, x: L.stack([x, x]), lambda L, x: x.flip(0),
-    lambda L, x: x.roll(1, 1), lambda L, x: x.repeat(2, 1), lambda L, x: L.tril(x),
-    lambda L, x: x.index_select(0, L.from_numpy(np.array([1, 0]))), lambda L, x: x[[1, 0]],
-    lambda L, x: x.gather(1, L.from_numpy(np.array([[0], [1], [2]]))), lambda L, x: x[x > 3],
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda L, x: L.cat([x, x], 1),
+        lambda L, x: L.stack([x, x]),
+        lambda L, x: x.flip(0),
+        lambda L, x: x.roll(1, 1),
+        lambda L, x: x.repeat(2, 1),
+        lambda L, x: L.tril(x),
+        lambda L, x: x.index_select(0, L.from_numpy(np.array([1, 0]))),
+        lambda L, x: x[[1, 0]],
+        lambda L, x: x.gather(1, L.from_numpy(np.array([[0], [1], [2]]))),
+        lambda L, x: x[x > 3],
+    ],
+)
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.uint8, np.float32])
 def test_dtypes_kept(fn, dtype):
     a = arr(3, 4, dtype=np.int64).astype(dtype)
@@ -112,13 +135,20 @@ def test_inplace_through_views_grad():
 
 
 @requires_torch
-@pytest.mark.parametrize("fn", [
-    lambda L, x: L.cat([x[:, :1] ** 2, x], 1), lambda L, x: x.select(1, 2) ** 3, lambda L, x: x.flip(1) ** 2,
-    lambda L, x: (x.repeat(2, 1) ** 2), lambda L, x: x.narrow(0, 1, 1) ** 2 * x[0],
-    lambda L, x: x.gather(1, L.from_numpy(np.array([[0, 0], [2, 1]]))) ** 2,
-    lambda L, x: x.scatter_add(1, L.from_numpy(np.array([[0, 0], [2, 1]])), x[:, :2] ** 2),
-    lambda L, x: (x[[1, 1, 0]] ** 2), lambda L, x: x.index_put((L.from_numpy(np.array([1])),), x[0] ** 2),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda L, x: L.cat([x[:, :1] ** 2, x], 1),
+        lambda L, x: x.select(1, 2) ** 3,
+        lambda L, x: x.flip(1) ** 2,
+        lambda L, x: x.repeat(2, 1) ** 2,
+        lambda L, x: x.narrow(0, 1, 1) ** 2 * x[0],
+        lambda L, x: x.gather(1, L.from_numpy(np.array([[0, 0], [2, 1]]))) ** 2,
+        lambda L, x: x.scatter_add(1, L.from_numpy(np.array([[0, 0], [2, 1]])), x[:, :2] ** 2),
+        lambda L, x: x[[1, 1, 0]] ** 2,
+        lambda L, x: x.index_put((L.from_numpy(np.array([1])),), x[0] ** 2),
+    ],
+)
 def test_double_backward(fn):
     a = np.random.default_rng(1).standard_normal((2, 3))
     res = []
@@ -126,7 +156,9 @@ def test_double_backward(fn):
         x = L.from_numpy(a.copy()).requires_grad_()
         out = fn(L, x)
         w = L.from_numpy(np.random.default_rng(2).standard_normal(tuple(out.shape)))
-        (g,) = (ember.autograd.grad if L is ember else torch.autograd.grad)((out * w).sum(), [x], create_graph=True)
+        (g,) = (ember.autograd.grad if L is ember else torch.autograd.grad)(
+            (out * w).sum(), [x], create_graph=True
+        )
         (g * g).sum().backward()
         res.append(x.grad.numpy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
@@ -163,27 +195,57 @@ ERRORS = [
     (lambda: X.unflatten(1, (2, 2)), RuntimeError, "don't multiply up to the size of dim 1"),
     (lambda: X.permute(0, 1), RuntimeError, "number of dims don't match"),
     (lambda: X.permute(0, 1, 1), RuntimeError, "repeated dim"),
-    (lambda: X.transpose(0, 5), IndexError, r"dimension out of range \(expected to be in range of \[-3, 2\]"),
+    (
+        lambda: X.transpose(0, 5),
+        IndexError,
+        r"dimension out of range \(expected to be in range of \[-3, 2\]",
+    ),
     (lambda: X.unsqueeze(4), IndexError, "dimension out of range"),
     (lambda: X.squeeze(3), IndexError, "dimension out of range"),
-    (lambda: X.select(0, 5), IndexError, r"select\(\): index 5 out of range for tensor of size \(2, 3, 4\)"),
+    (
+        lambda: X.select(0, 5),
+        IndexError,
+        r"select\(\): index 5 out of range for tensor of size \(2, 3, 4\)",
+    ),
     (lambda: E(3.0).select(0, 0), IndexError, "cannot be applied to a 0-dim tensor"),
-    (lambda: X.narrow(0, 1, 5), RuntimeError, r"start \(1\) \+ length \(5\) exceeds dimension size \(2\)"),
+    (
+        lambda: X.narrow(0, 1, 5),
+        RuntimeError,
+        r"start \(1\) \+ length \(5\) exceeds dimension size \(2\)",
+    ),
     (lambda: X.narrow(0, 3, 1), IndexError, "start out of range"),
-    (lambda: X.split([1, 2], 0), RuntimeError, "split_with_sizes expects split_sizes to sum exactly to 2"),
+    (
+        lambda: X.split([1, 2], 0),
+        RuntimeError,
+        "split_with_sizes expects split_sizes to sum exactly to 2",
+    ),
     (lambda: X.split(-1), RuntimeError, "split_size be non-negative"),
     (lambda: X.chunk(0), RuntimeError, "chunk expects `chunks` to be greater than 0"),
     (lambda: X.repeat(2), RuntimeError, "Number of dimensions of repeat dims can not be smaller"),
-    (lambda: ember.cat([X, E(np.zeros((2, 4, 4)))], 2), RuntimeError,
-     "Sizes of tensors must match except in dimension 2. Expected size 3 but got size 4 for tensor number 1"),
-    (lambda: ember.cat([X, E(np.zeros((2, 4)))]), RuntimeError, "Tensors must have same number of dimensions: got 3 and 2"),
+    (
+        lambda: ember.cat([X, E(np.zeros((2, 4, 4)))], 2),
+        RuntimeError,
+        "must match except in dimension 2. Expected size 3 but got size 4 for tensor number 1",
+    ),
+    (
+        lambda: ember.cat([X, E(np.zeros((2, 4)))]),
+        RuntimeError,
+        "Tensors must have same number of dimensions: got 3 and 2",
+    ),
     (lambda: ember.cat([]), ValueError, "expected a non-empty list of Tensors"),
-    (lambda: ember.cat([E(1.0)]), RuntimeError, r"zero-dimensional tensor \(at position 0\) cannot be concatenated"),
+    (
+        lambda: ember.cat([E(1.0)]),
+        RuntimeError,
+        r"zero-dimensional tensor \(at position 0\) cannot be concatenated",
+    ),
     (lambda: ember.cat(X), TypeError, "must be a tuple or list of Tensors"),
     (lambda: ember.cat([X, 1]), TypeError, "expected Tensor as element 1"),
     (lambda: ember.cat([X, X], 3), IndexError, "dimension out of range"),
-    (lambda: ember.stack([E(np.zeros((2, 3))), E(np.zeros((2, 4)))]), RuntimeError,
-     r"stack expects each tensor to be equal size, but got \(2, 3\) at entry 0 and \(2, 4\) at entry 1"),
+    (
+        lambda: ember.stack([E(np.zeros((2, 3))), E(np.zeros((2, 4)))]),
+        RuntimeError,
+        r"equal size, but got \(2, 3\) at entry 0 and \(2, 4\) at entry 1",
+    ),
     (lambda: ember.roll(X, (1, 2), (0,)), RuntimeError, "shifts and dimensions must align"),
     (lambda: ember.flip(X, (0, 0)), RuntimeError, "appears multiple times"),
     (lambda: ember.tril(E(arr(3))), RuntimeError, "at least 2 dimensions"),
@@ -192,36 +254,103 @@ ERRORS = [
     (lambda: ember._C.constant_pad(X, (-3, -2)), RuntimeError, "negative output size"),
     (lambda: ember.movedim(X, (0, 1), (0,)), RuntimeError, "same number of dims"),
     # index ops
-    (lambda: X.gather(0, E(np.array([[[5]]]))), IndexError,
-     r"gather\(\): index 5 is out of bounds for dimension 0 with size 2"),
-    (lambda: X.gather(2, E(np.array([[[-1]]]))), IndexError, "gather\\(\\): index -1 is out of bounds for dimension 2"),
+    (
+        lambda: X.gather(0, E(np.array([[[5]]]))),
+        IndexError,
+        r"gather\(\): index 5 is out of bounds for dimension 0 with size 2",
+    ),
+    (
+        lambda: X.gather(2, E(np.array([[[-1]]]))),
+        IndexError,
+        "gather\\(\\): index -1 is out of bounds for dimension 2",
+    ),
     (lambda: X.gather(0, E(np.zeros((2, 3))).long()), RuntimeError, "same number of dimensions"),
     (lambda: X.gather(0, E(np.zeros((1, 1, 1)))), RuntimeError, "Expected dtype int64 for index"),
-    (lambda: X.gather(0, E(np.zeros((1, 5, 1), dtype=np.int64))), RuntimeError, "Size does not match at dimension 1"),
+    (
+        lambda: X.gather(0, E(np.zeros((1, 5, 1), dtype=np.int64))),
+        RuntimeError,
+        "Size does not match at dimension 1",
+    ),
     (lambda: X.gather(3, IDX), IndexError, "dimension out of range"),
-    (lambda: X.scatter(0, E(np.array([[[2]]])), 1.0), IndexError, r"scatter\(\): index 2 is out of bounds"),
-    (lambda: X.scatter_add(1, E(np.array([[[3]]])), X), IndexError, r"scatter_add\(\): index 3 is out of bounds"),
-    (lambda: X.scatter(0, IDX, X.long()), RuntimeError, "Expected self.dtype to be equal to src.dtype"),
+    (
+        lambda: X.scatter(0, E(np.array([[[2]]])), 1.0),
+        IndexError,
+        r"scatter\(\): index 2 is out of bounds",
+    ),
+    (
+        lambda: X.scatter_add(1, E(np.array([[[3]]])), X),
+        IndexError,
+        r"scatter_add\(\): index 3 is out of bounds",
+    ),
+    (
+        lambda: X.scatter(0, IDX, X.long()),
+        RuntimeError,
+        "Expected self.dtype to be equal to src.dtype",
+    ),
     (lambda: X.scatter(0, IDX), TypeError, "missing argument 'src' or 'value'"),
-    (lambda: X.scatter_add(0, E(np.zeros((3, 1, 1), dtype=np.int64)), X), RuntimeError, "Size does not match"),
-    (lambda: X.index_select(0, E(np.array([2]))), IndexError,
-     r"index_select\(\): index 2 is out of bounds for dimension 0 with size 2"),
+    (
+        lambda: X.scatter_add(0, E(np.zeros((3, 1, 1), dtype=np.int64)), X),
+        RuntimeError,
+        "Size does not match",
+    ),
+    (
+        lambda: X.index_select(0, E(np.array([2]))),
+        IndexError,
+        r"index_select\(\): index 2 is out of bounds for dimension 0 with size 2",
+    ),
     (lambda: X.index_select(0, E(np.array([-1]))), IndexError, "index -1 is out of bounds"),
-    (lambda: X.index_select(0, E(np.array([0.0]))), RuntimeError, "Expected dtype int32 or int64 for index"),
-    (lambda: X.index_select(0, E(np.zeros((1, 1), dtype=np.int64))), IndexError, "Index is supposed to be a vector"),
-    (lambda: X.masked_fill(E(np.ones(4)), 1.0), RuntimeError, "only supports boolean masks, but got mask with dtype"),
-    (lambda: X.masked_fill(E(np.ones(4, dtype=bool)), E(np.ones(2))), RuntimeError, "0-dimensional value tensor"),
+    (
+        lambda: X.index_select(0, E(np.array([0.0]))),
+        RuntimeError,
+        "Expected dtype int32 or int64 for index",
+    ),
+    (
+        lambda: X.index_select(0, E(np.zeros((1, 1), dtype=np.int64))),
+        IndexError,
+        "Index is supposed to be a vector",
+    ),
+    (
+        lambda: X.masked_fill(E(np.ones(4)), 1.0),
+        RuntimeError,
+        "only supports boolean masks, but got mask with dtype",
+    ),
+    (
+        lambda: X.masked_fill(E(np.ones(4, dtype=bool)), E(np.ones(2))),
+        RuntimeError,
+        "0-dimensional value tensor",
+    ),
     (lambda: X.masked_fill(E(np.ones(5, dtype=bool)), 1.0), ValueError, "cannot be broadcast"),
-    (lambda: X.clone().masked_fill_(E(np.ones((2, 2, 3, 4), dtype=bool)), 1.0), RuntimeError,
-     "cannot be broadcast to self"),
+    (
+        lambda: X.clone().masked_fill_(E(np.ones((2, 2, 3, 4), dtype=bool)), 1.0),
+        RuntimeError,
+        "cannot be broadcast to self",
+    ),
     (lambda: X.masked_select(E(np.ones(4))), RuntimeError, "expected BoolTensor"),
-    (lambda: X.index_put((E(np.array([0])),), E(np.array(1, dtype=np.float32))), RuntimeError,
-     "index put requires the source and destination dtypes match"),
-    (lambda: X.index_put((E(np.array([7])),), E(np.array(1.0))), IndexError, "index 7 is out of bounds"),
-    (lambda: X.index_put((E(np.array([0])),), E(np.ones(5))), RuntimeError, "shape mismatch: value tensor"),
-    (lambda: X.index_put(E(np.array([0])), E(np.array(1.0))), TypeError, "must be tuple of Tensors"),
-    (lambda: ember.take_along_dim(X, E(np.zeros((2, 3), dtype=np.int64)), 1), RuntimeError,
-     "same number of dimensions"),
+    (
+        lambda: X.index_put((E(np.array([0])),), E(np.array(1, dtype=np.float32))),
+        RuntimeError,
+        "index put requires the source and destination dtypes match",
+    ),
+    (
+        lambda: X.index_put((E(np.array([7])),), E(np.array(1.0))),
+        IndexError,
+        "index 7 is out of bounds",
+    ),
+    (
+        lambda: X.index_put((E(np.array([0])),), E(np.ones(5))),
+        RuntimeError,
+        "shape mismatch: value tensor",
+    ),
+    (
+        lambda: X.index_put(E(np.array([0])), E(np.array(1.0))),
+        TypeError,
+        "must be tuple of Tensors",
+    ),
+    (
+        lambda: ember.take_along_dim(X, E(np.zeros((2, 3), dtype=np.int64)), 1),
+        RuntimeError,
+        "same number of dimensions",
+    ),
 ]
 
 

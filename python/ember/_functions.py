@@ -12,7 +12,7 @@ from ._C import (  # noqa: F401
 )
 
 # --- shape and indexing (index branch) ------------------------------------------------------------
-from ._C import (  # noqa: F401,E402
+from ._C import (  # noqa: F401
     reshape, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes, swapdims, t,
     movedim, moveaxis, select, narrow, split, chunk, unbind, cat, concat, concatenate, stack, flip,
     roll, tril, triu,

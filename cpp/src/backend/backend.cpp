@@ -22,6 +22,10 @@ struct CpuBackend final : Backend {
   void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) override {
     cpu::reduce(op, x, dims, out);
   }
+  // random (interop branch)
+  void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p) override {
+    cpu::random(op, out, key, counter, p);
+  }
 };
 }  // namespace
 

@@ -15,4 +15,7 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
 // reduce.cpp
 void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out);
 
+// random.cpp (interop branch)
+void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p);
+
 }  // namespace ember::cpu

@@ -22,6 +22,7 @@ from . import _tensor  # noqa: F401  (adds Python-level Tensor methods)
 from ._functions import *  # noqa: F401,F403
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
 from . import autograd  # noqa: F401
+from . import cuda, random  # noqa: F401,E402  (interop branch)
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)
 uint8 = dtype.uint8

@@ -10,3 +10,11 @@ from ._C import (  # noqa: F401
     sum, mean,
     zeros, ones, empty, zeros_like, ones_like, empty_like, full, full_like, arange, linspace, eye,
 )
+# --- interop branch: creation, random, DLPack, printing --------------------------------------
+from ._C import (  # noqa: F401,E402
+    tensor, as_tensor, from_dlpack, Generator, default_generator, manual_seed, seed, initial_seed,
+    get_rng_state, set_rng_state, rand, randn, randint, randperm, rand_like, randn_like,
+    randint_like, normal, bernoulli, multinomial,
+)
+from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401,E402
+# --- end interop branch ---------------------------------------------------------------------------

@@ -69,3 +69,13 @@ Tensor.byte = _type_conv(_C.dtype.uint8)
 Tensor.cpu = lambda self: self._to_device("cpu")
 Tensor.type_as = lambda self, other: self._to_dtype(other.dtype)
 Tensor.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+
+# --- interop branch: printing, .cuda() ----------------------------------------------------------
+from . import _tensor_str  # noqa: E402
+
+Tensor.__repr__ = _tensor_str._str
+Tensor.__str__ = _tensor_str._str
+Tensor.__format__ = _tensor_str._format
+Tensor.cuda = lambda self, device=None, non_blocking=False: self._to_device(
+    "cuda" if device is None else device if not isinstance(device, builtins.int) else f"cuda:{device}")
+# --- end interop branch ---------------------------------------------------------------------------

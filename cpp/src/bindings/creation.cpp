@@ -33,9 +33,9 @@ struct Parsed {
   }
 
   void leaf(PyObject* o) {
-    if (PyFloat_Check(o)) has_float = true;
+    if (PyFloat_CheckExact(o)) has_float = true;  // not np.float64 (a float subclass): it keeps its dtype
     else if (PyBool_Check(o)) has_bool = true;
-    else if (PyLong_Check(o)) has_int = true;
+    else if (PyLong_CheckExact(o)) has_int = true;
     else other = other ? promote_types(*other, leaf_dtype(o)) : leaf_dtype(o);
     leaves.push_back(o);
   }
@@ -53,6 +53,8 @@ struct Parsed {
       py::object d = h.attr("dtype");
       if (py::isinstance<py::dtype>(d)) return dtype_from_numpy(py::reinterpret_borrow<py::dtype>(d));
     }
+    if (PyFloat_Check(o)) return default_dtype();  // float and int subclasses (IntEnum, ...)
+    if (PyLong_Check(o)) return DType::Int64;
     throw RuntimeError(str("Could not infer dtype of ", type_name(h)));
   }
 
@@ -182,6 +184,7 @@ void bind_creation(py::module_& m) {
       EMBER_CHECK(device_arg(kv.second).is_cpu(), RuntimeError, "ember was built without CUDA: cannot create a "
                   "tensor on ", device_arg(kv.second));
     }
+    if (args.size() == 0) return Tensor::empty({0}, default_dtype()).impl_ptr();
     bool all_ints = true;
     for (auto a : args) all_ints = all_ints && PyLong_Check(a.ptr()) && !PyBool_Check(a.ptr());
     if (all_ints) return Tensor::empty(shape_args(args, "Tensor"), default_dtype()).impl_ptr();

@@ -13,7 +13,8 @@ DATA = [
     [[1, 2], [3, 4]], ((1, 2), (3, 4)), [(1.5,), (2.5,)], [[[1], [2]], [[3], [4]]], range(4),
     [range(2), range(2)], [-(2**62), 2**62], [1e300, -1e-300], [float("inf"), float("nan")],
     [np.float64(1.0), 2], [np.float32(1.0), 2], [np.int32(1), 2], [np.int32(1), np.int32(2)],
-    [np.bool_(True)], [np.uint8(2), 3], np.float64(2.5), np.int32(2), np.array([1, 2], dtype=np.uint8),
+    [np.bool_(True)], [np.uint8(2), 3], np.float64(2.5), np.int32(2),
+    np.array([1, 2], dtype=np.uint8),
     np.arange(6.0).reshape(2, 3), np.arange(6, dtype=np.int32).reshape(3, 2).T, np.array(True),
     [np.array([1, 2]), np.array([3, 4])],
 ]
@@ -53,7 +54,8 @@ def test_tensor_copies_and_keeps_numpy_dtype():
     a[0] = 9
     assert t.tolist()[0] == 0.0
     big_endian = np.arange(3, dtype=">i4")
-    assert ember.tensor(big_endian).tolist() == [0, 1, 2] and ember.tensor(big_endian).dtype == ember.int32
+    be = ember.tensor(big_endian)
+    assert be.tolist() == [0, 1, 2] and be.dtype == ember.int32
     assert ember.tensor(a, dtype=ember.int32).dtype == ember.int32
     with pytest.raises(TypeError, match="float16"):
         ember.tensor(np.zeros(2, np.float16))
@@ -136,7 +138,8 @@ def test_as_tensor():
 
 
 def test_legacy_constructor():
-    assert ember.Tensor([1, 2]).dtype == ember.float32 and ember.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    legacy = ember.Tensor([1, 2])
+    assert legacy.dtype == ember.float32 and legacy.tolist() == [1.0, 2.0]
     assert ember.Tensor((2, 3)).tolist() == [2.0, 3.0]  # a tuple is data
     assert ember.Tensor(2, 3).shape == (2, 3) and ember.Tensor(ember.Size([4])).shape == (4,)
     assert ember.Tensor().shape == (0,)
@@ -187,7 +190,8 @@ def test_subclassing():
 
 def test_like_functions():
     x = ember.zeros(2, 3, dtype=ember.int32)
-    assert ember.full_like(x, 7).tolist() == [[7] * 3] * 2 and ember.full_like(x, 7).dtype == ember.int32
+    sevens = ember.full_like(x, 7)
+    assert sevens.tolist() == [[7] * 3] * 2 and sevens.dtype == ember.int32
     assert ember.full_like(x, 2.5, dtype=ember.float64).tolist() == [[2.5] * 3] * 2
     with pytest.raises(TypeError, match="fill_value"):
         ember.full_like(x, "a")
@@ -198,6 +202,17 @@ def test_like_functions():
         ember.rand_like(x)
     assert ember.randint_like(x, 10).dtype == ember.int32
     assert ember.zeros_like(x).dtype == ember.int32 and ember.empty_like(x).shape == (2, 3)
+
+
+def test_new_methods():
+    x = ember.zeros(2, dtype=ember.float64)
+    assert x.new_zeros(2, 3).dtype == ember.float64 and x.new_zeros((2, 3)).shape == (2, 3)
+    assert x.new_ones([4]).tolist() == [1.0] * 4 and x.new_empty(0).shape == (0,)
+    assert x.new_full((2,), 3).tolist() == [3.0, 3.0] and x.new_full((1,), 3).dtype == ember.float64
+    t = x.new_tensor([1, 2])
+    assert t.dtype == ember.float64 and t.tolist() == [1.0, 2.0]
+    assert x.new_tensor([1, 2], dtype=ember.int32).dtype == ember.int32
+    assert x.new_zeros(2, requires_grad=True).requires_grad
 
 
 def test_threads():

@@ -16,7 +16,7 @@ def sample(dtype, shape=(3, 4)):
     return (a % 2 == 0) if dtype is np.bool_ else a.astype(dtype)
 
 
-# --- numpy and __array__ ---------------------------------------------------------------------------
+# --- numpy and __array__ --------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numpy_round_trip_zero_copy(dtype):
     a = sample(dtype)
@@ -69,7 +69,7 @@ def test_from_numpy_errors():
     assert ember.tensor([1.0], requires_grad=True).numpy(force=True).tolist() == [1.0]
 
 
-# --- buffer protocol ---------------------------------------------------------------------------------
+# --- buffer protocol ------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_memoryview(dtype):
     a = sample(dtype)
@@ -96,12 +96,13 @@ def test_memoryview_strided_0d_and_grad():
     col = ember.from_numpy(t.numpy()[:, ::2])
     m = memoryview(col)
     assert m.strides == (12, 8) and m.tolist() == [[1, 3], [4, 6]]
-    assert memoryview(ember.tensor(2.5)).shape == () and memoryview(ember.tensor(2.5)).tolist() == 2.5
+    scalar = memoryview(ember.tensor(2.5))
+    assert scalar.shape == () and scalar.tolist() == 2.5
     with pytest.raises(BufferError):
         memoryview(ember.tensor([1.0], requires_grad=True))
 
 
-# --- DLPack --------------------------------------------------------------------------------------------
+# --- DLPack ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dlpack_numpy_both_ways(dtype):
     a = sample(dtype)
@@ -235,12 +236,13 @@ def test_dlpack_errors():
         ember.from_dlpack(np.arange(4.0)[::-1])
 
 
-# --- Python scalars out of tensors ---------------------------------------------------------------
+# --- Python scalars out of tensors ----------------------------------------------------------------
 def test_item():
     assert ember.tensor([[1.5]]).item() == 1.5 and type(ember.tensor(3).item()) is int
     assert ember.tensor(True).item() is True
     assert type(ember.tensor([2], dtype=ember.uint8).item()) is int
-    with pytest.raises(RuntimeError, match="a Tensor with 6 elements cannot be converted to Scalar"):
+    msg = "a Tensor with 6 elements cannot be converted to Scalar"
+    with pytest.raises(RuntimeError, match=msg):
         ember.zeros(2, 3).item()
 
 

@@ -94,7 +94,8 @@ def test_repr_autograd_suffixes():
     same_repr(e64 * 2, t64 * 2)
     same_repr(e.detach(), t.detach())
     long = np.arange(20, dtype=np.float32) * 1.25  # the suffix wraps onto its own line
-    same_repr(ember.tensor(long, requires_grad=True) * 2, torch.tensor(long, requires_grad=True) * 2)
+    e_long, t_long = ember.tensor(long, requires_grad=True), torch.tensor(long, requires_grad=True)
+    same_repr(e_long * 2, t_long * 2)
 
 
 def test_repr_default_dtype_float64():

@@ -146,12 +146,11 @@ def _tensor_str_with_formatter(a, indent, summarize, formatter):
     e = PRINT_OPTS.edgeitems
     n = a.shape[0]
     if summarize and n > 2 * e:
-        rows = [_tensor_str_with_formatter(a[i], indent + 1, summarize, formatter) for i in range(e)]
-        rows += ["..."]
-        rows += [_tensor_str_with_formatter(a[i], indent + 1, summarize, formatter)
-                 for i in range(n - e, n)]
+        index = list(range(e)) + [None] + list(range(n - e, n))
     else:
-        rows = [_tensor_str_with_formatter(a[i], indent + 1, summarize, formatter) for i in range(n)]
+        index = range(n)
+    rows = ["..." if i is None else
+            _tensor_str_with_formatter(a[i], indent + 1, summarize, formatter) for i in index]
     return "[" + ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(rows) + "]"
 
 

@@ -7,7 +7,7 @@ namespace ember::py_bind {
 namespace {
 // torch's seed rule: an int in [-2**63, 2**64 - 1]; negative seeds map to 0xffff_ffff_ffff_ffff + seed.
 uint64_t seed_arg(py::handle o) {
-  py::int_ v = py::reinterpret_borrow<py::object>(o).attr("__index__")();
+  py::int_ v(py::reinterpret_borrow<py::object>(o));  // int(seed), like torch
   PyObject* p = v.ptr();
   unsigned long long u = PyLong_AsUnsignedLongLong(p);
   if (!PyErr_Occurred()) return u;

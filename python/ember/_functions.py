@@ -21,3 +21,11 @@ from ._C import (  # noqa: F401
     index_select, gather, scatter, scatter_add, take_along_dim, index_put, index_put_, masked_fill,
     masked_select, nonzero,
 )
+# --- interop branch: creation, random, DLPack, printing --------------------------------------
+from ._C import (  # noqa: F401,E402
+    tensor, as_tensor, from_dlpack, Generator, default_generator, manual_seed, seed, initial_seed,
+    get_rng_state, set_rng_state, rand, randn, randint, randperm, rand_like, randn_like,
+    randint_like, normal, bernoulli, multinomial,
+)
+from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401,E402
+# --- end interop branch ---------------------------------------------------------------------------

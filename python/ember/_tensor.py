@@ -91,3 +91,47 @@ def _register_hook(self, hook):
 
 
 Tensor.register_hook = _register_hook
+# --- interop branch: printing, .cuda() ----------------------------------------------------------
+from . import _tensor_str  # noqa: E402
+
+Tensor.__repr__ = _tensor_str._str
+Tensor.__str__ = _tensor_str._str
+Tensor.__format__ = _tensor_str._format
+
+
+def _cuda(self, device=None, non_blocking=False):
+    if device is None or isinstance(device, builtins.int):
+        device = "cuda" if device is None else f"cuda:{device}"
+    return self._to_device(device)  # raises: ember was built without CUDA
+
+
+Tensor.cuda = _cuda
+
+
+def _new_like(fn):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        return fn(*size, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+    new.__doc__ = f"A new tensor like ember.{fn.__name__}, with self's dtype and device by default."
+    return new
+
+
+Tensor.new_zeros = _new_like(_C.zeros)
+Tensor.new_ones = _new_like(_C.ones)
+Tensor.new_empty = _new_like(_C.empty)
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return _C.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                   requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return _C.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor
+# --- end interop branch ---------------------------------------------------------------------------

@@ -43,6 +43,23 @@ inline bool unary_op_returns_bool(UnaryOp op) { return op >= UnaryOp::LogicalNot
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
 enum class ScanOp : int { Sum, Prod };
 
+// --- random (interop branch) -------------------------------------------------------------------
+// Fills draw from a Philox4x32-10 stream (ember/random.h). Uniform: a + (b - a) * U[0, 1);
+// Normal: a + b * N(0, 1); RandInt: low + bits % range; Bits: raw 64-bit words (int64 out).
+enum class RandomOp : int { Uniform, Normal, RandInt, Bits };
+struct RandomParams {
+  double a = 0, b = 1;
+  int64_t low = 0;
+  uint64_t range = 0;  // RandInt: high - low (> 0)
+};
+// A wide fill uses 64 random bits per value (2 values per Philox block), a narrow one 32 (4).
+inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
+  if (op == RandomOp::Bits) return true;
+  if (op == RandomOp::RandInt) return p.range > (uint64_t(1) << 32);
+  return out == DType::Float64;
+}
+// ----------------------------------------------------------------------------------------------
+
 struct Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
@@ -95,6 +112,12 @@ struct Backend {
   // into out (count, x.dim()) int64 in row-major order.
   virtual int64_t count_nonzero(const Tensor& x) = 0;
   virtual void nonzero(const Tensor& x, const Tensor& out) = 0;
+
+  // --- random (interop branch) -----------------------------------------------------------------
+  // Fill contiguous `out`: value i comes from Philox block (counter + i / k, key), k = 2 for wide
+  // fills and 4 otherwise, so values do not depend on how the work is split.
+  virtual void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter,
+                      const RandomParams& p) = 0;
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

@@ -47,6 +47,10 @@ struct CpuBackend final : Backend {
   }
   int64_t count_nonzero(const Tensor& x) override { return cpu::count_nonzero(x); }
   void nonzero(const Tensor& x, const Tensor& out) override { cpu::nonzero(x, out); }
+  // random (interop branch)
+  void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p) override {
+    cpu::random(op, out, key, counter, p);
+  }
 };
 }  // namespace
 

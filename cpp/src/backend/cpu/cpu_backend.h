@@ -29,4 +29,7 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
 int64_t count_nonzero(const Tensor& x);
 void nonzero(const Tensor& x, const Tensor& out);
 
+// random.cpp (interop branch)
+void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p);
+
 }  // namespace ember::cpu

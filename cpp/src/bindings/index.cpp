@@ -7,7 +7,7 @@
 
 namespace ember::py_bind {
 
-Tensor from_numpy(py::array arr);  // interop.cpp
+Tensor from_numpy(py::handle arr);  // interop.cpp (zero-copy)
 
 namespace {
 using K = ops::TensorIndex::Kind;

@@ -131,7 +131,7 @@ def test_setattr_rules():
         m.sub = 3
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         m.nope
-    with pytest.raises(KeyError, match="can't contain"):
+    with pytest.raises(KeyError, match="contain"):
         m.register_buffer("a.b", ember.zeros(1))
 
 

@@ -217,16 +217,15 @@ void bind_interop(py::module_& m) {
                 "only integer tensors of a single element can be converted to an index");
     return item_scalar(t).to<int64_t>();
   });
-  // Iterate along dim 0 (views; differentiable).
+  // Iterate along dim 0 (views; differentiable, like torch's unbind).
   c.def("__iter__", [](const Tensor& t) {
     EMBER_CHECK(t.dim() > 0, TypeError, "iteration over a 0-d tensor");
-    Tensor base = t.requires_grad() && GradMode::is_enabled() && !t.is_contiguous() ? ops::contiguous(t) : t;
-    Shape s(base.shape().begin() + 1, base.shape().end());
-    Strides st(base.strides().begin() + 1, base.strides().end());
-    py::list out(base.shape()[0]);
-    for (int64_t i = 0; i < base.shape()[0]; ++i)
-      out[i] = py::cast(ops::as_strided(base, s, st, base.offset() + i * base.strides()[0]));
-    return py::iter(out);
+    std::vector<Tensor> parts;
+    {
+      py::gil_scoped_release r;
+      parts = ops::unbind(t, 0);
+    }
+    return py::iter(py::cast(parts));
   });
 
   bind_creation(m);

@@ -10,3 +10,6 @@ from ._C import (  # noqa: F401
     sum, mean,
     zeros, ones, empty, zeros_like, ones_like, empty_like, full, full_like, arange, linspace, eye,
 )
+
+# --- linear algebra (cpp/src/bindings/linalg.cpp) ---
+from ._C import matmul, mm, bmm, mv, dot, outer, addmm, baddbmm  # noqa: F401,E402

@@ -50,13 +50,15 @@ void ukernel_scalar(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64
 // --- packing ---------------------------------------------------------------------------------------
 // a (mc, kc) with strides (rsa, csa) -> ceil(mc/MR) panels, each kc x MR (k-major), zero-padded.
 template <class T, int MR>
-void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst) {
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, PanelPackT<T> pt) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += kc * MR) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
     const T* src = a + i0 * rsa;
     if (rsa == 1 && mr == MR) {
       for (int64_t k = 0; k < kc; ++k)
         for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[k * csa + i];
+    } else if (csa == 1 && pt) {
+      pt(mr, MR, kc, src, rsa, dst);
     } else if (csa == 1) {
       for (int i = 0; i < mr; ++i)
         for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[i * rsa + k];
@@ -71,12 +73,14 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst
 
 // b (kc, nc) with strides (rsb, csb) -> ceil(nc/NR) panels, each kc x NR (k-major), zero-padded.
 template <class T, int NR>
-void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst) {
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, PanelPackT<T> pt) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += kc * NR) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, nc - j0));
     const T* src = b + j0 * csb;
     if (csb == 1 && nr == NR) {
       for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * rsb, NR * sizeof(T));
+    } else if (rsb == 1 && pt) {
+      pt(nr, NR, kc, src, csb, dst);
     } else if (rsb == 1) {
       for (int j = 0; j < nr; ++j)
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * csb + k];
@@ -140,7 +144,7 @@ void scale_c(const Problem<T>& p) {
 // Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR) stays in L1, the packed A
 // block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
-void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern) {
+void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
   static const int64_t KC = getenv("GKC") ? atoi(getenv("GKC")) : 256;
   static const int64_t MC = MR * (getenv("GMC") ? atoi(getenv("GMC")) : 24);
   static const int64_t NC = NR * (getenv("GNC") ? atoi(getenv("GNC")) : 128);
@@ -154,10 +158,10 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern) {
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
-      pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf);
+      pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
       for (int64_t ic = 0; ic < p.M; ic += MC) {
         const int64_t mc = std::min(MC, p.M - ic);
-        pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf);
+        pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const T* bp = bbuf + (jr / NR) * kc * NR;
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
@@ -174,10 +178,10 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern) {
 
 // Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.
 template <class T, int MR, int NR>
-void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, int nt) {
+void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt, int nt) {
   const int64_t mp = (p.M + MR - 1) / MR, np = (p.N + NR - 1) / NR;  // panels
   nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
-  if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern);
+  if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
   int tm = 1;
   double best = 1e300;
   for (int d = 1; d <= nt; ++d) {
@@ -195,7 +199,7 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, int nt) {
       const int64_t pj0 = np * tj / tn, pj1 = np * (tj + 1) / tn;
       const int64_t i0 = pi0 * MR, i1 = std::min(p.M, pi1 * MR);
       const int64_t j0 = pj0 * NR, j1 = std::min(p.N, pj1 * NR);
-      if (i0 < i1 && j0 < j1) gemm_blocked_serial<T, MR, NR>(p.sub(i0, i1 - i0, j0, j1 - j0), kern);
+      if (i0 < i1 && j0 < j1) gemm_blocked_serial<T, MR, NR>(p.sub(i0, i1 - i0, j0, j1 - j0), kern, pt);
     }
   });
 }
@@ -267,15 +271,16 @@ void gemm_float(const Problem<T>& p, bool threads) {
   const int nt = threads && work >= kThreadWork ? get_num_threads() : 1;
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
-      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nt);
+      case GemmIsa::Avx512:
+        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, pack_t_avx512_f32, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nullptr, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
     }
   } else {
     switch (current_isa()) {
-      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nt);
+      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, nullptr, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, nullptr, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
     }
   }
 }

@@ -13,6 +13,11 @@ template <class T>
 using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, T alpha,
                              T beta, int m, int n);
 
+// Packs one panel from rows that are contiguous along k (row-major A, or B = W^T):
+// dst[k * width + r] = src[r * ld + k] for r < rows, 0 for rows <= r < width (rows <= width).
+template <class T>
+using PanelPackT = void (*)(int rows, int width, int64_t kc, const T* src, int64_t ld, T* dst);
+
 // Register tiles (MR x NR) per ISA and dtype.
 constexpr int kMrAvx512F32 = 14, kNrAvx512F32 = 32;
 constexpr int kMrAvx512F64 = 14, kNrAvx512F64 = 16;
@@ -22,6 +27,7 @@ constexpr int kMrAvx2F64 = 6, kNrAvx2F64 = 8;
 // gemm_avx512.cpp (call only when the CPU supports avx512f)
 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
                         float alpha, float beta, int m, int n);
+void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst);
 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,
                         double alpha, double beta, int m, int n);
 // gemm_avx2.cpp (call only when the CPU supports avx2 and fma)

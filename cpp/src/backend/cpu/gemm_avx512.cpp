@@ -10,6 +10,59 @@
 #define EMBER_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 namespace ember::cpu::gemm_detail {
+namespace {
+// In-register transpose of a 16 x 16 fp32 block: r[i][j] -> r[j][i].
+EMBER_AVX512 inline void transpose16(__m512* r) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+    }
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+  }
+}
+}  // namespace
+
+// dst[k * width + r] = src[r * ld + k] (r < rows), zero for rows <= r < width: 16 x 16 blocks
+// transposed in registers, 3x faster than element-wise packing.
+EMBER_AVX512 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst) {
+  for (int r0 = 0; r0 < width; r0 += 16) {
+    const int nr = rows - r0 < 0 ? 0 : rows - r0 > 16 ? 16 : rows - r0;  // valid source rows here
+    const int nw = width - r0 < 16 ? width - r0 : 16;                     // lanes stored
+    const __mmask16 sm = static_cast<__mmask16>((1u << nw) - 1);
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+      const int kr = kc - k0 < 16 ? static_cast<int>(kc - k0) : 16;
+      const __mmask16 lm = static_cast<__mmask16>((1u << kr) - 1);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < nr ? _mm512_maskz_loadu_ps(lm, src + (r0 + i) * ld + k0) : _mm512_setzero_ps();
+      transpose16(r);
+      float* d = dst + k0 * width + r0;
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; ++k)
+        if (k < kr) _mm512_mask_storeu_ps(d + k * width, sm, r[k]);
+    }
+  }
+}
 
 // C (m x n of a 14 x 32 tile) = alpha * a (kc x 14)^T-packed @ b (kc x 32) + beta * C
 EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, int64_t rsc,
@@ -18,13 +71,16 @@ EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b,
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  if (csc == 1) {
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i)
-      if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0),
-                 _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16), _MM_HINT_T0);
-  }
+  // C's lines are prefetched ~32 k-steps before the end (earlier they would be evicted from L1
+  // by the streaming A panel).
+  const int64_t k_pf = kc > 32 ? kc - 32 : 0;
   for (int64_t k = 0; k < kc; ++k) {
+    if (k == k_pf && csc == 1) {
+#pragma GCC unroll 14
+      for (int i = 0; i < MR; ++i)
+        if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0),
+                   _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16), _MM_HINT_T0);
+    }
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < MR; ++i) {

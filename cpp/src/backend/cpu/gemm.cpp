@@ -145,9 +145,12 @@ void scale_c(const Problem<T>& p) {
 // block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
 void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
-  static const int64_t KC = getenv("GKC") ? atoi(getenv("GKC")) : 256;
-  static const int64_t MC = MR * (getenv("GMC") ? atoi(getenv("GMC")) : 24);
-  static const int64_t NC = NR * (getenv("GNC") ? atoi(getenv("GNC")) : 128);
+  // fp32 AVX-512: B micro-panel 256 x 32 x 4 B = 32 KiB (L1 48 KiB), A block 288 x 256 x 4 B =
+  // 288 KiB (L2 >= 1 MiB), B block 256 x 4096 x 4 B = 4 MiB (L3). Measured: KC 192..384 and MC
+  // 12..36 panels are within noise of each other at n = 128..2048.
+  constexpr int64_t KC = 256;
+  constexpr int64_t MC = MR * (sizeof(T) == 4 ? 24 : 12);
+  constexpr int64_t NC = NR * 128;
   const int64_t nc_max = std::min<int64_t>(NC, (p.N + NR - 1) / NR * NR);
   const int64_t mc_max = std::min<int64_t>(MC, (p.M + MR - 1) / MR * MR);
   const int64_t kc_max = std::min<int64_t>(KC, p.K);

@@ -19,7 +19,7 @@ template <class T>
 using PanelPackT = void (*)(int rows, int width, int64_t kc, const T* src, int64_t ld, T* dst);
 
 // Register tiles (MR x NR) per ISA and dtype.
-constexpr int kMrAvx512F32 = 14, kNrAvx512F32 = 32;
+constexpr int kMrAvx512F32 = 12, kNrAvx512F32 = 32;
 constexpr int kMrAvx512F64 = 14, kNrAvx512F64 = 16;
 constexpr int kMrAvx2F32 = 6, kNrAvx2F32 = 16;
 constexpr int kMrAvx2F64 = 6, kNrAvx2F64 = 8;

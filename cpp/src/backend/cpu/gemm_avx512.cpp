@@ -9,6 +9,11 @@
 
 #define EMBER_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -Wmaybe-uninitialized flags once the transpose below is inlined (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace ember::cpu::gemm_detail {
 namespace {
 // In-register transpose of a 16 x 16 fp32 block: r[i][j] -> r[j][i].
@@ -166,3 +171,5 @@ EMBER_AVX512 void ukernel_avx512_f64(int64_t kc, const double* a, const double* 
 }
 
 }  // namespace ember::cpu::gemm_detail
+
+#pragma GCC diagnostic pop

@@ -207,21 +207,41 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt, in
   });
 }
 
-// Direct loops for tiny problems and matrix-vector shapes (no packing). Accumulates each output
-// element (or row) in T, then applies alpha / beta.
+// Direct loops for tiny problems and matrix-vector shapes (no packing), in two forms: axpy (C row
+// += A[i,k] * B row k, B and C rows contiguous) and dot (A row . B column, both contiguous along
+// k). Several independent accumulators so the baseline-ISA build still vectorises and pipelines.
+template <class T>
+T dot_contig(const T* a, const T* b, int64_t n) {
+  constexpr int L = 16;
+  T acc[L] = {};
+  int64_t k = 0;
+  for (; k + L <= n; k += L)
+    for (int u = 0; u < L; ++u) acc[u] += a[k + u] * b[k + u];
+  T s = 0;
+  for (; k < n; ++k) s += a[k] * b[k];
+  for (int u = 0; u < L; ++u) s += acc[u];
+  return s;
+}
+
 template <class T>
 void gemm_direct_range(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-  if (p.csb == 1 && p.csc == 1) {  // C row i = sum_k A[i,k] * B row k (contiguous axpy)
-    std::vector<T> row(static_cast<size_t>(j1 - j0));
+  if (p.csb == 1 && p.csc == 1 && p.N > 1) {  // axpy form, 4 rows of B per pass over the C row
+    const int64_t n = j1 - j0;
+    std::vector<T> row(static_cast<size_t>(n));
+    T* r = row.data();
     for (int64_t i = i0; i < i1; ++i) {
       std::fill(row.begin(), row.end(), T(0));
-      T* r = row.data();
-      const int64_t n = j1 - j0;
-      for (int64_t k = 0; k < p.K; ++k) {
-        const T aik = p.a[i * p.rsa + k * p.csa];
+      const T* ai = p.a + i * p.rsa;
+      int64_t k = 0;
+      for (; k + 4 <= p.K; k += 4) {
+        const T a0 = ai[k * p.csa], a1 = ai[(k + 1) * p.csa], a2 = ai[(k + 2) * p.csa], a3 = ai[(k + 3) * p.csa];
+        const T *b0 = p.b + k * p.rsb + j0, *b1 = b0 + p.rsb, *b2 = b1 + p.rsb, *b3 = b2 + p.rsb;
+        for (int64_t j = 0; j < n; ++j) r[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+      }
+      for (; k < p.K; ++k) {
+        const T ak = ai[k * p.csa];
         const T* bk = p.b + k * p.rsb + j0;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) r[j] += aik * bk[j];
+        for (int64_t j = 0; j < n; ++j) r[j] += ak * bk[j];
       }
       T* ci = p.c + i * p.rsc + j0;
       if (p.beta == T(0)) {
@@ -232,14 +252,13 @@ void gemm_direct_range(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, 
     }
     return;
   }
-  for (int64_t i = i0; i < i1; ++i) {  // dot products
+  for (int64_t i = i0; i < i1; ++i) {  // dot form
     const T* ai = p.a + i * p.rsa;
     for (int64_t j = j0; j < j1; ++j) {
       const T* bj = p.b + j * p.csb;
       T s = 0;
       if (p.csa == 1 && p.rsb == 1) {
-#pragma omp simd reduction(+ : s)
-        for (int64_t k = 0; k < p.K; ++k) s += ai[k] * bj[k];
+        s = dot_contig(ai, bj, p.K);
       } else {
         for (int64_t k = 0; k < p.K; ++k) s += ai[k * p.csa] * bj[k * p.rsb];
       }
@@ -250,7 +269,12 @@ void gemm_direct_range(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, 
 }
 
 template <class T>
-void gemm_direct(const Problem<T>& p, bool threads) {
+void gemm_direct(Problem<T> p, bool threads) {
+  const bool dot_ok = p.csa == 1 && p.rsb == 1, axpy_ok = p.csb == 1 && p.csc == 1 && p.N > 1;
+  if (!dot_ok && !axpy_ok && p.rsa == 1 && p.rsc == 1 && p.M > 1) {
+    // C^T = B^T A^T: A's columns are contiguous, so the transposed problem takes the axpy form.
+    p = Problem<T>{p.N, p.M, p.K, p.alpha, p.beta, p.b, p.csb, p.rsb, p.a, p.csa, p.rsa, p.c, p.csc, p.rsc};
+  }
   const int64_t work = std::max<int64_t>(1, p.N * p.K);  // per row of C
   if (p.M >= p.N || !threads) {
     parallel_for(0, p.M, threads ? std::max<int64_t>(1, (1 << 16) / work) : p.M,

@@ -491,3 +491,50 @@ def _chained_set(a, v):
 
 
 # --- linear algebra -----------------------------------------------------------------------------
+
+
+def _linear(L, x, w, b=None):
+    """F.linear: torch.nn.functional.linear, or ember._C.linear until ember.nn lands."""
+    fn = L.nn.functional.linear if hasattr(L, "nn") else L._C.linear
+    return fn(x, w, b)
+
+
+CASES += [
+    C("mm", lambda L, a, b: L.mm(a, b), [(3, 4), (4, 5)], np.matmul),
+    C("matmul_2d", lambda L, a, b: a @ b, [(5, 3), (3, 2)], np.matmul),
+    C("matmul_batched", lambda L, a, b: L.matmul(a, b), [(2, 3, 4), (2, 4, 5)], np.matmul),
+    C("matmul_broadcast", lambda L, a, b: L.matmul(a, b), [(2, 1, 3, 4), (5, 4, 2)], np.matmul),
+    C("matmul_broadcast_one", lambda L, a, b: L.matmul(a, b), [(3, 2, 4), (1, 4, 3)], np.matmul),
+    C("matmul_3d_2d", lambda L, a, b: L.matmul(a, b), [(2, 3, 4), (4, 5)], np.matmul),
+    C("matmul_2d_3d", lambda L, a, b: L.matmul(a, b), [(3, 4), (2, 4, 5)], np.matmul),
+    C("matmul_1d_1d", lambda L, a, b: L.matmul(a, b), [(6,), (6,)], np.matmul),
+    C("matmul_2d_1d", lambda L, a, b: a @ b, [(3, 4), (4,)], np.matmul),
+    C("matmul_1d_2d", lambda L, a, b: a @ b, [(4,), (4, 3)], np.matmul),
+    C("matmul_1d_3d", lambda L, a, b: L.matmul(a, b), [(4,), (2, 4, 3)], np.matmul),
+    C("matmul_3d_1d", lambda L, a, b: L.matmul(a, b), [(2, 3, 4), (4,)], np.matmul),
+    C("matmul_4d_1d", lambda L, a, b: L.matmul(a, b), [(2, 2, 3, 4), (4,)], np.matmul),
+    C("matmul_k1", lambda L, a, b: a @ b, [(3, 1), (1, 4)], np.matmul),
+    C("matmul_method", lambda L, a, b: a.matmul(b), [(2, 3), (3, 3)], np.matmul),
+    C("bmm", lambda L, a, b: L.bmm(a, b), [(3, 2, 5), (3, 5, 4)], np.matmul),
+    C("bmm_method", lambda L, a, b: a.bmm(b), [(2, 2, 3), (2, 3, 2)], np.matmul),
+    C("mv", lambda L, a, b: L.mv(a, b), [(3, 5), (5,)], np.matmul),
+    C("dot", lambda L, a, b: L.dot(a, b), [(7,), (7,)], np.dot),
+    C("dot_method", lambda L, a, b: a.dot(b), [(3,), (3,)], np.dot),
+    C("outer", lambda L, a, b: L.outer(a, b), [(3,), (4,)], np.outer),
+    C("addmm", lambda L, c, a, b: L.addmm(c, a, b), [(3, 5), (3, 4), (4, 5)], lambda c, a, b: c + a @ b),
+    C("addmm_scaled", lambda L, c, a, b: L.addmm(c, a, b, beta=0.5, alpha=-2.0),
+      [(3, 5), (3, 4), (4, 5)], lambda c, a, b: 0.5 * c - 2.0 * (a @ b)),
+    C("addmm_broadcast", lambda L, c, a, b: L.addmm(c, a, b, alpha=3), [(5,), (2, 4), (4, 5)],
+      lambda c, a, b: c + 3 * (a @ b)),
+    C("addmm_method", lambda L, c, a, b: c.addmm(a, b, beta=2), [(3, 1), (3, 2), (2, 4)],
+      lambda c, a, b: 2 * c + a @ b),
+    C("baddbmm", lambda L, c, a, b: L.baddbmm(c, a, b, beta=0.5, alpha=2), [(2, 3, 4), (2, 3, 5), (2, 5, 4)],
+      lambda c, a, b: 0.5 * c + 2 * (a @ b)),
+    C("baddbmm_broadcast", lambda L, c, a, b: L.baddbmm(c, a, b), [(3, 4), (2, 3, 5), (2, 5, 4)],
+      lambda c, a, b: c + a @ b),
+    C("linear", lambda L, x, w, b: _linear(L, x, w, b), [(4, 3), (5, 3), (5,)], lambda x, w, b: x @ w.T + b),
+    C("linear_nobias", lambda L, x, w: _linear(L, x, w), [(4, 3), (5, 3)], lambda x, w: x @ w.T),
+    C("linear_3d", lambda L, x, w, b: _linear(L, x, w, b), [(2, 4, 3), (5, 3), (5,)],
+      lambda x, w, b: x @ w.T + b),
+    C("linear_1d", lambda L, x, w, b: _linear(L, x, w, b), [(3,), (2, 3), (2,)], lambda x, w, b: w @ x + b),
+]

@@ -29,3 +29,5 @@ from ._C import (  # noqa: F401,E402
 )
 from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401,E402
 # --- end interop branch ---------------------------------------------------------------------------
+# --- linear algebra (cpp/src/bindings/linalg.cpp) ---
+from ._C import matmul, mm, bmm, mv, dot, outer, addmm, baddbmm  # noqa: F401,E402

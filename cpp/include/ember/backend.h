@@ -118,6 +118,18 @@ struct Backend {
   // fills and 4 otherwise, so values do not depend on how the work is split.
   virtual void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter,
                       const RandomParams& p) = 0;
+
+  // --- matrix products (linalg) ------------------------------------------------------------------
+  // out (*, M, N) = alpha * a (*, M, K) @ b (*, K, N) + beta * out, one dtype (numeric). a's and
+  // b's batch dims equal out's or have stride 0 (broadcast); any strides (transposed views need no
+  // copy). beta == 0 never reads out (NaN there does not propagate).
+  virtual void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha,
+                            Scalar beta) = 0;
+  // The same for one matrix on raw row-major pointers, BLAS-style: op(A) (M, K), op(B) (K, N),
+  // C (M, N); transa means A is stored (K, M). lda/ldb/ldc are row strides in elements.
+  virtual void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K,
+                    Scalar alpha, const void* A, int64_t lda, const void* B, int64_t ldb, Scalar beta,
+                    void* C, int64_t ldc) = 0;
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

@@ -32,4 +32,20 @@ void nonzero(const Tensor& x, const Tensor& out);
 // random.cpp (interop branch)
 void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p);
 
+// --- gemm.cpp (linalg) ---------------------------------------------------------------------------
+// C (M, N) = alpha * A (M, K) @ B (K, N) + beta * C, every operand by element strides (row, col);
+// beta == 0 never reads C. Numeric dtypes; `threads` = false keeps it on the calling thread.
+void gemm_strided(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa,
+                  int64_t csa, const void* B, int64_t rsb, int64_t csb, Scalar beta, void* C, int64_t rsc,
+                  int64_t csc, bool threads = true);
+// BLAS-style (row-major; transa: A is stored K x M with leading dimension lda).
+void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A,
+          int64_t lda, const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc);
+// a (*, M, K), b (*, K, N) -> out (*, M, N); a's and b's batch dims equal out's or have stride 0.
+void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta);
+// The micro-kernel ISA (detected once; tests may force a narrower one the CPU also supports).
+enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+GemmIsa gemm_isa();
+void set_gemm_isa(GemmIsa isa);
+
 }  // namespace ember::cpu

@@ -1,0 +1,413 @@
+// CPU GEMM driver: C = alpha * A @ B + beta * C for float32/float64 (BLIS-style: B packed into
+// KC x NC blocks of NR-wide micro-panels, A into MC x KC blocks of MR-tall micro-panels, an ISA
+// micro-kernel per MR x NR tile), a direct-loop path for tiny problems and matrix-vector shapes,
+// and a plain loop for integers. Operands are addressed by element strides (row, column), so
+// transposed and sliced views are packed straight from their memory. beta == 0 never reads C.
+// Threads: C is cut into a tm x tn grid, one tile per thread, each packing its own panels.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "cpu_backend.h"
+#include "gemm.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+namespace {
+using namespace gemm_detail;
+
+// --- ISA selection ---------------------------------------------------------------------------------
+GemmIsa detect_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return GemmIsa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GemmIsa::Avx2;
+#endif
+  return GemmIsa::Scalar;
+}
+GemmIsa& current_isa() {
+  static GemmIsa isa = detect_isa();
+  return isa;
+}
+
+// --- portable micro-kernel -------------------------------------------------------------------------
+constexpr int kMrScalar = 4, kNrScalar = 8;
+
+template <class T>
+void ukernel_scalar(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, T alpha, T beta, int m,
+                    int n) {
+  constexpr int MR = kMrScalar, NR = kNrScalar;
+  T acc[MR * NR] = {};
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
+  store_tile(acc, NR, c, rsc, csc, alpha, beta, m, n);
+}
+
+// --- packing ---------------------------------------------------------------------------------------
+// a (mc, kc) with strides (rsa, csa) -> ceil(mc/MR) panels, each kc x MR (k-major), zero-padded.
+template <class T, int MR>
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, PanelPackT<T> pt) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += kc * MR) {
+    const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
+    const T* src = a + i0 * rsa;
+    if (rsa == 1 && mr == MR) {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[k * csa + i];
+    } else if (csa == 1 && pt) {
+      pt(mr, MR, kc, src, rsa, dst);
+    } else if (csa == 1) {
+      for (int i = 0; i < mr; ++i)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[i * rsa + k];
+      for (int i = mr; i < MR; ++i)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = T(0);
+    } else {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = i < mr ? src[i * rsa + k * csa] : T(0);
+    }
+  }
+}
+
+// b (kc, nc) with strides (rsb, csb) -> ceil(nc/NR) panels, each kc x NR (k-major), zero-padded.
+template <class T, int NR>
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, PanelPackT<T> pt) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += kc * NR) {
+    const int nr = static_cast<int>(std::min<int64_t>(NR, nc - j0));
+    const T* src = b + j0 * csb;
+    if (csb == 1 && nr == NR) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * rsb, NR * sizeof(T));
+    } else if (rsb == 1 && pt) {
+      pt(nr, NR, kc, src, csb, dst);
+    } else if (rsb == 1) {
+      for (int j = 0; j < nr; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * csb + k];
+      for (int j = nr; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T(0);
+    } else {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int j = 0; j < NR; ++j) dst[k * NR + j] = j < nr ? src[k * rsb + j * csb] : T(0);
+    }
+  }
+}
+
+// Per-thread packing buffers (64-byte aligned), grown on demand and kept for the next call.
+struct PackBuffer {
+  void* p = nullptr;
+  size_t bytes = 0;
+  ~PackBuffer() { std::free(p); }
+  template <class T> T* get(size_t n) {
+    size_t need = (n * sizeof(T) + 63) / 64 * 64;
+    if (need > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, need);
+      if (!p) throw std::bad_alloc();
+      bytes = need;
+    }
+    return static_cast<T*>(p);
+  }
+};
+thread_local PackBuffer tl_pack_a, tl_pack_b;
+
+// --- strided problem ---------------------------------------------------------------------------------
+template <class T>
+struct Problem {
+  int64_t M, N, K;
+  T alpha, beta;
+  const T* a;
+  int64_t rsa, csa;
+  const T* b;
+  int64_t rsb, csb;
+  T* c;
+  int64_t rsc, csc;
+  // The sub-problem C[i0:i0+m, j0:j0+n].
+  Problem sub(int64_t i0, int64_t m, int64_t j0, int64_t n) const {
+    Problem p = *this;
+    p.M = m, p.N = n;
+    p.a = a + i0 * rsa, p.b = b + j0 * csb, p.c = c + i0 * rsc + j0 * csc;
+    return p;
+  }
+};
+
+// C = beta * C (K == 0 or alpha == 0): beta == 0 writes zeros without reading.
+template <class T>
+void scale_c(const Problem<T>& p) {
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) {
+      T& v = p.c[i * p.rsc + j * p.csc];
+      v = p.beta == T(0) ? T(0) : T(p.beta * v);
+    }
+}
+
+// Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR) stays in L1, the packed A
+// block (MC x KC) in L2, the packed B block (KC x NC) in L3.
+template <class T, int MR, int NR>
+void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
+  // fp32 AVX-512: B micro-panel 256 x 32 x 4 B = 32 KiB (L1 48 KiB), A block 288 x 256 x 4 B =
+  // 288 KiB (L2 >= 1 MiB), B block 256 x 4096 x 4 B = 4 MiB (L3). Measured: KC 192..384 and MC
+  // 12..36 panels are within noise of each other at n = 128..2048.
+  constexpr int64_t KC = 256;
+  constexpr int64_t MC = MR * (sizeof(T) == 4 ? 24 : 12);
+  constexpr int64_t NC = NR * 128;
+  const int64_t nc_max = std::min<int64_t>(NC, (p.N + NR - 1) / NR * NR);
+  const int64_t mc_max = std::min<int64_t>(MC, (p.M + MR - 1) / MR * MR);
+  const int64_t kc_max = std::min<int64_t>(KC, p.K);
+  T* bbuf = tl_pack_b.get<T>(static_cast<size_t>(kc_max * nc_max));
+  T* abuf = tl_pack_a.get<T>(static_cast<size_t>(kc_max * mc_max));
+  for (int64_t jc = 0; jc < p.N; jc += NC) {
+    const int64_t nc = std::min(NC, p.N - jc);
+    for (int64_t pc = 0; pc < p.K; pc += KC) {
+      const int64_t kc = std::min(KC, p.K - pc);
+      const T beta = pc == 0 ? p.beta : T(1);
+      pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
+      for (int64_t ic = 0; ic < p.M; ic += MC) {
+        const int64_t mc = std::min(MC, p.M - ic);
+        pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const T* bp = bbuf + (jr / NR) * kc * NR;
+          const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            kern(kc, abuf + (ir / MR) * kc * MR, bp, p.c + (ic + ir) * p.rsc + (jc + jr) * p.csc, p.rsc, p.csc,
+                 p.alpha, beta, m, n);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.
+template <class T, int MR, int NR>
+void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt, int nt) {
+  const int64_t mp = (p.M + MR - 1) / MR, np = (p.N + NR - 1) / NR;  // panels
+  nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
+  if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
+  int tm = 1;
+  double best = 1e300;
+  for (int d = 1; d <= nt; ++d) {
+    if (nt % d || d > mp || nt / d > np) continue;
+    // the largest tile's multiply-adds per k, plus its packing traffic (rows + cols) per k
+    const double rows = double((mp + d - 1) / d) * MR, cols = double((np + nt / d - 1) / (nt / d)) * NR;
+    const double cost = rows * cols + 32.0 * (rows + cols);
+    if (cost < best) best = cost, tm = d;
+  }
+  const int tn = nt / tm;
+  parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t ti = t / tn, tj = t % tn;
+      const int64_t pi0 = mp * ti / tm, pi1 = mp * (ti + 1) / tm;
+      const int64_t pj0 = np * tj / tn, pj1 = np * (tj + 1) / tn;
+      const int64_t i0 = pi0 * MR, i1 = std::min(p.M, pi1 * MR);
+      const int64_t j0 = pj0 * NR, j1 = std::min(p.N, pj1 * NR);
+      if (i0 < i1 && j0 < j1) gemm_blocked_serial<T, MR, NR>(p.sub(i0, i1 - i0, j0, j1 - j0), kern, pt);
+    }
+  });
+}
+
+// Direct loops for tiny problems and matrix-vector shapes (no packing), in two forms: axpy (C row
+// += A[i,k] * B row k, B and C rows contiguous) and dot (A row . B column, both contiguous along
+// k). Several independent accumulators so the baseline-ISA build still vectorises and pipelines.
+template <class T>
+T dot_contig(const T* a, const T* b, int64_t n) {
+  constexpr int L = 16;
+  T acc[L] = {};
+  int64_t k = 0;
+  for (; k + L <= n; k += L)
+    for (int u = 0; u < L; ++u) acc[u] += a[k + u] * b[k + u];
+  T s = 0;
+  for (; k < n; ++k) s += a[k] * b[k];
+  for (int u = 0; u < L; ++u) s += acc[u];
+  return s;
+}
+
+template <class T>
+void gemm_direct_range(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  if (p.csb == 1 && p.csc == 1 && p.N > 1) {  // axpy form, 4 rows of B per pass over the C row
+    const int64_t n = j1 - j0;
+    std::vector<T> row(static_cast<size_t>(n));
+    T* r = row.data();
+    for (int64_t i = i0; i < i1; ++i) {
+      std::fill(row.begin(), row.end(), T(0));
+      const T* ai = p.a + i * p.rsa;
+      int64_t k = 0;
+      for (; k + 4 <= p.K; k += 4) {
+        const T a0 = ai[k * p.csa], a1 = ai[(k + 1) * p.csa], a2 = ai[(k + 2) * p.csa], a3 = ai[(k + 3) * p.csa];
+        const T *b0 = p.b + k * p.rsb + j0, *b1 = b0 + p.rsb, *b2 = b1 + p.rsb, *b3 = b2 + p.rsb;
+        for (int64_t j = 0; j < n; ++j) r[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+      }
+      for (; k < p.K; ++k) {
+        const T ak = ai[k * p.csa];
+        const T* bk = p.b + k * p.rsb + j0;
+        for (int64_t j = 0; j < n; ++j) r[j] += ak * bk[j];
+      }
+      T* ci = p.c + i * p.rsc + j0;
+      if (p.beta == T(0)) {
+        for (int64_t j = 0; j < n; ++j) ci[j] = p.alpha * r[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) ci[j] = p.alpha * r[j] + p.beta * ci[j];
+      }
+    }
+    return;
+  }
+  for (int64_t i = i0; i < i1; ++i) {  // dot form
+    const T* ai = p.a + i * p.rsa;
+    for (int64_t j = j0; j < j1; ++j) {
+      const T* bj = p.b + j * p.csb;
+      T s = 0;
+      if (p.csa == 1 && p.rsb == 1) {
+        s = dot_contig(ai, bj, p.K);
+      } else {
+        for (int64_t k = 0; k < p.K; ++k) s += ai[k * p.csa] * bj[k * p.rsb];
+      }
+      T& cv = p.c[i * p.rsc + j * p.csc];
+      cv = p.beta == T(0) ? T(p.alpha * s) : T(p.alpha * s + p.beta * cv);
+    }
+  }
+}
+
+template <class T>
+void gemm_direct(Problem<T> p, bool threads) {
+  const bool dot_ok = p.csa == 1 && p.rsb == 1, axpy_ok = p.csb == 1 && p.csc == 1 && p.N > 1;
+  if (!dot_ok && !axpy_ok && p.rsa == 1 && p.rsc == 1 && p.M > 1) {
+    // C^T = B^T A^T: A's columns are contiguous, so the transposed problem takes the axpy form.
+    p = Problem<T>{p.N, p.M, p.K, p.alpha, p.beta, p.b, p.csb, p.rsb, p.a, p.csa, p.rsa, p.c, p.csc, p.rsc};
+  }
+  const int64_t work = std::max<int64_t>(1, p.N * p.K);  // per row of C
+  if (p.M >= p.N || !threads) {
+    parallel_for(0, p.M, threads ? std::max<int64_t>(1, (1 << 16) / work) : p.M,
+                 [&](int64_t b, int64_t e) { gemm_direct_range(p, b, e, 0, p.N); });
+  } else {
+    const int64_t wcol = std::max<int64_t>(1, p.M * p.K);
+    parallel_for(0, p.N, std::max<int64_t>(256, (1 << 16) / wcol),
+                 [&](int64_t b, int64_t e) { gemm_direct_range(p, 0, p.M, b, e); });
+  }
+}
+
+constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loops
+constexpr int64_t kThreadWork = 96 * 96 * 96;   // M*N*K below: one thread
+
+template <class T>
+void gemm_float(const Problem<T>& p, bool threads) {
+  if (p.M == 0 || p.N == 0) return;
+  if (p.K == 0 || p.alpha == T(0)) return scale_c(p);
+  const int64_t work = p.M * p.N * p.K;
+  if (work <= kDirectWork || p.M == 1 || p.N == 1) return gemm_direct(p, threads && work >= kThreadWork);
+  const int nt = threads && work >= kThreadWork ? get_num_threads() : 1;
+  if constexpr (std::is_same_v<T, float>) {
+    switch (current_isa()) {
+      case GemmIsa::Avx512:
+        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, pack_t_avx512_f32, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nullptr, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+    }
+  } else {
+    switch (current_isa()) {
+      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, nullptr, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, nullptr, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+    }
+  }
+}
+
+// Integers: a plain i-k-j loop with wrap-around arithmetic (like torch's CPU integer matmul).
+template <class T>
+void gemm_int(const Problem<T>& p, bool threads) {
+  using U = std::make_unsigned_t<T>;
+  const int64_t work = std::max<int64_t>(1, p.N * p.K);
+  parallel_for(0, p.M, threads ? std::max<int64_t>(1, (1 << 15) / work) : p.M, [&](int64_t b, int64_t e) {
+    std::vector<U> row(static_cast<size_t>(p.N));
+    for (int64_t i = b; i < e; ++i) {
+      std::fill(row.begin(), row.end(), U(0));
+      for (int64_t k = 0; k < p.K; ++k) {
+        const U aik = static_cast<U>(p.a[i * p.rsa + k * p.csa]);
+        const T* bk = p.b + k * p.rsb;
+        for (int64_t j = 0; j < p.N; ++j) row[j] += aik * static_cast<U>(bk[j * p.csb]);
+      }
+      for (int64_t j = 0; j < p.N; ++j) {
+        T& cv = p.c[i * p.rsc + j * p.csc];
+        U v = static_cast<U>(p.alpha) * row[j];
+        if (p.beta != T(0)) v += static_cast<U>(p.beta) * static_cast<U>(cv);
+        cv = static_cast<T>(v);
+      }
+    }
+  });
+}
+
+template <class T>
+void gemm_any(const Problem<T>& p, bool threads) {
+  if constexpr (std::is_floating_point_v<T>) {
+    gemm_float(p, threads);
+  } else {
+    if (p.M == 0 || p.N == 0) return;
+    gemm_int(p, threads);
+  }
+}
+
+template <class T>
+Problem<T> make_problem(int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa, int64_t csa,
+                        const void* B, int64_t rsb, int64_t csb, Scalar beta, void* C, int64_t rsc, int64_t csc) {
+  return Problem<T>{M, N, K, alpha.to<T>(), beta.to<T>(), static_cast<const T*>(A), rsa, csa,
+                    static_cast<const T*>(B), rsb, csb, static_cast<T*>(C), rsc, csc};
+}
+
+}  // namespace
+
+GemmIsa gemm_isa() { return current_isa(); }
+void set_gemm_isa(GemmIsa isa) {
+  EMBER_CHECK(isa <= detect_isa(), RuntimeError, "set_gemm_isa: this CPU does not support the requested ISA");
+  current_isa() = isa;
+}
+
+void gemm_strided(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa,
+                  int64_t csa, const void* B, int64_t rsb, int64_t csb, Scalar beta, void* C, int64_t rsc,
+                  int64_t csc, bool threads) {
+  dispatch_numeric(dtype, "gemm", [&](auto tag) {
+    using T = decltype(tag);
+    gemm_any(make_problem<T>(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc), threads);
+  });
+}
+
+void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A,
+          int64_t lda, const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) {
+  gemm_strided(dtype, M, N, K, alpha, A, transa ? 1 : lda, transa ? lda : 1, B, transb ? 1 : ldb,
+               transb ? ldb : 1, beta, C, ldc, 1, true);
+}
+
+// a (*, M, K), b (*, K, N) -> out (*, M, N); a's and b's batch dims equal out's or have stride 0.
+void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta) {
+  const int64_t nd = out.dim(), nb = nd - 2;
+  const int64_t M = out.size(nd - 2), N = out.size(nd - 1), K = a.size(nd - 1);
+  int64_t batch = 1;
+  for (int64_t d = 0; d < nb; ++d) batch *= out.size(d);
+  if (batch == 0 || M == 0 || N == 0) return;
+  const size_t isz = out.itemsize();
+  auto offsets = [&](int64_t idx, int64_t& oa, int64_t& ob, int64_t& oc) {
+    oa = ob = oc = 0;
+    for (int64_t d = nb - 1; d >= 0; --d) {
+      const int64_t s = out.size(d), i = idx % s;
+      idx /= s;
+      oa += i * a.stride(d), ob += i * b.stride(d), oc += i * out.stride(d);
+    }
+  };
+  auto one = [&](int64_t idx, bool threads) {
+    int64_t oa, ob, oc;
+    offsets(idx, oa, ob, oc);
+    gemm_strided(out.dtype(), M, N, K, alpha, static_cast<const char*>(a.raw_data()) + oa * isz,
+                 a.stride(nd - 2), a.stride(nd - 1), static_cast<const char*>(b.raw_data()) + ob * isz,
+                 b.stride(nd - 2), b.stride(nd - 1), beta, static_cast<char*>(out.raw_data()) + oc * isz,
+                 out.stride(nd - 2), out.stride(nd - 1), threads);
+  };
+  const int64_t work = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
+  if (batch == 1 || work >= kThreadWork * 4) {
+    for (int64_t i = 0; i < batch; ++i) one(i, true);
+  } else {
+    parallel_for(0, batch, std::max<int64_t>(1, kThreadWork / work), [&](int64_t b0, int64_t e0) {
+      for (int64_t i = b0; i < e0; ++i) one(i, false);
+    });
+  }
+}
+
+}  // namespace ember::cpu

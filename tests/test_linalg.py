@@ -1,0 +1,273 @@
+"""Matrix products beyond the op table: GEMM sizes around every tile edge on every micro-kernel ISA
+the CPU has, strided views, alpha/beta, empty dims, integer matmul, thread-count invariance, every
+error path, and double backward against PyTorch."""
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+
+ISAS = [i for i in ("avx512", "avx2", "scalar")
+        if i == "scalar" or ember._C._gemm_isa() in ("avx512", "avx2")[: ("avx512", "avx2").index(i) + 1]]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    old = ember._C._set_gemm_isa(request.param)
+    yield request.param
+    ember._C._set_gemm_isa(old)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    old = ember.get_num_threads()
+    ember.set_num_threads(request.param)
+    yield request.param
+    ember.set_num_threads(old)
+
+
+def E(a):
+    return ember.from_numpy(np.ascontiguousarray(a))
+
+
+def V(a):
+    """A view of numpy memory, strides kept (from_numpy shares memory like torch)."""
+    return ember.from_numpy(a)
+
+
+def layout(a, kind):
+    """The same values as `a` in a given memory layout: row-major, transposed storage, strided."""
+    if kind == "t":
+        return V(np.asfortranarray(a))
+    if kind == "s":
+        big = np.zeros((a.shape[0] * 2, a.shape[1] * 3), dtype=a.dtype)
+        big[::2, 1::3] = a
+        return V(big[::2, 1::3])
+    return E(a)
+
+
+def check(out, ref, dtype):
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(out.numpy(), ref, **tol)
+
+
+# Sizes around the register tiles (12x32, 14x16, 6x16, 6x8, 4x8) and the K / M blocks (KC 256,
+# MC 288 / 168).
+SIZES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (6, 8, 1), (7, 9, 2), (11, 64, 9), (12, 31, 3), (13, 31, 5),
+         (14, 32, 8), (15, 33, 17), (24, 65, 7), (25, 95, 4), (28, 16, 256), (29, 17, 257), (27, 64, 300),
+         (40, 8, 33), (97, 100, 41), (100, 97, 1), (31, 65, 129), (300, 45, 64), (45, 300, 64),
+         (170, 130, 513), (289, 40, 20), (337, 40, 20)]
+
+
+@pytest.mark.parametrize("M,N,K", SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in SIZES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
+    rng = np.random.default_rng(M * 1000 + N * 10 + K)
+    a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    for la, lb in [("c", "c"), ("t", "c"), ("c", "t"), ("t", "t"), ("s", "s")]:
+        out = ember.mm(layout(a, la), layout(b, lb))
+        assert out.shape == (M, N) and out.is_contiguous()
+        check(out, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_blocks_and_threads(isa, threads, dtype):
+    # crosses the NC (4096 columns) and KC / MC blocks, split over threads both ways
+    rng = np.random.default_rng(7)
+    for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600)]:
+        a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+        check(ember.mm(E(a), E(b)), a.astype(np.float64) @ b.astype(np.float64), dtype)
+
+
+def test_thread_count_does_not_change_results():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((203, 301)).astype(np.float32), rng.standard_normal((301, 157)).astype(np.float32)
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(1)
+        one = ember.mm(E(a), E(b)).numpy()
+        ember.set_num_threads(2)
+        two = ember.mm(E(a), E(b)).numpy()
+    finally:
+        ember.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_empty_dims():
+    assert ember.mm(ember.ones(0, 3), ember.ones(3, 4)).shape == (0, 4)
+    assert ember.mm(ember.ones(3, 4), ember.ones(4, 0)).shape == (3, 0)
+    z = ember.mm(ember.ones(2, 0), ember.ones(0, 4))
+    assert z.shape == (2, 4) and np.all(z.numpy() == 0)
+    assert ember.bmm(ember.ones(0, 2, 3), ember.ones(0, 3, 4)).shape == (0, 2, 4)
+    assert ember.matmul(ember.ones(0), ember.ones(0)).numpy() == 0
+    c = E(np.full((2, 4), 3.0))
+    np.testing.assert_array_equal(ember.addmm(c, E(np.ones((2, 0))), E(np.ones((0, 4))), beta=2).numpy(),
+                                  np.full((2, 4), 6.0))
+
+
+def test_alpha_beta_and_nan_safe_beta_zero(isa):
+    rng = np.random.default_rng(5)
+    for M, N, K in [(3, 4, 5), (30, 70, 40)]:
+        a, b = rng.standard_normal((M, K)), rng.standard_normal((K, N))
+        c = rng.standard_normal((M, N))
+        for beta, alpha in [(1, 1), (0.5, 2.0), (-1.0, 0.25), (2, 0)]:
+            out = ember.addmm(E(c), E(a), E(b), beta=beta, alpha=alpha)
+            check(out, beta * c + alpha * (a @ b), np.float64)
+        nan = np.full((M, N), np.nan)
+        out = ember.addmm(E(nan), E(a), E(b), beta=0)
+        assert not np.isnan(out.numpy()).any()
+        check(out, a @ b, np.float64)
+        out = ember.baddbmm(E(nan[None]), E(a[None]), E(b[None]), beta=0, alpha=3)
+        check(out, 3 * (a @ b)[None], np.float64)
+
+
+def test_strided_and_broadcast_views():
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((6, 40, 50))
+    a, b = base[::2, 1:30:2, ::3], base[1::2, 2:19, 5:40:2]   # (3, 15, 17) and (3, 17, 18)
+    assert not V(a).is_contiguous()
+    check(ember.bmm(V(a), V(b)), a @ b, np.float64)
+    check(ember.matmul(V(a), V(b[0])), a @ b[0], np.float64)          # folded batch, strided rows
+    check(ember.matmul(V(a[0]), V(b)), a[0] @ b, np.float64)          # 2-D @ batched
+    w = rng.standard_normal((17, 4))
+    e = np.broadcast_to(w, (3, 17, 4))                                 # stride-0 batch
+    assert V(e).stride()[0] == 0
+    check(ember.bmm(V(a), V(e)), a @ w, np.float64)
+    check(ember.matmul(V(np.broadcast_to(a[:1], (3, 15, 17))), V(b)), a[:1] @ b, np.float64)
+    v, m = base[0, 0, ::5], base[1, :7, :10]                           # strided vector (10,)
+    check(ember.mv(V(m), V(v)), m @ v, np.float64)
+    check(ember.mv(V(m.T[:, :7]), V(base[2, 3, 10:17])), m.T @ base[2, 3, 10:17], np.float64)
+    check(ember.dot(V(v), V(base[2, 3, 10:20])), np.dot(v, base[2, 3, 10:20]), np.float64)
+    c = np.full((3, 15, 18), np.nan)[:, :, ::1]
+    check(ember.baddbmm(V(c), V(a), V(b), beta=0), a @ b, np.float64)
+
+
+def test_gemv_shapes_large():
+    def check(out, ref, dtype):  # float32 sums of 5000 terms: tolerance grows with K
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-3)
+    rng = np.random.default_rng(11)
+    m, v = rng.standard_normal((300, 5000)).astype(np.float32), rng.standard_normal(5000).astype(np.float32)
+    check(ember.mv(E(m), E(v)), m.astype(np.float64) @ v, np.float32)
+    check(ember.matmul(E(v[:300]), E(m)), v[:300].astype(np.float64) @ m, np.float32)
+    check(ember.mm(V(m.T), E(v[:300, None])), m.T.astype(np.float64) @ v[:300, None], np.float32)
+    check(ember.mm(E(v[None, :300]), V(m[:, :2000])), v[None, :300].astype(np.float64) @ m[:, :2000], np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_matmul(dtype):
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 7, (9, 13)).astype(dtype), rng.integers(0, 7, (13, 5)).astype(dtype)
+    out = ember.mm(E(a), E(b))
+    assert out.dtype == getattr(ember, np.dtype(dtype).name)
+    np.testing.assert_array_equal(out.numpy(), a @ b)
+    np.testing.assert_array_equal(ember.matmul(E(a[None].repeat(2, 0)), E(b)).numpy(), (a @ b)[None].repeat(2, 0))
+    np.testing.assert_array_equal(ember.dot(E(a[0]), E(b[:, 0])).numpy(), np.dot(a[0], b[:, 0]))
+    out = ember.addmm(E(a @ b), E(a), E(b), beta=2, alpha=3)
+    np.testing.assert_array_equal(out.numpy(), (2 * (a @ b) + 3 * (a @ b)).astype(dtype))
+
+
+def test_rmatmul_and_methods():
+    a, b = E(np.arange(6.0).reshape(2, 3)), E(np.arange(12.0).reshape(3, 4))
+    np.testing.assert_array_equal(b.__rmatmul__(a).numpy(), a.numpy() @ b.numpy())
+
+    class Other:
+        def __matmul__(self, o):
+            return NotImplemented
+    with pytest.raises(TypeError):
+        Other() @ a
+    with pytest.raises(TypeError):
+        a @ 2
+    np.testing.assert_array_equal(a.mm(b).numpy(), a.numpy() @ b.numpy())
+    v = E(np.arange(3.0))
+    np.testing.assert_array_equal(a.mv(v).numpy(), a.numpy() @ v.numpy())
+    np.testing.assert_array_equal(v.outer(v).numpy(), np.outer(v.numpy(), v.numpy()))
+    assert ember.outer(v, E(np.arange(2))).dtype == ember.float64  # promotes like torch
+
+
+def test_grad_fn_and_requires_grad():
+    a = ember.ones(2, 3).requires_grad_(True)
+    b = ember.ones(3, 4)
+    out = a @ b
+    assert out.requires_grad and out.grad_fn.name() == "MmBackward0"
+    with ember.no_grad():
+        assert not (a @ b).requires_grad
+    assert not (ember.ones(2, 3) @ b).requires_grad
+
+
+ERRORS = [
+    (lambda: ember.mm(ember.ones(3), ember.ones(3, 3)), RuntimeError, "mm: self must be a matrix"),
+    (lambda: ember.mm(ember.ones(3, 3), ember.ones(3)), RuntimeError, "mm: mat2 must be a matrix"),
+    (lambda: ember.mm(ember.ones(2, 3), ember.ones(4, 5)), RuntimeError, r"mm: shapes \(2, 3\) and \(4, 5\) cannot be multiplied \(3 != 4\)"),
+    (lambda: ember.mm(ember.ones(2, 3), ember.ones(3, 2, dtype=ember.float64)), RuntimeError, "same dtype.*float32 != float64"),
+    (lambda: ember.mm(ember.ones(2, 2, dtype=ember.bool), ember.ones(2, 2, dtype=ember.bool)), NotImplementedError, "bool"),
+    (lambda: ember.matmul(ember.ones(()), ember.ones(3)), RuntimeError, "at least 1D, but they are 0D and 1D"),
+    (lambda: ember.matmul(ember.ones(3), ember.ones(4)), RuntimeError, "matmul: shapes"),
+    (lambda: ember.matmul(ember.ones(2, 3), ember.ones(4)), RuntimeError, r"\(3 != 4\)"),
+    (lambda: ember.matmul(ember.ones(3), ember.ones(4, 2)), RuntimeError, r"\(3 != 4\)"),
+    (lambda: ember.matmul(ember.ones(2, 2, 3), ember.ones(3, 3, 4)), (RuntimeError, ValueError), "matmul"),
+    (lambda: ember.matmul(ember.ones(2, 3), ember.ones(3, 2, dtype=ember.int64)), RuntimeError, "same dtype"),
+    (lambda: ember.bmm(ember.ones(2, 3), ember.ones(2, 3, 4)), RuntimeError, "batch1 must be a 3D tensor"),
+    (lambda: ember.bmm(ember.ones(2, 2, 3), ember.ones(3, 4)), RuntimeError, "batch2 must be a 3D tensor"),
+    (lambda: ember.bmm(ember.ones(2, 2, 3), ember.ones(3, 3, 4)), RuntimeError, r"to be: \[2, 3\] but got: \[3, 3\]"),
+    (lambda: ember.bmm(ember.ones(2, 2, 3), ember.ones(2, 4, 4)), RuntimeError, r"to be: \[2, 3\] but got: \[2, 4\]"),
+    (lambda: ember.mv(ember.ones(3), ember.ones(3)), RuntimeError, "mv: expected a matrix and a vector"),
+    (lambda: ember.mv(ember.ones(3, 4), ember.ones(3)), RuntimeError, "mv: size mismatch"),
+    (lambda: ember.dot(ember.ones(3, 1), ember.ones(3)), RuntimeError, "1D tensors expected, but got 2D and 1D"),
+    (lambda: ember.dot(ember.ones(3), ember.ones(3, dtype=ember.float64)), RuntimeError, "same dtype"),
+    (lambda: ember.dot(ember.ones(3), ember.ones(4)), RuntimeError, "inconsistent tensor size"),
+    (lambda: ember.outer(ember.ones(3, 2), ember.ones(4)), RuntimeError, "Expected 1-D argument self"),
+    (lambda: ember.outer(ember.ones(3), ember.ones(4, 1)), RuntimeError, "Expected 1-D argument vec2"),
+    (lambda: ember.addmm(ember.ones(3, 3), ember.ones(3), ember.ones(3, 3)), RuntimeError, "mat1 must be a matrix"),
+    (lambda: ember.addmm(ember.ones(3, 3), ember.ones(3, 3), ember.ones(3)), RuntimeError, "mat2 must be a matrix"),
+    (lambda: ember.addmm(ember.ones(2, 5), ember.ones(3, 4), ember.ones(4, 5)), RuntimeError, r"input of shape \(2, 5\) cannot be broadcast"),
+    (lambda: ember.addmm(ember.ones(2, 2, 5), ember.ones(2, 4), ember.ones(4, 5)), RuntimeError, "cannot be broadcast"),
+    (lambda: ember.addmm(ember.ones(5, dtype=ember.float64), ember.ones(3, 4), ember.ones(4, 5)), RuntimeError, "same dtype"),
+    (lambda: ember.addmm(ember.ones(3, 5), ember.ones(3, 4), ember.ones(4, 5), beta="x"), TypeError, "beta"),
+    (lambda: ember.addmm(ember.ones(3, 5), ember.ones(3, 4), ember.ones(4, 5), alpha=None), TypeError, "alpha"),
+    (lambda: ember.baddbmm(ember.ones(3, 4), ember.ones(2, 3, 5), ember.ones(2, 5, 5)), RuntimeError, "cannot be broadcast"),
+    (lambda: ember.baddbmm(ember.ones(3, 5, dtype=ember.float64), ember.ones(2, 3, 5), ember.ones(2, 5, 5)), RuntimeError, "same dtype"),
+    (lambda: ember.baddbmm(ember.ones(3, 5), ember.ones(3, 5), ember.ones(2, 5, 5)), RuntimeError, "batch1 must be a 3D"),
+    (lambda: ember._C.linear(ember.ones(2, 3), ember.ones(4)), RuntimeError, "weight must be 2-D"),
+    (lambda: ember._C.linear(ember.ones(()), ember.ones(4, 1)), RuntimeError, "at least 1-D"),
+    (lambda: ember._C.linear(ember.ones(2, 3), ember.ones(4, 5)), RuntimeError, r"in_features 3 != 5"),
+    (lambda: ember._C.linear(ember.ones(2, 3), ember.ones(4, 3, dtype=ember.float64)), RuntimeError, "same dtype"),
+    (lambda: ember._C.linear(ember.ones(2, 3), ember.ones(4, 3), ember.ones(4, dtype=ember.float64)), RuntimeError, "bias must have the same dtype"),
+    (lambda: ember._C.linear(ember.ones(2, 3), ember.ones(4, 3), ember.ones(5)), RuntimeError, "does not match out_features 4"),
+    (lambda: ember._C._set_gemm_isa("sse9"), ValueError, "unknown ISA"),
+]
+
+
+@pytest.mark.parametrize("fn,exc,msg", ERRORS, ids=[str(i) for i in range(len(ERRORS))])
+def test_errors(fn, exc, msg):
+    with pytest.raises(exc, match=msg):
+        fn()
+
+
+@requires_torch
+@pytest.mark.parametrize("name,fn,shapes", [
+    ("matmul_broadcast", lambda L, a, b: L.matmul(a, b), [(2, 1, 3, 4), (5, 4, 2)]),
+    ("matmul_2d", lambda L, a, b: a @ b, [(3, 4), (4, 5)]),
+    ("matmul_1d", lambda L, a, b: L.matmul(a, b), [(4,), (2, 4, 3)]),
+    ("addmm", lambda L, c, a, b: L.addmm(c, a, b, beta=0.5, alpha=2.0), [(5,), (3, 4), (4, 5)]),
+    ("baddbmm", lambda L, c, a, b: L.baddbmm(c, a, b, beta=1.5, alpha=-1.0), [(2, 3, 5), (2, 3, 4), (2, 4, 5)]),
+    ("linear", lambda L, x, w, b: (L.nn.functional.linear if hasattr(L, "nn") else L._C.linear)(x, w, b),
+     [(2, 3, 4), (5, 4), (5,)]),
+])
+def test_double_backward_vs_torch(name, fn, shapes):
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ex = [E(a).requires_grad_(True) for a in arrays]
+    tx = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
+    g = rng.standard_normal(tuple(fn(torch, *tx).shape))
+    results = []
+    for L, xs, G in [(ember, ex, E(g)), (torch, tx, torch.from_numpy(g.copy()))]:
+        out = fn(L, *xs)
+        grads = L.autograd.grad(out, xs, G, create_graph=True)
+        # a scalar of the first-order grads (products of them exercise every input) -> second order
+        s = sum((gr * gr).sum() for gr in grads) + (grads[0].sum() * grads[-1].sum())
+        second = L.autograd.grad(s, xs, allow_unused=True)
+        results.append([gr.detach().numpy() for gr in grads] +
+                       [np.zeros(x.shape) if h is None else h.detach().numpy() for x, h in zip(xs, second)])
+    for e, t in zip(*results):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)

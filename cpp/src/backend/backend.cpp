@@ -50,6 +50,7 @@ struct CpuBackend final : Backend {
   // random (interop branch)
   void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p) override {
     cpu::random(op, out, key, counter, p);
+  }
   // linalg
   void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta) override {
     cpu::gemm_batched(a, b, out, alpha, beta);

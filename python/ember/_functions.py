@@ -12,4 +12,5 @@ from ._C import (  # noqa: F401
 )
 
 # --- linear algebra (cpp/src/bindings/linalg.cpp) ---
-from ._C import matmul, mm, bmm, mv, dot, outer, addmm, baddbmm  # noqa: F401,E402
+# isort: split
+from ._C import addmm, baddbmm, bmm, dot, matmul, mm, mv, outer  # noqa: F401

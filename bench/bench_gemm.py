@@ -30,9 +30,9 @@ def _median_time(fn, min_time=0.3, max_reps=200):
 
 
 def worker(threads, sizes, variant):
+    import ember
     import numpy as np
     import torch
-    import ember
     ember.set_num_threads(threads)
     torch.set_num_threads(threads)
     out = {}
@@ -50,9 +50,9 @@ def worker(threads, sizes, variant):
             na, nb = a, b
         flop = 2.0 * n ** 3
         out[n] = {
-            "ember": flop / _median_time(lambda: ember.mm(ea, eb)) / 1e9,
-            "torch": flop / _median_time(lambda: torch.mm(ta, tb)) / 1e9,
-            "numpy": flop / _median_time(lambda: np.matmul(na, nb)) / 1e9,
+            "ember": flop / _median_time(lambda x=ea, y=eb: ember.mm(x, y)) / 1e9,
+            "torch": flop / _median_time(lambda x=ta, y=tb: torch.mm(x, y)) / 1e9,
+            "numpy": flop / _median_time(lambda x=na, y=nb: np.matmul(x, y)) / 1e9,
         }
     print(json.dumps(out))
 

@@ -1,10 +1,9 @@
 """Matrix products beyond the op table: GEMM sizes around every tile edge on every micro-kernel ISA
 the CPU has, strided views, alpha/beta, empty dims, integer matmul, thread-count invariance, every
 error path, and double backward against PyTorch."""
+import ember
 import numpy as np
 import pytest
-
-import ember
 from conftest import requires_torch, torch
 
 ISAS = [i for i in ("avx512", "avx2", "scalar")
@@ -47,7 +46,7 @@ def layout(a, kind):
 
 
 def check(out, ref, dtype):
-    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"rtol": 2e-5, "atol": 2e-5}
     np.testing.assert_allclose(out.numpy(), ref, **tol)
 
 

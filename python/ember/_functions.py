@@ -30,4 +30,5 @@ from ._C import (  # noqa: F401,E402
 from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401,E402
 # --- end interop branch ---------------------------------------------------------------------------
 # --- linear algebra (cpp/src/bindings/linalg.cpp) ---
-from ._C import matmul, mm, bmm, mv, dot, outer, addmm, baddbmm  # noqa: F401,E402
+# isort: split
+from ._C import addmm, baddbmm, bmm, dot, matmul, mm, mv, outer  # noqa: F401

@@ -538,3 +538,29 @@ CASES += [
       lambda x, w, b: x @ w.T + b),
     C("linear_1d", lambda L, x, w, b: _linear(L, x, w, b), [(3,), (2, 3), (2,)], lambda x, w, b: w @ x + b),
 ]
+
+# --- edge shapes: 0-d and empty tensors through every family ----------------------------------------
+CASES += [
+    C("0d_add", lambda L, a, b: a + b, [(), ()], lambda a, b: a + b),
+    C("0d_broadcast_mul", lambda L, a, b: a * b, [(), (2, 3)], lambda a, b: a * b),
+    C("0d_exp", lambda L, a: L.exp(a), [()], np.exp),
+    C("0d_sum", lambda L, a: a.sum(), [()], np.sum),
+    C("0d_sum_dim0", lambda L, a: a.sum(0), [()], lambda a: a),
+    C("0d_mean_keepdim", lambda L, a: a.mean(-1, keepdim=True), [()], lambda a: a),
+    C("0d_softmax", lambda L, a: L.softmax(a, 0), [()], np.ones_like, gradcheck=False),
+    C("0d_reshape", lambda L, a: a.reshape(1, 1), [()], lambda a: a.reshape(1, 1)),
+    C("0d_unsqueeze", lambda L, a: a.unsqueeze(0), [()], lambda a: a[None]),
+    C("0d_where", lambda L, c, a, b: L.where(c > 0, a, b), [(), (3,), ()],
+      lambda c, a, b: np.where(c > 0, a, b)),
+    C("empty_add", lambda L, a, b: a + b, [(0, 3), (3,)], lambda a, b: a + b),
+    C("empty_exp", lambda L, a: L.exp(a), [(2, 0)], np.exp),
+    C("empty_sum", lambda L, a: a.sum(), [(0, 3)], np.sum),
+    C("empty_sum_dim", lambda L, a: a.sum(0), [(0, 3)], lambda a: a.sum(0)),
+    C("empty_sum_other_dim", lambda L, a: a.sum(1), [(0, 3)], lambda a: a.sum(1)),
+    C("empty_prod", lambda L, a: a.prod(0), [(0, 2)], lambda a: a.prod(0)),
+    C("empty_matmul_k0", lambda L, a, b: a @ b, [(2, 0), (0, 3)], lambda a, b: a @ b),
+    C("empty_matmul_m0", lambda L, a, b: a @ b, [(0, 4), (4, 3)], lambda a, b: a @ b),
+    C("empty_cat", lambda L, a, b: L.cat([a, b], 0), [(0, 3), (2, 3)], lambda a, b: np.concatenate([a, b])),
+    C("empty_reshape", lambda L, a: a.reshape(3, 0, 2), [(0, 6)], lambda a: a.reshape(3, 0, 2)),
+    C("empty_getitem", lambda L, a: a[1:1], [(4, 2)], lambda a: a[1:1]),
+]

@@ -21,7 +21,7 @@ def make_arrays(case, dtype=np.float64):
             a = np.asarray(spec(rng))
             arrays.append(a.astype(dtype) if a.dtype.kind == "f" else a)
         else:
-            arrays.append(rng.uniform(*case.domain, spec).astype(dtype))
+            arrays.append(np.asarray(rng.uniform(*case.domain, spec)).astype(dtype))
     return arrays
 
 
@@ -43,7 +43,7 @@ def as_list(out):
 def to_ember(arrays, layout, requires_grad):
     ts = []
     for a in arrays:
-        a = noncontiguous(a) if layout == "noncontig" else np.ascontiguousarray(a)
+        a = noncontiguous(a) if layout == "noncontig" else np.array(a, order="C")
         t = ember.from_numpy(a)
         if requires_grad and a.dtype.kind == "f":
             t.requires_grad_(True)

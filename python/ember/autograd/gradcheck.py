@@ -61,9 +61,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for k, i in enumerate(checked):
         x = inputs[i].detach().numpy()  # zero-copy view: perturbing it perturbs the input
         numerical = np.zeros(x.shape)
-        it = np.nditer(x, flags=["multi_index"])
-        for _ in it:
-            idx = it.multi_index
+        for idx in np.ndindex(*x.shape):
             orig = x[idx].copy()
             x[idx] = orig + eps
             fp = f_dot_v()

@@ -135,3 +135,29 @@ def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
 Tensor.new_full = _new_full
 Tensor.new_tensor = _new_tensor
 # --- end interop branch ---------------------------------------------------------------------------
+
+
+# --- copying and pickling (for worker processes and copy.deepcopy; files use ember.save) ---------
+def _rebuild_tensor(array, requires_grad):
+    t = _C.from_numpy(array)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _reduce_ex(self, proto):
+    return (_rebuild_tensor, (self.detach().numpy().copy(), self.requires_grad and self.is_leaf))
+
+
+def _deepcopy(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    new = self.detach().clone()
+    if self.requires_grad and self.is_leaf:
+        new.requires_grad_(True)
+    if self.grad is not None:
+        new.grad = self.grad.detach().clone()
+    memo[id(self)] = new
+    return new
+
+
+Tensor.__reduce_ex__ = _reduce_ex
+Tensor.__deepcopy__ = _deepcopy

@@ -26,7 +26,11 @@ class Parameter(_C.Tensor):
         return result
 
     def __reduce_ex__(self, proto):
-        raise TypeError("ember tensors are not pickled; use ember.save")
+        return (_rebuild_parameter, (self.detach().numpy().copy(), self.requires_grad))
+
+
+def _rebuild_parameter(array, requires_grad):
+    return Parameter(_C.from_numpy(array), requires_grad)
 
 
 class Buffer:

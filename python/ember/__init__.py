@@ -26,6 +26,7 @@ from . import return_types  # noqa: F401
 from . import nn  # noqa: F401,E402
 from . import cuda, random  # noqa: F401,E402  (interop branch)
 from . import utils  # noqa: F401,E402
+from . import datasets  # noqa: F401,E402
 from .serialization import save, load  # noqa: F401,E402
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)

@@ -33,6 +33,11 @@ struct CpuBackend final : Backend {
   void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) override {
     cpu::scan(op, x, dim, out, reverse);
   }
+  // --- optimizer family ---
+  void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
+                  const OptimParams& p) override {
+    cpu::optim_step(kind, param, grad, state, p);
+  }
 };
 }  // namespace
 

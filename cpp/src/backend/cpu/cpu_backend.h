@@ -20,4 +20,8 @@ void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log);
 void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log);
 void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse);
 
+// optim.cpp (optimizer family)
+void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
+                const OptimParams& p);
+
 }  // namespace ember::cpu

@@ -239,7 +239,255 @@ CASES += [
 ]
 
 # --- shape --------------------------------------------------------------------------------------
+def _pad(L, a, pad, value=0.0):
+    """constant padding: ember._C.constant_pad, torch.nn.functional.pad (same pad order)."""
+    if L.__name__ == "ember":
+        return L._C.constant_pad(a, pad, value)
+    return L.nn.functional.pad(a, pad, value=value)
+
+
+def _np_pad(a, pad, value):
+    """numpy reference for _pad, negative pads crop."""
+    for j in range(len(pad) // 2):
+        d = a.ndim - 1 - j
+        lo, hi = pad[2 * j], pad[2 * j + 1]
+        sl = [slice(None)] * a.ndim
+        sl[d] = slice(max(-lo, 0), a.shape[d] - max(-hi, 0))
+        a = a[tuple(sl)]
+        widths = [(0, 0)] * a.ndim
+        widths[d] = (max(lo, 0), max(hi, 0))
+        a = np.pad(a, widths, constant_values=value)
+    return a
+
+
+CASES += [
+    C("view", lambda L, a: a.view(-1, 1, 3, 2), [(2, 3, 2)], lambda a: a.reshape(2, 1, 3, 2)),
+    C("view_tuple", lambda L, a: a.view((2, 2, 3)), [(2, 6)], lambda a: a.reshape(2, 2, 3)),
+    C("view_as", lambda L, a, b: a.view_as(b), [(2, 6), (2, 3, 2)],
+      lambda a, b: a.reshape(2, 3, 2)),
+    C("contiguous_view", lambda L, a: a.t().contiguous().view(-1), [(3, 4)], lambda a: a.T.ravel()),
+    C("reshape", lambda L, a: a.reshape(3, -1), [(2, 3, 2)], lambda a: a.reshape(3, -1)),
+    C("reshape_fn", lambda L, a: L.reshape(a, (-1,)), [(2, 3)], lambda a: a.ravel()),
+    C("reshape_as", lambda L, a, b: a.reshape_as(b), [(2, 6), (4, 3)],
+      lambda a, b: a.reshape(4, 3)),
+    C("flatten", lambda L, a: a.flatten(1), [(2, 3, 4)], lambda a: a.reshape(2, 12)),
+    C("flatten_fn", lambda L, a: L.flatten(a, 0, -2), [(2, 3, 4)], lambda a: a.reshape(6, 4)),
+    C("unflatten", lambda L, a: a.unflatten(1, (2, -1)), [(3, 4)], lambda a: a.reshape(3, 2, 2)),
+    C("squeeze", lambda L, a: a.squeeze(), [(3, 1, 4, 1)], np.squeeze),
+    C("squeeze_dim", lambda L, a: a.squeeze(-1), [(3, 1, 4, 1)], lambda a: a.squeeze(-1)),
+    C("squeeze_dims", lambda L, a: L.squeeze(a, (1, 3)), [(3, 1, 4, 1)],
+      lambda a: a.squeeze((1, 3))),
+    C("unsqueeze", lambda L, a: a.unsqueeze(-1), [(3, 4)], lambda a: a[..., None]),
+    C("unsqueeze_fn", lambda L, a: L.unsqueeze(a, 1), [(3, 4)], lambda a: a[:, None]),
+    C("permute", lambda L, a: a.permute(2, 0, 1), [(2, 3, 4)], lambda a: a.transpose(2, 0, 1)),
+    C("permute_fn", lambda L, a: L.permute(a, (1, -1, 0)), [(2, 3, 4)],
+      lambda a: a.transpose(1, 2, 0)),
+    C("transpose", lambda L, a: a.transpose(0, -1), [(2, 3, 4)], lambda a: a.swapaxes(0, -1)),
+    C("swapaxes", lambda L, a: L.swapaxes(a, 0, 1), [(2, 3, 4)], lambda a: a.swapaxes(0, 1)),
+    C("t", lambda L, a: a.t(), [(3, 4)], lambda a: a.T),
+    C("t_1d", lambda L, a: L.t(a), [(4,)], lambda a: a),
+    C("T", lambda L, a: a.T * 1, [(3, 4)], lambda a: a.T),
+    C("mT", lambda L, a: a.mT, [(2, 3, 4)], lambda a: a.swapaxes(-1, -2)),
+    C("expand", lambda L, a: a.expand(2, 3, 4), [(3, 1)], lambda a: np.broadcast_to(a, (2, 3, 4))),
+    C("expand_neg", lambda L, a: a.expand(2, -1, -1), [(1, 3, 4)],
+      lambda a: np.broadcast_to(a, (2, 3, 4))),
+    C("expand_as", lambda L, a, b: a.expand_as(b), [(4,), (3, 4)],
+      lambda a, b: np.broadcast_to(a, b.shape)),
+    C("repeat", lambda L, a: a.repeat(2, 1, 3), [(3, 2)], lambda a: np.tile(a, (2, 1, 3))),
+    C("cat", lambda L, a, b, c: L.cat([a, b, c], 1), [(2, 3), (2, 1), (2, 4)],
+      lambda a, b, c: np.concatenate([a, b, c], 1)),
+    C("cat_neg_dim", lambda L, a, b: L.cat((a, b), -1), [(2, 3, 2), (2, 3, 1)],
+      lambda a, b: np.concatenate([a, b], -1)),
+    C("cat_promote", lambda L, a, b: L.cat([a, b.to(L.float64)]), [(2, 3), (1, 3)],
+      lambda a, b: np.concatenate([a, b])),
+    C("cat_int", lambda L, a, b: L.cat([a, (b > 0).long()]), [(2, 3), (1, 3)],
+      lambda a, b: np.concatenate([a, (b > 0).astype(np.int64)])),
+    C("cat_skip_empty", lambda L, a, b: L.cat([a, L.zeros(0), b]), [(2, 3), (1, 3)],
+      lambda a, b: np.concatenate([a, b])),
+    C("concat", lambda L, a, b: L.concat((a, b), dim=0), [(2, 3), (2, 3)],
+      lambda a, b: np.concatenate([a, b])),
+    C("concatenate", lambda L, a, b: L.concatenate([a, b], axis=1), [(2, 3), (2, 1)],
+      lambda a, b: np.concatenate([a, b], 1)),
+    C("stack", lambda L, a, b: L.stack([a, b], 1), [(2, 3), (2, 3)],
+      lambda a, b: np.stack([a, b], 1)),
+    C("stack_neg", lambda L, a, b: L.stack([a, b], -1), [(2, 3), (2, 3)],
+      lambda a, b: np.stack([a, b], -1)),
+    C("split", lambda L, a: a.split(2, 1), [(3, 5)], lambda a: np.split(a, [2, 4], 1)),
+    C("split_sizes", lambda L, a: L.split(a, [1, 3], 0), [(4, 2)], lambda a: np.split(a, [1], 0)),
+    C("split_last", lambda L, a: a.split(2, 1)[-1] * 2, [(3, 5)], lambda a: a[:, 4:] * 2),
+    C("chunk", lambda L, a: a.chunk(3, -1), [(2, 7)], lambda a: np.split(a, [3, 6], -1)),
+    C("chunk_mid", lambda L, a: L.chunk(a, 3, 0)[1], [(7, 2)], lambda a: a[3:6]),
+    C("unbind", lambda L, a: a.unbind(1), [(2, 3)], lambda a: [a[:, i] for i in range(3)]),
+    C("unbind_last", lambda L, a: L.unbind(a)[-1], [(3, 2)], lambda a: a[-1]),
+    C("narrow", lambda L, a: a.narrow(1, 1, 2), [(3, 4)], lambda a: a[:, 1:3]),
+    C("narrow_neg", lambda L, a: L.narrow(a, -1, -3, 2), [(3, 4)], lambda a: a[:, 1:3]),
+    C("select", lambda L, a: a.select(1, -1), [(3, 4)], lambda a: a[:, -1]),
+    C("select_fn", lambda L, a: L.select(a, 0, 1), [(3, 4, 2)], lambda a: a[1]),
+    C("flip", lambda L, a: a.flip(0, 2), [(2, 3, 4)], lambda a: np.flip(a, (0, 2))),
+    C("flip_fn", lambda L, a: L.flip(a, [-1]), [(3, 4)], lambda a: np.flip(a, -1)),
+    C("roll", lambda L, a: a.roll(2, 1), [(3, 4)], lambda a: np.roll(a, 2, 1)),
+    C("roll_multi", lambda L, a: L.roll(a, (1, -1), (0, 1)), [(3, 4)],
+      lambda a: np.roll(a, (1, -1), (0, 1))),
+    C("roll_flat", lambda L, a: a.roll(3), [(3, 4)], lambda a: np.roll(a, 3)),
+    C("movedim", lambda L, a: L.movedim(a, 0, -1), [(2, 3, 4)], lambda a: np.moveaxis(a, 0, -1)),
+    C("movedim_multi", lambda L, a: a.movedim((0, 1), (2, 0)), [(2, 3, 4)],
+      lambda a: np.moveaxis(a, (0, 1), (2, 0))),
+    C("tril", lambda L, a: a.tril(), [(3, 4)], np.tril),
+    C("triu_k", lambda L, a: L.triu(a, 1), [(2, 3, 4)], lambda a: np.triu(a, 1)),
+    C("tril_neg_k", lambda L, a: L.tril(a, -1), [(4, 3)], lambda a: np.tril(a, -1)),
+    C("constant_pad", lambda L, a: _pad(L, a, (1, 2)), [(2, 3)], lambda a: _np_pad(a, (1, 2), 0.0)),
+    C("constant_pad_2d", lambda L, a: _pad(L, a, (0, 1, 2, 1), 1.5), [(2, 3, 2)],
+      lambda a: _np_pad(a, (0, 1, 2, 1), 1.5)),
+    C("constant_pad_crop", lambda L, a: _pad(L, a, (-1, 2, 1, -2)), [(4, 3)],
+      lambda a: _np_pad(a, (-1, 2, 1, -2), 0.0)),
+]
 
 # --- indexing -----------------------------------------------------------------------------------
+def ints(high, shape, low=0):
+    return lambda rng: rng.integers(low, high, shape)
+
+
+def unique_rows(n, shape):
+    """Index (shape) along dim 0 with distinct values in each column (scatter without ties)."""
+    return lambda rng: np.argsort(rng.random((n,) + tuple(shape[1:])), axis=0)[: shape[0]]
+
+
+def perm(n, k):
+    return lambda rng: rng.permutation(n)[:k]
+
+
+def mask(shape, p=0.5):
+    return lambda rng: rng.random(shape) < p
+
+
+def _put_along(a, i, v, axis):
+    out = a.copy()
+    np.put_along_axis(out, i, v, axis)
+    return out
+
+
+def _scatter_add(a, i, b, axis):
+    out = a.copy()
+    for idx in np.ndindex(*i.shape):
+        tgt = list(idx)
+        tgt[axis] = i[idx]
+        out[tuple(tgt)] += b[idx]
+    return out
+
+
+def _setitem(L, a, idx, v):
+    y = a * 1
+    y[idx] = v
+    return y
+
+
+def _np_setitem(a, idx, v, acc=False):
+    out = a.copy()
+    if acc:
+        np.add.at(out, idx, v)
+    else:
+        out[idx] = v
+    return out
+
+
+CASES += [
+    C("getitem_int", lambda L, a: a[1], [(3, 4)], lambda a: a[1]),
+    C("getitem_neg_int", lambda L, a: a[-1, 2], [(3, 4)], lambda a: a[-1, 2]),
+    C("getitem_slice", lambda L, a: a[1:, ::2], [(3, 5)], lambda a: a[1:, ::2]),
+    C("getitem_slice_neg", lambda L, a: a[-2:, :-1], [(3, 5)], lambda a: a[-2:, :-1]),
+    C("getitem_none_ellipsis", lambda L, a: a[None, ..., 1], [(2, 3, 4)],
+      lambda a: a[None, ..., 1]),
+    C("getitem_clamp", lambda L, a: a[1:100, -100:2], [(3, 4)], lambda a: a[1:100, -100:2]),
+    C("getitem_int_array", lambda L, a, i: a[i], [(5, 3), ints(5, (4,))], lambda a, i: a[i]),
+    C("getitem_neg_array", lambda L, a, i: a[:, i], [(2, 5), ints(5, (2, 3), low=-5)],
+      lambda a, i: a[:, i]),
+    C("getitem_list", lambda L, a: a[[0, 2, 2]], [(3, 4)], lambda a: a[[0, 2, 2]]),
+    C("getitem_two_arrays", lambda L, a, i, j: a[i, j], [(4, 5), ints(4, (3, 1)), ints(5, (2,))],
+      lambda a, i, j: a[i, j]),
+    C("getitem_separated", lambda L, a, i, j: a[i, :, j], [(3, 4, 5), ints(3, (2,)), ints(5, (2,))],
+      lambda a, i, j: a[i, :, j]),
+    C("getitem_adjacent_mid", lambda L, a, i, j: a[:, i, j],
+      [(2, 3, 4), ints(3, (5,)), ints(4, (5,))],
+      lambda a, i, j: a[:, i, j]),
+    C("getitem_mixed", lambda L, a, i: a[1:, i, None], [(3, 4, 2), ints(4, (2, 2))],
+      lambda a, i: a[1:, i, None]),
+    C("getitem_mask", lambda L, a, m: a[m], [(3, 4), mask((3, 4))], lambda a, m: a[m]),
+    C("getitem_mask_partial", lambda L, a, m: a[m], [(3, 4), mask((3,), 0.7)], lambda a, m: a[m]),
+    C("getitem_mask_cmp", lambda L, a: a[a > 0], [(3, 4)], lambda a: a[a > 0]),
+    C("getitem_mask_mid", lambda L, a, m: a[:, m], [(2, 3, 4), mask((3, 4))], lambda a, m: a[:, m]),
+    C("index_select", lambda L, a, i: L.index_select(a, 1, i), [(3, 4), ints(4, (5,))],
+      lambda a, i: np.take(a, i, 1)),
+    C("index_select_method", lambda L, a, i: a.index_select(-2, i), [(3, 4), ints(3, (2,))],
+      lambda a, i: np.take(a, i, 0)),
+    C("gather", lambda L, a, i: L.gather(a, 1, i), [(3, 4), ints(4, (3, 5))],
+      lambda a, i: np.take_along_axis(a, i, 1)),
+    C("gather_smaller", lambda L, a, i: a.gather(0, i), [(3, 4), ints(3, (2, 3))],
+      lambda a, i: np.take_along_axis(a[:, :3], i, 0)),
+    C("gather_neg_dim", lambda L, a, i: a.gather(-1, i), [(2, 3, 4), ints(4, (2, 3, 2))],
+      lambda a, i: np.take_along_axis(a, i, -1)),
+    C("scatter", lambda L, a, i, b: a.scatter(0, i, b), [(3, 4), unique_rows(3, (2, 4)), (2, 4)],
+      lambda a, i, b: _put_along(a, i, b, 0)),
+    C("scatter_src_larger", lambda L, a, i, b: L.scatter(a, 1, i, b),
+      [(3, 4), lambda rng: np.argsort(rng.random((3, 4)), axis=1)[:, :2], (3, 5)],
+      lambda a, i, b: _put_along(a, i, b[:, :2], 1), grad=False),  # torch's backward rejects it
+    C("scatter_value", lambda L, a, i: a.scatter(1, i, 2.5), [(3, 4), ints(4, (3, 2))],
+      lambda a, i: _put_along(a, i, 2.5, 1)),
+    C("scatter_add", lambda L, a, i, b: a.scatter_add(0, i, b), [(3, 4), ints(3, (5, 4)), (5, 4)],
+      lambda a, i, b: _scatter_add(a, i, b, 0)),
+    C("scatter_add_fn", lambda L, a, i, b: L.scatter_add(a, -1, i, b),
+      [(2, 3), ints(3, (2, 6)), (2, 6)],
+      lambda a, i, b: _scatter_add(a, i, b, 1)),
+    C("scatter_add_src_larger", lambda L, a, i, b: a.scatter_add(1, i, b),
+      [(2, 3), ints(3, (2, 4)), (3, 5)],
+      lambda a, i, b: _scatter_add(a, i, b[:2, :4], 1), grad=False),
+    C("take_along_dim", lambda L, a, i: L.take_along_dim(a, i, 1), [(3, 4), ints(4, (3, 6))],
+      lambda a, i: np.take_along_axis(a, i, 1)),
+    C("take_along_dim_bcast", lambda L, a, i: a.take_along_dim(i, 2),
+      [(2, 3, 4), ints(4, (1, 3, 2))],
+      lambda a, i: np.take_along_axis(a, i, 2)),
+    C("take_along_dim_flat", lambda L, a, i: L.take_along_dim(a, i), [(3, 4), ints(12, (5,))],
+      lambda a, i: a.ravel()[i]),
+    C("masked_fill", lambda L, a, m: a.masked_fill(m, 0.5), [(3, 4), mask((3, 4))],
+      lambda a, m: np.where(m, 0.5, a)),
+    C("masked_fill_bcast", lambda L, a, m: L.masked_fill(a, m, -1), [(3, 4), mask((4,))],
+      lambda a, m: np.where(m, -1.0, a)),
+    C("masked_fill_tensor", lambda L, a, v, m: a.masked_fill(m, v.sum()),
+      [(3, 4), (1,), mask((3, 4))],
+      lambda a, v, m: np.where(m, v.sum(), a)),
+    C("masked_select", lambda L, a, m: L.masked_select(a, m), [(3, 4), mask((3, 4))],
+      lambda a, m: a[m]),
+    C("masked_select_bcast", lambda L, a, m: a.masked_select(m), [(3, 4), mask((4,))],
+      lambda a, m: a[np.broadcast_to(m, a.shape)]),
+    C("index_put", lambda L, a, i, v: L.index_put(a, (i,), v), [(5, 3), perm(5, 3), (3, 3)],
+      lambda a, i, v: _np_setitem(a, i, v)),
+    C("index_put_bcast", lambda L, a, i, v: a.index_put((i,), v), [(5, 3), perm(5, 2), (3,)],
+      lambda a, i, v: _np_setitem(a, i, v)),
+    C("index_put_acc", lambda L, a, i, j, v: a.index_put((i, j), v, accumulate=True),
+      [(3, 4), ints(3, (6,)), ints(4, (6,)), (6,)],
+      lambda a, i, j, v: _np_setitem(a, (i, j), v, True)),
+    C("setitem_basic", lambda L, a, v: _setitem(L, a, (slice(1, 3), 0), v), [(3, 4), (2,)],
+      lambda a, v: _np_setitem(a, (slice(1, 3), 0), v)),
+    C("setitem_scalar", lambda L, a: _setitem(L, a, 0, 2.0), [(3, 4)],
+      lambda a: _np_setitem(a, 0, 2.0)),
+    C("setitem_bcast", lambda L, a, v: _setitem(L, a, (Ellipsis, slice(None, None, 2)), v),
+      [(3, 4), (3, 1)],
+      lambda a, v: _np_setitem(a, (Ellipsis, slice(None, None, 2)), v)),
+    C("setitem_adv", lambda L, a, i, v: _setitem(L, a, i, v), [(5, 3), perm(5, 2), (2, 3)],
+      lambda a, i, v: _np_setitem(a, i, v)),
+    C("setitem_adv_slice", lambda L, a, i, v: _setitem(L, a, (slice(1, None), i), v),
+      [(3, 5), perm(5, 2), (2, 2)], lambda a, i, v: _np_setitem(a, (slice(1, None), i), v)),
+    C("setitem_mask", lambda L, a, m: _setitem(L, a, m, 0.0), [(3, 4), mask((3, 4))],
+      lambda a, m: _np_setitem(a, m, 0.0)),
+    C("setitem_chained", lambda L, a, v: _chained_set(a, v), [(3, 4), (3,)],
+      lambda a, v: _np_setitem(a, (1, slice(1, None)), v)),
+    C("nonzero", lambda L, a: L.nonzero(a > 0), [(3, 4)], lambda a: np.argwhere(a > 0), grad=False),
+]
+
+
+def _chained_set(a, v):
+    y = a * 1
+    y[1][1:] = v
+    return y
+
 
 # --- linear algebra -----------------------------------------------------------------------------

@@ -125,3 +125,17 @@ def test_isa_fallbacks_give_identical_results(isa):
     a = np.linspace(-3, 3, 1001, dtype=np.float32)
     x = ember.from_numpy(a)
     np.testing.assert_array_equal(got, (x * 1.5 + x / 3 - ember.relu(x)).numpy())
+
+
+def test_size_overflow_and_out_of_memory_raise():
+    with pytest.raises(RuntimeError, match="overflows int64"):
+        ember.zeros(1 << 40, 1 << 30)
+    with pytest.raises(MemoryError, match="out of memory"):
+        ember.zeros(1 << 40, 1 << 20)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        ember.zeros(-1)
+
+
+def test_too_many_dims_raise():
+    with pytest.raises(RuntimeError, match="more than 25 dims"):
+        ember.zeros(*([1] * 30)) + 1

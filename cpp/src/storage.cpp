@@ -54,7 +54,7 @@ void* allocate(size_t nbytes) {
     empty_cache();
     p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
   }
-  if (!p) throw RuntimeError(str("out of memory: failed to allocate ", nbytes, " bytes on cpu"));
+  if (!p) throw OutOfMemoryError(str("out of memory: failed to allocate ", nbytes, " bytes on cpu"));
   return p;
 }
 

@@ -10,8 +10,15 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto s : shape)
     EMBER_CHECK(s >= 0, RuntimeError, "empty: trying to create tensor with negative dimension ", s, ": ",
                 shape_str(shape));
+  int64_t n = 1;
+  for (auto s : shape)
+    EMBER_CHECK(!__builtin_mul_overflow(n, s, &n), RuntimeError, "empty: the number of elements of shape ",
+                shape_str(shape), " overflows int64");
+  int64_t nbytes = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(n, static_cast<int64_t>(ember::itemsize(dtype)), &nbytes), RuntimeError,
+              "empty: the size in bytes of shape ", shape_str(shape), " overflows int64");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape) * ember::itemsize(dtype), device);
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

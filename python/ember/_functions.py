@@ -12,3 +12,12 @@ from ._C import (  # noqa: F401
     logsumexp, all, any, norm, softmax, log_softmax, cumsum, cumprod,
     zeros, ones, empty, zeros_like, ones_like, empty_like, full, full_like, arange, linspace, eye,
 )
+
+# --- shape and indexing (index branch) ------------------------------------------------------------
+from ._C import (  # noqa: F401
+    reshape, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes, swapdims, t,
+    movedim, moveaxis, select, narrow, split, chunk, unbind, cat, concat, concatenate, stack, flip,
+    roll, tril, triu,
+    index_select, gather, scatter, scatter_add, take_along_dim, index_put, index_put_, masked_fill,
+    masked_select, nonzero,
+)

@@ -91,6 +91,27 @@ struct Backend {
   // scans from the end.
   virtual void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) = 0;
 
+  // --- indexing (index family: gather, scatter, index_select, advanced indexing) ---------------
+  // Reads and writes go through element offsets: `src`/`dst` are restrided views of the indexed
+  // tensor whose indexed dims have stride 0, and `offsets` (int64, same shape) holds, for each
+  // iteration element i, the extra element offset of its indexed position.
+  // offsets[i] = sum_k wrap(indices[k][i]) * strides[k]. indices: contiguous int64, numel of out
+  // (contiguous int64). IndexError "<op>index v is out of bounds for dimension dims[k] with size
+  // sizes[k]" for entries outside [-size, size) ([0, size) unless allow_negative).
+  virtual void index_offsets(const std::vector<Tensor>& indices, const std::vector<int64_t>& sizes,
+                             const std::vector<int64_t>& strides, const std::vector<int64_t>& dims,
+                             const Tensor& out, bool allow_negative, const char* op) = 0;
+  // out[i] = src[i + offsets[i]] (src, offsets shaped like out; src of out's dtype).
+  virtual void index_gather(const Tensor& src, const Tensor& offsets, const Tensor& out) = 0;
+  // dst[i + offsets[i]] = values[i] (or += when accumulate). All three share one shape; values has
+  // dst's dtype. Deterministic (duplicates: the last write in row-major order wins) and race-free.
+  virtual void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& values,
+                             bool accumulate) = 0;
+  // Non-zero elements of a contiguous bool tensor: their count, and their coordinates written
+  // into out (count, x.dim()) int64 in row-major order.
+  virtual int64_t count_nonzero(const Tensor& x) = 0;
+  virtual void nonzero(const Tensor& x, const Tensor& out) = 0;
+
   // --- optimizer family ----------------------------------------------------------------------
   // One fused update of param in place from grad and the kind's state tensors (in the order of
   // ops/optim.h), all contiguous with param's shape and floating dtype; grad is only read.

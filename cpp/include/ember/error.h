@@ -14,6 +14,7 @@ struct TypeError : Error { using Error::Error; };
 struct IndexError : Error { using Error::Error; };
 struct RuntimeError : Error { using Error::Error; };
 struct NotImplementedError : Error { using Error::Error; };
+struct OutOfMemoryError : Error { using Error::Error; };
 
 namespace detail {
 inline void str_into(std::ostringstream&) {}

@@ -33,6 +33,21 @@ struct CpuBackend final : Backend {
   void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) override {
     cpu::scan(op, x, dim, out, reverse);
   }
+  // --- index family ---
+  void index_offsets(const std::vector<Tensor>& indices, const std::vector<int64_t>& sizes,
+                     const std::vector<int64_t>& strides, const std::vector<int64_t>& dims, const Tensor& out,
+                     bool allow_negative, const char* op) override {
+    cpu::index_offsets(indices, sizes, strides, dims, out, allow_negative, op);
+  }
+  void index_gather(const Tensor& src, const Tensor& off, const Tensor& out) override {
+    cpu::index_gather(src, off, out);
+  }
+  void index_scatter(const Tensor& dst, const Tensor& off, const Tensor& values, bool accumulate) override {
+    cpu::index_scatter(dst, off, values, accumulate);
+  }
+  int64_t count_nonzero(const Tensor& x) override { return cpu::count_nonzero(x); }
+  void nonzero(const Tensor& x, const Tensor& out) override { cpu::nonzero(x, out); }
+
   // --- optimizer family ---
   void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
                   const OptimParams& p) override {

@@ -235,3 +235,94 @@ Tensor as_strided(const Tensor& x, const Shape& shape, const Strides& strides, i
 }
 
 }  // namespace ember::ops
+
+// --- index branch: more views -------------------------------------------------------------------
+namespace ember::ops {
+
+namespace {
+struct AliasBackward : Node {
+  std::string name() const override { return "AliasBackward0"; }
+  TensorList apply(TensorList&& g) override { return {g[0]}; }  // d alias = g
+};
+}  // namespace
+
+Tensor alias(const Tensor& x) {
+  Tensor out = make_diff_view(x, x.shape(), x.strides(), x.offset());
+  if (auto node = make_node<AliasBackward>({x})) set_history(out, node);
+  return out;
+}
+
+Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
+  if (x.dim() == 0) return reshape(x, {1});
+  start_dim = wrap_dim(start_dim, x.dim(), "flatten");
+  end_dim = wrap_dim(end_dim, x.dim(), "flatten");
+  EMBER_CHECK(start_dim <= end_dim, RuntimeError, "flatten() has invalid args: start_dim cannot come after end_dim");
+  if (start_dim == end_dim) return x;
+  Shape s(x.shape().begin(), x.shape().begin() + start_dim);
+  int64_t n = 1;
+  for (int64_t d = start_dim; d <= end_dim; ++d) n *= x.shape()[d];
+  s.push_back(n);
+  s.insert(s.end(), x.shape().begin() + end_dim + 1, x.shape().end());
+  return reshape(x, s);
+}
+
+Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
+  dim = wrap_dim(dim, x.dim(), "unflatten");
+  EMBER_CHECK(!sizes.empty(), RuntimeError, "unflatten: sizes must be non-empty");
+  const int64_t n = x.dim() ? x.shape()[dim] : 1;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == -1 && infer < 0) infer = static_cast<int64_t>(i);
+    else known *= sizes[i];
+  }
+  Shape inner = sizes;
+  if (infer >= 0 && known != 0 && n % known == 0) inner[infer] = n / known;
+  EMBER_CHECK(numel_of(inner) == n && (infer < 0 || known != 0), RuntimeError, "unflatten: Provided sizes ",
+              shape_str(sizes), " don't multiply up to the size of dim ", dim, " (", n, ") in the input tensor");
+  Shape s(x.shape().begin(), x.shape().begin() + dim);
+  s.insert(s.end(), inner.begin(), inner.end());
+  if (x.dim()) s.insert(s.end(), x.shape().begin() + dim + 1, x.shape().end());
+  return view(x, s);
+}
+
+Tensor movedim(const Tensor& x, const std::vector<int64_t>& source, const std::vector<int64_t>& destination) {
+  EMBER_CHECK(source.size() == destination.size(), RuntimeError,
+              "movedim: Invalid source or destination dims: source (", shape_str(source),
+              " dims) should contain the same number of dims as destination (", shape_str(destination), " dims)");
+  const int64_t nd = x.dim();
+  std::vector<int64_t> src = source, dst = destination, perm(nd, -1);
+  std::vector<char> used_src(nd, 0);
+  for (size_t i = 0; i < src.size(); ++i) {
+    src[i] = wrap_dim(src[i], nd, "movedim");
+    dst[i] = wrap_dim(dst[i], nd, "movedim");
+    EMBER_CHECK(!used_src[src[i]] && perm[dst[i]] < 0, RuntimeError, "movedim: repeated dim in source or destination");
+    used_src[src[i]] = 1;
+    perm[dst[i]] = src[i];
+  }
+  int64_t next = 0;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (perm[d] >= 0) continue;
+    while (used_src[next]) ++next;
+    perm[d] = next++;
+  }
+  return permute(x, perm);
+}
+
+Tensor t(const Tensor& x) {
+  EMBER_CHECK(x.dim() <= 2, RuntimeError, "t() expects a tensor with <= 2 dimensions, but self is ", x.dim(), "D");
+  return x.dim() < 2 ? alias(x) : transpose(x, 0, 1);
+}
+
+Tensor matrix_t(const Tensor& x) {
+  EMBER_CHECK(x.dim() >= 2, RuntimeError, "tensor.mT is only supported on matrices or batches of matrices. Got ",
+              x.dim(), "-D tensor.");
+  return transpose(x, -2, -1);
+}
+
+Tensor full_t(const Tensor& x) {
+  std::vector<int64_t> p(x.dim());
+  for (int64_t d = 0; d < x.dim(); ++d) p[d] = x.dim() - 1 - d;
+  return permute(x, p);
+}
+
+}  // namespace ember::ops

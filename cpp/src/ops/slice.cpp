@@ -1,0 +1,312 @@
+// Slicing: select / slice / narrow / split / chunk / unbind are views described by a Box (an
+// axis-aligned strided region of the input); their backward scatters the gradient into zeros of
+// the input's shape (box_scatter), whose own backward takes the box again, so double backward
+// works. Also the small copies built on the same pieces: flip, roll, repeat, tril/triu,
+// constant_pad.
+#include <algorithm>
+
+#include "common.h"
+
+namespace ember::ops {
+
+namespace {
+// Region of a tensor of shape `in`: per dim start, step and size; dims with keep = 0 (select)
+// have size 1 and vanish from the region's shape.
+struct Box {
+  Shape in;
+  std::vector<int64_t> start, step, size;
+  std::vector<char> keep;
+  explicit Box(const Shape& s) : in(s), start(s.size(), 0), step(s.size(), 1), size(s), keep(s.size(), 1) {}
+  Shape out_shape() const {
+    Shape o;
+    for (size_t d = 0; d < in.size(); ++d)
+      if (keep[d]) o.push_back(size[d]);
+    return o;
+  }
+  // (shape, strides, offset) of the region inside t (shape `in`, any strides).
+  void geometry(const Tensor& t, Shape& shape, Strides& strides, int64_t& offset) const {
+    offset = t.offset();
+    shape.clear();
+    strides.clear();
+    for (size_t d = 0; d < in.size(); ++d) {
+      if (size[d] > 0) offset += start[d] * t.strides()[d];
+      if (!keep[d]) continue;
+      shape.push_back(size[d]);
+      strides.push_back(t.strides()[d] * step[d]);
+    }
+  }
+  Tensor raw_view(const Tensor& t) const {
+    Shape s;
+    Strides st;
+    int64_t off;
+    geometry(t, s, st, off);
+    return Tensor::make_view(t, s, st, off);
+  }
+};
+
+Tensor box_view(const Tensor& x, const Box& b, const char* name);
+Tensor box_scatter(const Tensor& src, const Box& b, Scalar fill);
+
+struct BoxViewBackward : Node {  // region of x -> gradient placed into zeros of x's shape
+  Box box{Shape{}};
+  const char* nm = "SliceBackward0";
+  std::string name() const override { return nm; }
+  TensorList apply(TensorList&& g) override { return {box_scatter(g[0], box, Scalar(int64_t(0)))}; }
+};
+struct BoxScatterBackward : Node {  // fill outside the region, src inside -> d src = region of g
+  Box box{Shape{}};
+  std::string name() const override { return "ConstantPadNdBackward0"; }
+  TensorList apply(TensorList&& g) override { return {box_view(g[0], box, "SliceBackward0")}; }
+};
+
+Tensor box_view(const Tensor& x, const Box& b, const char* name) {
+  Shape s;
+  Strides st;
+  int64_t off;
+  b.geometry(x, s, st, off);
+  Tensor out = make_diff_view(x, s, st, off);
+  if (auto node = make_node<BoxViewBackward>({x})) {
+    node->box = b;
+    node->nm = name;
+    set_history(out, node);
+  }
+  return out;
+}
+
+Tensor box_scatter(const Tensor& src, const Box& b, Scalar fill) {
+  Tensor out = full(b.in, fill, src.dtype(), src.device());
+  copy_into(b.raw_view(out), src);
+  if (auto node = make_node<BoxScatterBackward>({src})) {
+    node->box = b;
+    set_history(out, node);
+  }
+  return out;
+}
+
+void check_has_dims(const Tensor& x, const char* op) {
+  EMBER_CHECK(x.dim() > 0, IndexError, op, "() cannot be applied to a 0-dim tensor.");
+}
+}  // namespace
+
+Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  check_has_dims(x, "select");
+  dim = wrap_dim(dim, x.dim(), "select");
+  const int64_t n = x.shape()[dim];
+  EMBER_CHECK(index >= -n && index < n, IndexError, "select(): index ", index, " out of range for tensor of size ",
+              shape_str(x.shape()), " at dimension ", dim);
+  Box b(x.shape());
+  b.start[dim] = index < 0 ? index + n : index;
+  b.size[dim] = 1;
+  b.keep[dim] = 0;
+  return box_view(x, b, "SelectBackward0");
+}
+
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  check_has_dims(x, "slice");
+  dim = wrap_dim(dim, x.dim(), "slice");
+  EMBER_CHECK(step > 0, ValueError, "step must be greater than zero");
+  const int64_t n = x.shape()[dim];
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  start = std::clamp<int64_t>(start, 0, n);
+  end = std::clamp<int64_t>(end, start, n);
+  Box b(x.shape());
+  b.start[dim] = start;
+  b.step[dim] = step;
+  b.size[dim] = (end - start + step - 1) / step;
+  return box_view(x, b, "SliceBackward0");
+}
+
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  check_has_dims(x, "narrow");
+  dim = wrap_dim(dim, x.dim(), "narrow");
+  const int64_t n = x.shape()[dim];
+  EMBER_CHECK(start >= -n && start <= n, IndexError, "narrow(): start out of range (expected to be in range of [",
+              -n, ", ", n, "], but got ", start, ")");
+  if (start < 0) start += n;
+  EMBER_CHECK(length >= 0, RuntimeError, "narrow(): length must be non-negative.");
+  EMBER_CHECK(start + length <= n, RuntimeError, "start (", start, ") + length (", length,
+              ") exceeds dimension size (", n, ").");
+  Box b(x.shape());
+  b.start[dim] = start;
+  b.size[dim] = length;
+  return box_view(x, b, "NarrowBackward0");
+}
+
+std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
+  check_has_dims(x, "split");
+  dim = wrap_dim(dim, x.dim(), "split");
+  const int64_t n = x.shape()[dim];
+  int64_t total = 0;
+  for (auto s : sizes) {
+    EMBER_CHECK(s >= 0, RuntimeError, "split_with_sizes expects split_sizes have only non-negative entries, but got "
+                "split_sizes=", shape_str(sizes));
+    total += s;
+  }
+  EMBER_CHECK(total == n, RuntimeError, "split_with_sizes expects split_sizes to sum exactly to ", n,
+              " (input tensor's size at dimension ", dim, "), but got split_sizes=", shape_str(sizes));
+  std::vector<Tensor> out;
+  int64_t off = 0;
+  for (auto s : sizes) {
+    out.push_back(narrow(x, dim, off, s));
+    off += s;
+  }
+  return out;
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  check_has_dims(x, "split");
+  dim = wrap_dim(dim, x.dim(), "split");
+  const int64_t n = x.shape()[dim];
+  EMBER_CHECK(split_size >= 0, RuntimeError, "split expects split_size be non-negative, but got split_size=", split_size);
+  EMBER_CHECK(split_size > 0 || n == 0, RuntimeError,
+              "split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
+  std::vector<int64_t> sizes;
+  if (n == 0) sizes.push_back(0);
+  for (int64_t off = 0; off < n; off += split_size) sizes.push_back(std::min(split_size, n - off));
+  return split_with_sizes(x, sizes, dim);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  check_has_dims(x, "chunk");
+  EMBER_CHECK(chunks > 0, RuntimeError, "chunk expects `chunks` to be greater than 0, got: ", chunks);
+  const int64_t n = x.shape()[wrap_dim(dim, x.dim(), "chunk")];
+  if (n == 0) return split_with_sizes(x, std::vector<int64_t>(chunks, 0), dim);
+  return split(x, (n + chunks - 1) / chunks, dim);
+}
+
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  check_has_dims(x, "unbind");
+  dim = wrap_dim(dim, x.dim(), "unbind");
+  std::vector<Tensor> out;
+  for (int64_t i = 0; i < x.shape()[dim]; ++i) out.push_back(select(x, dim, i));
+  return out;
+}
+
+// --- copies ---------------------------------------------------------------------------------------
+namespace {
+struct FlipBackward : Node {
+  std::vector<int64_t> dims;
+  std::string name() const override { return "FlipBackward0"; }
+  TensorList apply(TensorList&& g) override { return {flip(g[0], dims)}; }  // d flip = flip g
+};
+struct RepeatBackward : Node {
+  Shape in_shape, split_shape;  // split_shape: (r0, s0, r1, s1, ...)
+  std::vector<int64_t> sum_dims;
+  std::string name() const override { return "RepeatBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    // d repeat = sum of g over the repeated copies
+    return {reshape(sum(reshape(g[0], split_shape), sum_dims), in_shape)};
+  }
+};
+}  // namespace
+
+Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> w = wrap_dims(dims, x.dim(), "flip");
+  Strides st = x.strides();
+  int64_t off = x.offset();
+  for (auto d : w) {
+    if (x.shape()[d] > 1) {
+      off += (x.shape()[d] - 1) * st[d];
+      st[d] = -st[d];
+    }
+  }
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  copy_into(out, Tensor::make_view(x, x.shape(), st, off));  // a reversed (negative-stride) read
+  if (auto node = make_node<FlipBackward>({x})) {
+    node->dims = w;
+    set_history(out, node);
+  }
+  return out;
+}
+
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
+  if (dims.empty()) {
+    EMBER_CHECK(shifts.size() == 1, RuntimeError, "roll: shifts and dimensions must align. shifts: ", shifts.size(),
+                ", dims:0");
+    return view(roll(flatten(x), shifts, {0}), x.shape());
+  }
+  EMBER_CHECK(shifts.size() == dims.size(), RuntimeError, "roll: shifts and dimensions must align. shifts: ",
+              shifts.size(), ", dims:", dims.size());
+  Tensor r = x;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t d = wrap_dim(dims[i], x.dim(), "roll");
+    int64_t n = x.dim() ? x.shape()[d] : 1;
+    int64_t s = n ? ((shifts[i] % n) + n) % n : 0;
+    if (s == 0 || x.dim() == 0) continue;
+    r = cat({narrow(r, d, n - s, s), narrow(r, d, 0, n - s)}, d);
+  }
+  return r.same(x) ? clone(x) : r;
+}
+
+Tensor repeat(const Tensor& x, const Shape& repeats) {
+  const int64_t m = static_cast<int64_t>(repeats.size()), xd = x.dim();
+  EMBER_CHECK(m >= xd, RuntimeError,
+              "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+  Shape padded(m - xd, 1), split_shape, inter, out_shape;
+  padded.insert(padded.end(), x.shape().begin(), x.shape().end());
+  std::vector<int64_t> sum_dims;
+  for (int64_t i = 0; i < m; ++i) {
+    EMBER_CHECK(repeats[i] >= 0, RuntimeError, "repeat: trying to create tensor with negative dimension ",
+                repeats[i], ": ", shape_str(repeats));
+    sum_dims.push_back(2 * i);
+    split_shape.insert(split_shape.end(), {repeats[i], padded[i]});
+    inter.insert(inter.end(), {1, padded[i]});
+    out_shape.push_back(repeats[i] * padded[i]);
+  }
+  Tensor src = expand(reshape(x.detach(), inter), split_shape);
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  copy_into(Tensor::make_view(out, split_shape, contiguous_strides(split_shape), 0), src);
+  if (auto node = make_node<RepeatBackward>({x})) {
+    node->in_shape = x.shape();
+    node->split_shape = split_shape;
+    node->sum_dims = sum_dims;
+    set_history(out, node);
+  }
+  return out;
+}
+
+namespace {
+Tensor tri(const Tensor& x, int64_t k, bool lower, const char* op) {
+  EMBER_CHECK(x.dim() >= 2, RuntimeError, op, ": input tensor must have at least 2 dimensions");
+  const int64_t r = x.shape()[x.dim() - 2], c = x.shape()[x.dim() - 1];
+  Tensor mask = Tensor::empty({r, c}, DType::Bool, x.device());
+  bool* p = mask.data<bool>();
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) p[i * c + j] = lower ? j - i <= k : j - i >= k;
+  return where(mask, x, scalar_tensor(Scalar(int64_t(0)), x.dtype(), x.device()));
+}
+}  // namespace
+
+Tensor tril(const Tensor& x, int64_t diagonal) { return tri(x, diagonal, true, "tril"); }
+Tensor triu(const Tensor& x, int64_t diagonal) { return tri(x, diagonal, false, "triu"); }
+
+Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, Scalar value) {
+  const int64_t np = static_cast<int64_t>(pad.size()), nd = x.dim();
+  EMBER_CHECK(np % 2 == 0, RuntimeError, "constant_pad: padding length must be divisible by 2, got ", np);
+  EMBER_CHECK(np / 2 <= nd, RuntimeError, "constant_pad: padding length too large: ", np, " values pad ", np / 2,
+              " dims of a ", nd, "-d input");
+  Box crop(x.shape());
+  bool cropped = false;
+  Shape out_shape = x.shape();
+  for (int64_t j = 0; j < np / 2; ++j) {
+    const int64_t d = nd - 1 - j, before = pad[2 * j], after = pad[2 * j + 1], n = x.shape()[d];
+    out_shape[d] = n + before + after;
+    EMBER_CHECK(out_shape[d] >= 0, RuntimeError, "constant_pad: the input size ", n, ", plus negative padding ", before,
+                " and ", after, " resulted in a negative output size, which is invalid. Check dimension ", d,
+                " of your input.");
+    crop.start[d] = std::max<int64_t>(-before, 0);
+    crop.size[d] = std::max<int64_t>(n + std::min<int64_t>(before, 0) + std::min<int64_t>(after, 0), 0);
+    cropped |= before < 0 || after < 0;
+  }
+  Tensor xc = cropped ? box_view(x, crop, "ConstantPadNdBackward0") : x;
+  Box place(out_shape);
+  for (int64_t j = 0; j < np / 2; ++j) {
+    const int64_t d = nd - 1 - j;
+    place.start[d] = std::max<int64_t>(pad[2 * j], 0);
+    place.size[d] = xc.shape()[d];
+  }
+  return box_scatter(xc, place, value);
+}
+
+}  // namespace ember::ops

@@ -1,0 +1,374 @@
+"""Shape ops beyond the op-case table: view/storage semantics, dtypes kept, empty tensors,
+in-place writes through views under autograd, double backward, and every error path."""
+
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+
+
+def arr(*shape, dtype=np.float64):
+    return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+
+
+def E(a):
+    return ember.from_numpy(np.array(a))
+
+
+# --- views share storage -------------------------------------------------------------------------
+VIEWS = [
+    lambda x: x.view(6, 4),
+    lambda x: x.reshape(-1),
+    lambda x: x.permute(2, 0, 1),
+    lambda x: x.transpose(0, 1),
+    lambda x: x.select(1, 2),
+    lambda x: x.narrow(2, 1, 2),
+    lambda x: x.split(1, 0)[1],
+    lambda x: x.chunk(2, 2)[0],
+    lambda x: x.unbind(1)[0],
+    lambda x: x[:1].expand(1, 3, 4),
+    lambda x: x.flatten(1),
+    lambda x: x.unflatten(2, (2, 2)),
+    lambda x: x.squeeze(),
+    lambda x: x.mT,
+    lambda x: x.movedim(0, 2),
+    lambda x: x[1, :, ::2],
+    lambda x: x.swapaxes(0, 2),
+    lambda x: x.view_as(x),
+    lambda x: x[...],
+]
+
+
+@pytest.mark.parametrize("k", range(len(VIEWS)))
+def test_views_share_storage(k):
+    x = E(arr(2, 3, 4))
+    v = VIEWS[k](x)
+    assert v._is_view()
+    before = x.numpy().copy()
+    v.fill_(-1.0)
+    assert (x.numpy() == -1).sum() == v.numel()
+    assert not np.array_equal(x.numpy(), before)
+
+
+def test_reshape_copies_only_when_needed():
+    x = E(arr(3, 4))
+    assert x.reshape(4, 3)._base is x
+    y = x.t().reshape(-1)  # not viewable: a copy
+    np.testing.assert_array_equal(y.numpy(), arr(3, 4).T.ravel())
+    y.fill_(0.0)
+    assert x.numpy().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda L, x: L.cat([x, x], 1),
+        lambda L, x: L.stack([x, x]),
+        lambda L, x: x.flip(0),
+        lambda L, x: x.roll(1, 1),
+        lambda L, x: x.repeat(2, 1),
+        lambda L, x: L.tril(x),
+        lambda L, x: x.index_select(0, L.from_numpy(np.array([1, 0]))),
+        lambda L, x: x[[1, 0]],
+        lambda L, x: x.gather(1, L.from_numpy(np.array([[0], [1], [2]]))),
+        lambda L, x: x[x > 3],
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.uint8, np.float32])
+def test_dtypes_kept(fn, dtype):
+    a = arr(3, 4, dtype=np.int64).astype(dtype)
+    e = fn(ember, ember.from_numpy(a.copy()))
+    if torch is not None:
+        t = fn(torch, torch.from_numpy(a.copy()))
+        assert str(e.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+    assert e.dtype == ember.from_numpy(a).dtype
+
+
+def test_constant_pad_int_and_empty():
+    x = ember.from_numpy(arr(2, 2, dtype=np.int64))
+    p = ember._C.constant_pad(x, (1, 0), 9)
+    assert p.dtype == ember.int64
+    np.testing.assert_array_equal(p.numpy(), [[9, 0, 1], [9, 2, 3]])
+    assert ember._C.constant_pad(E(np.zeros((0, 3))), (1, 1)).shape == (0, 5)
+
+
+def test_empty_tensors():
+    z = E(np.zeros((0, 3)))
+    assert ember.cat([z, z]).shape == (0, 3)
+    assert ember.cat([E(np.zeros(0)), E(np.zeros(0))]).shape == (0,)
+    assert [t.shape for t in z.split(2)] == [(0, 3)]
+    assert z[[]].shape == (0, 3)
+    assert E(arr(3, 4))[:, 2:2].shape == (3, 0)
+    assert z.flip(0).shape == (0, 3) and z.repeat(2, 2).shape == (0, 6)
+    assert ember.nonzero(E(np.zeros((2, 2)))).shape == (0, 2)
+
+
+def test_tensor_properties_and_aliases():
+    x = E(arr(2, 3))
+    np.testing.assert_array_equal(x.T.numpy(), arr(2, 3).T)
+    np.testing.assert_array_equal(x.t().numpy(), arr(2, 3).T)
+    assert ember.t(E(arr(3))).shape == (3,)
+    assert ember.swapdims(x, 0, 1).shape == (3, 2) and ember.moveaxis(x, 0, 1).shape == (3, 2)
+    assert x.expand_as(E(np.zeros((4, 2, 3)))).shape == (4, 2, 3)
+    assert ember.flatten(E(np.float64(3.0))).shape == (1,)
+    rows, cols = ember.nonzero(E(arr(2, 2)) > 0, as_tuple=True)
+    np.testing.assert_array_equal(rows.numpy(), [0, 1, 1])
+    np.testing.assert_array_equal(cols.numpy(), [1, 0, 1])
+
+
+# --- autograd ------------------------------------------------------------------------------------
+@requires_torch
+def test_inplace_through_views_grad():
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    grads = []
+    for L in (ember, torch):
+        x = L.from_numpy(a.copy()).requires_grad_()
+        y = x * 1
+        y.select(0, 1).mul_(3)
+        y.narrow(1, 0, 2).copy_(y.narrow(1, 2, 2) * 2)
+        y[2].masked_fill_(y[2] > 0, 0.5)
+        (y * y).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1])
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda L, x: L.cat([x[:, :1] ** 2, x], 1),
+        lambda L, x: x.select(1, 2) ** 3,
+        lambda L, x: x.flip(1) ** 2,
+        lambda L, x: x.repeat(2, 1) ** 2,
+        lambda L, x: x.narrow(0, 1, 1) ** 2 * x[0],
+        lambda L, x: x.gather(1, L.from_numpy(np.array([[0, 0], [2, 1]]))) ** 2,
+        lambda L, x: x.scatter_add(1, L.from_numpy(np.array([[0, 0], [2, 1]])), x[:, :2] ** 2),
+        lambda L, x: x[[1, 1, 0]] ** 2,
+        lambda L, x: x.index_put((L.from_numpy(np.array([1])),), x[0] ** 2),
+    ],
+)
+def test_double_backward(fn):
+    a = np.random.default_rng(1).standard_normal((2, 3))
+    res = []
+    for L in (ember, torch):
+        x = L.from_numpy(a.copy()).requires_grad_()
+        out = fn(L, x)
+        w = L.from_numpy(np.random.default_rng(2).standard_normal(tuple(out.shape)))
+        (g,) = (ember.autograd.grad if L is ember else torch.autograd.grad)(
+            (out * w).sum(), [x], create_graph=True
+        )
+        (g * g).sum().backward()
+        res.append(x.grad.numpy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_src_larger_than_index():
+    rng = np.random.default_rng(3)
+    x = ember.from_numpy(rng.standard_normal((2, 3))).requires_grad_()
+    src = ember.from_numpy(rng.standard_normal((3, 5))).requires_grad_()
+    idx = ember.from_numpy(np.array([[0, 1], [2, 2]]))
+    assert ember.autograd.gradcheck(lambda a, b: a.scatter_add(1, idx, b), [x, src])
+    perm = ember.from_numpy(np.array([[2, 0], [1, 2]]))
+    assert ember.autograd.gradcheck(lambda a, b: a.scatter(1, perm, b), [x, src])
+
+
+def test_grad_fn_names():
+    x = E(arr(3, 4)).requires_grad_()
+    assert x[0].grad_fn.name() == "SelectBackward0"
+    assert x[1:].grad_fn.name() == "SliceBackward0"
+    assert x[[0]].grad_fn.name() == "IndexBackward0"
+    assert ember.cat([x, x]).grad_fn.name() == "CatBackward0"
+
+
+# --- errors --------------------------------------------------------------------------------------
+X = E(arr(2, 3, 4))
+IDX = E(np.array([[[0]]]))
+ERRORS = [
+    (lambda: X.view(5), RuntimeError, r"shape '?\(5,\)'? is invalid for input of size 24"),
+    (lambda: X.transpose(0, 1).view(-1), RuntimeError, "view: size"),
+    (lambda: X.expand(3, 3, 4), RuntimeError, "expanded size of the tensor"),
+    (lambda: X.t(), RuntimeError, r"t\(\) expects a tensor with <= 2 dimensions, but self is 3D"),
+    (lambda: E(arr(3)).mT, RuntimeError, "mT is only supported on matrices"),
+    (lambda: X.flatten(2, 1), RuntimeError, "start_dim cannot come after end_dim"),
+    (lambda: X.unflatten(1, (2, 2)), RuntimeError, "don't multiply up to the size of dim 1"),
+    (lambda: X.permute(0, 1), RuntimeError, "number of dims don't match"),
+    (lambda: X.permute(0, 1, 1), RuntimeError, "repeated dim"),
+    (
+        lambda: X.transpose(0, 5),
+        IndexError,
+        r"dimension out of range \(expected to be in range of \[-3, 2\]",
+    ),
+    (lambda: X.unsqueeze(4), IndexError, "dimension out of range"),
+    (lambda: X.squeeze(3), IndexError, "dimension out of range"),
+    (
+        lambda: X.select(0, 5),
+        IndexError,
+        r"select\(\): index 5 out of range for tensor of size \(2, 3, 4\)",
+    ),
+    (lambda: E(3.0).select(0, 0), IndexError, "cannot be applied to a 0-dim tensor"),
+    (
+        lambda: X.narrow(0, 1, 5),
+        RuntimeError,
+        r"start \(1\) \+ length \(5\) exceeds dimension size \(2\)",
+    ),
+    (lambda: X.narrow(0, 3, 1), IndexError, "start out of range"),
+    (
+        lambda: X.split([1, 2], 0),
+        RuntimeError,
+        "split_with_sizes expects split_sizes to sum exactly to 2",
+    ),
+    (lambda: X.split(-1), RuntimeError, "split_size be non-negative"),
+    (lambda: X.chunk(0), RuntimeError, "chunk expects `chunks` to be greater than 0"),
+    (lambda: X.repeat(2), RuntimeError, "Number of dimensions of repeat dims can not be smaller"),
+    (
+        lambda: ember.cat([X, E(np.zeros((2, 4, 4)))], 2),
+        RuntimeError,
+        "must match except in dimension 2. Expected size 3 but got size 4 for tensor number 1",
+    ),
+    (
+        lambda: ember.cat([X, E(np.zeros((2, 4)))]),
+        RuntimeError,
+        "Tensors must have same number of dimensions: got 3 and 2",
+    ),
+    (lambda: ember.cat([]), ValueError, "expected a non-empty list of Tensors"),
+    (
+        lambda: ember.cat([E(1.0)]),
+        RuntimeError,
+        r"zero-dimensional tensor \(at position 0\) cannot be concatenated",
+    ),
+    (lambda: ember.cat(X), TypeError, "must be a tuple or list of Tensors"),
+    (lambda: ember.cat([X, 1]), TypeError, "expected Tensor as element 1"),
+    (lambda: ember.cat([X, X], 3), IndexError, "dimension out of range"),
+    (
+        lambda: ember.stack([E(np.zeros((2, 3))), E(np.zeros((2, 4)))]),
+        RuntimeError,
+        r"equal size, but got \(2, 3\) at entry 0 and \(2, 4\) at entry 1",
+    ),
+    (lambda: ember.roll(X, (1, 2), (0,)), RuntimeError, "shifts and dimensions must align"),
+    (lambda: ember.flip(X, (0, 0)), RuntimeError, "appears multiple times"),
+    (lambda: ember.tril(E(arr(3))), RuntimeError, "at least 2 dimensions"),
+    (lambda: ember._C.constant_pad(X, (1,)), RuntimeError, "divisible by 2"),
+    (lambda: ember._C.constant_pad(X, (1, 1) * 4), RuntimeError, "padding length too large"),
+    (lambda: ember._C.constant_pad(X, (-3, -2)), RuntimeError, "negative output size"),
+    (lambda: ember.movedim(X, (0, 1), (0,)), RuntimeError, "same number of dims"),
+    # index ops
+    (
+        lambda: X.gather(0, E(np.array([[[5]]]))),
+        IndexError,
+        r"gather\(\): index 5 is out of bounds for dimension 0 with size 2",
+    ),
+    (
+        lambda: X.gather(2, E(np.array([[[-1]]]))),
+        IndexError,
+        "gather\\(\\): index -1 is out of bounds for dimension 2",
+    ),
+    (lambda: X.gather(0, E(np.zeros((2, 3))).long()), RuntimeError, "same number of dimensions"),
+    (lambda: X.gather(0, E(np.zeros((1, 1, 1)))), RuntimeError, "Expected dtype int64 for index"),
+    (
+        lambda: X.gather(0, E(np.zeros((1, 5, 1), dtype=np.int64))),
+        RuntimeError,
+        "Size does not match at dimension 1",
+    ),
+    (lambda: X.gather(3, IDX), IndexError, "dimension out of range"),
+    (
+        lambda: X.scatter(0, E(np.array([[[2]]])), 1.0),
+        IndexError,
+        r"scatter\(\): index 2 is out of bounds",
+    ),
+    (
+        lambda: X.scatter_add(1, E(np.array([[[3]]])), X),
+        IndexError,
+        r"scatter_add\(\): index 3 is out of bounds",
+    ),
+    (
+        lambda: X.scatter(0, IDX, X.long()),
+        RuntimeError,
+        "Expected self.dtype to be equal to src.dtype",
+    ),
+    (lambda: X.scatter(0, IDX), TypeError, "missing argument 'src' or 'value'"),
+    (
+        lambda: X.scatter_add(0, E(np.zeros((3, 1, 1), dtype=np.int64)), X),
+        RuntimeError,
+        "Size does not match",
+    ),
+    (
+        lambda: X.index_select(0, E(np.array([2]))),
+        IndexError,
+        r"index_select\(\): index 2 is out of bounds for dimension 0 with size 2",
+    ),
+    (lambda: X.index_select(0, E(np.array([-1]))), IndexError, "index -1 is out of bounds"),
+    (
+        lambda: X.index_select(0, E(np.array([0.0]))),
+        RuntimeError,
+        "Expected dtype int32 or int64 for index",
+    ),
+    (
+        lambda: X.index_select(0, E(np.zeros((1, 1), dtype=np.int64))),
+        IndexError,
+        "Index is supposed to be a vector",
+    ),
+    (
+        lambda: X.masked_fill(E(np.ones(4)), 1.0),
+        RuntimeError,
+        "only supports boolean masks, but got mask with dtype",
+    ),
+    (
+        lambda: X.masked_fill(E(np.ones(4, dtype=bool)), E(np.ones(2))),
+        RuntimeError,
+        "0-dimensional value tensor",
+    ),
+    (lambda: X.masked_fill(E(np.ones(5, dtype=bool)), 1.0), ValueError, "cannot be broadcast"),
+    (
+        lambda: X.clone().masked_fill_(E(np.ones((2, 2, 3, 4), dtype=bool)), 1.0),
+        RuntimeError,
+        "cannot be broadcast to self",
+    ),
+    (lambda: X.masked_select(E(np.ones(4))), RuntimeError, "expected BoolTensor"),
+    (
+        lambda: X.index_put((E(np.array([0])),), E(np.array(1, dtype=np.float32))),
+        RuntimeError,
+        "index put requires the source and destination dtypes match",
+    ),
+    (
+        lambda: X.index_put((E(np.array([7])),), E(np.array(1.0))),
+        IndexError,
+        "index 7 is out of bounds",
+    ),
+    (
+        lambda: X.index_put((E(np.array([0])),), E(np.ones(5))),
+        RuntimeError,
+        "shape mismatch: value tensor",
+    ),
+    (
+        lambda: X.index_put(E(np.array([0])), E(np.array(1.0))),
+        TypeError,
+        "must be tuple of Tensors",
+    ),
+    (
+        lambda: ember.take_along_dim(X, E(np.zeros((2, 3), dtype=np.int64)), 1),
+        RuntimeError,
+        "same number of dimensions",
+    ),
+]
+
+
+@pytest.mark.parametrize("k", range(len(ERRORS)))
+def test_errors(k):
+    fn, exc, msg = ERRORS[k]
+    with pytest.raises(exc, match=msg):
+        fn()
+
+
+def test_inplace_errors_under_autograd():
+    leaf = E(arr(3, 4)).requires_grad_()
+    idx = E(np.array([[0, 1]]))
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.scatter_(1, idx, 1.0)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.index_put_((E(np.array([0])),), E(np.array(1.0)))
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        leaf.masked_fill_(leaf > 2, 0.0)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        E(arr(3)).expand(2, 3).index_put_((E(np.array([0])),), E(np.array(1.0)))

@@ -24,6 +24,7 @@ from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inferenc
 from . import autograd  # noqa: F401
 from . import return_types  # noqa: F401
 from . import nn  # noqa: F401,E402
+from . import optim  # noqa: F401,E402  (issue 4)
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)
 uint8 = dtype.uint8

@@ -31,7 +31,9 @@ _COUNTER_KEYS = ("step", "mu_product")  # 0-d float tensors in torch's state
 
 
 def _typename(o):
-    return type(o).__module__ + "." + type(o).__qualname__
+    """torch.typename: the qualified name of a tensor's or object's type ('float', 'ember.Tensor')."""
+    module = type(o).__module__
+    return type(o).__qualname__ if module == "builtins" else module + "." + type(o).__qualname__
 
 
 def _scalar_dtype():

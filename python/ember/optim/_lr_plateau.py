@@ -2,6 +2,7 @@
 import warnings
 
 from ._lr_base import EPOCH_DEPRECATION_WARNING, LRScheduler, _param_groups_val_list, _update_param_group_val
+from .._C import Tensor
 from .optimizer import Optimizer
 
 _inf = float("inf")
@@ -49,6 +50,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics, epoch=None):
         """Record this epoch's metric and reduce the learning rates if it has plateaued."""
+        if isinstance(metrics, Tensor):
+            metrics = metrics.detach().numpy().item()
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

@@ -1,12 +1,12 @@
 """ember.optim.lr_scheduler against torch.optim.lr_scheduler: the same learning rates (and cycled
 momenta / betas) step for step, with two param groups; state_dict save/load mid-run; the closed
 forms of step(epoch); warnings and validation errors."""
+
 import copy
 
+import ember
 import pytest
 import torch
-
-import ember
 from ember.optim import lr_scheduler as ELR
 from torch.optim import lr_scheduler as TLR
 
@@ -28,33 +28,73 @@ class Scale:  # a callable object: its __dict__ goes into the state_dict
         self.f = f
 
     def __call__(self, e):
-        return self.f ** e
+        return self.f**e
 
 
 CASES = [
-    ("LambdaLR", "SGD", {}, lambda: dict(lr_lambda=lambda e: 0.95 ** e)),
-    ("LambdaLR", "SGD", {}, lambda: dict(lr_lambda=[_half, Scale(0.9)])),
-    ("MultiplicativeLR", "SGD", {}, lambda: dict(lr_lambda=lambda e: 0.9)),
-    ("StepLR", "SGD", {}, lambda: dict(step_size=3, gamma=0.5)),
-    ("MultiStepLR", "SGD", {}, lambda: dict(milestones=[2, 5, 5, 9], gamma=0.3)),
-    ("ConstantLR", "SGD", {}, lambda: dict(factor=0.25, total_iters=4)),
-    ("LinearLR", "SGD", {}, lambda: dict(start_factor=0.2, end_factor=0.9, total_iters=6)),
-    ("ExponentialLR", "SGD", {}, lambda: dict(gamma=0.9)),
-    ("PolynomialLR", "SGD", {}, lambda: dict(total_iters=8, power=2.0)),
-    ("CosineAnnealingLR", "SGD", {}, lambda: dict(T_max=7, eta_min=0.001)),
-    ("CosineAnnealingWarmRestarts", "SGD", {}, lambda: dict(T_0=3, T_mult=2, eta_min=0.01)),
-    ("CosineAnnealingWarmRestarts", "SGD", {}, lambda: dict(T_0=4)),
-    ("CyclicLR", "SGD", dict(momentum=0.9), lambda: dict(base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=3,
-                                                            step_size_down=5)),
-    ("CyclicLR", "SGD", dict(momentum=0.9), lambda: dict(base_lr=0.01, max_lr=0.1, step_size_up=2,
-                                                            mode="triangular2")),
-    ("CyclicLR", "Adam", {}, lambda: dict(base_lr=0.001, max_lr=0.01, step_size_up=4, mode="exp_range",
-                                          gamma=0.9)),
-    ("CyclicLR", "SGD", {}, lambda: dict(base_lr=0.01, max_lr=0.1, step_size_up=3, cycle_momentum=False,
-                                         scale_fn=Scale(0.8), scale_mode="iterations")),
-    ("OneCycleLR", "SGD", dict(momentum=0.9), lambda: dict(max_lr=0.5, total_steps=30)),
-    ("OneCycleLR", "Adam", {}, lambda: dict(max_lr=[0.5, 0.2], epochs=3, steps_per_epoch=10, pct_start=0.25,
-                                            anneal_strategy="linear", three_phase=True)),
+    ("LambdaLR", "SGD", {}, lambda: {"lr_lambda": lambda e: 0.95**e}),
+    ("LambdaLR", "SGD", {}, lambda: {"lr_lambda": [_half, Scale(0.9)]}),
+    ("MultiplicativeLR", "SGD", {}, lambda: {"lr_lambda": lambda e: 0.9}),
+    ("StepLR", "SGD", {}, lambda: {"step_size": 3, "gamma": 0.5}),
+    ("MultiStepLR", "SGD", {}, lambda: {"milestones": [2, 5, 5, 9], "gamma": 0.3}),
+    ("ConstantLR", "SGD", {}, lambda: {"factor": 0.25, "total_iters": 4}),
+    ("LinearLR", "SGD", {}, lambda: {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 6}),
+    ("ExponentialLR", "SGD", {}, lambda: {"gamma": 0.9}),
+    ("PolynomialLR", "SGD", {}, lambda: {"total_iters": 8, "power": 2.0}),
+    ("CosineAnnealingLR", "SGD", {}, lambda: {"T_max": 7, "eta_min": 0.001}),
+    ("CosineAnnealingWarmRestarts", "SGD", {}, lambda: {"T_0": 3, "T_mult": 2, "eta_min": 0.01}),
+    ("CosineAnnealingWarmRestarts", "SGD", {}, lambda: {"T_0": 4}),
+    (
+        "CyclicLR",
+        "SGD",
+        {"momentum": 0.9},
+        lambda: {"base_lr": 0.01, "max_lr": [0.1, 0.2], "step_size_up": 3, "step_size_down": 5},
+    ),
+    (
+        "CyclicLR",
+        "SGD",
+        {"momentum": 0.9},
+        lambda: {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2, "mode": "triangular2"},
+    ),
+    (
+        "CyclicLR",
+        "Adam",
+        {},
+        lambda: {
+            "base_lr": 0.001,
+            "max_lr": 0.01,
+            "step_size_up": 4,
+            "mode": "exp_range",
+            "gamma": 0.9,
+        },
+    ),
+    (
+        "CyclicLR",
+        "SGD",
+        {},
+        lambda: {
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_up": 3,
+            "cycle_momentum": False,
+            "scale_fn": Scale(0.8),
+            "scale_mode": "iterations",
+        },
+    ),
+    ("OneCycleLR", "SGD", {"momentum": 0.9}, lambda: {"max_lr": 0.5, "total_steps": 30}),
+    (
+        "OneCycleLR",
+        "Adam",
+        {},
+        lambda: {
+            "max_lr": [0.5, 0.2],
+            "epochs": 3,
+            "steps_per_epoch": 10,
+            "pct_start": 0.25,
+            "anneal_strategy": "linear",
+            "three_phase": True,
+        },
+    ),
 ]
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 
@@ -111,14 +151,19 @@ def test_state_dict_resume(name, opt, okw, skw):
     assert [g["lr"] for g in oe2.param_groups] == [g["lr"] for g in oe.param_groups]
 
 
-@pytest.mark.parametrize("name,skw", [("StepLR", dict(step_size=3, gamma=0.5)),
-                                      ("MultiStepLR", dict(milestones=[2, 5], gamma=0.3)),
-                                      ("ConstantLR", dict(factor=0.5, total_iters=4)),
-                                      ("LinearLR", dict(start_factor=0.5, total_iters=4)),
-                                      ("ExponentialLR", dict(gamma=0.9)),
-                                      ("PolynomialLR", dict(total_iters=6)),
-                                      ("CosineAnnealingLR", dict(T_max=5)),
-                                      ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2))])
+@pytest.mark.parametrize(
+    "name,skw",
+    [
+        ("StepLR", {"step_size": 3, "gamma": 0.5}),
+        ("MultiStepLR", {"milestones": [2, 5], "gamma": 0.3}),
+        ("ConstantLR", {"factor": 0.5, "total_iters": 4}),
+        ("LinearLR", {"start_factor": 0.5, "total_iters": 4}),
+        ("ExponentialLR", {"gamma": 0.9}),
+        ("PolynomialLR", {"total_iters": 6}),
+        ("CosineAnnealingLR", {"T_max": 5}),
+        ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2}),
+    ],
+)
 def test_step_with_epoch_closed_form(name, skw):
     oe, ot = _optims()
     se, st = getattr(ELR, name)(oe, **skw), getattr(TLR, name)(ot, **skw)
@@ -140,17 +185,30 @@ def test_step_with_epoch_closed_form(name, skw):
 
 def test_sequential_and_chained():
     oe, ot = _optims()
+
     def make(L, o):
-        return L.SequentialLR(o, [L.LinearLR(o, start_factor=0.1, total_iters=3), L.ExponentialLR(o, 0.9),
-                                  L.CosineAnnealingLR(o, T_max=4)], milestones=[3, 8])
+        return L.SequentialLR(
+            o,
+            [
+                L.LinearLR(o, start_factor=0.1, total_iters=3),
+                L.ExponentialLR(o, 0.9),
+                L.CosineAnnealingLR(o, T_max=4),
+            ],
+            milestones=[3, 8],
+        )
+
     se, st = make(ELR, oe), make(TLR, ot)
     _check(oe, ot, se, st)
     _step(oe, ot, se, st, 15)
     sd = copy.deepcopy(se.state_dict())
     assert len(sd["_schedulers"]) == 3 and sd["_milestones"] == [3, 8]
     oe, ot = _optims()
+
     def chain(L, o):
-        return L.ChainedScheduler([L.ConstantLR(o, factor=0.5, total_iters=4), L.ExponentialLR(o, 0.9)])
+        return L.ChainedScheduler(
+            [L.ConstantLR(o, factor=0.5, total_iters=4), L.ExponentialLR(o, 0.9)]
+        )
+
     ce, ct = chain(ELR, oe), chain(TLR, ot)
     _check(oe, ot, ce, ct)
     _step(oe, ot, ce, ct, 10)
@@ -159,13 +217,36 @@ def test_sequential_and_chained():
     assert ce2._schedulers[1].last_epoch == ce._schedulers[1].last_epoch
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(mode="max", factor=0.5, patience=2, cooldown=1),
-                                dict(threshold_mode="abs", threshold=0.05, patience=1, min_lr=[0.02, 0.05]),
-                                dict(mode="max", threshold_mode="abs", patience=0, eps=0.05)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 1},
+        {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "min_lr": [0.02, 0.05]},
+        {"mode": "max", "threshold_mode": "abs", "patience": 0, "eps": 0.05},
+    ],
+)
 def test_reduce_lr_on_plateau(kw):
     oe, ot = _optims()
     se, st = ELR.ReduceLROnPlateau(oe, **kw), TLR.ReduceLROnPlateau(ot, **kw)
-    metrics = [1.0, 0.9, 0.9, 0.95, 0.91, 0.9, 0.89, 0.95, 1.0, 1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.8] * 2
+    metrics = [
+        1.0,
+        0.9,
+        0.9,
+        0.95,
+        0.91,
+        0.9,
+        0.89,
+        0.95,
+        1.0,
+        1.0,
+        1.0,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.8,
+    ] * 2
     for i, m in enumerate(metrics):
         se.step(m if i % 2 else ember.full((), m, dtype=ember.float64))
         st.step(m)
@@ -195,21 +276,32 @@ def _err(make_e, make_t):
     assert str(ei.value) == str(ti.value)
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("ConstantLR", dict(factor=1.5)), ("LinearLR", dict(start_factor=0)), ("LinearLR", dict(end_factor=2)),
-    ("LambdaLR", dict(lr_lambda=[lambda e: 1.0])), ("MultiplicativeLR", dict(lr_lambda=[1, 2])),
-    ("CosineAnnealingWarmRestarts", dict(T_0=0)), ("CosineAnnealingWarmRestarts", dict(T_0=2, T_mult=0)),
-    ("CosineAnnealingWarmRestarts", dict(T_0=2, eta_min="x")),
-    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, mode="nope")), ("CyclicLR", dict(base_lr=[0.1], max_lr=1.0)),
-    ("OneCycleLR", dict(max_lr=1.0)), ("OneCycleLR", dict(max_lr=1.0, total_steps=0)),
-    ("OneCycleLR", dict(max_lr=1.0, epochs=0, steps_per_epoch=2)),
-    ("OneCycleLR", dict(max_lr=1.0, epochs=2, steps_per_epoch=-1)),
-    ("OneCycleLR", dict(max_lr=1.0, total_steps=10, pct_start=1.5)),
-    ("OneCycleLR", dict(max_lr=1.0, total_steps=10, anneal_strategy="cubic")),
-    ("ReduceLROnPlateau", dict(factor=1.0)), ("ReduceLROnPlateau", dict(mode="avg")),
-    ("ReduceLROnPlateau", dict(threshold_mode="pct")), ("ReduceLROnPlateau", dict(min_lr=[0.1])),
-    ("StepLR", dict(step_size=2, last_epoch=3)),
-])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("ConstantLR", {"factor": 1.5}),
+        ("LinearLR", {"start_factor": 0}),
+        ("LinearLR", {"end_factor": 2}),
+        ("LambdaLR", {"lr_lambda": [lambda e: 1.0]}),
+        ("MultiplicativeLR", {"lr_lambda": [1, 2]}),
+        ("CosineAnnealingWarmRestarts", {"T_0": 0}),
+        ("CosineAnnealingWarmRestarts", {"T_0": 2, "T_mult": 0}),
+        ("CosineAnnealingWarmRestarts", {"T_0": 2, "eta_min": "x"}),
+        ("CyclicLR", {"base_lr": 0.1, "max_lr": 1.0, "mode": "nope"}),
+        ("CyclicLR", {"base_lr": [0.1], "max_lr": 1.0}),
+        ("OneCycleLR", {"max_lr": 1.0}),
+        ("OneCycleLR", {"max_lr": 1.0, "total_steps": 0}),
+        ("OneCycleLR", {"max_lr": 1.0, "epochs": 0, "steps_per_epoch": 2}),
+        ("OneCycleLR", {"max_lr": 1.0, "epochs": 2, "steps_per_epoch": -1}),
+        ("OneCycleLR", {"max_lr": 1.0, "total_steps": 10, "pct_start": 1.5}),
+        ("OneCycleLR", {"max_lr": 1.0, "total_steps": 10, "anneal_strategy": "cubic"}),
+        ("ReduceLROnPlateau", {"factor": 1.0}),
+        ("ReduceLROnPlateau", {"mode": "avg"}),
+        ("ReduceLROnPlateau", {"threshold_mode": "pct"}),
+        ("ReduceLROnPlateau", {"min_lr": [0.1]}),
+        ("StepLR", {"step_size": 2, "last_epoch": 3}),
+    ],
+)
 def test_scheduler_errors_like_torch(name, kw):
     oe, ot = _optims()
     _err(lambda: getattr(ELR, name)(oe, **kw), lambda: getattr(TLR, name)(ot, **kw))
@@ -220,9 +312,14 @@ def test_composite_and_misc_errors_like_torch():
     pe, pt = ember.nn.Parameter(ember.zeros(1)), torch.nn.Parameter(torch.zeros(1))
     _err(lambda: ELR.StepLR(pe, 2), lambda: TLR.StepLR(pt, 2))
     _err(lambda: ELR.SequentialLR(oe, [], []), lambda: TLR.SequentialLR(ot, [], []))
-    _err(lambda: ELR.SequentialLR(oe, [ELR.StepLR(oe, 2)], [3]), lambda: TLR.SequentialLR(ot, [TLR.StepLR(ot, 2)], [3]))
-    _err(lambda: ELR.ChainedScheduler([ELR.ReduceLROnPlateau(oe)]),
-         lambda: TLR.ChainedScheduler([TLR.ReduceLROnPlateau(ot)]))
+    _err(
+        lambda: ELR.SequentialLR(oe, [ELR.StepLR(oe, 2)], [3]),
+        lambda: TLR.SequentialLR(ot, [TLR.StepLR(ot, 2)], [3]),
+    )
+    _err(
+        lambda: ELR.ChainedScheduler([ELR.ReduceLROnPlateau(oe)]),
+        lambda: TLR.ChainedScheduler([TLR.ReduceLROnPlateau(ot)]),
+    )
     _err(lambda: ELR.ChainedScheduler([]), lambda: TLR.ChainedScheduler([]))
     se, st = ELR.CyclicLR(oe, 0.1, 1.0), None
     with pytest.raises(ValueError, match="optimizer must support momentum"):

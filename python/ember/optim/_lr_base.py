@@ -5,6 +5,7 @@ using torch's recursive formulas (so schedules chain and match torch step for st
 uses the closed form where a scheduler has one. ``state_dict()`` is every attribute but the
 optimizer, as in torch.
 """
+
 import warnings
 
 from .._C import Tensor
@@ -12,7 +13,8 @@ from .optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
-    "possible. Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch "
+    "possible. Please use `scheduler.step()` to step the scheduler. During the deprecation, if "
+    "epoch "
     "is different from None, the closed form is used instead of the new chainable form, where "
     "available. Please open an issue if you are unable to replicate your use case: "
     "https://github.com/pytorch/pytorch/issues/new/choose."
@@ -33,7 +35,9 @@ def _format_param(name, optimizer, param):
 
 
 def _param_groups_val_list(optimizer, key):
-    return [g[key].clone() if isinstance(g[key], Tensor) else g[key] for g in optimizer.param_groups]
+    return [
+        g[key].clone() if isinstance(g[key], Tensor) else g[key] for g in optimizer.param_groups
+    ]
 
 
 def _update_param_group_val(group, key, val):
@@ -93,7 +97,8 @@ class LRScheduler:
                     raise KeyError(
                         f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
                         "scheduler with last_epoch >= 0.\nThis typically happens when:\n"
-                        "1. You're trying to resume training from a checkpoint but haven't properly "
+                        "1. You're trying to resume training from a checkpoint but haven't "
+                        "properly "
                         "loaded the optimizer state\n"
                         "2. You're using last_epoch >= 0 for a fresh training run (not recommended)"
                     )
@@ -124,9 +129,11 @@ class LRScheduler:
         """Advance one epoch (or jump to ``epoch``, deprecated) and update the learning rates."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 "
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch "
+                "1.1.0 "
                 "and later, you should call them in the opposite order: `optimizer.step()` before "
-                "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+                "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the "
+                "first "
                 "value of the learning rate schedule. See more details at "
                 "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
                 UserWarning,

@@ -1,4 +1,5 @@
 """Adadelta (torch.optim.Adadelta)."""
+
 from .. import _C
 from .optimizer import Optimizer, _check_lr, _check_nonneg, _check_unsupported, _counter
 
@@ -16,27 +17,52 @@ class Adadelta(Optimizer):
         eps (float): default 1e-6. weight_decay (float): default 0. maximize (bool).
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
-                 maximize=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1.0,
+        rho=0.9,
+        eps=1e-6,
+        weight_decay=0,
+        foreach=None,
+        *,
+        capturable=False,
+        maximize=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         _check_nonneg("epsilon", eps)
         _check_nonneg("weight_decay", weight_decay)
         _check_unsupported("Adadelta", differentiable, capturable)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        capturable=capturable, foreach=foreach, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "rho": rho,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "capturable": capturable,
+            "foreach": foreach,
+            "differentiable": differentiable,
+        }
         super().__init__(params, defaults)
 
     def _group_setdefaults(self):
         return {**super()._group_setdefaults(), "capturable": False}
 
     def step(self, closure=None):
-        """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
         state, adadelta_step, zeros_like = self.state, _C._adadelta_step, _C.zeros_like
         for group in self.param_groups:
-            args = (float(group["lr"]), group["rho"], group["eps"], group["weight_decay"], group["maximize"])
+            args = (
+                float(group["lr"]),
+                group["rho"],
+                group["eps"],
+                group["weight_decay"],
+                group["maximize"],
+            )
             for p in group["params"]:
                 g = p.grad
                 if g is None:

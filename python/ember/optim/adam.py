@@ -1,7 +1,14 @@
 """Adam (and, with decoupled_weight_decay, AdamW) with amsgrad and maximize (torch.optim.Adam)."""
+
 from .. import _C
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonneg, _check_unsupported,
-                        _counter)
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _check_nonneg,
+    _check_unsupported,
+    _counter,
+)
 
 __all__ = ["Adam"]
 
@@ -22,33 +29,68 @@ class Adam(Optimizer):
 
     _name = "Adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
         _check_lr(lr)
         _check_nonneg("epsilon", eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _check_unsupported(self._name, differentiable, capturable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, foreach=foreach, capturable=capturable,
-                        differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
         super().__init__(params, defaults)
 
     def _group_setdefaults(self):
-        return {**super()._group_setdefaults(), "amsgrad": False, "capturable": False, "fused": None,
-                "decoupled_weight_decay": self.defaults.get("decoupled_weight_decay", False)}
+        return {
+            **super()._group_setdefaults(),
+            "amsgrad": False,
+            "capturable": False,
+            "fused": None,
+            "decoupled_weight_decay": self.defaults.get("decoupled_weight_decay", False),
+        }
 
     def step(self, closure=None):
-        """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
         state, adam_step, zeros_like = self.state, _C._adam_step, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            args = (float(group["lr"]), float(beta1), float(beta2), group["weight_decay"], group["eps"],
-                    amsgrad, group["maximize"], group["decoupled_weight_decay"])
+            args = (
+                float(group["lr"]),
+                float(beta1),
+                float(beta2),
+                group["weight_decay"],
+                group["eps"],
+                amsgrad,
+                group["maximize"],
+                group["decoupled_weight_decay"],
+            )
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -60,6 +102,13 @@ class Adam(Optimizer):
                     st["exp_avg_sq"] = zeros_like(p)
                     if amsgrad:
                         st["max_exp_avg_sq"] = zeros_like(p)
-                adam_step(p, g, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq"), st["step"],
-                          *args)
+                adam_step(
+                    p,
+                    g,
+                    st["exp_avg"],
+                    st["exp_avg_sq"],
+                    st.get("max_exp_avg_sq"),
+                    st["step"],
+                    *args,
+                )
         return loss

@@ -1,7 +1,14 @@
 """Adamax: Adam with the infinity norm (torch.optim.Adamax)."""
+
 from .. import _C
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonneg, _check_unsupported,
-                        _counter)
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _check_nonneg,
+    _check_unsupported,
+    _counter,
+)
 
 __all__ = ["Adamax"]
 
@@ -17,28 +24,53 @@ class Adamax(Optimizer):
         (0.9, 0.999). eps (float): default 1e-8. weight_decay (float): default 0. maximize (bool).
     """
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
-                 maximize=False, differentiable=False, capturable=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
         _check_lr(lr)
         _check_nonneg("epsilon", eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _check_unsupported("Adamax", differentiable, capturable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, capturable=capturable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
         super().__init__(params, defaults)
 
     def _group_setdefaults(self):
         return {**super()._group_setdefaults(), "capturable": False}
 
     def step(self, closure=None):
-        """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
         state, adamax_step, zeros_like = self.state, _C._adamax_step, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            args = (float(group["lr"]), float(beta1), float(beta2), group["eps"], group["weight_decay"],
-                    group["maximize"])
+            args = (
+                float(group["lr"]),
+                float(beta1),
+                float(beta2),
+                group["eps"],
+                group["weight_decay"],
+                group["maximize"],
+            )
             for p in group["params"]:
                 g = p.grad
                 if g is None:

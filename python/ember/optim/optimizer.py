@@ -6,7 +6,7 @@ parameters by integer ids exactly as torch does, so a dict converted from torch 
 Each subclass's ``step`` calls one fused C++ kernel per parameter (``ember._C._<name>_step``).
 Sparse gradients do not exist in ember, so no optimizer has a sparse path.
 """
-import functools
+
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from copy import deepcopy
@@ -14,6 +14,12 @@ from itertools import chain
 
 from .. import _C
 from .._C import Tensor
+from ._hooks import (  # noqa: F401  (re-exported)
+    _no_grad_step,
+    _RemovableHandle,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
 __all__ = ["Optimizer", "required"]
 
@@ -31,7 +37,8 @@ _COUNTER_KEYS = ("step", "mu_product")  # 0-d float tensors in torch's state
 
 
 def _typename(o):
-    """torch.typename: the qualified name of a tensor's or object's type ('float', 'ember.Tensor')."""
+    """torch.typename: the qualified name of a tensor's or object's type ('float', "
+    "'ember.Tensor')."""
     module = type(o).__module__
     return type(o).__qualname__ if module == "builtins" else module + "." + type(o).__qualname__
 
@@ -69,7 +76,9 @@ def _check_unsupported(name, differentiable=False, capturable=False):
     if differentiable:
         raise NotImplementedError(f"{name}: differentiable=True is not supported by ember")
     if capturable:
-        raise NotImplementedError(f"{name}: capturable=True (CUDA graphs) is not supported by ember")
+        raise NotImplementedError(
+            f"{name}: capturable=True (CUDA graphs) is not supported by ember"
+        )
 
 
 def _to_ember(value):
@@ -79,74 +88,6 @@ def _to_ember(value):
     import numpy as np
 
     return _C.from_numpy(np.array(value.detach().cpu().numpy(), copy=True))
-
-
-def _no_grad_step(step):
-    """Run ``step`` with grad mode off (closures re-enable it themselves) and the step hooks."""
-
-    @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
-        if self._in_step:  # a subclass's step calling super().step(): hooks run once
-            return step(self, *args, **kwargs)
-        for hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(
-                        f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {result}."
-                    )
-                args, kwargs = result
-        prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(False)
-        self._in_step = True
-        try:
-            out = step(self, *args, **kwargs)
-        finally:
-            self._in_step = False
-            _C._set_grad_enabled(prev)
-        self._opt_called = True
-        for hook in chain(self._optimizer_step_post_hooks.values(), _global_post_hooks.values()):
-            hook(self, args, kwargs)
-        return out
-
-    wrapper._ember_hooked = True
-    return wrapper
-
-
-class _RemovableHandle:
-    _next_id = 0
-
-    def __init__(self, hooks_dict):
-        self._hooks = hooks_dict
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-_global_pre_hooks = OrderedDict()
-_global_post_hooks = OrderedDict()
-
-
-def register_optimizer_step_pre_hook(hook):
-    """Register ``hook(optimizer, args, kwargs)`` to run before every optimizer's step."""
-    handle = _RemovableHandle(_global_pre_hooks)
-    _global_pre_hooks[handle.id] = hook
-    return handle
-
-
-def register_optimizer_step_post_hook(hook):
-    """Register ``hook(optimizer, args, kwargs)`` to run after every optimizer's step."""
-    handle = _RemovableHandle(_global_post_hooks)
-    _global_post_hooks[handle.id] = hook
-    return handle
 
 
 class Optimizer:
@@ -233,7 +174,11 @@ class Optimizer:
             nonlocal start_index
             packed = {k: v for k, v in group.items() if k != "params"}
             param_mappings.update(
-                {id(p): i for i, p in enumerate(group["params"], start_index) if id(p) not in param_mappings}
+                {
+                    id(p): i
+                    for i, p in enumerate(group["params"], start_index)
+                    if id(p) not in param_mappings
+                }
             )
             packed["params"] = [param_mappings[id(p)] for p in group["params"]]
             start_index += len(packed["params"])
@@ -241,7 +186,8 @@ class Optimizer:
 
         param_groups = [pack_group(g) for g in self.param_groups]
         packed_state = {
-            (param_mappings[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()
+            (param_mappings[id(k)] if isinstance(k, Tensor) else k): v
+            for k, v in self.state.items()
         }
         return {"state": packed_state, "param_groups": param_groups}
 
@@ -254,14 +200,22 @@ class Optimizer:
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
             raise ValueError(
-                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
             )
         id_map = dict(
-            zip(chain.from_iterable(g["params"] for g in saved_groups), chain.from_iterable(g["params"] for g in groups))
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+            )
         )
 
         def cast(param, value, key=None):
-            if isinstance(value, Tensor) or hasattr(value, "numpy") and not isinstance(value, (int, float)):
+            if (
+                isinstance(value, Tensor)
+                or hasattr(value, "numpy")
+                and not isinstance(value, (int, float))
+            ):
                 value = _to_ember(value)
                 if key in _COUNTER_KEYS:
                     return value
@@ -336,7 +290,8 @@ class Optimizer:
             param_group["params"] = [params]
         elif isinstance(params, set):
             raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of "
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of "
                 "tensors in sets will change between runs. Please use a list instead."
             )
         else:
@@ -353,14 +308,16 @@ class Optimizer:
         if names:
             if len(names) != len(tensors):
                 raise ValueError(
-                    "all optimizer params should be with/without names. Some param names are missing"
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
                 )
             param_group["param_names"] = names
 
         for param in param_group["params"]:
             if not isinstance(param, Tensor):
                 raise TypeError(
-                    "optimizer can only optimize Tensors, but one of the params is " + _typename(param)
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    + _typename(param)
                 )
             if not (param.is_leaf or param.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
@@ -368,7 +325,8 @@ class Optimizer:
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
                 raise ValueError(
-                    f"parameter group didn't specify a value of required optimization parameter {name}"
+                    "parameter group didn't specify a value of required optimization parameter "
+                    f"{name}"
                 )
             param_group.setdefault(name, default)
 
@@ -377,7 +335,8 @@ class Optimizer:
             import warnings
 
             warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, this will "
+                "optimizer contains a parameter group with duplicate parameters; in future, this "
+                "will "
                 "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information",
                 stacklevel=3,
             )

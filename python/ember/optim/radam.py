@@ -1,7 +1,14 @@
 """RAdam: rectified Adam (torch.optim.RAdam)."""
+
 from .. import _C
-from .optimizer import (Optimizer, _check_betas, _check_lr, _check_nonneg, _check_unsupported,
-                        _counter)
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _check_nonneg,
+    _check_unsupported,
+    _counter,
+)
 
 __all__ = ["RAdam"]
 
@@ -18,30 +25,60 @@ class RAdam(Optimizer):
         eps: default 1e-8. weight_decay: default 0. decoupled_weight_decay, maximize (bool).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
         _check_lr(lr)
         _check_nonneg("epsilon", eps)
         _check_betas(betas)
         _check_nonneg("weight_decay", weight_decay)
         _check_unsupported("RAdam", differentiable, capturable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        foreach=foreach, capturable=capturable,
-                        decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
         super().__init__(params, defaults)
 
     def _group_setdefaults(self):
-        return {**super()._group_setdefaults(), "capturable": False, "decoupled_weight_decay": False}
+        return {
+            **super()._group_setdefaults(),
+            "capturable": False,
+            "decoupled_weight_decay": False,
+        }
 
     def step(self, closure=None):
-        """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
         state, radam_step, zeros_like = self.state, _C._radam_step, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            args = (float(group["lr"]), float(beta1), float(beta2), group["weight_decay"], group["eps"],
-                    group["decoupled_weight_decay"], group["maximize"])
+            args = (
+                float(group["lr"]),
+                float(beta1),
+                float(beta2),
+                group["weight_decay"],
+                group["eps"],
+                group["decoupled_weight_decay"],
+                group["maximize"],
+            )
             for p in group["params"]:
                 g = p.grad
                 if g is None:

@@ -1,4 +1,5 @@
 """Gradient clipping: clip_grad_norm_ (any p-norm, inf), clip_grad_value_ (torch.nn.utils's)."""
+
 import functools
 import math
 import types
@@ -7,7 +8,13 @@ import warnings
 from ... import _C
 from ..._C import Tensor
 
-__all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
+__all__ = [
+    "clip_grad_norm",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+]
 
 
 def _no_grad(fn):
@@ -46,8 +53,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     total_norm = _C.norm(_C.stack(norms), norm_type)
     if error_if_nonfinite and not math.isfinite(total_norm.numpy().item()):
         raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
-            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+            "so it "
+            "cannot be clipped. To disable this error and scale the gradients by the non-finite "
+            "norm "
             "anyway, set `error_if_nonfinite=False`"
         )
     return total_norm
@@ -68,7 +77,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
 
 @_no_grad
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Clip the gradients of ``parameters`` in place so that their total norm is at most ``max_norm``.
+    """Clip the gradients of ``parameters`` in place: total norm at most ``max_norm``.
 
     Args:
         parameters (Tensor or iterable of Tensors): the tensors whose ``.grad`` is clipped.
@@ -82,7 +91,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         is_generator = isinstance(parameters, types.GeneratorType)
         parameters = list(parameters)
         if is_generator and len(parameters) == 0:
-            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=3)
+            warnings.warn(
+                "`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=3
+            )
     grads = [p.grad for p in parameters if p.grad is not None]
     total_norm = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
     clip_grads_with_norm_(parameters, max_norm, total_norm, foreach)
@@ -92,7 +103,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Deprecated alias of :func:`clip_grad_norm_`."""
     warnings.warn(
-        "`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+        "`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+        "`torch.nn.utils.clip_grad_norm_`.",
         FutureWarning,
         stacklevel=2,
     )
@@ -101,7 +113,8 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 
 @_no_grad
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp every gradient element of ``parameters`` into ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient element of ``parameters`` into ``[-clip_value, clip_value]`` in "
+    "place."""
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:

@@ -5,9 +5,10 @@
 (``2e-4 * p``) reaches the parameters through backward. (An optimizer's ``weight_decay=wd`` adds
 ``wd * p`` to the gradient instead: ``l2_penalty(weight=wd / 2)`` is the same for SGD.)
 """
+
 from ..._C import Tensor
 
-__all__ = ["regularized_parameters", "l1_penalty", "l2_penalty", "weight_decay_groups"]
+__all__ = ["l1_penalty", "l2_penalty", "regularized_parameters", "weight_decay_groups"]
 
 
 def _is_norm(module):
@@ -72,7 +73,8 @@ def l1_penalty(source, weight=1.0, *, exclude_bias=False, exclude_norm=False):
 
 
 def l2_penalty(source, weight=1.0, *, exclude_bias=False, exclude_norm=False):
-    """``weight * sum(p ** 2)`` over :func:`regularized_parameters` (a differentiable 0-d tensor)."""
+    """``weight * sum(p ** 2)`` over :func:`regularized_parameters` (a differentiable 0-d "
+    "tensor)."""
     return _penalty(source, weight, exclude_bias, exclude_norm, lambda p: p * p)
 
 

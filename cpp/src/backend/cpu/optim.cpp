@@ -22,16 +22,23 @@ EMBER_INLINE T fmadd(T a, T b, T c) {
   else return a * b + c;
 }
 
-// torch's vectorised lerp(start, end, w) for a scalar weight w.
-template <class T, bool F>
-EMBER_INLINE T lerp(T start, T end, T w) {
-  const bool small = std::abs(w) < T(0.5);
-  return fmadd<T, F>(small ? w : w - T(1), end - start, small ? start : end);
-}
-
-// torch.maximum: NaN in either operand wins.
+// torch's vectorised lerp(start, end, w) for a scalar weight w: start + w (end - start) when
+// |w| < 0.5, else end + (w - 1) (end - start). The choice is made once, outside the loop.
 template <class T>
-EMBER_INLINE T nan_max(T a, T b) { return (a != a) | (b != b) ? a + b : (b > a ? b : a); }
+struct Lerp {
+  T coef, small;  // small: 1 or 0, a float so the select is a vector compare
+  explicit Lerp(double w) : small(std::abs(T(w)) < T(0.5) ? T(1) : T(0)) {
+    coef = small != T(0) ? T(w) : T(w) - T(1);
+  }
+  template <bool F>
+  EMBER_INLINE T apply(T start, T end) const {
+    return fmadd<T, F>(coef, end - start, small != T(0) ? start : end);
+  }
+};
+
+// torch.maximum: NaN in either operand wins (a NaN already in `a` stays: b > NaN is false).
+template <class T>
+EMBER_INLINE T nan_max(T a, T b) { return (b > a) | (b != b) ? b : a; }
 
 // What every kind does first: the gradient's sign (maximize), then weight decay, either L2 into
 // the gradient (g += wd * p) or decoupled (p *= 1 - lr * wd).
@@ -39,17 +46,20 @@ template <class T>
 struct Common {
   T* p;
   const T* g;
-  T wd, decay;
-  bool maximize, decoupled, has_wd;
+  T wd, decay, sign;
   Common(const Tensor& param, const Tensor& grad, const OptimParams& o)
-      : p(param.data<T>()), g(grad.data<T>()), wd(T(o.weight_decay)), decay(T(1 - o.lr * o.weight_decay)),
-        maximize(o.maximize), decoupled(o.decoupled), has_wd(o.weight_decay != 0) {}
+      : p(param.data<T>()), g(grad.data<T>()), wd(o.decoupled ? T(0) : T(o.weight_decay)),
+        decay(o.decoupled && o.weight_decay != 0 ? T(1 - o.lr * o.weight_decay) : T(1)),
+        sign(o.maximize ? T(-1) : T(1)) {}
+  // Branch-free, so every kernel's loop if-converts and vectorises (GCC gives up on loops with
+  // several stores and many selects): x * 1, x * -1 and g + 0 * p are exact.
+  // NOTE: without L2 decay an infinite parameter gets a NaN gradient here (0 * inf), where torch
+  // would keep it infinite; such a parameter has diverged either way.
   template <bool F>
   EMBER_INLINE void load(int64_t i, T& pi, T& gi) const {
-    pi = p[i];
-    gi = maximize ? -g[i] : g[i];
-    if (decoupled) pi = has_wd ? pi * decay : pi;
-    else gi = has_wd ? fmadd<T, F>(pi, wd, gi) : gi;
+    pi = p[i] * decay;
+    gi = g[i] * sign;
+    gi = fmadd<T, F>(pi, wd, gi);
   }
 };
 
@@ -83,16 +93,17 @@ template <class T, bool AMS>
 struct AdamK {
   Common<T> c;
   T *m, *v, *vmax;
-  T w1, b2, omb2, bc2_sqrt, eps, neg_step;
+  Lerp<T> w1;
+  T b2, omb2, bc2_sqrt, eps, neg_step;
   AdamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), vmax(AMS ? s[2].data<T>() : nullptr),
-        w1(T(1 - o.beta1)), b2(T(o.beta2)), omb2(T(1 - o.beta2)), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
+        w1(1 - o.beta1), b2(T(o.beta2)), omb2(T(1 - o.beta2)), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
         neg_step(T(-o.c0)) {}
   template <bool F>
   EMBER_INLINE void at(int64_t i) const {
     T pi, gi;
     c.template load<F>(i, pi, gi);
-    const T mi = lerp<T, F>(m[i], gi, w1);
+    const T mi = w1.template apply<F>(m[i], gi);
     m[i] = mi;
     T vi = fmadd<T, F>(omb2 * gi, gi, v[i] * b2);
     v[i] = vi;
@@ -130,10 +141,11 @@ struct RmspropK {
   Common<T> c;
   T *sq, *ga, *buf;
   T a, oma, eps, mom, neg_lr;
+  Lerp<T> lerp_ga;
   RmspropK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), sq(s[0].data<T>()), ga(CENTERED ? s[1].data<T>() : nullptr),
         buf(MOM ? s[2].data<T>() : nullptr), a(T(o.alpha)), oma(T(1 - o.alpha)), eps(T(o.eps)),
-        mom(T(o.momentum)), neg_lr(T(-o.lr)) {}
+        mom(T(o.momentum)), neg_lr(T(-o.lr)), lerp_ga(1 - o.alpha) {}
   template <bool F>
   EMBER_INLINE void at(int64_t i) const {
     T pi, gi;
@@ -142,7 +154,7 @@ struct RmspropK {
     sq[i] = si;
     T avg;
     if constexpr (CENTERED) {
-      const T gai = lerp<T, F>(ga[i], gi, oma);
+      const T gai = lerp_ga.template apply<F>(ga[i], gi);
       ga[i] = gai;
       avg = std::sqrt(fmadd<T, F>(T(-1) * gai, gai, si));
     } else {
@@ -150,7 +162,7 @@ struct RmspropK {
     }
     avg = avg + eps;
     if constexpr (MOM) {
-      const T b = buf[i] * mom + (T(1) * gi) / avg;
+      const T b = buf[i] * mom + gi / avg;
       buf[i] = b;
       c.p[i] = fmadd<T, F>(b, neg_lr, pi);
     } else {
@@ -188,15 +200,16 @@ template <class T>
 struct AdamaxK {
   Common<T> c;
   T *m, *u;
-  T w1, b2, eps, neg_clr;
+  Lerp<T> w1;
+  T b2, eps, neg_clr;
   AdamaxK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), u(s[1].data<T>()), w1(T(1 - o.beta1)), b2(T(o.beta2)), eps(T(o.eps)),
+      : c(p, g, o), m(s[0].data<T>()), u(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)), eps(T(o.eps)),
         neg_clr(T(-o.c0)) {}
   template <bool F>
   EMBER_INLINE void at(int64_t i) const {
     T pi, gi;
     c.template load<F>(i, pi, gi);
-    const T mi = lerp<T, F>(m[i], gi, w1);
+    const T mi = w1.template apply<F>(m[i], gi);
     m[i] = mi;
     const T ui = nan_max(u[i] * b2, std::abs(gi) + eps);
     u[i] = ui;
@@ -209,15 +222,16 @@ template <class T>
 struct NadamK {
   Common<T> c;
   T *m, *v;
-  T w1, b2, omb2, bc2, eps, cg, cm;
+  Lerp<T> w1;
+  T b2, omb2, bc2, eps, cg, cm;
   NadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(T(1 - o.beta1)), b2(T(o.beta2)),
+      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)),
         omb2(T(1 - o.beta2)), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)) {}
   template <bool F>
   EMBER_INLINE void at(int64_t i) const {
     T pi, gi;
     c.template load<F>(i, pi, gi);
-    const T mi = lerp<T, F>(m[i], gi, w1);
+    const T mi = w1.template apply<F>(m[i], gi);
     m[i] = mi;
     const T vi = fmadd<T, F>(omb2 * gi, gi, v[i] * b2);
     v[i] = vi;
@@ -233,17 +247,18 @@ template <class T>
 struct RadamK {
   Common<T> c;
   T *m, *v;
-  T w1, b2, omb2, bc1, bc2_sqrt, rect, eps, lr;
+  Lerp<T> w1;
+  T b2, omb2, bc1, bc2_sqrt, rect, eps, lr;
   bool rectified;
   RadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(T(1 - o.beta1)), b2(T(o.beta2)),
+      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)),
         omb2(T(1 - o.beta2)), bc1(T(o.c0)), bc2_sqrt(T(o.c1)), rect(T(o.c2)), eps(T(o.eps)), lr(T(o.lr)),
         rectified(o.flag) {}
   template <bool F>
   EMBER_INLINE void at(int64_t i) const {
     T pi, gi;
     c.template load<F>(i, pi, gi);
-    const T mi = lerp<T, F>(m[i], gi, w1);
+    const T mi = w1.template apply<F>(m[i], gi);
     m[i] = mi;
     const T vi = fmadd<T, F>(omb2 * gi, gi, v[i] * b2);
     v[i] = vi;

@@ -346,3 +346,36 @@ def test_large_parameter_parallel_kernel():
             oe.step()
             ot.step()
         np.testing.assert_allclose(pe.detach().numpy(), pt.detach().numpy(), rtol=1.3e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_kernels_on_every_isa(isa):
+    """The same updates through the baseline and AVX2 kernels (EMBER_ISA caps the dispatch)."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, torch, ember
+rng = np.random.default_rng(0)
+x = rng.standard_normal(1003).astype(np.float32)
+worst = 0.0
+for name, kw in [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+                 ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+                 ("Adagrad", dict(lr=0.1)), ("RMSprop", dict(centered=True, momentum=0.5)),
+                 ("Adadelta", dict(maximize=True)), ("Adamax", {}), ("NAdam", {}), ("RAdam", {})]:
+    pe, pt = ember.nn.Parameter(ember.from_numpy(x.copy())), torch.nn.Parameter(torch.from_numpy(x.copy()))
+    oe, ot = getattr(ember.optim, name)([pe], **kw), getattr(torch.optim, name)([pt], **kw)
+    for i in range(10):
+        g = rng.standard_normal(x.size).astype(np.float32)
+        pe.grad, pt.grad = ember.from_numpy(g), torch.from_numpy(g.copy())
+        oe.step(); ot.step()
+    d = np.abs(pe.detach().numpy() - pt.detach().numpy()) / (1e-5 / 1.3e-6 + np.abs(pt.detach().numpy()))
+    worst = max(worst, float(d.max()))
+print(ember._C._cpu_isa(), worst)
+"""
+    env = dict(os.environ, EMBER_ISA=isa)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True, text=True)
+    got_isa, worst = out.stdout.split()
+    assert got_isa in (isa, "base")  # a CPU without AVX2 runs the baseline kernels
+    assert float(worst) <= 1.3e-6  # |e - t| <= 1e-5 + 1.3e-6 |t|

@@ -28,6 +28,7 @@ from . import cuda, random  # noqa: F401,E402  (interop branch)
 from . import utils  # noqa: F401,E402
 from . import datasets  # noqa: F401,E402
 from .serialization import save, load  # noqa: F401,E402
+from . import optim  # noqa: F401,E402  (issue 4)
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)
 uint8 = dtype.uint8

@@ -41,6 +41,22 @@ inline bool binary_op_returns_bool(BinaryOp op) { return op >= BinaryOp::Eq; }
 inline bool unary_op_returns_bool(UnaryOp op) { return op >= UnaryOp::LogicalNot; }
 
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
+
+// --- optimizer family (issue 4: ember.optim) ---
+enum class OptimKind : int { SGD, Adam, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam };
+// The scalars of one fused update, already reduced by ops/optim.cpp to what the kernel needs
+// (bias corrections, effective step sizes); see cpu/optim.cpp for each kind's formula.
+struct OptimParams {
+  double lr = 0, weight_decay = 0, eps = 0;
+  bool maximize = false, decoupled = false;  // decoupled: param *= 1 - lr * weight_decay first
+  double momentum = 0, dampening = 0;        // SGD, RMSprop
+  bool nesterov = false, first = false;      // SGD (first: the momentum buffer starts as grad)
+  double beta1 = 0, beta2 = 0, alpha = 0;    // Adam family; RMSprop alpha; Adadelta rho in alpha
+  bool amsgrad = false, centered = false;    // Adam; RMSprop
+  double c0 = 0, c1 = 0, c2 = 0, c3 = 0;     // per-step coefficients (kind-specific)
+  bool flag = false;                         // RAdam: rectified (rho_t > 5)
+};
+// --- end optimizer family ---
 enum class ScanOp : int { Sum, Prod };
 
 // --- random (interop branch) -------------------------------------------------------------------
@@ -130,6 +146,11 @@ struct Backend {
   virtual void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K,
                     Scalar alpha, const void* A, int64_t lda, const void* B, int64_t ldb, Scalar beta,
                     void* C, int64_t ldc) = 0;
+  // --- optimizer family ----------------------------------------------------------------------
+  // One fused update of param in place from grad and the kind's state tensors (in the order of
+  // ops/optim.h), all contiguous with param's shape and floating dtype; grad is only read.
+  virtual void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad,
+                          const std::vector<Tensor>& state, const OptimParams& p) = 0;
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

@@ -47,5 +47,8 @@ void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar al
 enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
+// optim.cpp (optimizer family)
+void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
+                const OptimParams& p);
 
 }  // namespace ember::cpu

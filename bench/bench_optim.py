@@ -1,0 +1,60 @@
+"""Optimizer step time, ember vs torch (CPU): one parameter of n elements, and the Python overhead
+of a 6-parameter MLP step. Medians of repeated runs; prints the machine's thread count."""
+
+import statistics
+import sys
+import time
+
+import ember
+import numpy as np
+import torch
+
+
+def _median_us(fn, reps):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6, min(times) * 1e6
+
+
+def bench(name, kw, sizes, reps=50):
+    for shapes in sizes:
+        rng = np.random.default_rng(0)
+        vals = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        pe = [ember.nn.Parameter(ember.from_numpy(v.copy())) for v in vals]
+        pt = [torch.nn.Parameter(torch.from_numpy(v.copy())) for v in vals]
+        for a, b, v in zip(pe, pt, vals):
+            a.grad, b.grad = ember.from_numpy(v * 0.01), torch.from_numpy(v * 0.01)
+        oe, ot = getattr(ember.optim, name)(pe, **kw), getattr(torch.optim, name)(pt, **kw)
+        (te, me), (tt, mt) = _median_us(oe.step, reps), _median_us(ot.step, reps)
+        n = sum(int(np.prod(s)) for s in shapes)
+        print(
+            f"{name:8s} {len(shapes)} params, {n:>10,d} elements: median ember {te:9.1f} us, "
+            f"torch {tt:9.1f} us ({tt / te:5.1f}x); min {me:9.1f} / {mt:9.1f} us ({mt / me:5.1f}x)"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:  # thread count for both libraries
+        ember.set_num_threads(int(sys.argv[1]))
+        torch.set_num_threads(int(sys.argv[1]))
+    print(
+        f"threads: ember {ember.get_num_threads()}, torch {torch.get_num_threads()}; "
+        f"ISA {ember._C._cpu_isa()}; python {sys.version.split()[0]}"
+    )
+    mlp = [(128, 784), (128,), (64, 128), (64,), (10, 64), (10,)]
+    sizes = [[(1000,)], [(100_000,)], [(1_000_000,)], [(10_000_000,)], mlp]
+    for name, kw in [
+        ("SGD", {"lr": 0.1, "momentum": 0.9}),
+        ("Adam", {}),
+        ("AdamW", {}),
+        ("RMSprop", {}),
+        ("Adagrad", {}),
+        ("NAdam", {}),
+        ("RAdam", {}),
+    ]:
+        bench(name, kw, sizes if name in ("SGD", "Adam") else [sizes[2], mlp])

@@ -1,0 +1,101 @@
+"""NAdam: Adam with Nesterov momentum (torch.optim.NAdam)."""
+
+from .. import _C
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_lr,
+    _check_nonneg,
+    _check_unsupported,
+    _counter,
+)
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat), torch's formulation with momentum decay.
+
+    ``mu_t = b1 (1 - 0.5 * 0.96^(t * momentum_decay))``, ``mu_product *= mu_t``; m, v as Adam;
+    ``denom = sqrt(v / (1 - b2^t)) + eps``; ``p -= lr (1 - mu_t) / (1 - mu_product) g / denom +
+    lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / denom``. State: ``step``, ``mu_product``,
+    ``exp_avg``, ``exp_avg_sq``.
+
+    Args:
+        params: parameters or param groups. lr (float): default 2e-3. betas: default (0.9, 0.999).
+        eps: default 1e-8. weight_decay: default 0. momentum_decay: default 4e-3.
+        decoupled_weight_decay (bool): AdamW-style decay. maximize (bool).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
+        _check_lr(lr)
+        _check_nonneg("epsilon", eps)
+        _check_betas(betas)
+        _check_nonneg("weight_decay", weight_decay)
+        _check_nonneg("momentum_decay", momentum_decay)
+        _check_unsupported("NAdam", differentiable, capturable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum_decay": momentum_decay,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def _group_setdefaults(self):
+        return {
+            **super()._group_setdefaults(),
+            "capturable": False,
+            "decoupled_weight_decay": False,
+        }
+
+    def step(self, closure=None):
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = self._eval_closure(closure)
+        state, nadam_step, zeros_like = self.state, _C._nadam_step, _C.zeros_like
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            args = (
+                float(group["lr"]),
+                float(beta1),
+                float(beta2),
+                group["weight_decay"],
+                group["momentum_decay"],
+                group["eps"],
+                group["decoupled_weight_decay"],
+                group["maximize"],
+            )
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                st = state[p]
+                if len(st) == 0:
+                    st["step"] = _counter()
+                    st["mu_product"] = _counter(1.0)
+                    st["exp_avg"] = zeros_like(p)
+                    st["exp_avg_sq"] = zeros_like(p)
+                nadam_step(
+                    p, g, st["exp_avg"], st["exp_avg_sq"], st["mu_product"], st["step"], *args
+                )
+        return loss

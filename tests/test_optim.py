@@ -1,0 +1,381 @@
+"""ember.optim optimizers against torch.optim: same model, data and hyperparameters, parameters
+equal to float32 tolerance after every step; param groups, lr changes through param_groups,
+state_dict save/load mid-run (also from a converted torch state dict); validation errors."""
+
+import ember
+import numpy as np
+import pytest
+import torch
+
+D, H, N = 37, 5, 16  # odd sizes: SIMD tails are exercised
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "w1": rng.standard_normal(D).astype(np.float32),
+        "b1": (0.1 * rng.standard_normal(D)).astype(np.float32),
+        "w2": (rng.standard_normal((H, D)) / np.sqrt(D)).astype(np.float32),
+    }
+    x = rng.standard_normal((N, D)).astype(np.float32)
+    t = rng.standard_normal((N, H)).astype(np.float32)
+    return params, x, t
+
+
+class Pair:
+    """The same elementwise model in ember and torch: y = sum(tanh(x*w1 + b1)[:, None] * w2, 2)."""
+
+    def __init__(self, seed=0, dtype=np.float32):
+        params, self.x, self.t = _data(seed)
+        self.names = list(params)
+        self.sign = 1.0  # -1 for maximize=True: ascend -loss, i.e. still fit the data
+        self.e = {
+            k: ember.nn.Parameter(ember.from_numpy(v.astype(dtype))) for k, v in params.items()
+        }
+        self.t_ = {
+            k: torch.nn.Parameter(torch.from_numpy(v.astype(dtype))) for k, v in params.items()
+        }
+        self.xe, self.te = (
+            ember.from_numpy(self.x.astype(dtype)),
+            ember.from_numpy(self.t.astype(dtype)),
+        )
+        self.xt, self.tt = (
+            torch.from_numpy(self.x.astype(dtype)),
+            torch.from_numpy(self.t.astype(dtype)),
+        )
+
+    @staticmethod
+    def _loss(p, x, t):
+        h = (x * p["w1"] + p["b1"]).tanh()
+        y = (h.unsqueeze(1) * p["w2"]).sum(2)
+        return ((y - t) * (y - t)).mean()
+
+    def backward(self, shared=False):
+        """Each framework's own autograd, or (shared) torch's gradients given to both, which
+        isolates the optimizers' arithmetic from autograd's rounding."""
+        (self.sign * self._loss(self.t_, self.xt, self.tt)).backward()
+        if not shared:
+            (self.sign * self._loss(self.e, self.xe, self.te)).backward()
+            return
+        for k in self.names:
+            self.e[k].grad = ember.from_numpy(self.t_[k].grad.numpy().copy())
+
+    def check(self, rtol=1.3e-6, atol=1e-5):
+        for k in self.names:
+            np.testing.assert_allclose(
+                self.e[k].detach().numpy(),
+                self.t_[k].detach().numpy(),
+                rtol=rtol,
+                atol=atol,
+                err_msg=k,
+            )
+
+
+CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.02}),
+    ("SGD", {"lr": 0.01, "momentum": 0.5, "maximize": True}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.05}),
+    ("Adam", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adagrad", {"lr": 0.05}),
+    (
+        "Adagrad",
+        {"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1},
+    ),
+    ("Adagrad", {"lr": 0.05, "maximize": True, "eps": 1e-8}),
+    ("RMSprop", {"lr": 0.005}),
+    ("RMSprop", {"lr": 0.001, "momentum": 0.9}),
+    ("RMSprop", {"lr": 0.005, "centered": True}),
+    (
+        "RMSprop",
+        {"lr": 0.002, "centered": True, "momentum": 0.5, "weight_decay": 0.01, "alpha": 0.9},
+    ),
+    ("RMSprop", {"lr": 0.005, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.01, "maximize": True}),
+    ("Adamax", {"lr": 0.01}),
+    ("Adamax", {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.05, "maximize": True}),
+    ("NAdam", {"lr": 0.01}),
+    ("NAdam", {"lr": 0.004, "weight_decay": 0.05, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.05, "decoupled_weight_decay": True, "maximize": True}),
+    ("RAdam", {"lr": 0.01}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.05}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.05, "decoupled_weight_decay": True, "maximize": True}),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for n, kw in CASES]
+
+
+def _opts(pair, name, kw, groups=None):
+    if groups is None:
+        pe, pt = [pair.e[k] for k in pair.names], [pair.t_[k] for k in pair.names]
+    else:
+        pe = [{"params": [pair.e[k] for k in g["params"]], **g["opts"]} for g in groups]
+        pt = [{"params": [pair.t_[k] for k in g["params"]], **g["opts"]} for g in groups]
+    pair.sign = -1.0 if kw.get("maximize") else 1.0
+    return getattr(ember.optim, name)(pe, **kw), getattr(torch.optim, name)(pt, **kw)
+
+
+def _run(pair, oe, ot, steps, shared=False):
+    for _ in range(steps):
+        oe.zero_grad()
+        ot.zero_grad()
+        pair.backward(shared)
+        oe.step()
+        ot.step()
+        pair.check()
+
+
+def _state_np(opt):
+    """A deep copy of an optimizer's state_dict with tensors as numpy arrays."""
+    sd = opt.state_dict()
+    conv = {
+        k: {
+            kk: (vv.detach().numpy().copy() if hasattr(vv, "numpy") else vv) for kk, vv in v.items()
+        }
+        for k, v in sd["state"].items()
+    }
+    return conv, [dict(g) for g in sd["param_groups"]]
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_matches_torch(name, kw):
+    pair = Pair()
+    oe, ot = _opts(pair, name, kw)
+    _run(pair, oe, ot, 30)  # ember's autograd and optimizer vs torch's: parameters every step
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_state_matches_torch(name, kw):
+    pair = Pair()
+    oe, ot = _opts(pair, name, kw)
+    _run(pair, oe, ot, 30, shared=True)
+    se, ge = _state_np(oe)
+    st, gt = _state_np(ot)
+    assert ge == gt  # same hyperparameter keys and values, same integer ids
+    assert se.keys() == st.keys()
+    for i in st:
+        assert list(se[i]) == list(st[i])  # same state keys, in torch's order
+        for k in st[i]:
+            np.testing.assert_allclose(se[i][k], st[i][k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize(
+    "name,kw", [c for c in CASES if c[0] in ("SGD", "Adam", "RMSprop", "NAdam")]
+)
+def test_groups_and_lr_changes(name, kw):
+    pair = Pair(seed=1)
+    groups = [
+        {"params": ["w1", "b1"], "opts": {}},
+        {"params": ["w2"], "opts": {"lr": kw.get("lr", 0.01) * 0.5, "weight_decay": 0.02}},
+    ]
+    oe, ot = _opts(pair, name, kw, groups)
+    _run(pair, oe, ot, 8)
+    for g_e, g_t in zip(oe.param_groups, ot.param_groups):
+        g_e["lr"] *= 0.3
+        g_t["lr"] *= 0.3
+    _run(pair, oe, ot, 8)
+    oe.param_groups[1]["lr"] = ot.param_groups[1]["lr"] = 0.0  # frozen by lr
+    before = pair.e["w2"].detach().numpy().copy()
+    _run(pair, oe, ot, 3)
+    np.testing.assert_array_equal(pair.e["w2"].detach().numpy(), before)
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_save_load_mid_run(name, kw):
+    ref = Pair()
+    oe_ref, ot = _opts(ref, name, kw)
+    _run(ref, oe_ref, ot, 10)
+    # checkpoint: parameter values and a deep copy of the optimizer state
+    saved = {k: v.detach().numpy().copy() for k, v in ref.e.items()}
+    sd = oe_ref.state_dict()
+    sd_copy = {
+        "state": {
+            i: {k: (v.clone() if isinstance(v, ember.Tensor) else v) for k, v in s.items()}
+            for i, s in sd["state"].items()
+        },
+        "param_groups": [dict(g) for g in sd["param_groups"]],
+    }
+    _run(ref, oe_ref, ot, 10)
+    resumed = Pair()
+    for k in resumed.names:
+        resumed.e[k].data = ember.from_numpy(saved[k].copy())
+    oe, _ = _opts(resumed, name, kw)
+    oe.load_state_dict(sd_copy)
+    for _ in range(10):
+        oe.zero_grad()
+        (resumed.sign * resumed._loss(resumed.e, resumed.xe, resumed.te)).backward()
+        oe.step()
+    for k in ref.names:  # never stopping == stopping and resuming, bit for bit
+        np.testing.assert_array_equal(resumed.e[k].detach().numpy(), ref.e[k].detach().numpy())
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [CASES[1], CASES[6], CASES[13], CASES[17], CASES[20], CASES[22], CASES[24], CASES[27]],
+)
+def test_load_converted_torch_state_dict(name, kw):
+    pair = Pair()
+    oe, ot = _opts(pair, name, kw)
+    _run(pair, oe, ot, 7)
+    tsd = ot.state_dict()
+    converted = {
+        "state": {
+            i: {
+                k: (ember.from_numpy(v.numpy().copy()) if torch.is_tensor(v) else v)
+                for k, v in s.items()
+            }
+            for i, s in tsd["state"].items()
+        },
+        "param_groups": tsd["param_groups"],
+    }
+    fresh = getattr(ember.optim, name)([pair.e[k] for k in pair.names], lr=123.0)
+    fresh.load_state_dict(converted)
+    assert fresh.param_groups[0]["lr"] == kw.get("lr", ot.defaults["lr"])
+    _run(pair, fresh, ot, 7)
+    # a step stored as a plain number (old checkpoints) becomes a 0-d tensor
+    if name != "SGD":
+        sd = fresh.state_dict()
+        sd["state"] = {i: {**s, "step": float(s["step"].numpy())} for i, s in sd["state"].items()}
+        fresh.load_state_dict(sd)
+        assert isinstance(fresh.state[pair.e["w1"]]["step"], ember.Tensor)
+        _run(pair, fresh, ot, 2)
+        # torch tensors are converted (copied) on load as well
+        fresh.load_state_dict(ot.state_dict())
+        _run(pair, fresh, ot, 2)
+
+
+def test_frozen_parameters_are_skipped():
+    pair = Pair()
+    pair.e["b1"].requires_grad_(False)
+    pair.t_["b1"].requires_grad_(False)
+    oe, ot = _opts(pair, "Adam", {"lr": 0.01})
+    before = pair.e["b1"].detach().numpy().copy()
+    _run(pair, oe, ot, 5)
+    assert pair.e["b1"].grad is None
+    np.testing.assert_array_equal(pair.e["b1"].detach().numpy(), before)
+    assert pair.e["b1"] not in oe.state and len(oe.state) == 2
+
+
+def test_zero_grad_and_closure_and_no_graph():
+    pair = Pair()
+    opt = ember.optim.SGD([pair.e[k] for k in pair.names], lr=0.1, momentum=0.9)
+    calls = []
+
+    def closure():
+        opt.zero_grad()
+        loss = pair._loss(pair.e, pair.xe, pair.te)
+        loss.backward()
+        calls.append(ember.is_grad_enabled())
+        return loss
+
+    with ember.no_grad():
+        loss = opt.step(closure)
+    assert calls == [True] and isinstance(loss, ember.Tensor)
+    for p in pair.e.values():
+        assert p.is_leaf and p.grad_fn is None and p.requires_grad
+    opt.zero_grad(set_to_none=False)
+    assert all(np.all(p.grad.numpy() == 0) for p in pair.e.values())
+    opt.zero_grad()
+    assert all(p.grad is None for p in pair.e.values())
+    v = pair.e["w1"]._version
+    pair.backward()
+    opt.step()
+    assert pair.e["w1"]._version > v and ember.is_grad_enabled()
+
+
+def test_step_hooks():
+    p = ember.nn.Parameter(ember.ones(3))
+    opt = ember.optim.SGD([p], lr=0.5)
+    seen = []
+    h1 = opt.register_step_pre_hook(lambda o, a, k: seen.append(("pre", o is opt)))
+    h2 = opt.register_step_post_hook(lambda o, a, k: seen.append(("post", o is opt)))
+    h3 = ember.optim.register_optimizer_step_pre_hook(lambda o, a, k: seen.append(("global", True)))
+    p.grad = ember.ones(3)
+    opt.step()
+    assert seen == [("global", True), ("pre", True), ("post", True)]
+    np.testing.assert_array_equal(p.detach().numpy(), [0.5, 0.5, 0.5])
+    for h in (h1, h2, h3):
+        h.remove()
+    opt.step()
+    assert len(seen) == 3
+
+
+def test_float64_noncontiguous_and_empty():
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((6, 9))
+    grad = rng.standard_normal((9, 6))
+    pe = ember.nn.Parameter(ember.from_numpy(base.copy()).t())  # float64, transposed view
+    pt = torch.nn.Parameter(torch.from_numpy(base.copy()).t())
+    assert not pe.is_contiguous()
+    oe, ot = (
+        ember.optim.Adam([pe], lr=0.1, amsgrad=True),
+        torch.optim.Adam([pt], lr=0.1, amsgrad=True),
+    )
+    for i in range(5):
+        pe.grad = ember.from_numpy(grad * (i + 1))
+        pt.grad = torch.from_numpy(grad * (i + 1))
+        oe.step()
+        ot.step()
+    np.testing.assert_allclose(pe.detach().numpy(), pt.detach().numpy(), rtol=1e-13, atol=1e-14)
+    assert oe.state[pe]["exp_avg"].dtype == ember.float64
+    empty = ember.nn.Parameter(ember.zeros(0, 3))
+    opt = ember.optim.RMSprop([empty], momentum=0.5, centered=True)
+    empty.grad = ember.zeros(0, 3)
+    opt.step()
+    assert float(opt.state[empty]["step"].numpy()) == 1.0
+
+
+def test_large_parameter_parallel_kernel():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(300_001).astype(np.float32)
+    for name, kw in [("Adam", {}), ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True})]:
+        pe, pt = (
+            ember.nn.Parameter(ember.from_numpy(x.copy())),
+            torch.nn.Parameter(torch.from_numpy(x.copy())),
+        )
+        oe, ot = getattr(ember.optim, name)([pe], **kw), getattr(torch.optim, name)([pt], **kw)
+        for i in range(3):
+            g = rng.standard_normal(x.size).astype(np.float32)
+            pe.grad, pt.grad = ember.from_numpy(g), torch.from_numpy(g.copy())
+            oe.step()
+            ot.step()
+        np.testing.assert_allclose(pe.detach().numpy(), pt.detach().numpy(), rtol=1.3e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_kernels_on_every_isa(isa):
+    """The same updates through the baseline and AVX2 kernels (EMBER_ISA caps the dispatch)."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, torch, ember
+rng = np.random.default_rng(0)
+x = rng.standard_normal(1003).astype(np.float32)
+worst = 0.0
+for name, kw in [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+                 ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+                 ("Adagrad", dict(lr=0.1)), ("RMSprop", dict(centered=True, momentum=0.5)),
+                 ("Adadelta", dict(maximize=True)), ("Adamax", {}), ("NAdam", {}), ("RAdam", {})]:
+    pe, pt = ember.nn.Parameter(ember.from_numpy(x.copy())), torch.nn.Parameter(torch.from_numpy(x.copy()))
+    oe, ot = getattr(ember.optim, name)([pe], **kw), getattr(torch.optim, name)([pt], **kw)
+    for i in range(10):
+        g = rng.standard_normal(x.size).astype(np.float32)
+        pe.grad, pt.grad = ember.from_numpy(g), torch.from_numpy(g.copy())
+        oe.step(); ot.step()
+    d = np.abs(pe.detach().numpy() - pt.detach().numpy()) / (1e-5 / 1.3e-6 + np.abs(pt.detach().numpy()))
+    worst = max(worst, float(d.max()))
+print(ember._C._cpu_isa(), worst)
+"""
+    env = dict(os.environ, EMBER_ISA=isa)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True, text=True)
+    got_isa, worst = out.stdout.split()
+    assert got_isa in (isa, "base")  # a CPU without AVX2 runs the baseline kernels
+    assert float(worst) <= 1.3e-6  # |e - t| <= 1e-5 + 1.3e-6 |t|

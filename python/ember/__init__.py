@@ -25,6 +25,7 @@ from . import autograd  # noqa: F401
 from . import return_types  # noqa: F401
 from . import nn  # noqa: F401,E402
 from . import cuda, random  # noqa: F401,E402  (interop branch)
+from . import train  # noqa: F401,E402
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)
 uint8 = dtype.uint8

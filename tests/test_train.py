@@ -18,7 +18,10 @@ from ember import nn
 from ember.train import (CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint,
                          ProgressBar, TensorBoardLogger, Trainer, clip_grad_norm_)
 
-DATA = os.path.join(os.path.dirname(ember.__file__), "datasets", "data", "fashion_mnist")
+_SUBDIR = ("datasets", "data", "fashion_mnist")
+DATA = next((d for d in (os.path.join(os.path.dirname(ember.__file__), *_SUBDIR),
+                         os.path.join(os.path.dirname(__file__), "..", "python", "ember", *_SUBDIR))
+             if os.path.isdir(d)), None)
 
 
 # --- stand-ins with torch's APIs -------------------------------------------------------------------
@@ -285,7 +288,7 @@ def test_missing_monitor_warns():
 def test_stop_training_from_a_callback():
     x, y = blobs(64)
     trainer = trainer_for(mlp())
-    cb = LambdaCallback(on_batch_end=lambda b, logs: setattr(trainer, "stop_training", b == 0))
+    cb = LambdaCallback(on_batch_end=lambda b, logs: b == 1 and setattr(trainer, "stop_training", True))
     assert len(trainer.fit(ShuffleLoader(x, y, 16), epochs=5, callbacks=[cb])) == 1
     with pytest.raises(ValueError):
         LambdaCallback(on_step=print)
@@ -419,18 +422,23 @@ def test_gradient_clipping_bounds_the_global_norm():
 
 
 # --- logging and progress --------------------------------------------------------------------------
+def _read_lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
 def test_csv_logger_rows_and_append(tmp_path):
     x, y = blobs(64)
     path = str(tmp_path / "log.csv")
     trainer = trainer_for(mlp(), metrics=["accuracy"], callbacks=[CSVLogger(path)])
     trainer.fit(ShuffleLoader(x, y, 32), ShuffleLoader(x, y, 32), epochs=2)
-    lines = open(path).read().splitlines()
+    lines = _read_lines(path)
     assert lines[0] == "epoch,loss,accuracy,lr,val_loss,val_accuracy"
     assert [ln.split(",")[0] for ln in lines[1:]] == ["0", "1"]
     assert float(lines[2].split(",")[1]) == pytest.approx(trainer.history["loss"][1])
     trainer = trainer_for(mlp(), metrics=["accuracy"], callbacks=[CSVLogger(path, append=True)])
     trainer.fit(ShuffleLoader(x, y, 32), epochs=1)
-    lines = open(path).read().splitlines()
+    lines = _read_lines(path)
     assert len(lines) == 4 and lines[3].split(",")[4:] == ["", ""]
 
 

@@ -184,7 +184,8 @@ class ModelCheckpoint(Callback, _Monitor):
     A full checkpoint is ``{'model', 'optimizer', 'scheduler', 'epoch', 'rng_state',
     'history', 'callbacks'}`` (see ``Trainer.checkpoint``) and resumes with
     ``Trainer.fit(..., resume_from=path)``; with ``save_weights_only`` it is the model's
-    state_dict alone.
+    state_dict alone. The Trainer runs checkpoints after the other callbacks, so a checkpoint
+    holds their end-of-epoch state (early stopping counters, stepped schedulers).
 
     Args:
         filepath: path, formatted with ``epoch`` (completed epochs) and the logs:

@@ -11,7 +11,7 @@ import random
 
 import numpy as np
 
-from .callbacks import Callback, CallbackList, LRScheduler
+from .callbacks import Callback, CallbackList, LRScheduler, ModelCheckpoint
 from .history import History
 from .metrics import Metric, get_metric
 from .progress import ProgressBar
@@ -191,12 +191,14 @@ class Trainer:
         found = [cb for cb in user if isinstance(cb, LRScheduler)]
         if self.scheduler is None and found:
             self.scheduler = found[0].scheduler
-        out = []
-        if self.verbose and not any(isinstance(cb, ProgressBar) for cb in user):
-            out.append(ProgressBar(self.verbose))
+        # Order: user callbacks (they may add to the logs), the scheduler (fed those logs), the
+        # progress bar, then checkpoints, which so hold everyone's end-of-epoch state.
+        out = [cb for cb in user if not isinstance(cb, ModelCheckpoint)]
         if self._scheduler_cb is not None:
             out.append(self._scheduler_cb)
-        return out + user
+        if self.verbose and not any(isinstance(cb, ProgressBar) for cb in user):
+            out.append(ProgressBar(self.verbose))
+        return out + [cb for cb in user if isinstance(cb, ModelCheckpoint)]
 
     def _train_epoch(self, loader, cbs):
         self.model.train()

@@ -1,10 +1,9 @@
 """ember.train.metrics against hand-computed values and independent numpy references."""
 import math
 
+import ember
 import numpy as np
 import pytest
-
-import ember
 from ember.train import metrics as M
 
 

@@ -9,14 +9,22 @@ import os
 import pickle
 import sys
 
-import numpy as np
-import pytest
-
 import ember
 import ember.nn.functional as F
+import numpy as np
+import pytest
 from ember import nn
-from ember.train import (CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint,
-                         ProgressBar, TensorBoardLogger, Trainer, clip_grad_norm_)
+from ember.train import (
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    ModelCheckpoint,
+    ProgressBar,
+    TensorBoardLogger,
+    Trainer,
+    clip_grad_norm_,
+)
 
 _SUBDIR = ("datasets", "data", "fashion_mnist")
 DATA = next((d for d in (os.path.join(os.path.dirname(ember.__file__), *_SUBDIR),
@@ -97,17 +105,18 @@ class ReduceLROnPlateau:
 
 
 class ShuffleLoader:
-    """Batches of (x, y), reshuffled each epoch from ember's global generator."""
+    """Batches of (x, y), reshuffled each epoch from ``generator`` or the global one."""
 
-    def __init__(self, x, y, batch_size, shuffle=True):
+    def __init__(self, x, y, batch_size, shuffle=True, generator=None):
         self.x, self.y, self.bs, self.shuffle = x, y, batch_size, shuffle
+        self.generator = generator
 
     def __len__(self):
         return (self.x.shape[0] + self.bs - 1) // self.bs
 
     def __iter__(self):
         n = self.x.shape[0]
-        idx = ember.randperm(n) if self.shuffle else ember.arange(n)
+        idx = ember.randperm(n, generator=self.generator) if self.shuffle else ember.arange(n)
         for lo in range(0, n, self.bs):
             j = idx[lo:lo + self.bs]
             yield self.x[j], self.y[j]
@@ -330,7 +339,7 @@ def test_model_checkpoint_every_epoch_and_weights_only(tmp_path):
                                resume_from=str(tmp_path / "w.ckpt"))
 
 
-def _resume_run(tmp_path, epochs, resume_from=None, seed=0):
+def _resume_run(tmp_path, epochs, resume_from=None, seed=0, own_generator=False):
     x, y = blobs(200, seed=1)
     xv, yv = blobs(60, seed=2)
     model = mlp(seed=seed, dropout=0.2)
@@ -340,17 +349,21 @@ def _resume_run(tmp_path, epochs, resume_from=None, seed=0):
                       scheduler=TinyStepLR(opt, step_size=2), grad_clip_norm=1.0,
                       callbacks=[ModelCheckpoint(str(tmp_path / "ep{epoch}.ckpt")), stop])
     np.random.seed(seed)  # the numpy and python RNG states are restored too
-    hist = trainer.fit(ShuffleLoader(x, y, 32), ShuffleLoader(xv, yv, 30, shuffle=False),
+    gen = ember.Generator().manual_seed(seed) if own_generator else None
+    hist = trainer.fit(ShuffleLoader(x, y, 32, generator=gen),
+                       ShuffleLoader(xv, yv, 30, shuffle=False),
                        epochs=epochs, resume_from=resume_from)
     return hist, model, opt, stop
 
 
-def test_resume_equals_uninterrupted_run(tmp_path):
-    full, model_a, opt_a, stop_a = _resume_run(tmp_path / "a", 6)
-    first, _, _, _ = _resume_run(tmp_path / "b", 3)
+@pytest.mark.parametrize("own_generator", [False, True])
+def test_resume_equals_uninterrupted_run(tmp_path, own_generator):
+    full, model_a, opt_a, stop_a = _resume_run(tmp_path / "a", 6, own_generator=own_generator)
+    first, _, _, _ = _resume_run(tmp_path / "b", 3, own_generator=own_generator)
     assert first["loss"] == full["loss"][:3]
     resumed, model_b, opt_b, stop_b = _resume_run(tmp_path / "c", 6, seed=7,
-                                                  resume_from=str(tmp_path / "b" / "ep3.ckpt"))
+                                                  resume_from=str(tmp_path / "b" / "ep3.ckpt"),
+                                                  own_generator=own_generator)
     assert resumed.epoch == list(range(6))
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
         assert resumed[key] == full[key], key
@@ -399,6 +412,25 @@ def test_gradient_accumulation_equals_the_large_batch():
         ShuffleLoader(x, y, 16, shuffle=False), epochs=1)
     for k, v in params_np(a).items():
         np.testing.assert_allclose(v, params_np(b)[k], rtol=1e-5, atol=1e-6)
+
+
+def test_accumulation_steps_on_the_last_short_group_without_len():
+    x, y = blobs(80)
+    model = mlp()
+    sched = TinyStepLR(TinySGD(model.parameters()), step_size=1000)
+    trainer = Trainer(model, sched.optimizer, cross_entropy, scheduler=sched, verbose=0,
+                      scheduler_interval="batch", accumulation_steps=2)
+    batches = list(ShuffleLoader(x, y, 16))
+    trainer.fit(IterOnly(batches), epochs=1)  # 5 batches, no len(): steps after 2, 4, 5
+    assert trainer.global_step == 3 == sched.last_epoch and trainer.steps_per_epoch is None
+
+
+class IterOnly:
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
 
 
 def test_gradient_clipping_bounds_the_global_norm():

@@ -11,8 +11,8 @@ import os
 import warnings
 
 __all__ = [
-    "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LRScheduler", "CSVLogger",
-    "TensorBoardLogger", "LambdaCallback",
+    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "LRScheduler", "LambdaCallback",
+    "ModelCheckpoint", "TensorBoardLogger",
 ]
 
 _MAX_HINTS = ("acc", "f1", "precision", "recall", "r2", "auc")
@@ -299,7 +299,7 @@ class CSVLogger(Callback):
         if exists:
             with open(self.filename) as f:
                 self.keys = f.readline().rstrip("\n").split(self.sep)[1:]
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
 
     def on_epoch_end(self, epoch, logs=None):
         from .history import _is_scalar

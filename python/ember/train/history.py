@@ -73,15 +73,15 @@ class History:
             dpi: resolution of the image.
         """
         try:
-            from matplotlib.figure import Figure
             from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
         except ImportError as e:
             raise ImportError("History.plot needs matplotlib: install the plot extra "
                               "(pip install 'ember[plot]') or pip install matplotlib") from e
         if metrics is None:
             metrics = []
             for key, values in self.history.items():
-                base = key[4:] if key.startswith("val_") else key
+                base = key.removeprefix("val_")
                 if base != "lr" and base not in metrics and all(
                         x is None or isinstance(x, float) for x in values):
                     metrics.append(base)

@@ -12,11 +12,11 @@ import math
 import numpy as np
 
 __all__ = [
-    "Metric", "Accuracy", "TopKAccuracy", "ConfusionMatrix", "Precision", "Recall", "F1Score",
-    "MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError", "R2Score", "get_metric",
-    "accuracy", "top_k_accuracy", "confusion_matrix", "precision", "recall", "f1_score",
-    "precision_recall_f1", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error",
-    "r2_score",
+    "Accuracy", "ConfusionMatrix", "F1Score", "MeanAbsoluteError", "MeanSquaredError", "Metric",
+    "Precision", "R2Score", "Recall", "RootMeanSquaredError", "TopKAccuracy", "accuracy",
+    "confusion_matrix", "f1_score", "get_metric", "mean_absolute_error", "mean_squared_error",
+    "precision", "precision_recall_f1", "r2_score", "recall", "root_mean_squared_error",
+    "top_k_accuracy",
 ]
 
 _AVERAGES = ("macro", "micro", "weighted", "binary", None)

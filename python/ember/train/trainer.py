@@ -90,6 +90,23 @@ def _loader_generators(loader):
     return found
 
 
+def _mark_last(loader, length):
+    """Yield (batch, is_last); without a length, look one batch ahead to find the last."""
+    if length is not None:
+        for i, batch in enumerate(loader):
+            yield batch, i + 1 == length
+        return
+    it = iter(loader)
+    try:
+        prev = next(it)
+    except StopIteration:
+        return
+    for batch in it:
+        yield prev, False
+        prev = batch
+    yield prev, True
+
+
 def _plain(x):
     return x.tolist() if hasattr(x, "tolist") else x
 
@@ -204,19 +221,17 @@ class Trainer:
         self.model.train()
         for m in self.metrics:
             m.reset()
-        total, count, k, pending = 0.0, 0, self.accumulation_steps, False
+        total, count, k = 0.0, 0, self.accumulation_steps
         self.optimizer.zero_grad()
-        for i, batch in enumerate(loader):
+        for i, (batch, last) in enumerate(_mark_last(loader, self.steps_per_epoch)):
             cbs.on_batch_begin(i, {})
             x, y = self._unpack(batch)
             output = self._forward(x)
             loss = self.loss_fn(output, y)
             (loss / k if k > 1 else loss).backward()
-            pending, self.optimizer_stepped = True, False
-            if (i + 1) % k == 0 or (self.steps_per_epoch is not None and
-                                    i + 1 == self.steps_per_epoch):
+            self.optimizer_stepped = False
+            if (i + 1) % k == 0 or last:
                 self._optimizer_step()
-                pending = False
             value, n = float(loss.item()), _batch_size(y)
             total, count = total + value * n, count + n
             detached = output.detach() if hasattr(output, "detach") else output
@@ -224,8 +239,6 @@ class Trainer:
                 m.update(detached, y)
             self.running_logs = {"loss": total / count}
             cbs.on_batch_end(i, {"loss": value, "size": n})
-        if pending:  # loader without len(): the last, short accumulation group
-            self._optimizer_step()
         logs = {"loss": total / count if count else math.nan}
         logs.update({m.name: m.compute() for m in self.metrics})
         return logs

@@ -257,6 +257,30 @@ def test_regression_fit_with_metrics_and_callable():
     assert "max_error" in hist and "val_max_error" in hist
 
 
+def test_trainer_matches_the_plain_loop():
+    x, y = blobs(96)
+    a, b = mlp(seed=4, dropout=0.3), mlp(seed=4, dropout=0.3)
+    opt = TinySGD(a.parameters(), lr=0.1, momentum=0.9)
+    ember.manual_seed(11)
+    losses = []
+    for _ in range(2):  # the plain PyTorch-style loop keeps working
+        a.train()
+        for xb, yb in ShuffleLoader(x, y, 32):
+            opt.zero_grad()
+            loss = cross_entropy(a(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    trainer = trainer_for(b, device="cpu")
+    batch_losses = []
+    log = LambdaCallback(on_batch_end=lambda i, logs: batch_losses.append(logs["loss"]))
+    ember.manual_seed(11)
+    trainer.fit(ShuffleLoader(x, y, 32), epochs=2, callbacks=[log])
+    assert batch_losses == losses
+    for k, v in params_np(a).items():
+        np.testing.assert_array_equal(v, params_np(b)[k])
+
+
 # --- callbacks -----------------------------------------------------------------------------------
 def test_early_stopping_patience_and_restore_best_weights():
     x, y = blobs()

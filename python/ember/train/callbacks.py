@@ -281,7 +281,7 @@ class LRScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Write one row of scalar logs per epoch to a CSV file.
+    """Write one row of scalar logs per epoch to a CSV file (opened per row: no dangling handle).
 
     Args:
         filename: the CSV path.
@@ -291,31 +291,29 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         self.filename, self.sep, self.append = os.fspath(filename), separator, append
-        self.keys, self._file = None, None
+        self.keys = None
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename)
         self.keys = None
-        if exists:
+        if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename):
             with open(self.filename) as f:
                 self.keys = f.readline().rstrip("\n").split(self.sep)[1:]
-        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
+        elif not self.append or not os.path.exists(self.filename):
+            with open(self.filename, "w"):
+                pass
 
     def on_epoch_end(self, epoch, logs=None):
         from .history import _is_scalar
 
         row = {k: v for k, v in (logs or {}).items() if _is_scalar(v)}
+        lines = []
         if self.keys is None:
             self.keys = list(row)
-            self._file.write(self.sep.join(["epoch"] + self.keys) + "\n")
-        values = [str(epoch)] + [repr(float(row[k])) if k in row else "" for k in self.keys]
-        self._file.write(self.sep.join(values) + "\n")
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+            lines.append(self.sep.join(["epoch"] + self.keys))
+        lines.append(self.sep.join([str(epoch)] + [repr(float(row[k])) if k in row else ""
+                                                   for k in self.keys]))
+        with open(self.filename, "a", newline="") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 class TensorBoardLogger(Callback):

@@ -182,6 +182,13 @@ class Trainer:
         cbs = CallbackList(self._all_callbacks(callbacks))
         cbs.set_trainer(self)
         self._active = cbs.callbacks
+        try:
+            self._fit(train_loader, val_loader, cbs, initial_epoch, resume_from)
+        finally:
+            self._train_loader, self._active = None, None
+        return self.history
+
+    def _fit(self, train_loader, val_loader, cbs, initial_epoch, resume_from):
         cbs.on_train_begin({})
         start = int(initial_epoch)
         if resume_from is not None:
@@ -200,8 +207,6 @@ class Trainer:
             if self.stop_training:
                 break
         cbs.on_train_end(self.history.last())
-        self._train_loader, self._active = None, None
-        return self.history
 
     def _all_callbacks(self, extra):
         user = self.callbacks + list(extra)

@@ -341,6 +341,7 @@ class Trainer:
         Keys: ``model``, ``optimizer``, ``scheduler``, ``epoch``, ``global_step``, ``rng_state``
         (ember's), ``numpy_rng_state`` / ``python_rng_state`` (plain lists),
         ``loader_rng_state`` (the train loader's own generators), ``history``, ``callbacks``.
+        Tensors alias the live ones (as ``state_dict`` does): save the result, or clone it.
         """
         import ember
 

@@ -75,6 +75,7 @@ class History:
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
         except ImportError as e:
             raise ImportError("History.plot needs matplotlib: install the plot extra "
                               "(pip install 'ember[plot]') or pip install matplotlib") from e
@@ -99,6 +100,7 @@ class History:
                         ax.plot(*zip(*pts), marker="o", label=label)
             ax.set_title(name)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             ax.legend()
         fig.tight_layout()

@@ -217,7 +217,8 @@ def test_fashion_mnist_end_to_end_reaches_real_accuracy(tmp_path):
     train = ShuffleLoader(ember.from_numpy(x), ember.from_numpy(y), 50)
     val = ShuffleLoader(ember.from_numpy(xt), ember.from_numpy(yt), 250, shuffle=False)
     trainer = Trainer(model, TinySGD(model.parameters(), lr=0.05, momentum=0.9), cross_entropy,
-                      metrics=["accuracy", "top3_accuracy", "f1"], verbose=0, grad_clip_norm=5.0)
+                      metrics=["accuracy", "top3_accuracy", "f1", "confusion_matrix"], verbose=0,
+                      grad_clip_norm=5.0)
     hist = trainer.fit(train, val, epochs=4)
     assert len(hist) == 4 and hist.epoch == [0, 1, 2, 3]
     assert hist["loss"][-1] < hist["loss"][0]
@@ -225,6 +226,10 @@ def test_fashion_mnist_end_to_end_reaches_real_accuracy(tmp_path):
     assert hist["val_top3_accuracy"][-1] > hist["val_accuracy"][-1]
     assert 0.6 < hist["val_f1"][-1] <= 1.0
     assert hist["lr"] == [0.05] * 4
+    cm = hist["val_confusion_matrix"][-1]  # non-scalar logs are kept, not plotted or printed
+    assert cm.shape == (10, 10) and cm.sum() == 1000
+    assert np.trace(cm) / 1000 == pytest.approx(hist["val_accuracy"][-1])
+    assert "val_confusion_matrix" not in hist.state_dict()["history"]
     final = trainer.evaluate(val)
     assert final["accuracy"] == pytest.approx(hist["val_accuracy"][-1])
     preds = trainer.predict(val)

@@ -1,10 +1,8 @@
-"""Metrics for the fit loop: stateful classes and functional helpers.
+"""Metrics for the fit loop: stateful classes (``update`` / ``compute`` / ``reset`` and a ``name``,
+the key in the fit logs) and functional helpers, computed in numpy on detached tensors.
 
-Every metric works on detached tensors converted to numpy, so it never touches the autograd graph.
-Classification outputs are logits or probabilities of shape (N, C), binary logits of shape (N,)
-or (N, 1) (thresholded after a sigmoid), or integer class labels of the target's shape.
-Stateful metrics follow ``update(output, target)`` / ``compute()`` / ``reset()`` and have a ``name``
-used as the key in the fit loop's logs (``accuracy``, ``val_accuracy``...).
+Classification outputs: logits or probabilities (N, C); binary logits (N,) or (N, 1),
+thresholded after a sigmoid; or integer labels of the target's shape.
 """
 import copy
 import math
@@ -12,7 +10,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "Accuracy", "ConfusionMatrix", "F1Score", "MeanAbsoluteError", "MeanSquaredError", "Metric",
+    "Accuracy", "ConfusionMatrix", "F1Score", "FunctionMetric", "MeanAbsoluteError", "MeanSquaredError", "Metric",
     "Precision", "R2Score", "Recall", "RootMeanSquaredError", "TopKAccuracy", "accuracy",
     "confusion_matrix", "f1_score", "get_metric", "mean_absolute_error", "mean_squared_error",
     "precision", "precision_recall_f1", "r2_score", "recall", "root_mean_squared_error",
@@ -24,13 +22,9 @@ _AVERAGES = ("macro", "micro", "weighted", "binary", None)
 
 def to_numpy(x):
     """Return a detached numpy copy of an ember/torch tensor, array or Python sequence."""
-    if hasattr(x, "detach"):
-        x = x.detach()
-    if hasattr(x, "cpu"):
-        x = x.cpu()
-    if hasattr(x, "numpy"):
-        return np.array(x.numpy())
-    return np.asarray(x)
+    x = x.detach() if hasattr(x, "detach") else x
+    x = x.cpu() if hasattr(x, "cpu") else x
+    return np.array(x.numpy()) if hasattr(x, "numpy") else np.asarray(x)
 
 
 def _labels(output, threshold=0.5, from_logits=True):
@@ -54,12 +48,10 @@ def _targets(target):
 
 
 def _num_classes(output, num_classes):
-    if num_classes is not None:
-        return int(num_classes)
     shape = tuple(getattr(output, "shape", np.shape(output)))
-    if len(shape) == 2 and shape[1] > 1:
+    if num_classes is None and len(shape) == 2 and shape[1] > 1:
         return int(shape[1])
-    return None
+    return None if num_classes is None else int(num_classes)
 
 
 class Metric:
@@ -114,7 +106,7 @@ class Accuracy(Metric):
         return self.correct / self.total if self.total else math.nan
 
 
-class TopKAccuracy(Metric):
+class TopKAccuracy(Accuracy):
     """Fraction of samples whose true class is among the k highest scores.
 
     Shape: output (N, C) scores, target (N,) labels. Ties count in the sample's favour only when
@@ -126,9 +118,6 @@ class TopKAccuracy(Metric):
         self.name = f"top{self.k}_accuracy"
         super().__init__()
 
-    def reset(self):
-        self.correct, self.total = 0, 0
-
     def update(self, output, target):
         scores, true = to_numpy(output), _targets(target)
         if scores.ndim != 2:
@@ -137,9 +126,6 @@ class TopKAccuracy(Metric):
         higher = (scores > true_score[:, None]).sum(axis=1)
         self.correct += int((higher < self.k).sum())
         self.total += int(true.size)
-
-    def compute(self):
-        return self.correct / self.total if self.total else math.nan
 
 
 class ConfusionMatrix(Metric):
@@ -312,6 +298,25 @@ class R2Score(_Regression):
         return float(r2.mean())
 
 
+class FunctionMetric(Metric):
+    """A ``fn(output, target) -> float`` averaged over batches, weighted by batch size."""
+
+    def __init__(self, fn, name=None):
+        self.fn, self.name = fn, name or getattr(fn, "__name__", "metric")
+        super().__init__()
+
+    def reset(self):
+        self.total, self.count = 0.0, 0
+
+    def update(self, output, target):
+        shape = getattr(target, "shape", None)
+        n = len(target) if shape is None else (int(shape[0]) if len(shape) else 1)
+        self.total, self.count = self.total + float(self.fn(output, target)) * n, self.count + n
+
+    def compute(self):
+        return self.total / self.count if self.count else math.nan
+
+
 _BY_NAME = {
     "accuracy": Accuracy, "acc": Accuracy, "confusion_matrix": ConfusionMatrix,
     "precision": Precision, "recall": Recall, "f1": F1Score, "f1_score": F1Score,
@@ -321,7 +326,8 @@ _BY_NAME = {
 
 
 def get_metric(metric):
-    """Resolve a metric: an instance, a name ('accuracy', 'top5_accuracy', 'f1', 'mse'...)."""
+    """Resolve a metric: an instance, a name ('accuracy', 'top5_accuracy', 'f1', 'mse'...) or a
+    callable ``fn(output, target) -> float`` (wrapped in :class:`FunctionMetric`)."""
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
@@ -331,7 +337,9 @@ def get_metric(metric):
         if key in _BY_NAME:
             return _BY_NAME[key]()
         raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} and 'topK_accuracy'")
-    raise TypeError(f"expected a Metric or a metric name, got {type(metric).__name__}")
+    if callable(metric):
+        return FunctionMetric(metric)
+    raise TypeError(f"expected a Metric, a metric name or a callable, got {type(metric).__name__}")
 
 
 # --- functional helpers --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ torch's optimizer API (``zero_grad``, ``step``, ``state_dict``, ``load_state_dic
 ``param_groups``), loaders that are iterables of ``(input, target)`` batches (``len()`` optional),
 and ``ember.save`` / ``ember.load`` for checkpoints.
 """
+import contextlib
 import copy
 import math
 import random
@@ -44,38 +45,9 @@ def clip_grad_norm_(parameters, max_norm):
     return clip(list(parameters), max_norm)
 
 
-class _FunctionMetric(Metric):
-    """A ``fn(output, target) -> float`` averaged over batches, weighted by batch size."""
-
-    def __init__(self, fn, name=None):
-        self.fn, self.name = fn, name or getattr(fn, "__name__", "metric")
-        super().__init__()
-
-    def reset(self):
-        self.total, self.count = 0.0, 0
-
-    def update(self, output, target):
-        n = _batch_size(target)
-        self.total += float(self.fn(output, target)) * n
-        self.count += n
-
-    def compute(self):
-        return self.total / self.count if self.count else math.nan
-
-
 def _batch_size(t):
     shape = getattr(t, "shape", None)
-    if shape is None:
-        return len(t) if hasattr(t, "__len__") else 1
-    return int(shape[0]) if len(shape) else 1
-
-
-def _resolve_metric(m):
-    if isinstance(m, (Metric, str)):
-        return get_metric(m)
-    if callable(m):
-        return _FunctionMetric(m)
-    raise TypeError(f"a metric must be a Metric, a name or a callable, got {type(m).__name__}")
+    return len(t) if shape is None else (int(shape[0]) if len(shape) else 1)
 
 
 def _loader_generators(loader):
@@ -140,7 +112,7 @@ class Trainer:
         if isinstance(metrics, (str, Metric)) or callable(metrics):
             metrics = [metrics]
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
-        self.metrics = [_resolve_metric(m) for m in metrics]
+        self.metrics = [get_metric(m) for m in metrics]
         self._val_metrics = [copy.deepcopy(m) for m in self.metrics]
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names) or "loss" in names:
@@ -154,10 +126,7 @@ class Trainer:
         self.accumulation_steps, self.verbose = int(accumulation_steps), verbose
         self.device = device
         if device is not None:
-            import ember
-
-            self.device = ember.device(device) if isinstance(device, str) else device
-            self.model.to(self.device)
+            self.model.to(device)
         self._scheduler_cb = (LRScheduler(scheduler, scheduler_interval, monitor)
                               if scheduler is not None else None)
         self.history = History()
@@ -259,26 +228,20 @@ class Trainer:
 
     def evaluate(self, loader, _metrics=None):
         """Mean loss (when a loss_fn is set) and metrics over ``loader``, without gradients."""
-        import ember
-
         metrics = self._val_metrics if _metrics is None else _metrics
         for m in metrics:
             m.reset()
-        total, count, was_training = 0.0, 0, getattr(self.model, "training", False)
-        self.model.eval()
-        try:
-            with ember.no_grad():
-                for batch in loader:
-                    x, y = self._unpack(batch)
-                    output = self._forward(x)
-                    if self.loss_fn is not None:
-                        n = _batch_size(y)
-                        total += float(self.loss_fn(output, y).item()) * n
-                        count += n
-                    for m in metrics:
-                        m.update(output, y)
-        finally:
-            self.model.train(was_training)
+        total, count = 0.0, 0
+        with self._inference():
+            for batch in loader:
+                x, y = self._unpack(batch)
+                output = self._forward(x)
+                if self.loss_fn is not None:
+                    n = _batch_size(y)
+                    total += float(self.loss_fn(output, y).item()) * n
+                    count += n
+                for m in metrics:
+                    m.update(output, y)
         logs = {"loss": total / count if count else math.nan} if self.loss_fn is not None else {}
         logs.update({m.name: m.compute() for m in metrics})
         return logs
@@ -287,20 +250,29 @@ class Trainer:
         """Model outputs over ``loader`` (batches ``(x, y)`` or bare ``x``), concatenated on dim 0."""
         import ember
 
-        outputs, was_training = [], getattr(self.model, "training", False)
-        self.model.eval()
-        try:
-            with ember.no_grad():
-                for batch in loader:
-                    x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                    outputs.append(self._forward(self._to_device(x)))
-        finally:
-            self.model.train(was_training)
+        outputs = []
+        with self._inference():
+            for batch in loader:
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                outputs.append(self._forward(self._to_device(x)))
         if not outputs:
             raise ValueError("predict: the loader yielded no batches")
         return ember.cat(outputs, 0) if isinstance(outputs[0], ember.Tensor) else outputs
 
     # --- helpers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _inference(self):
+        """eval() mode and no_grad for the block; the previous mode comes back after it."""
+        import ember
+
+        was_training = getattr(self.model, "training", False)
+        self.model.eval()
+        try:
+            with ember.no_grad():
+                yield
+        finally:
+            self.model.train(was_training)
+
     def _to_device(self, x):
         if self.device is None:
             return x

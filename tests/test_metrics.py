@@ -149,6 +149,12 @@ def test_precision_recall_f1_match_reference(average):
         np.testing.assert_allclose(m.compute(), e, rtol=1e-12)
 
 
+def test_empty_metrics_are_nan():
+    for cls in (M.Precision, M.Recall, M.F1Score, M.Accuracy, M.MeanSquaredError):
+        assert math.isnan(cls().compute())
+    assert M.Precision(average=None).compute().shape == (0,)
+
+
 def test_binary_average_and_errors():
     logits = T(np.array([2.0, -1.0, 0.3, -0.2, 1.5], np.float32))
     target = T(np.array([1, 0, 0, 1, 1]))

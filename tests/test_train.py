@@ -32,7 +32,7 @@ DATA = next((d for d in (os.path.join(os.path.dirname(ember.__file__), *_SUBDIR)
              if os.path.isdir(d)), None)
 
 
-# --- stand-ins with torch's APIs -------------------------------------------------------------------
+# --- stand-ins with torch's APIs ------------------------------------------------------------------
 class TinySGD:
     """SGD with momentum: zero_grad / step / state_dict / load_state_dict / param_groups."""
 
@@ -201,7 +201,7 @@ def scripted(key, values):
     return LambdaCallback(on_epoch_end=put)
 
 
-# --- end to end --------------------------------------------------------------------------------------
+# --- end to end -----------------------------------------------------------------------------------
 def _idx(name, offset):
     with gzip.open(os.path.join(DATA, name)) as f:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
@@ -286,7 +286,7 @@ def test_trainer_matches_the_plain_loop():
         np.testing.assert_array_equal(v, params_np(b)[k])
 
 
-# --- callbacks -----------------------------------------------------------------------------------
+# --- callbacks ------------------------------------------------------------------------------------
 def test_early_stopping_patience_and_restore_best_weights():
     x, y = blobs()
     model = mlp()
@@ -326,7 +326,11 @@ def test_missing_monitor_warns():
 def test_stop_training_from_a_callback():
     x, y = blobs(64)
     trainer = trainer_for(mlp())
-    cb = LambdaCallback(on_batch_end=lambda b, logs: b == 1 and setattr(trainer, "stop_training", True))
+    def stop(batch, logs):
+        if batch == 1:
+            trainer.stop_training = True
+
+    cb = LambdaCallback(on_batch_end=stop)
     assert len(trainer.fit(ShuffleLoader(x, y, 16), epochs=5, callbacks=[cb])) == 1
     with pytest.raises(ValueError):
         LambdaCallback(on_step=print)
@@ -403,7 +407,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, own_generator):
     assert (stop_b.best, stop_b.best_epoch) == (stop_a.best, stop_a.best_epoch)
 
 
-# --- schedulers, clipping, accumulation ------------------------------------------------------------
+# --- schedulers, clipping, accumulation -----------------------------------------------------------
 def test_reduce_lr_on_plateau_is_fed_the_monitored_metric():
     x, y = blobs(64)
     model = mlp()
@@ -482,7 +486,7 @@ def test_gradient_clipping_bounds_the_global_norm():
     np.testing.assert_allclose(w.grad.numpy(), [0.6, 0.8, 0.0], rtol=1e-5)
 
 
-# --- logging and progress --------------------------------------------------------------------------
+# --- logging and progress -------------------------------------------------------------------------
 def _read_lines(path):
     with open(path) as f:
         return f.read().splitlines()
@@ -575,7 +579,7 @@ def test_tensorboard_logger(tmp_path, monkeypatch):
         TensorBoardLogger(str(tmp_path / "tb2"))
 
 
-# --- modes and errors --------------------------------------------------------------------------------
+# --- modes and errors -----------------------------------------------------------------------------
 def test_evaluate_uses_eval_mode_and_no_grad():
     x, y = blobs(64)
     model = mlp(dropout=0.9)

@@ -10,11 +10,11 @@ import math
 import numpy as np
 
 __all__ = [
-    "Accuracy", "ConfusionMatrix", "F1Score", "FunctionMetric", "MeanAbsoluteError", "MeanSquaredError", "Metric",
-    "Precision", "R2Score", "Recall", "RootMeanSquaredError", "TopKAccuracy", "accuracy",
-    "confusion_matrix", "f1_score", "get_metric", "mean_absolute_error", "mean_squared_error",
-    "precision", "precision_recall_f1", "r2_score", "recall", "root_mean_squared_error",
-    "top_k_accuracy",
+    "Accuracy", "ConfusionMatrix", "F1Score", "FunctionMetric", "MeanAbsoluteError",
+    "MeanSquaredError", "Metric", "Precision", "R2Score", "Recall", "RootMeanSquaredError",
+    "TopKAccuracy", "accuracy", "confusion_matrix", "f1_score", "get_metric",
+    "mean_absolute_error", "mean_squared_error", "precision", "precision_recall_f1", "r2_score",
+    "recall", "root_mean_squared_error", "top_k_accuracy",
 ]
 
 _AVERAGES = ("macro", "micro", "weighted", "binary", None)
@@ -107,11 +107,8 @@ class Accuracy(Metric):
 
 
 class TopKAccuracy(Accuracy):
-    """Fraction of samples whose true class is among the k highest scores.
-
-    Shape: output (N, C) scores, target (N,) labels. Ties count in the sample's favour only when
-    fewer than k other classes score strictly higher.
-    """
+    """Fraction of samples whose true class is among the k highest scores (a tie counts when
+    fewer than k classes score strictly higher). Shape: output (N, C), target (N,) labels."""
 
     def __init__(self, k=5):
         self.k = int(k)
@@ -169,15 +166,16 @@ def _prf_from_matrix(cm, average):
     if average not in _AVERAGES:
         raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
     cm = cm.astype(np.float64)
+    if cm.size == 0:  # nothing seen yet
+        return (np.zeros(0),) * 3 if average is None else (math.nan,) * 3
     tp, pred_pos, support = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
 
     def ratio(a, b):
         return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
 
-    if average == "micro":
-        p = r = ratio(tp.sum(), pred_pos.sum()).item()
-        f = ratio(np.float64(2 * p * r), np.float64(p + r)).item()
-        return p, r, f
+    if average == "micro":  # single-label: micro precision = recall = f1 = accuracy
+        p = ratio(tp.sum(), pred_pos.sum()).item()
+        return p, p, p
     p, r = ratio(tp, pred_pos), ratio(tp, support)
     f = ratio(2 * p * r, p + r)
     if average is None:
@@ -193,11 +191,10 @@ def _prf_from_matrix(cm, average):
 
 
 class _PRF(Metric):
-    _index = 0
+    _index = 0  # which of (precision, recall, f1) compute() returns
 
     def __init__(self, num_classes=None, average="macro", threshold=0.5, from_logits=True):
-        if average not in _AVERAGES:
-            raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+        _prf_from_matrix(np.zeros((0, 0)), average)  # validates average
         self.average = average
         self._cm = ConfusionMatrix(num_classes, threshold, from_logits)
         super().__init__()
@@ -336,7 +333,7 @@ def get_metric(metric):
             return TopKAccuracy(int(key[3:-9]))
         if key in _BY_NAME:
             return _BY_NAME[key]()
-        raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} and 'topK_accuracy'")
+        raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)}, 'topK_accuracy'")
     if callable(metric):
         return FunctionMetric(metric)
     raise TypeError(f"expected a Metric, a metric name or a callable, got {type(metric).__name__}")

@@ -247,7 +247,7 @@ class Trainer:
         return logs
 
     def predict(self, loader):
-        """Model outputs over ``loader`` (batches ``(x, y)`` or bare ``x``), concatenated on dim 0."""
+        """Model outputs over ``loader`` (batches ``(x, y)`` or bare ``x``), joined on dim 0."""
         import ember
 
         outputs = []

@@ -29,6 +29,7 @@ from . import utils  # noqa: F401,E402
 from . import datasets  # noqa: F401,E402
 from .serialization import save, load  # noqa: F401,E402
 from . import optim  # noqa: F401,E402  (issue 4)
+from . import train  # noqa: F401,E402
 
 bool = dtype.bool  # noqa: A001  (torch's names shadow builtins in the ember namespace)
 uint8 = dtype.uint8

@@ -58,7 +58,7 @@ struct CpuBackend final : Backend {
   void gemm(DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t lda,
             const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) override {
     cpu::gemm(dt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-
+  }
   // --- optimizer family ---
   void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
                   const OptimParams& p) override {

@@ -59,6 +59,20 @@ struct CpuBackend final : Backend {
             const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) override {
     cpu::gemm(dt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
+  // --- convolution (conv branch) ---
+  void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
+    cpu::conv2d_forward(g, x, w, b, y);
+  }
+  void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx) override {
+    cpu::conv2d_backward_input(g, gy, w, dx);
+  }
+  void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                              const Tensor& db) override {
+    cpu::conv2d_backward_weight(g, x, gy, dw, db);
+  }
+  void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) override {
+    cpu::unfold(g, x, cols, fold);
+  }
 };
 }  // namespace
 

@@ -48,4 +48,11 @@ enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
 
+// --- conv.cpp, conv_direct.cpp (conv branch): see Backend for the contracts ----------------------
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
+void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx);
+void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                            const Tensor& dbias);
+void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold);
+
 }  // namespace ember::cpu

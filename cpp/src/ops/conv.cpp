@@ -37,7 +37,7 @@ struct ConvolutionBackward : Node {
     const bool db = has_bias && needs_input_grad(2);
     if (needs_input_grad(1) && db && !GradMode::is_enabled()) {
       // fused: weight and bias gradients in one kernel call
-      const Tensor xs = x.unpack(this);
+      const Tensor xs = contiguous(x.unpack(this));
       out[1] = Tensor::empty(w.unpack(this).shape(), gy.dtype(), gy.device());
       out[2] = Tensor::empty({geom.O}, gy.dtype(), gy.device());
       backend_of(gy).conv2d_backward_weight(geom, xs, gy, out[1], out[2]);

@@ -18,9 +18,99 @@ namespace ember::cpu {
 namespace {
 using conv_detail::valid_range;
 
-// x (C, H, W) -> cols (C*KH*KW, OH*OW)
+// Stride-1 (along W) padded convolutions go through a zero-padded copy of the image, P (C, Hp, Wp)
+// holding exactly the rows/columns the taps touch, so every cols row is one branch-free copy.
+struct PadGeom {
+  int64_t Hp = 0, Wp = 0;
+  bool use = false;
+};
+PadGeom pad_geom(const ConvGeom& g) {
+  PadGeom p;
+  p.Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1;
+  p.Wp = (g.OW - 1) + (g.KW - 1) * g.dw + 1;
+  p.use = g.sw == 1 && (g.ph > 0 || g.pw > 0 || p.Hp > g.H || p.Wp > g.W) && g.OH > 0 && g.OW > 0;
+  return p;
+}
+int64_t scratch_size(const ConvGeom& g) {
+  const PadGeom p = pad_geom(g);
+  return p.use ? g.C * p.Hp * p.Wp : 0;
+}
+
+// x (C, H, W) -> P (C, Hp, Wp), P[c][i][j] = x[c][i - ph][j - pw] or 0 outside x.
 template <class T>
-void im2col(const ConvGeom& g, const T* x, T* cols) {
+void pad_image(const ConvGeom& g, const PadGeom& p, const T* x, T* P) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < p.Hp; ++i) {
+      T* r = P + (c * p.Hp + i) * p.Wp;
+      const int64_t ih = i - g.ph;
+      const int64_t j0 = std::min(p.Wp, g.pw), j1 = std::max(j0, std::min(p.Wp, g.pw + g.W));
+      if (ih < 0 || ih >= g.H) {
+        for (int64_t j = 0; j < p.Wp; ++j) r[j] = T(0);
+        continue;
+      }
+      const T* xr = x + (c * g.H + ih) * g.W - g.pw;
+      for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j) r[j] = xr[j];
+      for (int64_t j = j1; j < p.Wp; ++j) r[j] = T(0);
+    }
+}
+
+// P (C, Hp, Wp) -> cols (C*KH*KW, OH*OW) (stride 1 along W)
+template <class T>
+void im2col_padded(const ConvGeom& g, const PadGeom& p, const T* P, T* cols) {
+  const int64_t L = g.OH * g.OW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        const T* src = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* r = row + oh * g.OW;
+          const T* xs = src + oh * g.sh * p.Wp;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
+        }
+      }
+}
+
+// cols -> P (zeroed here, taps summed) -> x (C, H, W) (stride 1 along W)
+template <class T>
+void col2im_padded(const ConvGeom& g, const PadGeom& p, const T* cols, T* P, T* x) {
+  const int64_t L = g.OH * g.OW;
+  std::fill(P, P + g.C * p.Hp * p.Wp, T(0));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        T* dst = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r = row + oh * g.OW;
+          T* xs = dst + oh * g.sh * p.Wp;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
+        }
+      }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* xr = x + (c * g.H + ih) * g.W;
+      const int64_t i = ih + g.ph;
+      const int64_t w1 = i < p.Hp ? std::max<int64_t>(0, std::min(g.W, p.Wp - g.pw)) : 0;
+      const T* pr = P + (c * p.Hp + i) * p.Wp + g.pw;
+#pragma omp simd
+      for (int64_t iw = 0; iw < w1; ++iw) xr[iw] = pr[iw];
+      for (int64_t iw = w1; iw < g.W; ++iw) xr[iw] = T(0);
+    }
+}
+
+// x (C, H, W) -> cols (C*KH*KW, OH*OW); scratch (scratch_size(g) elements) when that is > 0.
+template <class T>
+void im2col(const ConvGeom& g, const T* x, T* cols, T* scratch) {
+  const PadGeom pg = pad_geom(g);
+  if (pg.use) {
+    pad_image(g, pg, x, scratch);
+    return im2col_padded(g, pg, scratch, cols);
+  }
   const int64_t L = g.OH * g.OW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
@@ -34,24 +124,29 @@ void im2col(const ConvGeom& g, const T* x, T* cols) {
           T* r = row + oh * g.OW;
           const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H || lo >= hi) {
-            std::fill(r, r + g.OW, T(0));
+            for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
             continue;
           }
           const T* xr = xc + ih * g.W;
-          std::fill(r, r + lo, T(0));
+          // short rows (a few dozen elements): inline loops, no memcpy/fill calls
+          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
           if (g.sw == 1) {
-            std::memcpy(r + lo, xr + lo + off, static_cast<size_t>(hi - lo) * sizeof(T));
+            const T* xs = xr + off;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xs[ow];
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * g.sw + off];
           }
-          std::fill(r + hi, r + g.OW, T(0));
+          for (int64_t ow = hi; ow < g.OW; ++ow) r[ow] = T(0);
         }
       }
 }
 
 // cols (C*KH*KW, OH*OW) -> x (C, H, W), overwritten; overlapping taps are summed.
 template <class T>
-void col2im(const ConvGeom& g, const T* cols, T* x) {
+void col2im(const ConvGeom& g, const T* cols, T* x, T* scratch) {
+  const PadGeom pg = pad_geom(g);
+  if (pg.use) return col2im_padded(g, pg, cols, scratch, x);
   const int64_t L = g.OH * g.OW;
   std::fill(x, x + g.C * g.H * g.W, T(0));
   for (int64_t c = 0; c < g.C; ++c)
@@ -109,10 +204,11 @@ template <class T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const bool pw = is_pointwise(g);
-  over_images<T>(g.N, pw ? 0 : g.groups * K * L, [&](int64_t n, T* cols, bool threads) {
+  const int64_t colsz = pw ? 0 : g.groups * K * L;
+  over_images<T>(g.N, pw ? 0 : colsz + scratch_size(g), [&](int64_t n, T* cols, bool threads) {
     const T* xn = x + n * g.C * g.H * g.W;
     T* yn = y + n * g.O * L;
-    if (!pw) im2col(g, xn, cols);
+    if (!pw) im2col(g, xn, cols, cols + colsz);
     const T* src = pw ? xn : cols;
     for (int64_t gi = 0; gi < g.groups; ++gi)
       gemm_strided(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, src + gi * K * L, L, 1,
@@ -132,7 +228,8 @@ template <class T>
 void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* dx) {
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const bool pw = is_pointwise(g);
-  over_images<T>(g.N, pw ? 0 : g.groups * K * L, [&](int64_t n, T* cols, bool threads) {
+  const int64_t colsz = pw ? 0 : g.groups * K * L;
+  over_images<T>(g.N, pw ? 0 : colsz + scratch_size(g), [&](int64_t n, T* cols, bool threads) {
     T* dxn = dx + n * g.C * g.H * g.W;
     const T* gyn = gy + n * g.O * L;
     T* dst = pw ? dxn : cols;
@@ -140,7 +237,7 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* dx) {
     for (int64_t gi = 0; gi < g.groups; ++gi)
       gemm_strided(dtype_of<T>(), K, L, Og, Scalar(1.0), w + gi * Og * K, 1, K, gyn + gi * Og * L, L, 1,
                    Scalar(0.0), dst + gi * K * L, L, 1, threads);
-    if (!pw) col2im(g, cols, dxn);
+    if (!pw) col2im(g, cols, dxn, cols + colsz);
   });
 }
 
@@ -158,11 +255,12 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
     T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
     const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
     if (n0 == n1) std::fill(acc, acc + WN, T(0));
-    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : g.groups * K * L)]);
+    const int64_t colsz = pw ? 0 : g.groups * K * L;
+    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
     for (int64_t n = n0; n < n1; ++n) {
       const T* xn = x + n * g.C * g.H * g.W;
       const T* gyn = gy + n * g.O * L;
-      if (!pw) im2col(g, xn, cols.get());
+      if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
       const T* src = pw ? xn : cols.get();
       // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
       for (int64_t gi = 0; gi < g.groups; ++gi)
@@ -252,9 +350,10 @@ void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) {
     T* xp = x.data<T>();
     T* cp = cols.data<T>();
     parallel_for(0, g.N, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cs)), [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> scratch(new T[static_cast<size_t>(scratch_size(g))]);
       for (int64_t n = b; n < e; ++n) {
-        if (fold) col2im(g, cp + n * cs, xp + n * xs);
-        else im2col(g, xp + n * xs, cp + n * cs);
+        if (fold) col2im(g, cp + n * cs, xp + n * xs, scratch.get());
+        else im2col(g, xp + n * xs, cp + n * cs, scratch.get());
       }
     });
   });

@@ -1,8 +1,10 @@
 """Conv2d forward + backward (input, weight and bias gradients): ember vs torch, float32, 1 and 2
 threads, each thread count in a fresh subprocess. Reports median milliseconds per iteration after a
 warm-up and the speed ratio torch_time / ember_time (> 1: ember is faster).
+--clock cpu measures process CPU time instead of wall time: on a loaded, shared machine it is the
+stable measure for 1 thread (with more threads it also counts the workers' spin-waiting).
 
-    PYTHONPATH=build/dev/stage python3 bench/bench_conv.py [--threads 1 2]
+    PYTHONPATH=build/dev/stage python3 bench/bench_conv.py [--threads 1 2] [--clock wall|cpu]
 """
 import argparse
 import json
@@ -20,15 +22,18 @@ SHAPES = [
 ]
 
 
+CLOCK = time.perf_counter
+
+
 def _median_time(fn, min_time=0.5, max_reps=100):
     fn()
     fn()  # warm-up (allocator cache, thread pool, packing buffers)
     times = []
     start = time.perf_counter()
     while len(times) < 7 or (time.perf_counter() - start < min_time and len(times) < max_reps):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(CLOCK() - t)
     times.sort()
     return times[len(times) // 2]
 
@@ -69,16 +74,21 @@ def worker(threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     ap.add_argument("--worker", type=int)
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"load {load:.1f}, clock {args.clock}")
     print(f"{'shape':<12} {'thr':>3} {'mode':>8} {'torch ms':>9} {'ember ms':>9} {'speedup':>8}")
     for t in args.threads:
-        r = subprocess.run([sys.executable, __file__, "--worker", str(t)], capture_output=True, text=True,
-                           check=True)
+        r = subprocess.run([sys.executable, __file__, "--worker", str(t), "--clock", args.clock],
+                           capture_output=True, text=True, check=True)
         data = json.loads(r.stdout.strip().splitlines()[-1])
         for name, res in data.items():
             for mode in ("fwd_bwd_ms", "fwd_ms"):

@@ -57,12 +57,12 @@ def worker(threads):
                 t.requires_grad_(True)
             F = lib.nn.functional
 
-            def step():
+            def step(F=F, X=X, Wt=Wt, B=B, p=p):
                 y = F.conv2d(X, Wt, B, padding=p)
                 y.sum().backward()
                 X.grad = Wt.grad = B.grad = None
 
-            def fwd():
+            def fwd(lib=lib, F=F, X=X, Wt=Wt, B=B, p=p):
                 with lib.no_grad():
                     F.conv2d(X, Wt, B, padding=p)
 

@@ -576,7 +576,7 @@ def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     p = (padding,) * 4 if np.isscalar(padding) else (
         (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding)
     x = np.pad(x, ((0, 0), (0, 0), (p[0], p[1]), (p[2], p[3])))
-    N, C, H, W = x.shape
+    N, _, H, W = x.shape
     O, Cg, KH, KW = w.shape
     OH, OW = (H - dh * (KH - 1) - 1) // sh + 1, (W - dw * (KW - 1) - 1) // sw + 1
     y = np.zeros((N, O, OH, OW))
@@ -592,8 +592,8 @@ def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _np_unfold(x, k, dilation=1, padding=0, stride=1):
-    C = x.shape[1]
-    eye = np.eye(C * k[0] * k[1]).reshape(C * k[0] * k[1], C, k[0], k[1])
+    ch = x.shape[1]
+    eye = np.eye(ch * k[0] * k[1]).reshape(ch * k[0] * k[1], ch, k[0], k[1])
     y = _np_conv2d(x, eye, None, stride, padding, dilation)
     return y.reshape(y.shape[0], y.shape[1], -1)
 

@@ -3,10 +3,9 @@ and parameter gradients) on odd sizes, 1 vs 2 threads, double backward, every er
 state_dict keys and initialisation."""
 import math
 
+import ember
 import numpy as np
 import pytest
-
-import ember
 from conftest import requires_torch, torch
 from ember import nn
 from ember.nn import functional as F
@@ -155,7 +154,7 @@ def test_gradcheck_tiny():
     rng = np.random.default_rng(4)
     x = ember.from_numpy(rng.standard_normal((1, 2, 4, 3))).requires_grad_()
     w = ember.from_numpy(rng.standard_normal((2, 1, 2, 2))).requires_grad_()
-    fn = lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)  # noqa: E731
+    fn = lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)
     assert ember.autograd.gradcheck(fn, (x, w))
     assert ember.autograd.gradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2), (x, w))
 
@@ -201,8 +200,8 @@ def _t(*shape):
 
 @pytest.mark.parametrize("fn,exc,match", [
     (lambda: F.conv2d(_t(64, 1, 28, 28), _t(6, 3, 5, 5)), RuntimeError,
-     r"Given groups=1, weight of size \[6, 3, 5, 5\], expected input\[64, 1, 28, 28\] to have 3 channels, "
-     r"but got 1 channels instead"),
+     (r"Given groups=1, weight of size \[6, 3, 5, 5\], expected input\[64, 1, 28, 28\] to have 3 channels, "
+      r"but got 1 channels instead")),
     (lambda: F.conv2d(_t(2, 3), _t(6, 3, 5, 5)), RuntimeError,
      r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[2, 3\]"),
     (lambda: F.conv2d(_t(1, 3, 2, 2), _t(6, 3, 5, 5)), RuntimeError,
@@ -262,3 +261,15 @@ def _t(*shape):
 def test_errors(fn, exc, match):
     with pytest.raises(exc, match=match):
         fn()
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_empty_batch(groups):
+    x = ember.zeros(0, 3, 5, 5).requires_grad_()
+    w = ember.ones(6, 3 // groups, 3, 3).requires_grad_()
+    b = ember.ones(6).requires_grad_()
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    assert tuple(y.shape) == (0, 6, 5, 5)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
+    assert np.all(w.grad.numpy() == 0) and np.all(b.grad.numpy() == 0)

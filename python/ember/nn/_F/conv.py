@@ -2,7 +2,7 @@
 (torch.nn.functional's names, argument names and defaults; kernels in cpp/src/ops/conv.cpp)."""
 from ... import _C
 
-__all__ = ["conv1d", "conv2d", "conv_transpose2d", "unfold", "fold"]
+__all__ = ["conv1d", "conv2d", "conv_transpose2d", "fold", "unfold"]
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

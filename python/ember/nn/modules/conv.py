@@ -126,7 +126,7 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  device=None, dtype=None):
         if isinstance(padding, str):
-            raise ValueError(f'padding="{padding}" is not supported for ConvTranspose2d')
+            raise ValueError(f'padding="{padding}" is not supported for ConvTranspose2d')  # noqa: TRY004 (torch's type)
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),

@@ -3,6 +3,7 @@
 // stride is 1. Forward and input gradient run in parallel over (n, channel) planes, the weight
 // gradient over output channels: every thread owns what it writes, no atomics.
 #include <cstring>
+#include <memory>
 
 #include "conv_direct.h"
 #include "conv_util.h"
@@ -50,21 +51,62 @@ inline void for_taps(const ConvGeom& g, const F& f) {
     }
 }
 
-// x (N, C, H, W), w (O, 1, KH, KW), bias (O) or null -> y (N, O, OH, OW)
+// One input plane x (H, W) -> P (Hp, Wp) zero-padded: P[i][j] = x[i - ph][j - pw] or 0 outside x,
+// holding exactly the rows and columns the taps touch.
+template <class T>
+void pad_plane(const ConvGeom& g, int64_t Hp, int64_t Wp, const T* x, T* P) {
+  const int64_t j0 = std::min(Wp, g.pw), j1 = std::max(j0, std::min(Wp, g.pw + g.W));
+  for (int64_t i = 0; i < Hp; ++i) {
+    T* r = P + i * Wp;
+    const int64_t ih = i - g.ph;
+    if (ih < 0 || ih >= g.H) {
+      for (int64_t j = 0; j < Wp; ++j) r[j] = T(0);
+      continue;
+    }
+    const T* xr = x + ih * g.W - g.pw;
+    for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
+#pragma omp simd
+    for (int64_t j = j0; j < j1; ++j) r[j] = xr[j];
+    for (int64_t j = j1; j < Wp; ++j) r[j] = T(0);
+  }
+}
+
+// x (N, C, H, W), w (O, 1, KH, KW), bias (O) or null -> y (N, O, OH, OW). Each input plane is
+// copied once into a zero-padded buffer, then every output row sums its KH*KW taps branch-free.
 template <class T>
 void dw_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t mult = g.O / g.groups, L = g.OH * g.OW;
+  const int64_t Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1, Wp = (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1;
+  if (L == 0) return;
   parallel_for(0, g.N * g.O, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, L * g.KH * g.KW)),
                [&](int64_t b, int64_t e) {
+    std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp)]);
+    int64_t padded = -1;  // the (n, c) plane now in P
     for (int64_t p = b; p < e; ++p) {
       const int64_t n = p / g.O, o = p % g.O, c = o / mult;
-      const T* xc = x + (n * g.C + c) * g.H * g.W;
+      if (padded != n * g.C + c) {
+        pad_plane(g, Hp, Wp, x + (n * g.C + c) * g.H * g.W, P.get());
+        padded = n * g.C + c;
+      }
       const T* wo = w + o * g.KH * g.KW;
-      T* yp = y + p * L;
-      std::fill(yp, yp + L, bias ? bias[o] : T(0));
-      for_taps(g, [&](int64_t oh, int64_t ih, int64_t lo, int64_t hi, int64_t off, int64_t k) {
-        tap_fwd(yp + oh * g.OW, xc + ih * g.W, wo[k], lo, hi, g.sw, off);
-      });
+      const T b0 = bias ? bias[o] : T(0);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        T* yr = y + p * L + oh * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] = b0;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          const T* pr = P.get() + (oh * g.sh + kh * g.dh) * Wp;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const T wv = wo[kh * g.KW + kw];
+            const T* src = pr + kw * g.dw;
+            if (g.sw == 1) {
+#pragma omp simd
+              for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] += wv * src[ow];
+            } else {
+              for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] += wv * src[ow * g.sw];
+            }
+          }
+        }
+      }
     }
   });
 }

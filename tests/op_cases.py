@@ -564,3 +564,94 @@ CASES += [
     C("empty_reshape", lambda L, a: a.reshape(3, 0, 2), [(0, 6)], lambda a: a.reshape(3, 0, 2)),
     C("empty_getitem", lambda L, a: a[1:1], [(4, 2)], lambda a: a[1:1]),
 ]
+
+# --- convolution (conv branch) ------------------------------------------------------------------
+
+
+def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Direct numpy conv2d reference: x (N, C, H, W), w (O, C/g, KH, KW); padding (top, left) or
+    (top, bottom, left, right)."""
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    dh, dw = (dilation, dilation) if np.isscalar(dilation) else dilation
+    p = (padding,) * 4 if np.isscalar(padding) else (
+        (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding)
+    x = np.pad(x, ((0, 0), (0, 0), (p[0], p[1]), (p[2], p[3])))
+    N, _, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    OH, OW = (H - dh * (KH - 1) - 1) // sh + 1, (W - dw * (KW - 1) - 1) // sw + 1
+    y = np.zeros((N, O, OH, OW))
+    Og = O // groups
+    for o in range(O):
+        g = o // Og
+        for kh in range(KH):
+            for kw in range(KW):
+                patch = x[:, g * Cg:(g + 1) * Cg, kh * dh:kh * dh + sh * (OH - 1) + 1:sh,
+                          kw * dw:kw * dw + sw * (OW - 1) + 1:sw]
+                y[:, o] += np.einsum("nchw,c->nhw", patch, w[o, :, kh, kw])
+    return y if b is None else y + b[None, :, None, None]
+
+
+def _np_unfold(x, k, dilation=1, padding=0, stride=1):
+    ch = x.shape[1]
+    eye = np.eye(ch * k[0] * k[1]).reshape(ch * k[0] * k[1], ch, k[0], k[1])
+    y = _np_conv2d(x, eye, None, stride, padding, dilation)
+    return y.reshape(y.shape[0], y.shape[1], -1)
+
+
+def _conv(L, name):
+    fn = getattr(L.nn.functional, name)
+
+    def call(*args, **kwargs):
+        import warnings
+        with warnings.catch_warnings():  # torch warns it copies the input for asymmetric 'same'
+            warnings.filterwarnings("ignore", "Using padding='same'")
+            return fn(*args, **kwargs)
+    return call
+
+
+CASES += [
+    C("conv2d_basic", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b), [(2, 3, 5, 6), (4, 3, 3, 3), (4,)],
+      _np_conv2d),
+    C("conv2d_no_bias", lambda L, x, w: _conv(L, "conv2d")(x, w), [(1, 2, 4, 4), (3, 2, 2, 2)], _np_conv2d),
+    C("conv2d_stride_pad", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b, stride=2, padding=1),
+      [(2, 2, 7, 6), (3, 2, 3, 3), (3,)], lambda x, w, b: _np_conv2d(x, w, b, 2, 1)),
+    C("conv2d_rect", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b, stride=(1, 2), padding=(2, 0)),
+      [(2, 3, 5, 8), (2, 3, 3, 2), (2,)], lambda x, w, b: _np_conv2d(x, w, b, (1, 2), (2, 0))),
+    C("conv2d_dilation", lambda L, x, w: _conv(L, "conv2d")(x, w, dilation=(2, 1), padding=1),
+      [(1, 2, 7, 5), (2, 2, 3, 2)], lambda x, w: _np_conv2d(x, w, None, 1, 1, (2, 1))),
+    C("conv2d_groups", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b, groups=2, padding=1),
+      [(2, 4, 5, 5), (6, 2, 3, 3), (6,)], lambda x, w, b: _np_conv2d(x, w, b, 1, 1, 1, 2)),
+    C("conv2d_depthwise", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b, groups=3, padding=1, stride=2),
+      [(2, 3, 6, 7), (3, 1, 3, 3), (3,)], lambda x, w, b: _np_conv2d(x, w, b, 2, 1, 1, 3)),
+    C("conv2d_depthwise_mult", lambda L, x, w: _conv(L, "conv2d")(x, w, groups=2, dilation=2, padding=2),
+      [(1, 2, 6, 5), (4, 1, 3, 2)], lambda x, w: _np_conv2d(x, w, None, 1, 2, 2, 2)),
+    C("conv2d_1x1", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b), [(2, 4, 3, 5), (3, 4, 1, 1), (3,)],
+      _np_conv2d),
+    C("conv2d_same_even", lambda L, x, w: _conv(L, "conv2d")(x, w, padding="same"),
+      [(1, 2, 5, 6), (3, 2, 4, 3)], lambda x, w: _np_conv2d(x, w, None, 1, (1, 2, 1, 1))),
+    C("conv2d_same_dilated", lambda L, x, w: _conv(L, "conv2d")(x, w, padding="same", dilation=(1, 3)),
+      [(1, 2, 5, 7), (2, 2, 2, 2)], lambda x, w: _np_conv2d(x, w, None, 1, (0, 1, 1, 2), (1, 3))),
+    C("conv2d_valid", lambda L, x, w: _conv(L, "conv2d")(x, w, padding="valid"), [(2, 1, 4, 5), (2, 1, 2, 3)],
+      _np_conv2d),
+    C("conv2d_unbatched", lambda L, x, w, b: _conv(L, "conv2d")(x, w, b, padding=1),
+      [(2, 4, 3), (3, 2, 3, 3), (3,)], lambda x, w, b: _np_conv2d(x[None], w, b, 1, 1)[0]),
+    C("conv1d", lambda L, x, w, b: _conv(L, "conv1d")(x, w, b, stride=2, padding=1),
+      [(2, 3, 9), (4, 3, 3), (4,)], lambda x, w, b: _np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2),
+                                                                (0, 1))[:, :, 0]),
+    C("conv1d_groups_dilation", lambda L, x, w: _conv(L, "conv1d")(x, w, groups=2, dilation=2),
+      [(1, 4, 8), (2, 2, 2)], lambda x, w: _np_conv2d(x[:, :, None], w[:, :, None], None, 1, 0, (1, 2),
+                                                      2)[:, :, 0]),
+    C("conv_transpose2d", lambda L, x, w, b: _conv(L, "conv_transpose2d")(x, w, b, stride=2, padding=1,
+                                                                           output_padding=1),
+      [(2, 3, 4, 3), (3, 2, 3, 3), (2,)]),
+    C("conv_transpose2d_groups", lambda L, x, w: _conv(L, "conv_transpose2d")(x, w, groups=2, dilation=2,
+                                                                               stride=(1, 2)),
+      [(1, 4, 3, 4), (4, 3, 2, 3)]),
+    C("conv_transpose2d_unbatched", lambda L, x, w, b: _conv(L, "conv_transpose2d")(x, w, b),
+      [(2, 3, 3), (2, 3, 2, 2), (3,)]),
+    C("unfold", lambda L, x: _conv(L, "unfold")(x, (2, 3), padding=1, stride=(2, 1)), [(2, 3, 4, 5)],
+      lambda x: _np_unfold(x, (2, 3), 1, 1, (2, 1))),
+    C("unfold_dilation", lambda L, x: _conv(L, "unfold")(x, 2, dilation=2), [(1, 2, 5, 5)],
+      lambda x: _np_unfold(x, (2, 2), 2)),
+    C("fold", lambda L, x: _conv(L, "fold")(x, (4, 5), (2, 3), padding=1, stride=(2, 1)), [(2, 18, 15)]),
+]

@@ -76,6 +76,17 @@ inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
 }
 // ----------------------------------------------------------------------------------------------
 
+// --- convolution (conv branch) -----------------------------------------------------------------
+// One geometry for every conv kernel: x (N, C, H, W), w (O, C/groups, KH, KW), y (N, O, OH, OW),
+// y[n, o, oh, ow] = sum w[o, c, kh, kw] * x[n, g*C/groups + c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+// (taps outside x are zero). OH/OW are given, so bottom/right padding (asymmetric 'same',
+// transposed convolution's output_padding) is implicit. Unfold/fold use O = 0, groups = 1.
+struct ConvGeom {
+  int64_t N = 0, C = 0, H = 0, W = 0, O = 0, KH = 1, KW = 1, OH = 0, OW = 0;
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+};
+// ----------------------------------------------------------------------------------------------
+
 struct Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
@@ -151,6 +162,20 @@ struct Backend {
   // ops/optim.h), all contiguous with param's shape and floating dtype; grad is only read.
   virtual void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad,
                           const std::vector<Tensor>& state, const OptimParams& p) = 0;
+
+  // --- convolution (conv branch) ---------------------------------------------------------------
+  // Contiguous float tensors of one dtype, shapes as in ConvGeom; outputs are overwritten.
+  // conv2d_forward: y = conv(x, w) + bias (bias (O) or undefined).
+  virtual void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias,
+                              const Tensor& y) = 0;
+  // dx = conv2d's input gradient from gy (the transposed convolution of gy with w).
+  virtual void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx) = 0;
+  // dw = conv2d's weight gradient from x and gy; dbias (O) = sum of gy over N, OH, OW if defined.
+  virtual void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                                      const Tensor& dbias) = 0;
+  // im2col (fold = false): x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW); col2im (fold = true): the
+  // adjoint, cols -> x (overwritten, overlapping taps summed).
+  virtual void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) = 0;
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

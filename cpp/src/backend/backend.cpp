@@ -64,6 +64,20 @@ struct CpuBackend final : Backend {
                   const OptimParams& p) override {
     cpu::optim_step(kind, param, grad, state, p);
   }
+  // --- convolution (conv branch) ---
+  void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
+    cpu::conv2d_forward(g, x, w, b, y);
+  }
+  void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx) override {
+    cpu::conv2d_backward_input(g, gy, w, dx);
+  }
+  void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                              const Tensor& db) override {
+    cpu::conv2d_backward_weight(g, x, gy, dw, db);
+  }
+  void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) override {
+    cpu::unfold(g, x, cols, fold);
+  }
 };
 }  // namespace
 

@@ -236,4 +236,5 @@ PYBIND11_MODULE(_C, m) {
   bind_factory(m);
   bind_interop(m);
   bind_optim(m);
+  bind_conv(m);  // conv branch
 }

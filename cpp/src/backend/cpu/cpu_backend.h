@@ -51,4 +51,11 @@ void set_gemm_isa(GemmIsa isa);
 void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
                 const OptimParams& p);
 
+// --- conv.cpp, conv_direct.cpp (conv branch): see Backend for the contracts ----------------------
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
+void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx);
+void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                            const Tensor& dbias);
+void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold);
+
 }  // namespace ember::cpu

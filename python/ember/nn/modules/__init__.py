@@ -7,3 +7,4 @@ from .activation import (  # noqa: F401
     Softmin, PReLU,
 )
 from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401
+from .conv import Conv1d, Conv2d, ConvTranspose2d, Unfold, Fold  # noqa: F401

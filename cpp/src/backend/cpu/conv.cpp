@@ -1,0 +1,362 @@
+// CPU convolution kernels on the GEMM: per image, im2col (x -> cols (C*KH*KW, OH*OW)) and, per
+// group, y (O/g, L) = w (O/g, K) @ cols (K, L); the input gradient is the transposed product
+// followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
+// convolution skips im2col (x is its own cols); depthwise convolutions go to conv_direct.cpp.
+// Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);
+// the weight gradient gives each thread a batch chunk and its own partial dw, summed at the end,
+// so no atomics. A batch smaller than the thread count runs images in turn with threaded GEMMs.
+// Inputs: contiguous float32/float64, checked by the op (cpp/src/ops/conv.cpp).
+#include <cstring>
+#include <memory>
+
+#include "conv_direct.h"
+#include "conv_util.h"
+#include "cpu_backend.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+namespace {
+using conv_detail::valid_range;
+
+// Stride-1 (along W) padded convolutions go through a zero-padded copy of the image, P (C, Hp, Wp)
+// holding exactly the rows/columns the taps touch, so every cols row is one branch-free copy.
+struct PadGeom {
+  int64_t Hp = 0, Wp = 0;
+  bool use = false;
+};
+PadGeom pad_geom(const ConvGeom& g) {
+  PadGeom p;
+  p.Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1;
+  p.Wp = (g.OW - 1) + (g.KW - 1) * g.dw + 1;
+  p.use = g.sw == 1 && (g.ph > 0 || g.pw > 0 || p.Hp > g.H || p.Wp > g.W) && g.OH > 0 && g.OW > 0;
+  return p;
+}
+int64_t scratch_size(const ConvGeom& g) {
+  const PadGeom p = pad_geom(g);
+  return p.use ? g.C * p.Hp * p.Wp : 0;
+}
+
+// x (C, H, W) -> P (C, Hp, Wp), P[c][i][j] = x[c][i - ph][j - pw] or 0 outside x.
+template <class T>
+void pad_image(const ConvGeom& g, const PadGeom& p, const T* x, T* P) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < p.Hp; ++i) {
+      T* r = P + (c * p.Hp + i) * p.Wp;
+      const int64_t ih = i - g.ph;
+      const int64_t j0 = std::min(p.Wp, g.pw), j1 = std::max(j0, std::min(p.Wp, g.pw + g.W));
+      if (ih < 0 || ih >= g.H) {
+        for (int64_t j = 0; j < p.Wp; ++j) r[j] = T(0);
+        continue;
+      }
+      const T* xr = x + (c * g.H + ih) * g.W - g.pw;
+      for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j) r[j] = xr[j];
+      for (int64_t j = j1; j < p.Wp; ++j) r[j] = T(0);
+    }
+}
+
+// P (C, Hp, Wp) -> cols (C*KH*KW, OH*OW) (stride 1 along W)
+template <class T>
+void im2col_padded(const ConvGeom& g, const PadGeom& p, const T* P, T* cols) {
+  const int64_t L = g.OH * g.OW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        const T* src = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* r = row + oh * g.OW;
+          const T* xs = src + oh * g.sh * p.Wp;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
+        }
+      }
+}
+
+// cols -> P (zeroed here, taps summed) -> x (C, H, W) (stride 1 along W)
+template <class T>
+void col2im_padded(const ConvGeom& g, const PadGeom& p, const T* cols, T* P, T* x) {
+  const int64_t L = g.OH * g.OW;
+  std::fill(P, P + g.C * p.Hp * p.Wp, T(0));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        T* dst = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r = row + oh * g.OW;
+          T* xs = dst + oh * g.sh * p.Wp;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
+        }
+      }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* xr = x + (c * g.H + ih) * g.W;
+      const int64_t i = ih + g.ph;
+      const int64_t w1 = i < p.Hp ? std::max<int64_t>(0, std::min(g.W, p.Wp - g.pw)) : 0;
+      const T* pr = P + (c * p.Hp + i) * p.Wp + g.pw;
+#pragma omp simd
+      for (int64_t iw = 0; iw < w1; ++iw) xr[iw] = pr[iw];
+      for (int64_t iw = w1; iw < g.W; ++iw) xr[iw] = T(0);
+    }
+}
+
+// x (C, H, W) -> cols (C*KH*KW, OH*OW); scratch (scratch_size(g) elements) when that is > 0.
+template <class T>
+void im2col(const ConvGeom& g, const T* x, T* cols, T* scratch) {
+  const PadGeom pg = pad_geom(g);
+  if (pg.use) {
+    pad_image(g, pg, x, scratch);
+    return im2col_padded(g, pg, scratch, cols);
+  }
+  const int64_t L = g.OH * g.OW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        const T* xc = x + c * g.H * g.W;
+        const int64_t off = kw * g.dw - g.pw;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, off, lo, hi);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* r = row + oh * g.OW;
+          const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H || lo >= hi) {
+            for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
+            continue;
+          }
+          const T* xr = xc + ih * g.W;
+          // short rows (a few dozen elements): inline loops, no memcpy/fill calls
+          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+          if (g.sw == 1) {
+            const T* xs = xr + off;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xs[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * g.sw + off];
+          }
+          for (int64_t ow = hi; ow < g.OW; ++ow) r[ow] = T(0);
+        }
+      }
+}
+
+// cols (C*KH*KW, OH*OW) -> x (C, H, W), overwritten; overlapping taps are summed.
+template <class T>
+void col2im(const ConvGeom& g, const T* cols, T* x, T* scratch) {
+  const PadGeom pg = pad_geom(g);
+  if (pg.use) return col2im_padded(g, pg, cols, scratch, x);
+  const int64_t L = g.OH * g.OW;
+  std::fill(x, x + g.C * g.H * g.W, T(0));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        T* xc = x + c * g.H * g.W;
+        const int64_t off = kw * g.dw - g.pw;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, off, lo, hi);
+        if (lo >= hi) continue;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* r = row + oh * g.OW;
+          T* xr = xc + ih * g.W;
+          if (g.sw == 1) {
+            T* xs = xr + off;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) xs[ow] += r[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow * g.sw + off] += r[ow];
+          }
+        }
+      }
+}
+
+bool is_pointwise(const ConvGeom& g) {
+  return g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OH == g.H && g.OW == g.W;
+}
+
+template <class T>
+DType dtype_of() {
+  return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+}
+
+// Run f(n, cols, threaded_gemm) for every image: batch split over threads when it is at least the
+// thread count (each chunk owns a cols buffer of `buf` elements), else images in turn.
+template <class T, class F>
+void over_images(int64_t N, int64_t buf, const F& f) {
+  const int nt = get_num_threads();
+  if (nt > 1 && N >= nt && !in_parallel_region()) {
+    parallel_for(0, N, 1, [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> cols(new T[static_cast<size_t>(buf)]);
+      for (int64_t n = b; n < e; ++n) f(n, cols.get(), false);
+    });
+  } else {
+    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(buf)]);
+    for (int64_t n = 0; n < N; ++n) f(n, cols.get(), true);
+  }
+}
+
+// x (N, C, H, W), w (O, C/g, KH, KW), bias (O) or null -> y (N, O, OH, OW)
+template <class T>
+void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
+  const bool pw = is_pointwise(g);
+  const int64_t colsz = pw ? 0 : g.groups * K * L;
+  over_images<T>(g.N, pw ? 0 : colsz + scratch_size(g), [&](int64_t n, T* cols, bool threads) {
+    const T* xn = x + n * g.C * g.H * g.W;
+    T* yn = y + n * g.O * L;
+    if (!pw) im2col(g, xn, cols, cols + colsz);
+    const T* src = pw ? xn : cols;
+    for (int64_t gi = 0; gi < g.groups; ++gi)
+      gemm_strided(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, src + gi * K * L, L, 1,
+                   Scalar(0.0), yn + gi * Og * L, L, 1, threads);
+    if (bias)
+      for (int64_t o = 0; o < g.O; ++o) {
+        T* yo = yn + o * L;
+        const T b = bias[o];
+#pragma omp simd
+        for (int64_t l = 0; l < L; ++l) yo[l] += b;
+      }
+  });
+}
+
+// gy (N, O, OH, OW), w (O, C/g, KH, KW) -> dx (N, C, H, W)
+template <class T>
+void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
+  const bool pw = is_pointwise(g);
+  const int64_t colsz = pw ? 0 : g.groups * K * L;
+  over_images<T>(g.N, pw ? 0 : colsz + scratch_size(g), [&](int64_t n, T* cols, bool threads) {
+    T* dxn = dx + n * g.C * g.H * g.W;
+    const T* gyn = gy + n * g.O * L;
+    T* dst = pw ? dxn : cols;
+    // dcols (K, L) = w_g^T (K, Og) @ gy_g (Og, L)
+    for (int64_t gi = 0; gi < g.groups; ++gi)
+      gemm_strided(dtype_of<T>(), K, L, Og, Scalar(1.0), w + gi * Og * K, 1, K, gyn + gi * Og * L, L, 1,
+                   Scalar(0.0), dst + gi * K * L, L, 1, threads);
+    if (!pw) col2im(g, cols, dxn, cols + colsz);
+  });
+}
+
+// x (N, C, H, W), gy (N, O, OH, OW) -> dw (O, C/g, KH, KW), dbias (O) or null
+template <class T>
+void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias) {
+  const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
+  const int64_t WN = g.O * K;
+  const bool pw = is_pointwise(g);
+  const int nt = get_num_threads();
+  const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
+  // chunk 0 accumulates into dw, chunk c > 0 into partial[(c - 1) * WN ...]
+  std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
+  auto run_chunk = [&](int64_t c) {
+    T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
+    const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
+    if (n0 == n1) std::fill(acc, acc + WN, T(0));
+    const int64_t colsz = pw ? 0 : g.groups * K * L;
+    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* xn = x + n * g.C * g.H * g.W;
+      const T* gyn = gy + n * g.O * L;
+      if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
+      const T* src = pw ? xn : cols.get();
+      // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm_strided(dtype_of<T>(), Og, K, L, Scalar(1.0), gyn + gi * Og * L, L, 1, src + gi * K * L, 1, L,
+                     Scalar(n == n0 ? 0.0 : 1.0), acc + gi * Og * K, K, 1, chunks == 1);
+    }
+  };
+  if (chunks == 1) {
+    run_chunk(0);
+  } else {
+    parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t c = b; c < e; ++c) run_chunk(c);
+    });
+    parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
+      for (int64_t c = 1; c < chunks; ++c) {
+        const T* p = partial.get() + (c - 1) * WN;
+#pragma omp simd
+        for (int64_t i = b; i < e; ++i) dw[i] += p[i];
+      }
+    });
+  }
+  if (dbias) {
+    parallel_for(0, g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * L)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        T s = 0;
+        for (int64_t n = 0; n < g.N; ++n) {
+          const T* p = gy + (n * g.O + o) * L;
+#pragma omp simd reduction(+ : s)
+          for (int64_t l = 0; l < L; ++l) s += p[l];
+        }
+        dbias[o] = s;
+      }
+    });
+  }
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+template <class F>
+void dispatch_float(DType dt, const F& f) {
+  if (dt == DType::Float32) f(float());
+  else f(double());
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  dispatch_float(x.dtype(), [&](auto v) {
+    using T = decltype(v);
+    if (conv_is_depthwise(g))
+      depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else
+      forward_impl<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+  });
+}
+
+void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& dx) {
+  dispatch_float(gy.dtype(), [&](auto v) {
+    using T = decltype(v);
+    if (conv_is_depthwise(g))
+      depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else
+      backward_input_impl<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+  });
+}
+
+void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& dw,
+                            const Tensor& dbias) {
+  dispatch_float(x.dtype(), [&](auto v) {
+    using T = decltype(v);
+    T* db = dbias.defined() ? dbias.data<T>() : nullptr;
+    if (conv_is_depthwise(g))
+      depthwise_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
+    else
+      backward_weight_impl<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
+  });
+}
+
+// x (N, C, H, W) <-> cols (N, C*KH*KW, OH*OW), parallel over images.
+void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) {
+  dispatch_float(x.dtype(), [&](auto v) {
+    using T = decltype(v);
+    const int64_t xs = g.C * g.H * g.W, cs = g.C * g.KH * g.KW * g.OH * g.OW;
+    T* xp = x.data<T>();
+    T* cp = cols.data<T>();
+    parallel_for(0, g.N, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, cs)), [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> scratch(new T[static_cast<size_t>(scratch_size(g))]);
+      for (int64_t n = b; n < e; ++n) {
+        if (fold) col2im(g, cp + n * cs, xp + n * xs, scratch.get());
+        else im2col(g, xp + n * xs, cp + n * cs, scratch.get());
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,275 @@
+"""Convolution layers and functionals against torch: modules with copied weights (outputs, input
+and parameter gradients) on odd sizes, 1 vs 2 threads, double backward, every error path, repr,
+state_dict keys and initialisation."""
+import math
+
+import ember
+import numpy as np
+import pytest
+from conftest import requires_torch, torch
+from ember import nn
+from ember.nn import functional as F
+
+# torch warns that it copies the input for an asymmetric 'same' padding; not our concern here
+pytestmark = [requires_torch, pytest.mark.filterwarnings("ignore:Using padding='same'")]
+
+
+def _pair_modules(name, args, kwargs, dtype):
+    e = getattr(nn, name)(*args, **kwargs, dtype=getattr(ember, dtype))
+    t = getattr(torch.nn, name)(*args, **kwargs, dtype=getattr(torch, dtype))
+    e.load_state_dict({k: v.detach().numpy().copy() for k, v in t.state_dict().items()})
+    return e, t
+
+
+def _run(mod, lib, x, g, **fw):
+    xt = lib.from_numpy(x.copy()).requires_grad_()
+    y = mod(xt, **fw)
+    y.backward(lib.from_numpy(g.copy()))
+    grads = {n: p.grad.numpy() for n, p in mod.named_parameters()}
+    return y.detach().numpy(), xt.grad.numpy(), grads
+
+
+def compare(name, args, kwargs, shape, dtype="float64", rtol=1e-10, atol=1e-10, seed=0, **fw):
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    e, t = _pair_modules(name, args, kwargs, dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    with torch.no_grad():
+        out_shape = tuple(t(torch.from_numpy(x), **fw).shape)
+    g = rng.standard_normal(out_shape).astype(dtype)
+    ye, gxe, gpe = _run(e, ember, x, g, **fw)
+    yt, gxt, gpt = _run(t, torch, x, g, **fw)
+    assert ye.shape == yt.shape
+    np.testing.assert_allclose(ye, yt, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(gxe, gxt, rtol=rtol, atol=atol)
+    assert gpe.keys() == gpt.keys()
+    for k in gpt:
+        np.testing.assert_allclose(gpe[k], gpt[k], rtol=rtol, atol=atol, err_msg=k)
+    return ye, gxe, gpe
+
+
+CONV2D = [
+    ((3, 5, 3), {}, (2, 3, 9, 7)),
+    ((3, 4, (2, 3)), {"stride": (2, 1), "padding": (1, 2)}, (3, 3, 8, 11)),
+    ((4, 6, 3), {"groups": 2, "dilation": 2, "padding": 2, "bias": False}, (2, 4, 9, 10)),
+    ((4, 4, 3), {"groups": 4, "padding": 1}, (3, 4, 7, 5)),                   # depthwise
+    ((3, 6, (3, 2)), {"groups": 3, "stride": 2}, (2, 3, 9, 8)),               # depthwise x2
+    ((5, 7, 1), {}, (2, 5, 6, 3)),                                            # 1x1
+    ((2, 3, 4), {"padding": "same"}, (2, 2, 7, 6)),                           # asymmetric same
+    ((2, 3, 3), {"padding": "valid", "stride": 3}, (1, 2, 10, 8)),
+    ((1, 6, 5), {"padding": 2}, (3, 1, 28, 28)),                              # LeNet conv1
+    ((3, 4, 3), {"padding": 1}, (3, 7, 6)),                                   # unbatched
+    ((3, 4, 5), {"padding": 1, "stride": 4}, (1, 3, 5, 5)),                   # batch 1
+]
+
+
+@pytest.mark.parametrize("args,kwargs,shape", CONV2D)
+def test_conv2d_module(args, kwargs, shape):
+    compare("Conv2d", args, kwargs, shape)
+
+
+def test_conv2d_float32():
+    compare("Conv2d", (3, 8, 3), {"padding": 1}, (4, 3, 10, 9), dtype="float32", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("args,kwargs,shape", [
+    ((3, 5, 3), {}, (2, 3, 11)),
+    ((4, 6, 4), {"stride": 2, "padding": 3, "dilation": 2, "groups": 2}, (3, 4, 13)),
+    ((2, 2, 4), {"padding": "same", "groups": 2}, (2, 2, 7)),
+    ((3, 2, 2), {"bias": False}, (3, 9)),
+])
+def test_conv1d_module(args, kwargs, shape):
+    compare("Conv1d", args, kwargs, shape)
+
+
+@pytest.mark.parametrize("args,kwargs,shape,fw", [
+    ((3, 5, 3), {}, (2, 3, 5, 4), {}),
+    ((3, 4, (3, 2)), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 3, 5, 6), {}),
+    ((4, 6, 3), {"groups": 2, "dilation": 2, "bias": False}, (1, 4, 4, 5), {}),
+    ((4, 4, 3), {"groups": 4, "stride": (2, 3)}, (2, 4, 3, 3), {}),           # depthwise
+    ((2, 3, 3), {"stride": 2}, (2, 2, 4, 5), {"output_size": (10, 12)}),
+    ((2, 3, 2), {}, (2, 4, 4), {}),                                           # unbatched
+])
+def test_conv_transpose2d_module(args, kwargs, shape, fw):
+    compare("ConvTranspose2d", args, kwargs, shape, **fw)
+
+
+@pytest.mark.parametrize("threads_first", [1, 2])
+@pytest.mark.parametrize("name,args,kwargs,shape", [
+    ("Conv2d", (3, 8, 3), {"padding": 1}, (5, 3, 9, 9)),
+    ("Conv2d", (3, 8, 3), {"padding": 1}, (1, 3, 17, 16)),
+    ("Conv2d", (6, 6, 3), {"groups": 6}, (3, 6, 8, 8)),
+    ("ConvTranspose2d", (4, 3, 3), {"stride": 2}, (3, 4, 5, 5)),
+])
+def test_threads_agree(threads_first, name, args, kwargs, shape):
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(threads_first)
+        a = compare(name, args, kwargs, shape, seed=3)
+        ember.set_num_threads(3 - threads_first)
+        b = compare(name, args, kwargs, shape, seed=3)
+    finally:
+        ember.set_num_threads(old)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-12, atol=1e-12)
+    for k in a[2]:
+        np.testing.assert_allclose(a[2][k], b[2][k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,wshape", [
+    ({"padding": 1}, (4, 3, 3, 3)),
+    ({"stride": 2, "groups": 3}, (6, 1, 2, 3)),
+    ({"dilation": 2, "padding": 1, "groups": 3}, (3, 1, 3, 3)),
+])
+def test_conv2d_double_backward(kwargs, wshape):
+    rng = np.random.default_rng(1)
+    xs, ws, bs = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal(wshape), rng.standard_normal(wshape[0])
+    res = []
+    for lib in (ember, torch):
+        x, w, b = (lib.from_numpy(a.copy()).requires_grad_() for a in (xs, ws, bs))
+        y = lib.nn.functional.conv2d(x, w, b, **kwargs)
+        gy = lib.from_numpy(np.cos(np.arange(y.numel()).reshape(tuple(y.shape))).copy())
+        gx, gw, gb = lib.autograd.grad((y * y).sum(), (x, w, b), create_graph=True)
+        (gx.pow(2).sum() + (gw * gw.sin()).sum() + gb.sum() * 0.5 + (y * gy).sum()).backward()
+        res.append([t.detach().numpy() for t in (gx, gw, gb, x.grad, w.grad, b.grad)])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_conv_transpose2d_double_backward():
+    rng = np.random.default_rng(2)
+    xs, ws = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 3))
+    res = []
+    for lib in (ember, torch):
+        x, w = (lib.from_numpy(a.copy()).requires_grad_() for a in (xs, ws))
+        y = lib.nn.functional.conv_transpose2d(x, w, stride=2, padding=1)
+        gx, gw = lib.autograd.grad((y * y).sum(), (x, w), create_graph=True)
+        (gx.pow(2).sum() + gw.pow(3).sum()).backward()
+        res.append([t.detach().numpy() for t in (gx, gw, x.grad, w.grad)])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_gradcheck_tiny():
+    rng = np.random.default_rng(4)
+    x = ember.from_numpy(rng.standard_normal((1, 2, 4, 3))).requires_grad_()
+    w = ember.from_numpy(rng.standard_normal((2, 1, 2, 2))).requires_grad_()
+    fn = lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=1, groups=2)
+    assert ember.autograd.gradcheck(fn, (x, w))
+    assert ember.autograd.gradcheck(lambda x, w: F.conv_transpose2d(x, w, stride=2), (x, w))
+
+
+def test_unfold_fold_modules():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 6, 7))
+    for kw in ({"kernel_size": 3}, {"kernel_size": (2, 3), "stride": 2, "padding": 1, "dilation": (1, 2)}):
+        ue, ut = nn.Unfold(**kw), torch.nn.Unfold(**kw)
+        assert repr(ue) == repr(ut)
+        ce, ct = ue(ember.from_numpy(x.copy())), ut(torch.from_numpy(x.copy()))
+        np.testing.assert_allclose(ce.numpy(), ct.numpy(), rtol=1e-12, atol=0)
+        fe, ft = nn.Fold((6, 7), **kw), torch.nn.Fold((6, 7), **kw)
+        assert repr(fe) == repr(ft)
+        np.testing.assert_allclose(fe(ce).numpy(), ft(ct).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,args,kwargs", [
+    ("Conv2d", (4, 8, (3, 5)), {"stride": 2, "padding": 1, "dilation": 2, "groups": 2, "bias": False}),
+    ("Conv2d", (4, 8, 3), {}),
+    ("Conv2d", (4, 8, 3), {"padding": "same"}),
+    ("Conv1d", (4, 8, 3), {"padding": 2}),
+    ("ConvTranspose2d", (4, 8, 3), {"stride": 2, "output_padding": 1, "groups": 4}),
+])
+def test_repr_state_dict_init(name, args, kwargs):
+    e, t = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(e) == repr(t)
+    assert list(e.state_dict().keys()) == list(t.state_dict().keys())
+    for k, v in t.state_dict().items():
+        assert tuple(e.state_dict()[k].shape) == tuple(v.shape)
+    fan_in = e.weight.shape[1] * math.prod(e.weight.shape[2:])
+    bound = 1 / math.sqrt(fan_in)
+    w = e.weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.5 * bound
+    if e.bias is not None:
+        assert np.abs(e.bias.detach().numpy()).max() <= bound
+
+
+# --- errors -----------------------------------------------------------------------------------
+def _t(*shape):
+    return ember.zeros(*shape)
+
+
+@pytest.mark.parametrize("fn,exc,match", [
+    (lambda: F.conv2d(_t(64, 1, 28, 28), _t(6, 3, 5, 5)), RuntimeError,
+     (r"Given groups=1, weight of size \[6, 3, 5, 5\], expected input\[64, 1, 28, 28\] to have 3 channels, "
+      r"but got 1 channels instead")),
+    (lambda: F.conv2d(_t(2, 3), _t(6, 3, 5, 5)), RuntimeError,
+     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[2, 3\]"),
+    (lambda: F.conv2d(_t(1, 3, 2, 2), _t(6, 3, 5, 5)), RuntimeError,
+     r"conv2d: Calculated padded input size per channel: \(2 x 2\). Kernel size: \(5 x 5\)"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), stride=0), RuntimeError, "conv2d: non-positive stride"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), padding=-1), RuntimeError, "conv2d: negative padding"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), dilation=(1, 0)), RuntimeError,
+     r"conv2d: non-positive dilation is not supported, got dilation=\[1, 0\]"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), stride=2, padding="same"), RuntimeError,
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), padding="foo"), RuntimeError, "Invalid padding string: 'foo'"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), stride=(1, 2, 3)), RuntimeError,
+     r"conv2d: expected stride to be a single integer value or a list of 2 values"),
+    (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 2, 3, 3), groups=4), RuntimeError,
+     r"Given groups=4, expected weight to be divisible by 4 at dimension 0"),
+    (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 2, 3, 3), groups=0), RuntimeError, "non-positive groups"),
+    (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 2, 3, 3), _t(5), groups=2), RuntimeError,
+     r"expected bias to be 1-dimensional with 6 elements, but got bias of size \[5\]"),
+    (lambda: F.conv2d(_t(1, 4, 8, 8), _t(6, 2, 3), groups=2), RuntimeError, "expected weight to be 4-dimensional"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), ember.zeros(6, 3, 3, 3, dtype=ember.float64)), RuntimeError,
+     r"Input type \(float32\) and weight type \(float64\) should be the same"),
+    (lambda: F.conv2d(ember.zeros(1, 3, 8, 8, dtype=ember.int64), ember.zeros(6, 3, 3, 3, dtype=ember.int64)),
+     NotImplementedError, "conv2d: not implemented for 'int64'"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(6, 3, 3, 3), stride="a"), TypeError, "argument 'stride'"),
+    (lambda: F.conv1d(_t(2, 3, 4, 5), _t(6, 3, 3)), RuntimeError,
+     r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d"),
+    (lambda: F.conv1d(_t(2, 3, 5), _t(6, 2, 3)), RuntimeError, r"conv1d: Given groups=1, weight of size \[6, 2, 3\], expected input\[2, 3, 5\] to have 2 channels"),
+    (lambda: F.conv1d(_t(2, 3, 2), _t(6, 3, 3)), RuntimeError, "conv1d: Calculated padded input size"),
+    (lambda: F.conv_transpose2d(_t(1, 4, 8, 8), _t(4, 2, 3, 3), stride=2, output_padding=2), RuntimeError,
+     "output padding must be smaller than either stride or dilation"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 8, 8), _t(4, 2, 3, 3)), RuntimeError,
+     r"Given transposed=1, weight of size \[4, 2, 3, 3\], expected input\[1, 3, 8, 8\] to have 4 channels"),
+    (lambda: F.conv_transpose2d(_t(1, 4, 1, 1), _t(4, 2, 1, 1), padding=1), RuntimeError,
+     "conv_transpose2d: computed output size"),
+    (lambda: F.conv_transpose2d(_t(4, 8, 8), _t(4, 2, 3, 3), _t(3)), RuntimeError,
+     r"expected bias to be 1-dimensional with 2 elements"),
+    (lambda: F.unfold(_t(2, 3), 3), RuntimeError, r"Expected 3D \(unbatched\) or 4D \(batched\) input to unfold"),
+    (lambda: F.unfold(_t(1, 1, 2, 2), 3), RuntimeError, "unfold: Calculated padded input size"),
+    (lambda: F.unfold(_t(1, 1, 4, 4), 0), RuntimeError, "unfold: kernel size should be greater than zero"),
+    (lambda: F.fold(_t(1, 12, 8), (4, 4), 2), RuntimeError, "fold: Given output_size=.*expected size of input's"),
+    (lambda: F.fold(_t(1, 7, 9), (4, 4), 2), RuntimeError, "fold: Expected size of input's dimension 1"),
+    (lambda: F.fold(_t(7, 9, 1, 1), (4, 4), 2), RuntimeError, "to fold"),
+    (lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, "in_channels must be divisible by groups"),
+    (lambda: nn.Conv2d(4, 3, 3, groups=2), ValueError, "out_channels must be divisible by groups"),
+    (lambda: nn.Conv2d(4, 4, 3, groups=0), ValueError, "groups must be a positive integer"),
+    (lambda: nn.Conv2d(4, 4, 3, stride=2, padding="same"), ValueError,
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: nn.Conv2d(4, 4, 3, padding="full"), ValueError, "Invalid padding string 'full'"),
+    (lambda: nn.Conv2d(4, 4, 3, padding_mode="reflect"), NotImplementedError, "padding_mode='reflect'"),
+    (lambda: nn.Conv1d(4, 4, 3, padding_mode="circular"), NotImplementedError, "padding_mode='circular'"),
+    (lambda: nn.Conv2d(4, 4, 3, padding_mode="foo"), ValueError, "padding_mode must be one of"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, padding="same"), ValueError, "not supported for ConvTranspose2d"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, padding_mode="reflect"), ValueError, 'Only "zeros" padding mode'),
+    (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2)(_t(1, 2, 4, 4), output_size=(20, 20)), ValueError,
+     "requested an output size of"),
+])
+def test_errors(fn, exc, match):
+    with pytest.raises(exc, match=match):
+        fn()
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_empty_batch(groups):
+    x = ember.zeros(0, 3, 5, 5).requires_grad_()
+    w = ember.ones(6, 3 // groups, 3, 3).requires_grad_()
+    b = ember.ones(6).requires_grad_()
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    assert tuple(y.shape) == (0, 6, 5, 5)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
+    assert np.all(w.grad.numpy() == 0) and np.all(b.grad.numpy() == 0)

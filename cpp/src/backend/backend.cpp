@@ -59,6 +59,16 @@ struct CpuBackend final : Backend {
             const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) override {
     cpu::gemm(dt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
+  // --- losses (loss branch) ---
+  void cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore_index, double eps,
+                     const Tensor& loss, const Tensor& wt, const Tensor& lse) override {
+    cpu::cross_entropy(x, t, w, ignore_index, eps, loss, wt, lse);
+  }
+  void cross_entropy_backward(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore_index, double eps,
+                              const Tensor& lse, const Tensor& g, const Tensor& dx) override {
+    cpu::cross_entropy_backward(x, t, w, ignore_index, eps, lse, g, dx);
+  }
+  // --- end losses ---
 };
 }  // namespace
 

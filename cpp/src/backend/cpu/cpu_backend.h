@@ -48,4 +48,11 @@ enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
 
+// --- loss.cpp (loss branch) ----------------------------------------------------------------------
+void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& lse);
+void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                            double label_smoothing, const Tensor& lse, const Tensor& g, const Tensor& dx);
+// --- end loss.cpp ---------------------------------------------------------------------------------
+
 }  // namespace ember::cpu

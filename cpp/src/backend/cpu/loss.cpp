@@ -1,0 +1,174 @@
+// CPU cross-entropy over class indices, fused: log-softmax + NLL (+ label smoothing) in one pass per
+// sample forward, softmax - onehot (scaled) in one pass backward. x is viewed as (N, C, I) (classes
+// along dim 1, copied to contiguous if needed); a sample is one (n, i) with its C logits at stride I.
+// Targets outside [0, C) (other than ignore_index) are never read through: IndexError after the loop.
+#include <atomic>
+#include <limits>
+
+#include "dim_layout.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+namespace {
+
+inline Tensor contiguous_copy(const Tensor& t) {
+  Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+  copy(t, c);
+  return c;
+}
+
+struct CeArgs {
+  int64_t N, C, I, ignore_index;
+  double eps;  // label smoothing
+};
+
+// Grain in samples: ~16k logits per task.
+inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
+
+// logsumexp of the C logits x[0], x[s], ... (NaN if any is NaN; -inf max -> -inf).
+template <class T>
+inline T lse_strided(const T* x, int64_t C, int64_t s) {
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  if (s == 1) {
+#pragma omp simd reduction(max : m)
+    for (int64_t c = 0; c < C; ++c) m = x[c] > m ? x[c] : m;
+  } else {
+    for (int64_t c = 0; c < C; ++c) m = x[c * s] > m ? x[c * s] : m;
+  }
+  for (int64_t c = 0; c < C && !(m != m); ++c) nan |= x[c * s] != x[c * s];
+  if (nan || m != m) return std::numeric_limits<T>::quiet_NaN();
+  if (m == -std::numeric_limits<T>::infinity()) return m;
+  T sum = 0;
+  if (s == 1) {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c] - m));
+  } else {
+    for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c * s] - m));
+  }
+  return m + std::log(sum);
+}
+
+// sum_c w[c] * x[c * s] (w null: weights 1).
+template <class T>
+inline T wsum_strided(const T* x, const T* w, int64_t C, int64_t s) {
+  T acc = 0;
+  if (w) {
+    for (int64_t c = 0; c < C; ++c) acc += w[c] * x[c * s];
+  } else if (s == 1) {
+#pragma omp simd reduction(+ : acc)
+    for (int64_t c = 0; c < C; ++c) acc += x[c];
+  } else {
+    for (int64_t c = 0; c < C; ++c) acc += x[c * s];
+  }
+  return acc;
+}
+
+// Records the first bad target seen (any thread) without throwing from workers.
+struct BadTarget {
+  std::atomic<bool> any{false};
+  std::atomic<int64_t> value{0};
+  void note(int64_t v) {
+    bool expected = false;
+    if (any.compare_exchange_strong(expected, true)) value = v;
+  }
+  void raise(const CeArgs& a) const {
+    if (!any) return;
+    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices are [0, ", a.C,
+                         ") (or ignore_index = ", a.ignore_index, ")"));
+  }
+};
+
+}  // namespace
+
+// x (N, C, I), target (N, I) int64, weight (C,) or undefined -> loss, wt, lse (N, I) contiguous.
+// loss = (1 - eps) w[t] (lse - x[t]) + eps / C sum_c w[c] (lse - x[c]); wt = w[t]; both 0 where
+// t == ignore_index.
+void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& lse) {
+  DimLayout L = dim_layout(x, 1);
+  const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
+  if (a.N * a.I == 0) return;
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  BadTarget bad;
+  dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = L.t.data<T>();
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    T *lp = loss.data<T>(), *wtp = wt.data<T>(), *sp = lse.data<T>();
+    const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
+    parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t n = k / a.I, i = k % a.I, t = tp[k];
+        const T* row = xp + n * a.C * a.I + i;
+        if (t == a.ignore_index) {
+          lp[k] = 0, wtp[k] = 0, sp[k] = 0;
+          continue;
+        }
+        if (t < 0 || t >= a.C) {
+          bad.note(t);
+          lp[k] = 0, wtp[k] = 0, sp[k] = 0;
+          continue;
+        }
+        const T s = lse_strided(row, a.C, a.I);
+        const T w = wp ? wp[t] : T(1);
+        T l = keep * w * (s - row[t * a.I]);
+        if (a.eps > 0) {  // sum_c w_c (lse - x_c) = lse * W - sum_c w_c x_c
+          const T W = wp ? wsum_strided(wp, static_cast<const T*>(nullptr), a.C, 1) : static_cast<T>(a.C);
+          l += smooth * (s * W - wsum_strided(row, wp, a.C, a.I));
+        }
+        lp[k] = l, wtp[k] = w, sp[k] = s;
+      }
+    });
+  });
+  bad.raise(a);
+}
+
+// x (N, C, I), target, lse (N, I), g (N, I) or one element (broadcast) -> dx (N, C, I) contiguous:
+// dx_c = g ((1 - eps) w[t] (p_c - [c == t]) + eps / C (W p_c - w_c)), p = exp(x - lse), W = sum w.
+void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                            double label_smoothing, const Tensor& lse, const Tensor& g, const Tensor& dx) {
+  DimLayout L = dim_layout(x, 1);
+  const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
+  if (dx.numel() == 0) return;
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  Tensor gc = g.is_contiguous() ? g : contiguous_copy(g);
+  const bool g_scalar = g.numel() == 1;
+  dispatch_float(x.dtype(), "cross_entropy_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T *xp = L.t.data<T>(), *sp = lse.data<T>(), *gp = gc.data<T>();
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    T* dp = dx.data<T>();
+    const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
+    const T W = wp ? wsum_strided(wp, static_cast<const T*>(nullptr), a.C, 1) : static_cast<T>(a.C);
+    parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t n = k / a.I, i = k % a.I, t = tp[k], s = a.I;
+        const T* row = xp + n * a.C * a.I + i;
+        T* drow = dp + n * a.C * a.I + i;
+        if (t == a.ignore_index || t < 0 || t >= a.C) {  // out-of-range cannot pass forward
+          for (int64_t c = 0; c < a.C; ++c) drow[c * s] = 0;
+          continue;
+        }
+        const T gk = gp[g_scalar ? 0 : k], m = sp[k];
+        const T wt = wp ? wp[t] : T(1);
+        const T cp = gk * (keep * wt + smooth * W);  // coefficient of p_c
+        const T cs = gk * smooth;                   // coefficient of -w_c
+        if (s == 1 && !wp) {
+#pragma omp simd
+          for (int64_t c = 0; c < a.C; ++c) drow[c] = cp * exp_any(static_cast<T>(row[c] - m)) - cs;
+        } else {
+          for (int64_t c = 0; c < a.C; ++c)
+            drow[c * s] = cp * exp_any(static_cast<T>(row[c * s] - m)) - cs * (wp ? wp[c] : T(1));
+        }
+        drow[t * s] -= gk * keep * wt;
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

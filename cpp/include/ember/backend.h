@@ -138,10 +138,10 @@ struct Backend {
   // "Target v is out of bounds." for other targets outside [0, C).
   virtual void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
                              int64_t ignore_index, double label_smoothing, const Tensor& loss,
-                             const Tensor& wt, const Tensor& lse) = 0;
+                             const Tensor& wt, const Tensor& stats) = 0;
   // dx (contiguous, x's shape) = g * d loss / dx (g shaped like loss, or one element broadcast).
   virtual void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight,
-                                      int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                                      int64_t ignore_index, double label_smoothing, const Tensor& stats,
                                       const Tensor& g, const Tensor& dx) = 0;
   // --- end losses ----------------------------------------------------------------------------------
 };

@@ -14,7 +14,7 @@ namespace {
 
 struct CrossEntropyBackward : Node {
   SavedVariable x;  // (N, C, d...) (a 1-D input is viewed as (1, C))
-  Tensor target, weight, lse, wsum;
+  Tensor target, weight, stats, wsum;
   Shape loss_shape;  // the shape of 'none' output as returned (target's)
   Reduction reduction = Reduction::Mean;
   int64_t ignore_index = -100;
@@ -50,7 +50,7 @@ struct CrossEntropyBackward : Node {
       dx = composite(xv, expand(gk, target.shape()));
     } else {
       dx = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
-      backend_of(xv).cross_entropy_backward(xv, target, weight, ignore_index, eps, lse, cast_raw(gk, xv.dtype()), dx);
+      backend_of(xv).cross_entropy_backward(xv, target, weight, ignore_index, eps, stats, cast_raw(gk, xv.dtype()), dx);
     }
     return {dx};
   }
@@ -93,12 +93,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::op
   }
   Tensor loss = Tensor::empty(want, x.dtype(), x.device());
   Tensor wt = Tensor::empty(want, x.dtype(), x.device());
-  Tensor lse = Tensor::empty(want, x.dtype(), x.device());
+  Shape stats_shape(want);
+  stats_shape.push_back(2);
+  Tensor stats = Tensor::empty(stats_shape, x.dtype(), x.device());
   Tensor out, wsum;
   {
     NoGradGuard ng;
     Tensor xd = x.detach();
-    backend_of(x).cross_entropy(xd, target, weight, ignore_index, label_smoothing, loss, wt, lse);
+    backend_of(x).cross_entropy(xd, target, weight, ignore_index, label_smoothing, loss, wt, stats);
     if (reduction == Reduction::None) {
       out = unbatched ? reshape(loss, {}) : loss;
     } else {
@@ -113,7 +115,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::op
     node->x = SavedVariable(x, false);
     node->target = target;
     node->weight = weight;
-    node->lse = lse;
+    node->stats = stats;
     node->wsum = wsum;
     node->reduction = reduction;
     node->ignore_index = ignore_index;

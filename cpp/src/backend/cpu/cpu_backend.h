@@ -50,9 +50,9 @@ void set_gemm_isa(GemmIsa isa);
 
 // --- loss.cpp (loss branch) ----------------------------------------------------------------------
 void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& lse);
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& stats);
 void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                            double label_smoothing, const Tensor& lse, const Tensor& g, const Tensor& dx);
+                            double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx);
 // --- end loss.cpp ---------------------------------------------------------------------------------
 
 }  // namespace ember::cpu

@@ -25,10 +25,11 @@ struct CeArgs {
 // Grain in samples: ~16k logits per task.
 inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
 
-// logsumexp of the C logits x[0], x[s], ... (NaN if any is NaN; -inf max -> -inf).
+// Max m of the C logits x[0], x[s], ... and log(sum_c exp(x_c - m)) (NaN if any logit is NaN).
+// The two stay apart so (x_c - m) - logsum keeps full precision for huge logits.
 template <class T>
-inline T lse_strided(const T* x, int64_t C, int64_t s) {
-  T m = -std::numeric_limits<T>::infinity();
+inline void lse_strided(const T* x, int64_t C, int64_t s, T& m, T& ls) {
+  m = -std::numeric_limits<T>::infinity();
   bool nan = false;
   if (s == 1) {
 #pragma omp simd reduction(max : m)
@@ -36,9 +37,15 @@ inline T lse_strided(const T* x, int64_t C, int64_t s) {
   } else {
     for (int64_t c = 0; c < C; ++c) m = x[c * s] > m ? x[c * s] : m;
   }
-  for (int64_t c = 0; c < C && !(m != m); ++c) nan |= x[c * s] != x[c * s];
-  if (nan || m != m) return std::numeric_limits<T>::quiet_NaN();
-  if (m == -std::numeric_limits<T>::infinity()) return m;
+  for (int64_t c = 0; c < C && !nan; ++c) nan = x[c * s] != x[c * s];
+  if (nan) {
+    m = ls = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
+  if (m == -std::numeric_limits<T>::infinity() || m == std::numeric_limits<T>::infinity()) {
+    ls = m == -std::numeric_limits<T>::infinity() ? m : std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
   T sum = 0;
   if (s == 1) {
 #pragma omp simd reduction(+ : sum)
@@ -46,21 +53,29 @@ inline T lse_strided(const T* x, int64_t C, int64_t s) {
   } else {
     for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c * s] - m));
   }
-  return m + std::log(sum);
+  ls = std::log(sum);
 }
 
-// sum_c w[c] * x[c * s] (w null: weights 1).
+// sum_c w[c] * (m - x[c * s]) (w null: weights 1).
 template <class T>
-inline T wsum_strided(const T* x, const T* w, int64_t C, int64_t s) {
+inline T wsum_gap(const T* x, const T* w, T m, int64_t C, int64_t s) {
   T acc = 0;
   if (w) {
-    for (int64_t c = 0; c < C; ++c) acc += w[c] * x[c * s];
+    for (int64_t c = 0; c < C; ++c) acc += w[c] * (m - x[c * s]);
   } else if (s == 1) {
 #pragma omp simd reduction(+ : acc)
-    for (int64_t c = 0; c < C; ++c) acc += x[c];
+    for (int64_t c = 0; c < C; ++c) acc += m - x[c];
   } else {
-    for (int64_t c = 0; c < C; ++c) acc += x[c * s];
+    for (int64_t c = 0; c < C; ++c) acc += m - x[c * s];
   }
+  return acc;
+}
+
+template <class T>
+inline T weight_total(const T* w, int64_t C) {
+  if (!w) return static_cast<T>(C);
+  T acc = 0;
+  for (int64_t c = 0; c < C; ++c) acc += w[c];
   return acc;
 }
 
@@ -81,11 +96,11 @@ struct BadTarget {
 
 }  // namespace
 
-// x (N, C, I), target (N, I) int64, weight (C,) or undefined -> loss, wt, lse (N, I) contiguous.
-// loss = (1 - eps) w[t] (lse - x[t]) + eps / C sum_c w[c] (lse - x[c]); wt = w[t]; both 0 where
-// t == ignore_index.
+// x (N, C, I), target (N, I) int64, weight (C,) or undefined -> loss, wt (N, I), stats (N, I, 2)
+// contiguous. With m = max_c x[c], ls = log sum_c exp(x[c] - m): loss = (1 - eps) w[t] (m - x[t] +
+// ls) + eps / C sum_c w[c] (m - x[c] + ls); wt = w[t]; stats = (m, ls); all 0 where t is ignored.
 void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& lse) {
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& stats) {
   DimLayout L = dim_layout(x, 1);
   const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
   if (a.N * a.I == 0) return;
@@ -97,39 +112,35 @@ void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, 
     const T* xp = L.t.data<T>();
     const int64_t* tp = tc.data<int64_t>();
     const T* wp = wc.defined() ? wc.data<T>() : nullptr;
-    T *lp = loss.data<T>(), *wtp = wt.data<T>(), *sp = lse.data<T>();
+    T *lp = loss.data<T>(), *wtp = wt.data<T>(), *sp = stats.data<T>();
     const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
+    const T W = weight_total(wp, a.C);
     parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) {
         const int64_t n = k / a.I, i = k % a.I, t = tp[k];
         const T* row = xp + n * a.C * a.I + i;
-        if (t == a.ignore_index) {
-          lp[k] = 0, wtp[k] = 0, sp[k] = 0;
+        if (t == a.ignore_index || t < 0 || t >= a.C) {
+          if (t != a.ignore_index) bad.note(t);
+          lp[k] = 0, wtp[k] = 0, sp[2 * k] = 0, sp[2 * k + 1] = 0;
           continue;
         }
-        if (t < 0 || t >= a.C) {
-          bad.note(t);
-          lp[k] = 0, wtp[k] = 0, sp[k] = 0;
-          continue;
-        }
-        const T s = lse_strided(row, a.C, a.I);
+        T m, ls;
+        lse_strided(row, a.C, a.I, m, ls);
         const T w = wp ? wp[t] : T(1);
-        T l = keep * w * (s - row[t * a.I]);
-        if (a.eps > 0) {  // sum_c w_c (lse - x_c) = lse * W - sum_c w_c x_c
-          const T W = wp ? wsum_strided(wp, static_cast<const T*>(nullptr), a.C, 1) : static_cast<T>(a.C);
-          l += smooth * (s * W - wsum_strided(row, wp, a.C, a.I));
-        }
-        lp[k] = l, wtp[k] = w, sp[k] = s;
+        T l = keep * w * ((m - row[t * a.I]) + ls);
+        if (a.eps > 0) l += smooth * (wsum_gap(row, wp, m, a.C, a.I) + W * ls);
+        lp[k] = l, wtp[k] = w, sp[2 * k] = m, sp[2 * k + 1] = ls;
       }
     });
   });
   bad.raise(a);
 }
 
-// x (N, C, I), target, lse (N, I), g (N, I) or one element (broadcast) -> dx (N, C, I) contiguous:
-// dx_c = g ((1 - eps) w[t] (p_c - [c == t]) + eps / C (W p_c - w_c)), p = exp(x - lse), W = sum w.
+// x (N, C, I), target, stats (N, I, 2), g (N, I) or one element (broadcast) -> dx (N, C, I)
+// contiguous: dx_c = g ((1 - eps) w[t] (p_c - [c == t]) + eps / C (W p_c - w_c)),
+// p_c = exp((x_c - m) - ls), W = sum w.
 void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                            double label_smoothing, const Tensor& lse, const Tensor& g, const Tensor& dx) {
+                            double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx) {
   DimLayout L = dim_layout(x, 1);
   const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
   if (dx.numel() == 0) return;
@@ -139,12 +150,12 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
   const bool g_scalar = g.numel() == 1;
   dispatch_float(x.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = decltype(tag);
-    const T *xp = L.t.data<T>(), *sp = lse.data<T>(), *gp = gc.data<T>();
+    const T *xp = L.t.data<T>(), *sp = stats.data<T>(), *gp = gc.data<T>();
     const int64_t* tp = tc.data<int64_t>();
     const T* wp = wc.defined() ? wc.data<T>() : nullptr;
     T* dp = dx.data<T>();
     const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
-    const T W = wp ? wsum_strided(wp, static_cast<const T*>(nullptr), a.C, 1) : static_cast<T>(a.C);
+    const T W = weight_total(wp, a.C);
     parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) {
         const int64_t n = k / a.I, i = k % a.I, t = tp[k], s = a.I;
@@ -154,16 +165,16 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
           for (int64_t c = 0; c < a.C; ++c) drow[c * s] = 0;
           continue;
         }
-        const T gk = gp[g_scalar ? 0 : k], m = sp[k];
+        const T gk = gp[g_scalar ? 0 : k], m = sp[2 * k], ls = sp[2 * k + 1];
         const T wt = wp ? wp[t] : T(1);
         const T cp = gk * (keep * wt + smooth * W);  // coefficient of p_c
         const T cs = gk * smooth;                   // coefficient of -w_c
         if (s == 1 && !wp) {
 #pragma omp simd
-          for (int64_t c = 0; c < a.C; ++c) drow[c] = cp * exp_any(static_cast<T>(row[c] - m)) - cs;
+          for (int64_t c = 0; c < a.C; ++c) drow[c] = cp * exp_any(static_cast<T>((row[c] - m) - ls)) - cs;
         } else {
           for (int64_t c = 0; c < a.C; ++c)
-            drow[c * s] = cp * exp_any(static_cast<T>(row[c * s] - m)) - cs * (wp ? wp[c] : T(1));
+            drow[c * s] = cp * exp_any(static_cast<T>((row[c * s] - m) - ls)) - cs * (wp ? wp[c] : T(1));
         }
         drow[t * s] -= gk * keep * wt;
       }

@@ -633,11 +633,15 @@ _LOSS_CASES = [
      lambda L, r, x, t: _Fn(L).poisson_nll_loss(x, t, log_input=False, full=True, reduction=r),
      [_unit((3, 4), 0.5, 2.0), _unit((3, 4), 0.0, 4.0)], {}),
 ]
+def _with_reduction(f, r):
+    return lambda L, *xs: f(L, r, *xs)
+
+
 for _name, _fn, _inputs, _kw in _LOSS_CASES:
     for _r in ("none", "mean", "sum"):
         if _name.startswith("kl_div") and _r == "mean":
             _r = "batchmean"  # torch warns for 'mean' (tested in test_loss.py)
-        CASES.append(C(f"loss_{_name}_{_r}", (lambda f, r: lambda L, *xs: f(L, r, *xs))(_fn, _r), _inputs,
+        CASES.append(C(f"loss_{_name}_{_r}", _with_reduction(_fn, _r), _inputs,
                        tags=("loss",), **_kw))
 
 CASES += [

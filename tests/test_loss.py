@@ -3,12 +3,11 @@ torch has them, class-index options (ignore_index, label smoothing with weights)
 targets, K-dim inputs, huge logits, double backward, legacy arguments and every error path."""
 import warnings
 
-import numpy as np
-import pytest
-
 import ember
 import ember.nn as enn
 import ember.nn.functional as EF
+import numpy as np
+import pytest
 from conftest import requires_torch, torch
 
 pytestmark = requires_torch
@@ -100,7 +99,7 @@ def test_cross_entropy_huge_logits():
 def test_cross_entropy_large_classes_noncontiguous():
     x = f32(300, 64).T  # (64, 300) transposed view
     t = rng().integers(0, 300, 64)
-    ex, tx = pair(np.asfortranarray(x))
+    _, tx = pair(np.asfortranarray(x))
     ex_nc = ember.from_numpy(np.asfortranarray(x)).requires_grad_(True)
     assert not ex_nc.is_contiguous()
     check(EF.cross_entropy(ex_nc, ember.from_numpy(t)), torch.nn.functional.cross_entropy(tx, torch.from_numpy(t)),
@@ -153,7 +152,7 @@ def test_cross_entropy_gradcheck_float64():
     w = ember.tensor([0.5, 1.0, 2.0, 1.5], dtype=ember.float64)
     for r in REDUCTIONS:
         assert ember.autograd.gradcheck(
-            lambda a: EF.cross_entropy(a, t, weight=w, reduction=r, label_smoothing=0.1), [x])
+            lambda a, r=r: EF.cross_entropy(a, t, weight=w, reduction=r, label_smoothing=0.1), [x])
 
 
 # --- the other losses as modules ----------------------------------------------------------------------
@@ -191,14 +190,19 @@ MODULE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS + [None])
-@pytest.mark.parametrize("name,kw,make", MODULE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(MODULE_CASES)])
-def test_module_vs_torch(name, kw, make, reduction):
-    kw = dict(kw)
-    if reduction is not None:
-        if name in ("CosineSimilarity", "PairwiseDistance") or "reduction" in kw:
-            pytest.skip("module has no reduction argument / fixed by the case")
-        kw["reduction"] = reduction
+def _module_params():
+    """(name, kwargs, make) for each case, once per applicable reduction (None: the default)."""
+    out = []
+    for i, (name, kw, make) in enumerate(MODULE_CASES):
+        fixed = name in ("CosineSimilarity", "PairwiseDistance") or "reduction" in kw
+        for r in [None] if fixed else REDUCTIONS + [None]:
+            kw_r = dict(kw) if r is None else dict(kw, reduction=r)
+            out.append(pytest.param(name, kw_r, make, id=f"{name}-{i}-{r}"))
+    return out
+
+
+@pytest.mark.parametrize("name,kw,make", _module_params())
+def test_module_vs_torch(name, kw, make):
     arrays = make()
     es, ts = zip(*[pair(a) for a in arrays])
     e_out = getattr(enn, name)(**kw)(*es)
@@ -309,3 +313,144 @@ def test_gaussian_nll_float_var_and_errors():
         EF.gaussian_nll_loss(ex, ey, -ember.ones(3, 4))
     with pytest.raises(ValueError, match="negative"):
         EF.gaussian_nll_loss(ex, ey, -1.0)
+
+
+# --- scaled_dot_product_attention ------------------------------------------------------------------
+@pytest.mark.parametrize("mask", ["none", "bool", "float", "causal"])
+def test_sdpa_vs_torch(mask):
+    r = np.random.default_rng(7)
+    q, k, v = (r.standard_normal(s).astype(np.float32) for s in [(2, 3, 4, 8), (2, 3, 6, 8), (2, 3, 6, 5)])
+    (eq, tq), (ek, tk), (ev, tv) = pair(q), pair(k), pair(v)
+    kw_e, kw_t = {}, {}
+    if mask == "bool":
+        m = r.uniform(size=(4, 6)) > 0.4
+        m[:, 0] = True  # no fully-masked row
+        kw_e["attn_mask"], kw_t["attn_mask"] = ember.from_numpy(m), torch.from_numpy(m)
+    elif mask == "float":
+        m = r.standard_normal((1, 3, 4, 6)).astype(np.float32)
+        kw_e["attn_mask"], kw_t["attn_mask"] = ember.from_numpy(m), torch.from_numpy(m)
+    elif mask == "causal":
+        kw_e["is_causal"] = kw_t["is_causal"] = True
+        kw_e["scale"] = kw_t["scale"] = 0.2
+    check(EF.scaled_dot_product_attention(eq, ek, ev, **kw_e),
+          torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **kw_t), [eq, ek, ev], [tq, tk, tv])
+
+
+def test_sdpa_errors():
+    q = ember.ones(2, 3, 4)
+    with pytest.raises(RuntimeError, match="is_causal"):
+        EF.scaled_dot_product_attention(q, q, q, attn_mask=ember.ones(3, 3), is_causal=True)
+    with pytest.raises(ValueError, match="dropout probability"):
+        EF.scaled_dot_product_attention(q, q, q, dropout_p=1.5)
+
+
+def test_sdpa_dropout_keeps_shape_and_scale():
+    q = ember.ones(1, 64, 4)
+    out = EF.scaled_dot_product_attention(q, q, ember.ones(1, 64, 4), dropout_p=0.5)
+    vals = set(np.unique(np.round(out.numpy(), 5)).tolist())
+    assert tuple(out.shape) == (1, 64, 4) and vals <= set(np.round(np.arange(0, 129) / 64 * 2, 5).tolist())
+
+
+# --- error paths ------------------------------------------------------------------------------------
+def test_cross_entropy_target_out_of_bounds():
+    x = ember.zeros(3, 5)
+    for bad in (7, -1, 5):
+        with pytest.raises(IndexError, match=rf"Target {bad} is out of bounds\..*\[0, 5\)"):
+            EF.cross_entropy(x, ember.tensor([0, bad, 1]))
+    with pytest.raises(IndexError, match="Target 9 is out of bounds"):
+        EF.cross_entropy(ember.zeros(2, 3, 4), ember.tensor([[0, 1, 9, -100], [0, 0, 0, 0]]))
+    # ignore_index is not out of bounds; an ignore_index inside the range is fine too
+    EF.cross_entropy(x, ember.tensor([0, -100, 1]))
+    EF.cross_entropy(x, ember.tensor([0, 3, 1]), ignore_index=3)
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):
+        EF.nll_loss(x, ember.tensor([0, 5, 1]))
+    with pytest.raises(IndexError, match="Target -2 is out of bounds"):
+        EF.multi_margin_loss(x, ember.tensor([0, -2, 1]))
+    with pytest.raises(IndexError, match="Target 5 is out of bounds"):
+        enn.CrossEntropyLoss(label_smoothing=0.1)(x, ember.tensor([0, 5, 1]))
+
+
+def test_cross_entropy_bad_dtypes_and_shapes():
+    x = ember.zeros(3, 5)
+    with pytest.raises(RuntimeError, match="int64"):
+        EF.cross_entropy(x, ember.tensor([0.0, 1.0, 2.0]))  # float class indices
+    with pytest.raises(RuntimeError, match="int64"):
+        EF.cross_entropy(x, ember.tensor([0, 1, 2], dtype=ember.int32))
+    with pytest.raises(RuntimeError, match="floating point type for target with class probabilities"):
+        EF.cross_entropy(x, ember.zeros(3, 5, dtype=ember.int64))
+    with pytest.raises(RuntimeError, match="expected target size"):
+        EF.cross_entropy(x, ember.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="expected target size"):
+        EF.cross_entropy(ember.zeros(2, 3, 4), ember.zeros(2, 5, dtype=ember.int64))
+    with pytest.raises(RuntimeError, match="0-d target"):
+        EF.cross_entropy(ember.zeros(5), ember.tensor([1]))
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 5 classes"):
+        EF.cross_entropy(x, ember.tensor([0, 1, 2]), weight=ember.ones(3))
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0"):
+        EF.cross_entropy(x, ember.tensor([0, 1, 2]), label_smoothing=1.5)
+    with pytest.raises(RuntimeError, match="floating point"):
+        EF.cross_entropy(ember.zeros(3, 5, dtype=ember.int64), ember.tensor([0, 1, 2]))
+    with pytest.raises(RuntimeError, match="ignore_index is not supported"):
+        EF.cross_entropy(x, ember.zeros(3, 5), ignore_index=1)
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        EF.cross_entropy(x, ember.tensor([0, 1, 2]), reduction="avg")
+    with pytest.raises(RuntimeError, match="expected target size"):
+        EF.nll_loss(x, ember.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="int64"):
+        EF.nll_loss(x, ember.tensor([0.0, 1.0, 2.0]))
+
+
+def test_bce_errors_name_the_value():
+    with pytest.raises(RuntimeError, match=r"between 0 and 1, got 1\.5"):
+        EF.binary_cross_entropy(ember.tensor([0.5, 1.5]), ember.tensor([0.0, 1.0]))
+    with pytest.raises(RuntimeError, match=r"got -0\.25"):
+        enn.BCELoss()(ember.tensor([-0.25, 0.5]), ember.tensor([0.0, 1.0]))
+    with pytest.raises(RuntimeError, match="got nan"):
+        EF.binary_cross_entropy(ember.tensor([float("nan"), 0.5]), ember.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        EF.binary_cross_entropy(ember.tensor([0.5, 0.5]), ember.tensor([0.0]))
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        EF.binary_cross_entropy_with_logits(ember.zeros(2, 3), ember.zeros(3))
+
+
+def test_other_option_errors():
+    x = ember.zeros(3, 4)
+    with pytest.raises(ValueError, match="only p == 1 and p == 2"):
+        enn.MultiMarginLoss(p=3)
+    with pytest.raises(ValueError, match="only p == 1 and p == 2"):
+        EF.multi_margin_loss(x, ember.tensor([0, 1, 2]), p=3)
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        EF.triplet_margin_loss(x, x, x, margin=0.0)
+    with pytest.raises(ValueError, match="greater than 0"):
+        enn.TripletMarginLoss(margin=-1.0)
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        EF.triplet_margin_loss(x, x, ember.zeros(4))
+    with pytest.raises(RuntimeError, match="same dimension"):
+        EF.margin_ranking_loss(ember.zeros(3), ember.zeros(3), ember.zeros(3, 1))
+    with pytest.raises(RuntimeError, match="non-positive values for delta"):
+        EF.huber_loss(x, x, delta=0.0)
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        EF.smooth_l1_loss(x, x, beta=-1.0)
+    with pytest.raises(RuntimeError, match="must match the size"):
+        EF.mse_loss(ember.zeros(3, 4), ember.zeros(3, 5))
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        EF.kl_div(x, x, reduction="avg")
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        enn.L1Loss(reduction="bad")(x, x)
+    with pytest.raises(RuntimeError, match="target"):
+        EF.cosine_embedding_loss(x, x, ember.zeros(3, 1))
+
+
+def test_empty_batch_mean_is_nan_like_torch():
+    e = EF.cross_entropy(ember.zeros(0, 3), ember.zeros(0, dtype=ember.int64))
+    t = torch.nn.functional.cross_entropy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64))
+    assert np.isnan(e.item()) and np.isnan(t.item())
+    assert EF.cross_entropy(ember.zeros(0, 3), ember.zeros(0, dtype=ember.int64), reduction="sum").item() == 0
+
+
+def test_loss_module_buffers_and_repr():
+    m = enn.CrossEntropyLoss(weight=ember.ones(3), label_smoothing=0.1)
+    assert "weight" in dict(m.named_buffers())
+    assert m.ignore_index == -100 and m.reduction == "mean"
+    b = enn.BCEWithLogitsLoss(pos_weight=ember.ones(3))
+    assert set(dict(b.named_buffers())) == {"pos_weight"}

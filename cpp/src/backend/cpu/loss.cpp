@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "dim_layout.h"
+#include "loops.h"
 #include "parallel.h"
 
 namespace ember::cpu {
@@ -25,19 +26,64 @@ struct CeArgs {
 // Grain in samples: ~16k logits per task.
 inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
 
+// Contiguous rows (classes along the last dim), compiled for the baseline ISA, AVX2 and AVX-512
+// (runtime dispatch on cpu_isa(), like loops.h): max and NaN flag; sum of exp(x - m); gradient
+// d[c] = cp * exp((x[c] - m) - ls) - cs * (w ? w[c] : 1).
+#define EMBER_CE_ROWS_(NS, ATTR)                                                                 \
+  namespace NS {                                                                                 \
+  template <class T>                                                                             \
+  ATTR void row_max(const T* x, int64_t C, T& m_out, int& nan_out) {                             \
+    T m = -std::numeric_limits<T>::infinity();                                                   \
+    int nan = 0;                                                                                 \
+    _Pragma("omp simd reduction(max : m) reduction(| : nan)") for (int64_t c = 0; c < C; ++c) { \
+      m = x[c] > m ? x[c] : m;                                                                   \
+      nan |= x[c] != x[c];                                                                       \
+    }                                                                                            \
+    m_out = m, nan_out = nan;                                                                    \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR T row_sumexp(const T* x, int64_t C, T m) {                                                \
+    T sum = 0;                                                                                   \
+    _Pragma("omp simd reduction(+ : sum)") for (int64_t c = 0; c < C; ++c) sum +=                \
+        exp_any(static_cast<T>(x[c] - m));                                                       \
+    return sum;                                                                                  \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR void row_grad(const T* x, const T* w, T* d, int64_t C, T m, T ls, T cp, T cs) {           \
+    if (w) {                                                                                     \
+      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs * w[c];                             \
+    } else {                                                                                     \
+      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs;                                    \
+    }                                                                                            \
+  }                                                                                              \
+  }
+EMBER_CE_ROWS_(ce_base, )
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBER_CE_ROWS_(ce_avx2, __attribute__((target("avx2,fma"))))
+EMBER_CE_ROWS_(ce_avx512, __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+#define EMBER_CE_CALL_(ISA, FN, ...)                                         \
+  (ISA == Isa::Avx512 ? ce_avx512::FN(__VA_ARGS__)                           \
+                      : ISA == Isa::Avx2 ? ce_avx2::FN(__VA_ARGS__) : ce_base::FN(__VA_ARGS__))
+#else
+#define EMBER_CE_CALL_(ISA, FN, ...) ce_base::FN(__VA_ARGS__)
+#endif
+
 // Max m of the C logits x[0], x[s], ... and log(sum_c exp(x_c - m)) (NaN if any logit is NaN).
 // The two stay apart so (x_c - m) - logsum keeps full precision for huge logits.
 template <class T>
-inline void lse_strided(const T* x, int64_t C, int64_t s, T& m, T& ls) {
-  m = -std::numeric_limits<T>::infinity();
-  bool nan = false;
+inline void lse_strided(Isa isa, const T* x, int64_t C, int64_t s, T& m, T& ls) {
+  int nan = 0;
   if (s == 1) {
-#pragma omp simd reduction(max : m)
-    for (int64_t c = 0; c < C; ++c) m = x[c] > m ? x[c] : m;
+    EMBER_CE_CALL_(isa, row_max, x, C, m, nan);
   } else {
-    for (int64_t c = 0; c < C; ++c) m = x[c * s] > m ? x[c * s] : m;
+    m = -std::numeric_limits<T>::infinity();
+    for (int64_t c = 0; c < C; ++c) {
+      m = x[c * s] > m ? x[c * s] : m;
+      nan |= x[c * s] != x[c * s];
+    }
   }
-  for (int64_t c = 0; c < C && !nan; ++c) nan = x[c * s] != x[c * s];
   if (nan) {
     m = ls = std::numeric_limits<T>::quiet_NaN();
     return;
@@ -48,8 +94,7 @@ inline void lse_strided(const T* x, int64_t C, int64_t s, T& m, T& ls) {
   }
   T sum = 0;
   if (s == 1) {
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c] - m));
+    sum = EMBER_CE_CALL_(isa, row_sumexp, x, C, m);
   } else {
     for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c * s] - m));
   }
@@ -107,6 +152,7 @@ void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, 
   Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
   Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
   BadTarget bad;
+  const Isa isa = cpu_isa();
   dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     const T* xp = L.t.data<T>();
@@ -125,7 +171,7 @@ void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, 
           continue;
         }
         T m, ls;
-        lse_strided(row, a.C, a.I, m, ls);
+        lse_strided(isa, row, a.C, a.I, m, ls);
         const T w = wp ? wp[t] : T(1);
         T l = keep * w * ((m - row[t * a.I]) + ls);
         if (a.eps > 0) l += smooth * (wsum_gap(row, wp, m, a.C, a.I) + W * ls);
@@ -148,6 +194,7 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
   Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
   Tensor gc = g.is_contiguous() ? g : contiguous_copy(g);
   const bool g_scalar = g.numel() == 1;
+  const Isa isa = cpu_isa();
   dispatch_float(x.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = decltype(tag);
     const T *xp = L.t.data<T>(), *sp = stats.data<T>(), *gp = gc.data<T>();
@@ -169,9 +216,8 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
         const T wt = wp ? wp[t] : T(1);
         const T cp = gk * (keep * wt + smooth * W);  // coefficient of p_c
         const T cs = gk * smooth;                   // coefficient of -w_c
-        if (s == 1 && !wp) {
-#pragma omp simd
-          for (int64_t c = 0; c < a.C; ++c) drow[c] = cp * exp_any(static_cast<T>((row[c] - m) - ls)) - cs;
+        if (s == 1) {
+          EMBER_CE_CALL_(isa, row_grad, row, wp, drow, a.C, m, ls, cp, cs);
         } else {
           for (int64_t c = 0; c < a.C; ++c)
             drow[c * s] = cp * exp_any(static_cast<T>((row[c * s] - m) - ls)) - cs * (wp ? wp[c] : T(1));

@@ -6,15 +6,13 @@ NOTE: where torch warns and broadcasts (mse_loss / l1_loss / huber_loss / smooth
 target of another shape), ember broadcasts silently. torch's legacy ``size_average`` / ``reduce``
 arguments map to ``reduction`` exactly as in torch (without its deprecation warning).
 """
-import math
-
 from ... import _C
 
-__all__ = [
-    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "multilabel_soft_margin_loss",
-    "multi_margin_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-    "triplet_margin_loss", "gaussian_nll_loss", "poisson_nll_loss",
+__all__ = [  # kl_div, the embedding/margin/NLL-family losses and sdpa: loss_similarity.py
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss",
+    "cross_entropy", "gaussian_nll_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
+    "mse_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
+    "scaled_dot_product_attention", "smooth_l1_loss", "triplet_margin_loss",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -208,7 +206,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _check_reduction(reduction)
     _check_same_size(input, target)
     if input.numel():
-        bad = (input < 0) | (input > 1) | (input != input)
+        bad = (input < 0) | (input > 1) | _C.isnan(input)
         if bool(bad.any()):
             v = float(input.detach()[bad].reshape(-1)[0].item())
             raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, "
@@ -293,7 +291,4 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction)
 
 
-from .loss_similarity import *  # noqa: F401,F403,E402
-from .loss_similarity import __all__ as _sim_all  # noqa: E402
-
-__all__ += _sim_all
+from .loss_similarity import *

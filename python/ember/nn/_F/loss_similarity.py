@@ -6,8 +6,13 @@ from ... import _C
 from .loss import _check_reduction, _legacy_reduction, _reduce
 
 __all__ = [
-    "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
-    "gaussian_nll_loss", "poisson_nll_loss", "scaled_dot_product_attention",
+    "cosine_embedding_loss",
+    "gaussian_nll_loss",
+    "kl_div",
+    "margin_ranking_loss",
+    "poisson_nll_loss",
+    "scaled_dot_product_attention",
+    "triplet_margin_loss",
 ]
 
 

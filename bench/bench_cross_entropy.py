@@ -14,17 +14,19 @@ import numpy as np
 import torch
 
 
-def median_time(fn, warmup=5, reps=50, min_time=0.5):
-    for _ in range(warmup):
-        fn()
-    times, start = [], time.perf_counter()
-    while len(times) < reps or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 2000:
-            break
-    return float(np.median(times))
+def median_times(fns, warmup=5, rounds=30, per_round=5):
+    """Median seconds per call of each fn, measured in interleaved rounds (fair under load)."""
+    for f in fns:
+        for _ in range(warmup):
+            f()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for f, ts in zip(fns, times):
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                f()
+                ts.append(time.perf_counter() - t0)
+    return [float(np.median(ts)) for ts in times]
 
 
 def run(n, c):
@@ -42,7 +44,7 @@ def run(n, c):
         tx.grad = None
         torch.nn.functional.cross_entropy(tx, tt).backward()
 
-    e, r = median_time(e_step), median_time(t_step)
+    e, r = median_times([e_step, t_step])
     print(f"  ({n:5d}, {c:5d})  ember {e * 1e6:9.1f} us   torch {r * 1e6:9.1f} us   ratio {e / r:5.2f}")
     return e / r
 

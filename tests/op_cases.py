@@ -654,4 +654,96 @@ CASES += [
     C("unfold_dilation", lambda L, x: _conv(L, "unfold")(x, 2, dilation=2), [(1, 2, 5, 5)],
       lambda x: _np_unfold(x, (2, 2), 2)),
     C("fold", lambda L, x: _conv(L, "fold")(x, (4, 5), (2, 3), padding=1, stride=(2, 1)), [(2, 18, 15)]),
+# --- losses (loss branch): every loss x reduction, representative options ---------------------------
+def _cls(n_classes, shape, ignore=None):
+    """Class-index target sampler (int64), optionally with some entries set to ``ignore``."""
+    def sample(rng):
+        t = rng.integers(0, n_classes, shape)
+        if ignore is not None:
+            t.reshape(-1)[::3] = ignore
+        return t
+    return sample
+
+
+def _unit(shape, lo=0.05, hi=0.95):
+    return lambda rng: rng.uniform(lo, hi, shape)
+
+
+def _sign(shape):
+    return lambda rng: rng.choice([-1.0, 1.0], shape)
+
+
+def _Fn(L):
+    return L.nn.functional
+
+
+def _w(L, vals):
+    return L.tensor(vals)
+
+
+_LOSS_CASES = [
+    # name, fn(L, reduction, *xs), inputs, extra Case kwargs
+    ("mse", lambda L, r, a, b: _Fn(L).mse_loss(a, b, reduction=r), [(3, 4), (3, 4)], {}),
+    ("l1", lambda L, r, a, b: _Fn(L).l1_loss(a, b, reduction=r), [(3, 4), (3, 4)], {}),
+    ("huber", lambda L, r, a, b: _Fn(L).huber_loss(a, b, reduction=r, delta=0.7), [(3, 4), (3, 4)], {}),
+    ("smooth_l1", lambda L, r, a, b: _Fn(L).smooth_l1_loss(a, b, reduction=r, beta=0.5), [(3, 4), (3, 4)], {}),
+    ("ce", lambda L, r, x, t: _Fn(L).cross_entropy(x, t, reduction=r), [(4, 5), _cls(5, (4,))], {}),
+    ("ce_weight_ignore_smooth",
+     lambda L, r, x, t: _Fn(L).cross_entropy(x, t, weight=_w(L, [0.5, 1.0, 2.0, 1.5, 0.25]), ignore_index=1,
+                                             reduction=r, label_smoothing=0.2),
+     [(6, 5), _cls(5, (6,), ignore=1)], {}),
+    ("ce_kdim", lambda L, r, x, t: _Fn(L).cross_entropy(x, t, reduction=r, label_smoothing=0.1),
+     [(2, 3, 4, 2), _cls(3, (2, 4, 2))], {}),
+    ("ce_probs", lambda L, r, x, t: _Fn(L).cross_entropy(x, t.softmax(1), reduction=r), [(4, 5), (4, 5)], {}),
+    ("nll", lambda L, r, x, t: _Fn(L).nll_loss(x, t, weight=_w(L, [1.0, 2.0, 0.5]), reduction=r),
+     [(5, 3), _cls(3, (5,), ignore=-100)], {}),
+    ("bce", lambda L, r, x, t: _Fn(L).binary_cross_entropy(x, t, reduction=r), [_unit((3, 4)), _unit((3, 4))], {}),
+    ("bce_logits", lambda L, r, x, t: _Fn(L).binary_cross_entropy_with_logits(
+        x, t, weight=_w(L, [1.0, 0.5, 2.0, 1.0]), pos_weight=_w(L, [0.5, 1.0, 2.0, 1.5]), reduction=r),
+     [(3, 4), _unit((3, 4), 0.0, 1.0)], {}),
+    ("multilabel_soft_margin", lambda L, r, x, t: _Fn(L).multilabel_soft_margin_loss(x, t, reduction=r),
+     [(3, 4), lambda rng: rng.integers(0, 2, (3, 4)).astype(np.float64)], {"grad": True}),
+    ("multi_margin_p2", lambda L, r, x, t: _Fn(L).multi_margin_loss(x, t, p=2, margin=0.5,
+                                                                    weight=_w(L, [1.0, 0.5, 2.0, 1.0]), reduction=r),
+     [(5, 4), _cls(4, (5,))], {"gradcheck": False}),
+    ("kl_div_log_target", lambda L, r, x, t: _Fn(L).kl_div(x, t, reduction=r, log_target=True), [(3, 4), (3, 4)], {}),
+    ("kl_div", lambda L, r, x, t: _Fn(L).kl_div(x, t, reduction=r), [(3, 4), _unit((3, 4))], {}),
+    ("cosine_embedding", lambda L, r, a, b, y: _Fn(L).cosine_embedding_loss(a, b, y, margin=0.2, reduction=r),
+     [(4, 5), (4, 5), _sign((4,))], {"gradcheck": False}),
+    ("margin_ranking", lambda L, r, a, b, y: _Fn(L).margin_ranking_loss(a, b, y, margin=0.1, reduction=r),
+     [(6,), (6,), _sign((6,))], {"gradcheck": False}),
+    ("triplet_swap", lambda L, r, a, p, n: _Fn(L).triplet_margin_loss(a, p, n, margin=2.0, p=3, swap=True,
+                                                                     reduction=r),
+     [(4, 5), (4, 5), (4, 5)], {"gradcheck": False}),
+    ("gaussian_nll_full", lambda L, r, x, t, v: _Fn(L).gaussian_nll_loss(x, t, v, full=True, reduction=r),
+     [(3, 4), (3, 4), _unit((3, 1), 0.2, 2.0)], {}),
+    ("poisson_nll", lambda L, r, x, t: _Fn(L).poisson_nll_loss(x, t, reduction=r), [(3, 4), _unit((3, 4), 0.0, 3.0)], {}),
+    ("poisson_nll_full_nolog",
+     lambda L, r, x, t: _Fn(L).poisson_nll_loss(x, t, log_input=False, full=True, reduction=r),
+     [_unit((3, 4), 0.5, 2.0), _unit((3, 4), 0.0, 4.0)], {}),
+]
+def _with_reduction(f, r):
+    return lambda L, *xs: f(L, r, *xs)
+
+
+for _name, _fn, _inputs, _kw in _LOSS_CASES:
+    for _r in ("none", "mean", "sum"):
+        if _name.startswith("kl_div") and _r == "mean":
+            _r = "batchmean"  # torch warns for 'mean' (tested in test_loss.py)
+        CASES.append(C(f"loss_{_name}_{_r}", _with_reduction(_fn, _r), _inputs,
+                       tags=("loss",), **_kw))
+
+CASES += [
+    C("cosine_similarity", lambda L, a, b: L.nn.functional.cosine_similarity(a, b, dim=1), [(3, 4), (3, 4)],
+      tags=("loss",)),
+    C("cosine_similarity_broadcast", lambda L, a, b: L.nn.functional.cosine_similarity(a, b, dim=-1, eps=1e-3),
+      [(2, 3, 4), (3, 4)], tags=("loss",)),
+    C("pairwise_distance", lambda L, a, b: L.nn.functional.pairwise_distance(a, b), [(3, 4), (3, 4)], tags=("loss",)),
+    C("sdpa", lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v), [(2, 3, 4), (2, 5, 4), (2, 5, 3)],
+      tags=("loss",)),
+    C("sdpa_causal_scale", lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                                                          scale=0.3),
+      [(2, 2, 4, 4), (2, 2, 4, 4), (2, 2, 4, 3)], tags=("loss",)),
+    C("sdpa_float_mask", lambda L, q, k, v, m: L.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m),
+      [(2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)], tags=("loss",)),
 ]

@@ -176,6 +176,20 @@ struct Backend {
   // im2col (fold = false): x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW); col2im (fold = true): the
   // adjoint, cols -> x (overwritten, overlapping taps summed).
   virtual void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) = 0;
+
+  // --- losses (loss branch): fused cross-entropy over class indices ----------------------------
+  // x (N, C, d...) float, target (N, d...) int64, weight (C,) of x's dtype or undefined; loss, wt,
+  // lse: contiguous (N, d...) of x's dtype. loss = (1-eps) w[t] (lse - x[t]) + eps/C sum_c w[c]
+  // (lse - x[c]); wt = w[t]; lse = logsumexp over C; all 0 where t == ignore_index. IndexError
+  // "Target v is out of bounds." for other targets outside [0, C).
+  virtual void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
+                             int64_t ignore_index, double label_smoothing, const Tensor& loss,
+                             const Tensor& wt, const Tensor& stats) = 0;
+  // dx (contiguous, x's shape) = g * d loss / dx (g shaped like loss, or one element broadcast).
+  virtual void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                      int64_t ignore_index, double label_smoothing, const Tensor& stats,
+                                      const Tensor& g, const Tensor& dx) = 0;
+  // --- end losses ----------------------------------------------------------------------------------
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

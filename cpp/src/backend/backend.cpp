@@ -78,6 +78,16 @@ struct CpuBackend final : Backend {
   void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) override {
     cpu::unfold(g, x, cols, fold);
   }
+  // --- losses (loss branch) ---
+  void cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore_index, double eps,
+                     const Tensor& loss, const Tensor& wt, const Tensor& stats) override {
+    cpu::cross_entropy(x, t, w, ignore_index, eps, loss, wt, stats);
+  }
+  void cross_entropy_backward(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore_index, double eps,
+                              const Tensor& stats, const Tensor& g, const Tensor& dx) override {
+    cpu::cross_entropy_backward(x, t, w, ignore_index, eps, stats, g, dx);
+  }
+  // --- end losses ---
 };
 }  // namespace
 

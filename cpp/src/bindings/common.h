@@ -66,6 +66,7 @@ void bind_factory(py::module_& m);      // creation, random (factory.cpp)
 void bind_interop(py::module_& m);      // numpy, buffer protocol, DLPack, tolist (interop.cpp)
 void bind_optim(py::module_& m);        // fused optimizer steps, _C._<name>_step (optim.cpp)
 void bind_conv(py::module_& m);         // convolutions, unfold/fold (conv.cpp; conv branch)
+void bind_loss(py::module_& m);         // fused losses (loss.cpp; loss branch)
 
 // The bound Tensor class (for adding methods from several files).
 py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& tensor_class();

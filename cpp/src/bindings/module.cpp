@@ -237,4 +237,5 @@ PYBIND11_MODULE(_C, m) {
   bind_interop(m);
   bind_optim(m);
   bind_conv(m);  // conv branch
+  bind_loss(m);  // loss branch
 }

@@ -220,10 +220,16 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    w12 = (x1 * x2).sum(dim)
-    n1 = (x1 * x1).sum(dim)
-    n2 = (x2 * x2).sum(dim)
-    return w12 / _C.sqrt(_C.clamp(n1 * n2, min=eps * eps))
+    # torch >= 2.0: each norm is clamped at eps separately, under no_grad (the clamp passes the
+    # norm's gradient unchanged): sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps)).
+    from ._F.loss import _broadcast
+
+    x1, x2 = _broadcast(x1, x2)
+    n1 = x1.norm(2, dim, keepdim=True)
+    n2 = x2.norm(2, dim, keepdim=True)
+    n1 = n1 + (_C.clamp(n1, min=eps) - n1).detach()
+    n2 = n2 + (_C.clamp(n2, min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -238,3 +244,4 @@ def pad(input, pad, mode="constant", value=None):
 
 del math
 from ._F.conv import *  # noqa: F401,F403,E402
+from ._F.loss import *  # noqa: F401,F403,E402

@@ -58,4 +58,11 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy
                             const Tensor& dbias);
 void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold);
 
+// --- loss.cpp (loss branch) ----------------------------------------------------------------------
+void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& stats);
+void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                            double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx);
+// --- end loss.cpp ---------------------------------------------------------------------------------
+
 }  // namespace ember::cpu

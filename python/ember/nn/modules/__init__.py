@@ -8,3 +8,8 @@ from .activation import (  # noqa: F401
 )
 from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401
 from .conv import Conv1d, Conv2d, ConvTranspose2d, Unfold, Fold  # noqa: F401
+from .loss import (  # noqa: F401  (loss branch)
+    L1Loss, MSELoss, HuberLoss, SmoothL1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss,
+    MultiLabelSoftMarginLoss, MultiMarginLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
+    TripletMarginLoss, GaussianNLLLoss, PoissonNLLLoss, CosineSimilarity, PairwiseDistance,
+)

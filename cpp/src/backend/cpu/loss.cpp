@@ -1,0 +1,231 @@
+// CPU cross-entropy over class indices, fused: log-softmax + NLL (+ label smoothing) in one pass per
+// sample forward, softmax - onehot (scaled) in one pass backward. x is viewed as (N, C, I) (classes
+// along dim 1, copied to contiguous if needed); a sample is one (n, i) with its C logits at stride I.
+// Targets outside [0, C) (other than ignore_index) are never read through: IndexError after the loop.
+#include <atomic>
+#include <limits>
+
+#include "dim_layout.h"
+#include "loops.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+namespace {
+
+inline Tensor contiguous_copy(const Tensor& t) {
+  Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+  copy(t, c);
+  return c;
+}
+
+struct CeArgs {
+  int64_t N, C, I, ignore_index;
+  double eps;  // label smoothing
+};
+
+// Grain in samples: ~16k logits per task.
+inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
+
+// Contiguous rows (classes along the last dim), compiled for the baseline ISA, AVX2 and AVX-512
+// (runtime dispatch on cpu_isa(), like loops.h): max and NaN flag; sum of exp(x - m); gradient
+// d[c] = cp * exp((x[c] - m) - ls) - cs * (w ? w[c] : 1).
+#define EMBER_CE_ROWS_(NS, ATTR)                                                                 \
+  namespace NS {                                                                                 \
+  template <class T>                                                                             \
+  ATTR void row_max(const T* x, int64_t C, T& m_out, int& nan_out) {                             \
+    T m = -std::numeric_limits<T>::infinity();                                                   \
+    int nan = 0;                                                                                 \
+    _Pragma("omp simd reduction(max : m) reduction(| : nan)") for (int64_t c = 0; c < C; ++c) { \
+      m = x[c] > m ? x[c] : m;                                                                   \
+      nan |= x[c] != x[c];                                                                       \
+    }                                                                                            \
+    m_out = m, nan_out = nan;                                                                    \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR T row_sumexp(const T* x, int64_t C, T m) {                                                \
+    T sum = 0;                                                                                   \
+    _Pragma("omp simd reduction(+ : sum)") for (int64_t c = 0; c < C; ++c) sum +=                \
+        exp_any(static_cast<T>(x[c] - m));                                                       \
+    return sum;                                                                                  \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR void row_grad(const T* x, const T* w, T* d, int64_t C, T m, T ls, T cp, T cs) {           \
+    if (w) {                                                                                     \
+      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs * w[c];                             \
+    } else {                                                                                     \
+      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs;                                    \
+    }                                                                                            \
+  }                                                                                              \
+  }
+EMBER_CE_ROWS_(ce_base, )
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBER_CE_ROWS_(ce_avx2, __attribute__((target("avx2,fma"))))
+EMBER_CE_ROWS_(ce_avx512, __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+#define EMBER_CE_CALL_(ISA, FN, ...)                                         \
+  (ISA == Isa::Avx512 ? ce_avx512::FN(__VA_ARGS__)                           \
+                      : ISA == Isa::Avx2 ? ce_avx2::FN(__VA_ARGS__) : ce_base::FN(__VA_ARGS__))
+#else
+#define EMBER_CE_CALL_(ISA, FN, ...) ce_base::FN(__VA_ARGS__)
+#endif
+
+// Max m of the C logits x[0], x[s], ... and log(sum_c exp(x_c - m)) (NaN if any logit is NaN).
+// The two stay apart so (x_c - m) - logsum keeps full precision for huge logits.
+template <class T>
+inline void lse_strided(Isa isa, const T* x, int64_t C, int64_t s, T& m, T& ls) {
+  int nan = 0;
+  if (s == 1) {
+    EMBER_CE_CALL_(isa, row_max, x, C, m, nan);
+  } else {
+    m = -std::numeric_limits<T>::infinity();
+    for (int64_t c = 0; c < C; ++c) {
+      m = x[c * s] > m ? x[c * s] : m;
+      nan |= x[c * s] != x[c * s];
+    }
+  }
+  if (nan) {
+    m = ls = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
+  if (m == -std::numeric_limits<T>::infinity() || m == std::numeric_limits<T>::infinity()) {
+    ls = m == -std::numeric_limits<T>::infinity() ? m : std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
+  T sum = 0;
+  if (s == 1) {
+    sum = EMBER_CE_CALL_(isa, row_sumexp, x, C, m);
+  } else {
+    for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c * s] - m));
+  }
+  ls = std::log(sum);
+}
+
+// sum_c w[c] * (m - x[c * s]) (w null: weights 1).
+template <class T>
+inline T wsum_gap(const T* x, const T* w, T m, int64_t C, int64_t s) {
+  T acc = 0;
+  if (w) {
+    for (int64_t c = 0; c < C; ++c) acc += w[c] * (m - x[c * s]);
+  } else if (s == 1) {
+#pragma omp simd reduction(+ : acc)
+    for (int64_t c = 0; c < C; ++c) acc += m - x[c];
+  } else {
+    for (int64_t c = 0; c < C; ++c) acc += m - x[c * s];
+  }
+  return acc;
+}
+
+template <class T>
+inline T weight_total(const T* w, int64_t C) {
+  if (!w) return static_cast<T>(C);
+  T acc = 0;
+  for (int64_t c = 0; c < C; ++c) acc += w[c];
+  return acc;
+}
+
+// Records the first bad target seen (any thread) without throwing from workers.
+struct BadTarget {
+  std::atomic<bool> any{false};
+  std::atomic<int64_t> value{0};
+  void note(int64_t v) {
+    bool expected = false;
+    if (any.compare_exchange_strong(expected, true)) value = v;
+  }
+  void raise(const CeArgs& a) const {
+    if (!any) return;
+    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices are [0, ", a.C,
+                         ") (or ignore_index = ", a.ignore_index, ")"));
+  }
+};
+
+}  // namespace
+
+// x (N, C, I), target (N, I) int64, weight (C,) or undefined -> loss, wt (N, I), stats (N, I, 2)
+// contiguous. With m = max_c x[c], ls = log sum_c exp(x[c] - m): loss = (1 - eps) w[t] (m - x[t] +
+// ls) + eps / C sum_c w[c] (m - x[c] + ls); wt = w[t]; stats = (m, ls); all 0 where t is ignored.
+void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& stats) {
+  DimLayout L = dim_layout(x, 1);
+  const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
+  if (a.N * a.I == 0) return;
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  BadTarget bad;
+  const Isa isa = cpu_isa();
+  dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = L.t.data<T>();
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    T *lp = loss.data<T>(), *wtp = wt.data<T>(), *sp = stats.data<T>();
+    const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
+    const T W = weight_total(wp, a.C);
+    parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t n = k / a.I, i = k % a.I, t = tp[k];
+        const T* row = xp + n * a.C * a.I + i;
+        if (t == a.ignore_index || t < 0 || t >= a.C) {
+          if (t != a.ignore_index) bad.note(t);
+          lp[k] = 0, wtp[k] = 0, sp[2 * k] = 0, sp[2 * k + 1] = 0;
+          continue;
+        }
+        T m, ls;
+        lse_strided(isa, row, a.C, a.I, m, ls);
+        const T w = wp ? wp[t] : T(1);
+        T l = keep * w * ((m - row[t * a.I]) + ls);
+        if (a.eps > 0) l += smooth * (wsum_gap(row, wp, m, a.C, a.I) + W * ls);
+        lp[k] = l, wtp[k] = w, sp[2 * k] = m, sp[2 * k + 1] = ls;
+      }
+    });
+  });
+  bad.raise(a);
+}
+
+// x (N, C, I), target, stats (N, I, 2), g (N, I) or one element (broadcast) -> dx (N, C, I)
+// contiguous: dx_c = g ((1 - eps) w[t] (p_c - [c == t]) + eps / C (W p_c - w_c)),
+// p_c = exp((x_c - m) - ls), W = sum w.
+void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                            double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx) {
+  DimLayout L = dim_layout(x, 1);
+  const CeArgs a{L.O, L.R, L.I, ignore_index, label_smoothing};
+  if (dx.numel() == 0) return;
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  Tensor gc = g.is_contiguous() ? g : contiguous_copy(g);
+  const bool g_scalar = g.numel() == 1;
+  const Isa isa = cpu_isa();
+  dispatch_float(x.dtype(), "cross_entropy_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T *xp = L.t.data<T>(), *sp = stats.data<T>(), *gp = gc.data<T>();
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    T* dp = dx.data<T>();
+    const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
+    const T W = weight_total(wp, a.C);
+    parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t n = k / a.I, i = k % a.I, t = tp[k], s = a.I;
+        const T* row = xp + n * a.C * a.I + i;
+        T* drow = dp + n * a.C * a.I + i;
+        if (t == a.ignore_index || t < 0 || t >= a.C) {  // out-of-range cannot pass forward
+          for (int64_t c = 0; c < a.C; ++c) drow[c * s] = 0;
+          continue;
+        }
+        const T gk = gp[g_scalar ? 0 : k], m = sp[2 * k], ls = sp[2 * k + 1];
+        const T wt = wp ? wp[t] : T(1);
+        const T cp = gk * (keep * wt + smooth * W);  // coefficient of p_c
+        const T cs = gk * smooth;                   // coefficient of -w_c
+        if (s == 1) {
+          EMBER_CE_CALL_(isa, row_grad, row, wp, drow, a.C, m, ls, cp, cs);
+        } else {
+          for (int64_t c = 0; c < a.C; ++c)
+            drow[c * s] = cp * exp_any(static_cast<T>((row[c * s] - m) - ls)) - cs * (wp ? wp[c] : T(1));
+        }
+        drow[t * s] -= gk * keep * wt;
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,315 @@
+"""Loss modules and functionals against PyTorch: values, input gradients, weight gradients where
+torch has them, class-index options (ignore_index, label smoothing with weights), probability
+targets, K-dim inputs, huge logits, double backward, legacy arguments and every error path."""
+import warnings
+
+import ember
+import ember.nn as enn
+import ember.nn.functional as EF
+import numpy as np
+import pytest
+from conftest import requires_torch, torch
+
+pytestmark = requires_torch
+
+REDUCTIONS = ["none", "mean", "sum"]
+
+
+def pair(a, requires_grad=True):
+    """(ember tensor, torch tensor) holding the same values."""
+    a = np.array(a, order="C")
+    e, t = ember.from_numpy(a.copy()), torch.from_numpy(a.copy())
+    if requires_grad and a.dtype.kind == "f":
+        e.requires_grad_(True)
+        t.requires_grad_(True)
+    return e, t
+
+
+def check(e_out, t_out, e_in, t_in, rtol=1e-5, atol=1e-6):
+    """Forward values equal; backward with a random upstream gradient gives equal input grads."""
+    assert tuple(e_out.shape) == tuple(t_out.shape)
+    np.testing.assert_allclose(e_out.detach().numpy(), t_out.detach().numpy(), rtol=rtol, atol=atol)
+    g = np.random.default_rng(3).standard_normal(tuple(t_out.shape)).astype(np.float32)
+    e_out.backward(ember.from_numpy(g.copy()))
+    t_out.backward(torch.from_numpy(g.copy()))
+    for e, t in zip(e_in, t_in):
+        if t.grad is None:
+            assert e.grad is None or not np.any(e.grad.numpy())
+            continue
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=rtol * 10, atol=atol * 10)
+
+
+def rng():
+    return np.random.default_rng(0)
+
+
+def f32(*shape, lo=-2.0, hi=2.0):
+    return rng().uniform(lo, hi, shape).astype(np.float32)
+
+
+# --- cross-entropy (fused kernel) -------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("opts", [
+    {},
+    {"ignore_index": 2},
+    {"label_smoothing": 0.3},
+    {"weight": [0.2, 1.0, 3.0, 0.5, 1.5], "ignore_index": 0, "label_smoothing": 0.25},
+    {"weight": [0.2, 1.0, 3.0, 0.5, 1.5]},
+])
+@pytest.mark.parametrize("shape", [(7, 5), (3, 5, 4), (2, 5, 3, 2), (5,)])
+def test_cross_entropy_class_indices(shape, opts, reduction):
+    x = f32(*shape, lo=-4, hi=4)
+    tshape = ((shape[0],) + shape[2:]) if len(shape) > 1 else ()
+    t = rng().integers(0, 5, tshape)
+    ex, tx = pair(x)
+    et, tt = pair(t)
+    kw = dict(opts)
+    ew = tw = None
+    if "weight" in kw:
+        w = np.array(kw.pop("weight"), np.float32)
+        ew, tw = ember.from_numpy(w), torch.from_numpy(w)
+    e_mod = enn.CrossEntropyLoss(weight=ew, reduction=reduction, **kw)
+    t_mod = torch.nn.CrossEntropyLoss(weight=tw, reduction=reduction, **kw)
+    check(e_mod(ex, et), t_mod(tx, tt), [ex], [tx])
+
+
+def test_cross_entropy_all_ignored_mean_is_nan():
+    ex, tx = pair(f32(3, 4))
+    t = np.full(3, -100)
+    e, t_ = EF.cross_entropy(ex, ember.from_numpy(t)), torch.nn.functional.cross_entropy(tx, torch.from_numpy(t))
+    assert np.isnan(e.item()) and np.isnan(t_.item())
+
+
+def test_cross_entropy_huge_logits():
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0], [3e4, 3e4, -3e4]], np.float32)
+    t = np.array([1, 1, 0])
+    ex, tx = pair(x)
+    for ls in (0.0, 0.1):
+        ex.grad, tx.grad = None, None
+        e = EF.cross_entropy(ex, ember.from_numpy(t), label_smoothing=ls)
+        r = torch.nn.functional.cross_entropy(tx, torch.from_numpy(t), label_smoothing=ls)
+        assert np.isfinite(e.item())
+        e.backward()
+        r.backward()
+        assert np.all(np.isfinite(ex.grad.numpy()))
+        np.testing.assert_allclose(e.item(), r.item(), rtol=1e-6)
+        np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), atol=1e-6)
+
+
+def test_cross_entropy_large_classes_noncontiguous():
+    x = f32(300, 64).T  # (64, 300) transposed view
+    t = rng().integers(0, 300, 64)
+    _, tx = pair(np.asfortranarray(x))
+    ex_nc = ember.from_numpy(np.asfortranarray(x)).requires_grad_(True)
+    assert not ex_nc.is_contiguous()
+    check(EF.cross_entropy(ex_nc, ember.from_numpy(t)), torch.nn.functional.cross_entropy(tx, torch.from_numpy(t)),
+          [ex_nc], [tx])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("opts", [{}, {"label_smoothing": 0.2}, {"weight": [1.0, 2.0, 0.5, 1.0]},
+                                  {"weight": [1.0, 2.0, 0.5, 1.0], "label_smoothing": 0.4}])
+@pytest.mark.parametrize("shape", [(5, 4), (2, 4, 3), (4,)])
+def test_cross_entropy_probabilities(shape, opts, reduction):
+    x = f32(*shape)
+    p = rng().uniform(0, 1, shape).astype(np.float32)
+    p /= p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
+    ex, tx = pair(x)
+    ep, tp = pair(p)  # target gradients too
+    kw = dict(opts)
+    if "weight" in kw:
+        w = np.array(kw.pop("weight"), np.float32)
+        kw_e, kw_t = dict(kw, weight=ember.from_numpy(w)), dict(kw, weight=torch.from_numpy(w))
+    else:
+        kw_e = kw_t = kw
+    check(EF.cross_entropy(ex, ep, reduction=reduction, **kw_e),
+          torch.nn.functional.cross_entropy(tx, tp, reduction=reduction, **kw_t), [ex, ep], [tx, tp])
+
+
+@pytest.mark.parametrize("opts", [{}, {"weight": [0.5, 2.0, 1.0, 1.5], "label_smoothing": 0.3, "ignore_index": 1}])
+def test_cross_entropy_double_backward(opts):
+    x = np.random.default_rng(5).standard_normal((4, 4))
+    t = np.array([0, 1, 3, 2])
+    w = opts.get("weight")
+    kw = {k: v for k, v in opts.items() if k != "weight"}
+    ex, tx = pair(x)
+    ew = ember.tensor(w, dtype=ember.float64) if w else None
+    tw = torch.tensor(w, dtype=torch.float64) if w else None
+    e = EF.cross_entropy(ex * ex, ember.from_numpy(t), weight=ew, **kw)
+    r = torch.nn.functional.cross_entropy(tx * tx, torch.from_numpy(t), weight=tw, **kw)
+    (eg,) = ember.autograd.grad(e, [ex], create_graph=True)
+    (tg,) = torch.autograd.grad(r, [tx], create_graph=True)
+    np.testing.assert_allclose(eg.detach().numpy(), tg.detach().numpy(), rtol=1e-10, atol=1e-12)
+    v = np.random.default_rng(6).standard_normal((4, 4))
+    (egg,) = ember.autograd.grad((eg * ember.from_numpy(v)).sum(), [ex])
+    (tgg,) = torch.autograd.grad((tg * torch.from_numpy(v)).sum(), [tx])
+    np.testing.assert_allclose(egg.numpy(), tgg.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_cross_entropy_gradcheck_float64():
+    x = ember.from_numpy(np.random.default_rng(1).standard_normal((3, 4, 2))).requires_grad_(True)
+    t = ember.from_numpy(np.array([[0, 3], [1, -100], [2, 2]]))
+    w = ember.tensor([0.5, 1.0, 2.0, 1.5], dtype=ember.float64)
+    for r in REDUCTIONS:
+        assert ember.autograd.gradcheck(
+            lambda a, r=r: EF.cross_entropy(a, t, weight=w, reduction=r, label_smoothing=0.1), [x])
+
+
+# --- the other losses as modules ----------------------------------------------------------------------
+def _cls_t(n, c, seed=2):
+    return np.random.default_rng(seed).integers(0, c, n)
+
+
+MODULE_CASES = [
+    ("MSELoss", {}, lambda: [f32(3, 4), f32(3, 4) * 0.5]),
+    ("L1Loss", {}, lambda: [f32(3, 4), f32(3, 4) * 0.5]),
+    ("HuberLoss", {"delta": 0.5}, lambda: [f32(3, 4), f32(3, 4) * 0.3]),
+    ("SmoothL1Loss", {"beta": 0.8}, lambda: [f32(3, 4), f32(3, 4) * 0.3]),
+    ("SmoothL1Loss", {"beta": 0.0}, lambda: [f32(3, 4), f32(3, 4) * 0.3]),
+    ("NLLLoss", {"ignore_index": 1}, lambda: [f32(6, 3), _cls_t(6, 3)]),
+    ("NLLLoss", {}, lambda: [f32(2, 3, 4), _cls_t((2, 4), 3)]),
+    ("BCELoss", {}, lambda: [f32(3, 4, lo=0.02, hi=0.98), f32(3, 4, lo=0, hi=1)]),
+    ("BCEWithLogitsLoss", {}, lambda: [f32(3, 4, lo=-30, hi=30), f32(3, 4, lo=0, hi=1)]),
+    ("MultiLabelSoftMarginLoss", {}, lambda: [f32(3, 4), f32(3, 4, lo=0, hi=1).round()]),
+    ("MultiMarginLoss", {}, lambda: [f32(5, 4), _cls_t(5, 4)]),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.3}, lambda: [f32(4), np.array(2)]),
+    ("KLDivLoss", {"reduction": "batchmean"}, lambda: [f32(3, 4), f32(3, 4, lo=0.01, hi=1)]),
+    ("KLDivLoss", {"log_target": True}, lambda: [f32(3, 4), f32(3, 4)]),
+    ("CosineEmbeddingLoss", {"margin": 0.1}, lambda: [f32(4, 5), f32(4, 5) * 0.7 + 0.1,
+                                                      np.array([1.0, -1, -1, 1], np.float32)]),
+    ("CosineEmbeddingLoss", {}, lambda: [f32(5), f32(5), np.array(-1.0, np.float32)]),
+    ("MarginRankingLoss", {"margin": 0.2}, lambda: [f32(5), f32(5) * 0.5, np.array([1.0, -1, 1, -1, 1], np.float32)]),
+    ("TripletMarginLoss", {"margin": 1.5, "p": 1.0, "swap": True}, lambda: [f32(4, 3), f32(4, 3) * 0.5, f32(4, 3)]),
+    ("TripletMarginLoss", {}, lambda: [f32(6), f32(6) * 0.5, f32(6) * -1]),
+    ("GaussianNLLLoss", {"full": True}, lambda: [f32(3, 4), f32(3, 4), f32(3, lo=0.1, hi=2)]),
+    ("GaussianNLLLoss", {"eps": 0.5}, lambda: [f32(3, 4), f32(3, 4), f32(3, 4, lo=0.0, hi=1.0)]),
+    ("PoissonNLLLoss", {"full": True}, lambda: [f32(3, 4), f32(3, 4, lo=0, hi=4)]),
+    ("PoissonNLLLoss", {"log_input": False, "eps": 1e-3}, lambda: [f32(3, 4, lo=0.1, hi=2), f32(3, 4, lo=0, hi=3)]),
+    ("CosineSimilarity", {"dim": 0, "eps": 0.5}, lambda: [f32(4, 3) * 0.1, f32(4, 3)]),
+    ("PairwiseDistance", {"p": 3.0, "keepdim": True}, lambda: [f32(4, 3), f32(4, 3)]),
+]
+
+
+def _module_params():
+    """(name, kwargs, make) for each case, once per applicable reduction (None: the default)."""
+    out = []
+    for i, (name, kw, make) in enumerate(MODULE_CASES):
+        fixed = name in ("CosineSimilarity", "PairwiseDistance") or "reduction" in kw
+        for r in [None] if fixed else REDUCTIONS + [None]:
+            kw_r = dict(kw) if r is None else dict(kw, reduction=r)
+            out.append(pytest.param(name, kw_r, make, id=f"{name}-{i}-{r}"))
+    return out
+
+
+@pytest.mark.parametrize("name,kw,make", _module_params())
+def test_module_vs_torch(name, kw, make):
+    arrays = make()
+    es, ts = zip(*[pair(a) for a in arrays])
+    e_out = getattr(enn, name)(**kw)(*es)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's KLDivLoss warns for 'mean'; ember does not
+        t_out = getattr(torch.nn, name)(**kw)(*ts)
+    check(e_out, t_out, es, ts)
+
+
+@pytest.mark.parametrize("name,wshape,extra", [
+    ("BCELoss", (4,), {}), ("BCEWithLogitsLoss", (3, 4), {}), ("MultiLabelSoftMarginLoss", (4,), {}),
+    ("NLLLoss", (3,), {}), ("CrossEntropyLoss", (3,), {"label_smoothing": 0.1}), ("MultiMarginLoss", (3,), {}),
+])
+def test_weighted_losses(name, wshape, extra):
+    w = f32(*wshape, lo=0.2, hi=2.0)
+    if name in ("NLLLoss", "CrossEntropyLoss", "MultiMarginLoss"):
+        arrays = [f32(5, 3), _cls_t(5, 3)]
+    else:
+        arrays = [f32(3, 4, lo=0.05, hi=0.95), f32(3, 4, lo=0, hi=1)]
+    es, ts = zip(*[pair(a) for a in arrays])
+    ew, tw = pair(w)
+    # torch differentiates the weight of MultiLabelSoftMargin (a composite); so do we
+    wgrad = name == "MultiLabelSoftMarginLoss"
+    e_w, t_w = (ew, tw) if wgrad else (ew.detach(), tw.detach())
+    e_out = getattr(enn, name)(weight=e_w, **extra)(*es)
+    t_out = getattr(torch.nn, name)(weight=t_w, **extra)(*ts)
+    check(e_out, t_out, list(es) + [ew], list(ts) + [tw])
+
+
+def test_bce_with_logits_pos_weight_and_huge_logits():
+    x = np.array([[1e4, -1e4, 0.5], [-80.0, 80.0, 0.0]], np.float32)
+    y = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]], np.float32)
+    pw = np.array([2.0, 0.5, 1.0], np.float32)
+    (ex, tx), (ey, ty) = pair(x), pair(y)
+    e = enn.BCEWithLogitsLoss(pos_weight=ember.from_numpy(pw), reduction="sum")(ex, ey)
+    t = torch.nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(pw), reduction="sum")(tx, ty)
+    assert np.isfinite(e.item())
+    check(e, t, [ex, ey], [tx, ty], rtol=1e-6)
+
+
+def test_bce_log_clamped_at_minus_100():
+    x = np.array([0.0, 1.0, 0.5], np.float32)
+    y = np.array([1.0, 0.0, 1.0], np.float32)
+    e = EF.binary_cross_entropy(ember.from_numpy(x), ember.from_numpy(y), reduction="none")
+    t = torch.nn.functional.binary_cross_entropy(torch.from_numpy(x), torch.from_numpy(y), reduction="none")
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+    assert e.numpy()[0] == 100.0
+
+
+def test_kl_div_mean_matches_torch_legacy_mean():
+    (ex, tx), (ey, ty) = pair(f32(3, 4)), pair(f32(3, 4, lo=0.05, hi=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about 'mean'; ember does not
+        t = torch.nn.functional.kl_div(tx, ty, reduction="mean")
+    check(EF.kl_div(ex, ey, reduction="mean"), t, [ex, ey], [tx, ty])
+
+
+def test_regression_broadcasts_silently():
+    (ex, tx), (ey, ty) = pair(f32(3, 4)), pair(f32(4))
+    for fn in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = getattr(torch.nn.functional, fn)(tx, ty)
+        e = getattr(EF, fn)(ex, ey)  # no warning (pytest turns warnings into errors)
+        np.testing.assert_allclose(e.item(), t.item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["mse_loss", "l1_loss", "huber_loss"])
+def test_regression_elementwise_weight(fn):
+    (ex, tx), (ey, ty), (ew, tw) = pair(f32(3, 4)), pair(f32(3, 4)), pair(f32(3, 4, lo=0.1, hi=1))
+    for r in REDUCTIONS:
+        e = getattr(EF, fn)(ex, ey, reduction=r, weight=ew.detach())
+        t = getattr(torch.nn.functional, fn)(tx, ty, reduction=r, weight=tw.detach())
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="same size"):
+        getattr(EF, fn)(ex, ey, weight=ember.ones(4))
+
+
+@pytest.mark.parametrize("size_average,reduce", [(None, False), (False, None), (True, True), (False, True)])
+def test_legacy_reduction_args(size_average, reduce):
+    (ex, tx), (ey, ty) = pair(f32(3, 4)), pair(f32(3, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = torch.nn.MSELoss(size_average=size_average, reduce=reduce)
+    e = enn.MSELoss(size_average=size_average, reduce=reduce)
+    assert e.reduction == t.reduction
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tv = torch.nn.functional.l1_loss(tx, ty, size_average, reduce)
+    np.testing.assert_allclose(EF.l1_loss(ex, ey, size_average, reduce).detach().numpy(), tv.detach().numpy(),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("vshape", [(3, 4), (3,), (3, 1), (1, 4)])
+def test_gaussian_nll_var_shapes(vshape):
+    (ex, tx), (ey, ty), (ev, tv) = pair(f32(3, 4)), pair(f32(3, 4)), pair(f32(*vshape, lo=0.1, hi=2))
+    check(EF.gaussian_nll_loss(ex, ey, ev), torch.nn.functional.gaussian_nll_loss(tx, ty, tv), [ex, ey, ev],
+          [tx, ty, tv])
+
+
+def test_gaussian_nll_float_var_and_errors():
+    (ex, tx), (ey, ty) = pair(f32(3, 4)), pair(f32(3, 4))
+    np.testing.assert_allclose(EF.gaussian_nll_loss(ex, ey, 0.5).item(),
+                               torch.nn.functional.gaussian_nll_loss(tx, ty, 0.5).item(), rtol=1e-6)
+    with pytest.raises(ValueError, match="incorrect size"):
+        EF.gaussian_nll_loss(ex, ey, ember.ones(2, 2))
+    with pytest.raises(ValueError, match="negative"):
+        EF.gaussian_nll_loss(ex, ey, -ember.ones(3, 4))
+    with pytest.raises(ValueError, match="negative"):
+        EF.gaussian_nll_loss(ex, ey, -1.0)

@@ -654,6 +654,9 @@ CASES += [
     C("unfold_dilation", lambda L, x: _conv(L, "unfold")(x, 2, dilation=2), [(1, 2, 5, 5)],
       lambda x: _np_unfold(x, (2, 2), 2)),
     C("fold", lambda L, x: _conv(L, "fold")(x, (4, 5), (2, 3), padding=1, stride=(2, 1)), [(2, 18, 15)]),
+]
+
+
 # --- losses (loss branch): every loss x reduction, representative options ---------------------------
 def _cls(n_classes, shape, ignore=None):
     """Class-index target sampler (int64), optionally with some entries set to ``ignore``."""

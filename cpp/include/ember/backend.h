@@ -60,6 +60,19 @@ inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
 }
 // ----------------------------------------------------------------------------------------------
 
+
+// --- pool / norm families (poolnorm branch) ----------------------------------------------------
+// 2-D pooling over planes: x (B, H, W) contiguous -> out (B, OH, OW). Max/AdaptiveMax also write
+// indices (int64, out's shape): the flat index h * W + w of the argmax in its input plane (NaN
+// wins, the first maximum otherwise, like torch).
+enum class PoolOp : int { Max, Avg, AdaptiveMax, AdaptiveAvg };
+struct PoolParams {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool count_include_pad = true;
+  int64_t divisor = 0;  // avg: divisor_override when > 0
+};
+// ----------------------------------------------------------------------------------------------
+
 struct Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
@@ -130,6 +143,32 @@ struct Backend {
   virtual void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K,
                     Scalar alpha, const void* A, int64_t lda, const void* B, int64_t ldb, Scalar beta,
                     void* C, int64_t ldc) = 0;
+
+  // --- pool family (poolnorm branch) -------------------------------------------------------------
+  // x (B, H, W) contiguous -> out (B, OH, OW) contiguous; indices for Max/AdaptiveMax (else unused).
+  virtual void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices,
+                      const PoolParams& p) = 0;
+  // gy (B, OH, OW) contiguous -> gx (B, H, W) contiguous (overwritten): Max/AdaptiveMax scatter-add
+  // gy to indices, Avg/AdaptiveAvg spread gy over each window.
+  virtual void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx,
+                               const PoolParams& p) = 0;
+  // --- norm family (poolnorm branch) -------------------------------------------------------------
+  // x (N, C, S) contiguous -> y (N, C, S); weight/bias (C) or undefined. training: writes the batch
+  // mean and biased var (C) into mean/var; else reads them (running stats). invstd (C) is written.
+  virtual void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                          const Tensor& var, const Tensor& invstd, const Tensor& y, bool training,
+                          double eps) = 0;
+  // gx (N, C, S) (when defined), gw/gb (C) (when defined) from x, gy (N, C, S) and the saved stats.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& invstd, const Tensor& gx,
+                                   const Tensor& gw, const Tensor& gb, bool training) = 0;
+  // x (M, K) contiguous -> y (M, K), mean/rstd (M); weight/bias (K) or undefined.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                          const Tensor& mean, const Tensor& rstd, double eps) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, const Tensor& gx,
+                                   const Tensor& gw, const Tensor& gb) = 0;
+  // ----------------------------------------------------------------------------------------------
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

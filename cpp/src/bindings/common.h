@@ -64,6 +64,7 @@ void bind_index(py::module_& m);        // indexing, __getitem__/__setitem__ (in
 void bind_linalg(py::module_& m);       // matmul family (linalg.cpp)
 void bind_factory(py::module_& m);      // creation, random (factory.cpp)
 void bind_interop(py::module_& m);      // numpy, buffer protocol, DLPack, tolist (interop.cpp)
+void bind_poolnorm(py::module_& m);     // pooling and normalisation (poolnorm.cpp)
 
 // The bound Tensor class (for adding methods from several files).
 py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& tensor_class();

@@ -235,4 +235,5 @@ PYBIND11_MODULE(_C, m) {
   bind_linalg(m);
   bind_factory(m);
   bind_interop(m);
+  bind_poolnorm(m);
 }

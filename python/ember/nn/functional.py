@@ -237,3 +237,4 @@ def pad(input, pad, mode="constant", value=None):
 
 
 del math
+from ._F.poolnorm import *  # noqa: F401,F403,E402

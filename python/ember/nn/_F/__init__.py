@@ -1,0 +1,1 @@
+"""Private homes of ember.nn.functional's families (re-exported by functional.py)."""

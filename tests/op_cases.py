@@ -676,13 +676,14 @@ CASES += [
       [(3, 4, 5, 6), (4,), (4,)], _np_bn),
     C("batch_norm_train_2d", lambda L, x, w, b: _F(L).batch_norm(x, None, None, w, b, True), [(5, 3), (3,), (3,)],
       _np_bn),
-    C("batch_norm_train_3d_running", _bn_train, [(4, 3, 7), (3,), (3,)]),
+    # running stats change with x but carry no gradient (by design): no finite differences
+    C("batch_norm_train_3d_running", _bn_train, [(4, 3, 7), (3,), (3,)], gradcheck=False),
     C("batch_norm_train_noaffine", lambda L, x: _F(L).batch_norm(x, None, None, training=True), [(2, 3, 4, 4)]),
     C("batch_norm_eval", _bn_eval, [(2, 3, 4, 5), (3,), (3,)]),
     C("layer_norm_2dims", lambda L, x, w, b: _F(L).layer_norm(x, (5, 6), w, b), [(4, 5, 6), (5, 6), (5, 6)],
       lambda x, w, b: _np_ln(x, 2, w, b)),
     C("layer_norm_noaffine", lambda L, x: _F(L).layer_norm(x, [7]), [(3, 7)], lambda x: _np_ln(x, 1)),
-    C("layer_norm_weight_only", lambda L, x, w: _F(L).layer_norm(x, 9, w, eps=1e-3), [(2, 3, 9), (9,)],
+    C("layer_norm_weight_only", lambda L, x, w: _F(L).layer_norm(x, (9,), w, eps=1e-3), [(2, 3, 9), (9,)],
       lambda x, w: _np_ln(x, 1, w, eps=1e-3)),
     C("group_norm", lambda L, x, w, b: _F(L).group_norm(x, 3, w, b), [(2, 6, 5), (6,), (6,)],
       lambda x, w, b: (_np_ln(x.reshape(2, 3, 10), 1).reshape(2, 6, 5) * w[:, None] + b[:, None])),
@@ -697,8 +698,9 @@ def _idx(high, shape):
 
 CASES += [
     C("embedding", lambda L, i, w: _F(L).embedding(i, w), [_idx(6, (3, 5)), (6, 4)], lambda i, w: w[i]),
+    # the padding row is read but gets no gradient (by design): torch parity checks the gradient
     C("embedding_padding_idx", lambda L, i, w: _F(L).embedding(i, w, padding_idx=2), [_idx(5, (4, 6)), (5, 3)],
-      lambda i, w: w[i]),
+      lambda i, w: w[i], gradcheck=False),
     C("interpolate_nearest_size", lambda L, x: _F(L).interpolate(x, size=(8, 11)), [(2, 3, 5, 7)]),
     C("interpolate_nearest_scale", lambda L, x: _F(L).interpolate(x, scale_factor=2), [(1, 2, 3, 4)],
       lambda x: x.repeat(2, axis=2).repeat(2, axis=3)),

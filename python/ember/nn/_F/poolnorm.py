@@ -145,7 +145,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise NotImplementedError("embedding: max_norm is not supported")
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
-    if input.dtype not in (_C.int64, _C.int32):
+    if input.dtype not in (_C.dtype.int64, _C.dtype.int32):
         raise TypeError(f"embedding: expected an integer index tensor (int64 or int32), got {input.dtype}")
     num = weight.shape[0]
     if padding_idx is not None:
@@ -193,7 +193,7 @@ def _src_scale(in_size, out_size, scale, align_corners):
 def _nearest_index(in_size, out_size, scale):
     s = _src_scale(in_size, out_size, scale, False)
     idx = [min(int(math.floor(d * s)), in_size - 1) for d in range(out_size)]
-    return _C.tensor(idx, dtype=_C.int64)
+    return _C.tensor(idx, dtype=_C.dtype.int64)
 
 
 def _linear_weights(in_size, out_size, scale, align_corners, dtype):
@@ -206,7 +206,7 @@ def _linear_weights(in_size, out_size, scale, align_corners, dtype):
         i0.append(lo)
         i1.append(hi)
         lam.append(src - lo)
-    return (_C.tensor(i0, dtype=_C.int64), _C.tensor(i1, dtype=_C.int64), _C.tensor(lam, dtype=dtype))
+    return (_C.tensor(i0, dtype=_C.dtype.int64), _C.tensor(i1, dtype=_C.dtype.int64), _C.tensor(lam, dtype=dtype))
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -2,7 +2,8 @@
 // channels; layer norm over rows x (M, K) parallel over rows, with the weight/bias gradients summed
 // in a fixed number of row chunks (deterministic, race-free) and reduced at the end.
 // Inputs are contiguous (the ops make them so). Statistics accumulate in double (two passes:
-// mean, then centred squares), so float32 results do not drift for large N * S or K.
+// mean, then centred squares), so float32 results do not drift for large N * S; layer-norm rows up
+// to kShortRow elements accumulate in their own type with SIMD lanes.
 #include <cmath>
 #include <vector>
 
@@ -17,22 +18,49 @@ inline const T* opt(const Tensor& t) { return t.defined() ? t.data<T>() : nullpt
 template <class T>
 inline T* opt_mut(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-// mean and biased variance of one row (n,)
-template <class T>
+// mean and biased variance of one row (n,), accumulated in A (lane-wise partial sums under simd).
+template <class A, class T>
 inline void row_moments(const T* x, int64_t n, double& mean, double& var) {
-  double s = 0;
+  A s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) s += x[i];
-  mean = s / static_cast<double>(n);
+  mean = static_cast<double>(s) / static_cast<double>(n);
   const T m = static_cast<T>(mean);
-  double q = 0;
+  A q = 0;
 #pragma omp simd reduction(+ : q)
   for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i] - m);
+    const A d = static_cast<A>(x[i] - m);
     q += d * d;
   }
-  var = q / static_cast<double>(n);
+  var = static_cast<double>(q) / static_cast<double>(n);
 }
+
+// sum(a) and sum(a * xhat) of one row, a = gy * w (w may be null), xhat = (x - m) * s.
+template <class A, class T>
+inline void row_dot_sums(const T* x, const T* gy, const T* w, T m, T s, int64_t n, double& sa_out,
+                         double& sax_out) {
+  A sa = 0, sax = 0;
+  if (w) {
+#pragma omp simd reduction(+ : sa, sax)
+    for (int64_t i = 0; i < n; ++i) {
+      const T a = gy[i] * w[i];
+      sa += a;
+      sax += static_cast<A>(a) * static_cast<A>((x[i] - m) * s);
+    }
+  } else {
+#pragma omp simd reduction(+ : sa, sax)
+    for (int64_t i = 0; i < n; ++i) {
+      sa += gy[i];
+      sax += static_cast<A>(gy[i]) * static_cast<A>((x[i] - m) * s);
+    }
+  }
+  sa_out = static_cast<double>(sa);
+  sax_out = static_cast<double>(sax);
+}
+
+// Rows up to this length accumulate in their own type (SIMD lanes keep float32 sums accurate to
+// ~1e-7 relative there); longer rows accumulate in double.
+constexpr int64_t kShortRow = 4096;
 
 }  // namespace
 
@@ -163,7 +191,8 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
         const T* xr = xp + r * K;
         T* yr = yp + r * K;
         double mu = 0, v = 0;
-        if (K > 0) row_moments(xr, K, mu, v);
+        if (K > 0 && K <= kShortRow) row_moments<T>(xr, K, mu, v);
+        else if (K > 0) row_moments<double>(xr, K, mu, v);
         const double rs = 1.0 / std::sqrt(v + eps);
         mp[r] = static_cast<T>(mu);
         rp[r] = static_cast<T>(rs);
@@ -216,20 +245,8 @@ void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
           if (!dx) continue;
           // a = gy * w; gx = rstd * (a - mean(a) - xhat * mean(a * xhat))
           double sa = 0, sax = 0;
-          if (w) {
-#pragma omp simd reduction(+ : sa, sax)
-            for (int64_t i = 0; i < K; ++i) {
-              const T a = gr[i] * w[i];
-              sa += a;
-              sax += static_cast<double>(a) * static_cast<double>((xr[i] - m) * s);
-            }
-          } else {
-#pragma omp simd reduction(+ : sa, sax)
-            for (int64_t i = 0; i < K; ++i) {
-              sa += gr[i];
-              sax += static_cast<double>(gr[i]) * static_cast<double>((xr[i] - m) * s);
-            }
-          }
+          if (K <= kShortRow) row_dot_sums<T>(xr, gr, w, m, s, K, sa, sax);
+          else row_dot_sums<double>(xr, gr, w, m, s, K, sa, sax);
           const T c1 = static_cast<T>(sa * invK), c2 = static_cast<T>(sax * invK);
           T* dr = dx + r * K;
           if (w) {

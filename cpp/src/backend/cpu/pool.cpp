@@ -52,7 +52,9 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
           const T* xr = xp + h * W;
           for (int64_t w = w0; w < w1; w += p.dw) {
             const T v = xr[w];
-            if (v > m || std::isnan(v)) m = v, mi = h * W + w;
+            const bool t = (v > m) | (v != v);  // selects, not branches: data-dependent
+            m = t ? v : m;
+            mi = t ? h * W + w : mi;
           }
         }
         yr[ow] = m;
@@ -74,21 +76,27 @@ void max_pool_2x2(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
       T* yr = y + r * OW;
       int64_t* ir = ind + r * OW;
       const int64_t base = 2 * oh * W;
+      const int32_t W32 = static_cast<int32_t>(W);
+      // candidates in scan order: (0,0), (0,1), (1,0), (1,1); a later one wins if strictly
+      // greater or NaN (torch's rule: the last NaN, else the first maximum). Branch-free selects
+      // so the loop vectorises (random data would mispredict every other branch).
+#pragma omp simd
       for (int64_t ow = 0; ow < OW; ++ow) {
         const int64_t w = 2 * ow;
-        // candidates in scan order: (0,0), (0,1), (1,0), (1,1); a later one wins if strictly
-        // greater or NaN (torch's rule: the last NaN, else the first maximum).
         T m = a[w];
-        int64_t mi = base + w;
-        const T v[3] = {a[w + 1], c[w], c[w + 1]};
-        const int64_t vi[3] = {base + w + 1, base + W + w, base + W + w + 1};
-        for (int k = 0; k < 3; ++k) {
-          const bool take = v[k] > m || v[k] != v[k];
-          m = take ? v[k] : m;
-          mi = take ? vi[k] : mi;
-        }
+        int32_t k = 0;  // offset in the window: 0, 1, W, W + 1 (int32 keeps the selects vectorisable)
+        const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];
+        bool t = (v1 > m) | (v1 != v1);
+        m = t ? v1 : m;
+        k = t ? 1 : k;
+        t = (v2 > m) | (v2 != v2);
+        m = t ? v2 : m;
+        k = t ? W32 : k;
+        t = (v3 > m) | (v3 != v3);
+        m = t ? v3 : m;
+        k = t ? W32 + 1 : k;
         yr[ow] = m;
-        ir[ow] = mi;
+        ir[ow] = base + w + k;
       }
     }
   });
@@ -136,7 +144,9 @@ void adaptive_fwd(bool is_max, const T* x, T* y, int64_t* ind, int64_t B, int64_
           for (int64_t h = h0; h < h1; ++h)
             for (int64_t w = w0; w < w1; ++w) {
               const T v = xp[h * W + w];
-              if (v > m || std::isnan(v)) m = v, mi = h * W + w;
+              const bool t = (v > m) | (v != v);
+              m = t ? v : m;
+              mi = t ? h * W + w : mi;
             }
           y[r * OW + ow] = m;
           ind[r * OW + ow] = mi;
@@ -164,7 +174,7 @@ void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices
     switch (op) {
       case PoolOp::Max:
         if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 &&
-            2 * OH <= H && 2 * OW <= W)
+            2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30))
           max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
         else
           max_pool_fwd(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);

@@ -2,6 +2,7 @@
 
 Run: PYTHONPATH=build/dev/stage python3 bench/bench_poolnorm.py [--threads N] [--repeat R]
 """
+
 import argparse
 import os
 import platform
@@ -30,8 +31,12 @@ def median_times(fns, repeat, warmup=3):
 def fwd_bwd(lib, make, shape, param_shapes=()):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     xt = lib.from_numpy(x.copy()).requires_grad_()
-    params = [lib.from_numpy(np.random.default_rng(1).uniform(0.5, 1.5, s).astype(np.float32)).requires_grad_()
-              for s in param_shapes]
+    params = [
+        lib.from_numpy(
+            np.random.default_rng(1).uniform(0.5, 1.5, s).astype(np.float32)
+        ).requires_grad_()
+        for s in param_shapes
+    ]
     y0 = make(lib, xt, params)
     g = lib.from_numpy(np.random.default_rng(2).standard_normal(tuple(y0.shape)).astype(np.float32))
 
@@ -43,16 +48,29 @@ def fwd_bwd(lib, make, shape, param_shapes=()):
         for p in params:
             p.grad = None
         make(lib, xt, params).backward(g)
+
     return fwd, both
 
 
 CASES = [
-    ("max_pool2d 2x2 (64,64,32,32)", (64, 64, 32, 32), (),
-     lambda L, x, p: L.nn.functional.max_pool2d(x, 2)),
-    ("batch_norm2d (64,64,32,32)", (64, 64, 32, 32), ((64,), (64,)),
-     lambda L, x, p: L.nn.functional.batch_norm(x, None, None, p[0], p[1], training=True)),
-    ("layer_norm (2048,128)", (32 * 64, 128), ((128,), (128,)),
-     lambda L, x, p: L.nn.functional.layer_norm(x, (128,), p[0], p[1])),
+    (
+        "max_pool2d 2x2 (64,64,32,32)",
+        (64, 64, 32, 32),
+        (),
+        lambda L, x, p: L.nn.functional.max_pool2d(x, 2),
+    ),
+    (
+        "batch_norm2d (64,64,32,32)",
+        (64, 64, 32, 32),
+        ((64,), (64,)),
+        lambda L, x, p: L.nn.functional.batch_norm(x, None, None, p[0], p[1], training=True),
+    ),
+    (
+        "layer_norm (2048,128)",
+        (32 * 64, 128),
+        ((128,), (128,)),
+        lambda L, x, p: L.nn.functional.layer_norm(x, (128,), p[0], p[1]),
+    ),
 ]
 
 
@@ -63,8 +81,11 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     ember.set_num_threads(a.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={a.threads}, "
-          f"torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"threads={a.threads}, "
+        f"torch {torch.__version__}"
+    )
     print(f"{'case':34s} {'pass':8s} {'ember ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for name, shape, pshapes, make in CASES:
         fe, be = fwd_bwd(ember, make, shape, pshapes)

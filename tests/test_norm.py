@@ -1,6 +1,7 @@
 """Normalisation layers and Embedding against torch.nn with copied state: outputs, input and
 parameter gradients, running statistics over several steps, eval mode, momentum=None,
 state_dict keys and loading a torch state_dict; errors."""
+
 import numpy as np
 import pytest
 
@@ -21,7 +22,9 @@ def to_t(a, grad=False):
 
 
 def load_from_torch(e_mod, t_mod):
-    e_mod.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy()) for k, v in t_mod.state_dict().items()})
+    e_mod.load_state_dict(
+        {k: ember.from_numpy(v.detach().numpy().copy()) for k, v in t_mod.state_dict().items()}
+    )
 
 
 def check_close(e, t, rtol=1e-5, atol=1e-5):
@@ -47,8 +50,16 @@ BN = [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (5, 4, 7)), ("BatchNorm2d", (3, 4
 
 
 @pytest.mark.parametrize("name,shape", BN)
-@pytest.mark.parametrize("kw", [dict(), dict(momentum=None), dict(affine=False), dict(track_running_stats=False),
-                                dict(momentum=0.5, eps=1e-3)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(momentum=None),
+        dict(affine=False),
+        dict(track_running_stats=False),
+        dict(momentum=0.5, eps=1e-3),
+    ],
+)
 def test_batchnorm_vs_torch(name, shape, kw):
     e_mod, t_mod = getattr(nn, name)(4, **kw), getattr(torch.nn, name)(4, **kw)
     with torch.no_grad():
@@ -68,14 +79,24 @@ def test_batchnorm_vs_torch(name, shape, kw):
     t_mod.eval()
     step(e_mod, t_mod, shape, 10)
     for k, v in t_mod.state_dict().items():  # eval leaves the buffers alone
-        np.testing.assert_allclose(e_mod.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(
+            e_mod.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k
+        )
 
 
 def test_batchnorm_state_dict_layout():
     e = nn.BatchNorm2d(3)
-    assert list(e.state_dict().keys()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert list(e.state_dict().keys()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
     assert e.num_batches_tracked.dtype == ember.int64 and e.num_batches_tracked.dim() == 0
-    assert list(nn.BatchNorm1d(3, affine=False, track_running_stats=False).state_dict().keys()) == []
+    assert (
+        list(nn.BatchNorm1d(3, affine=False, track_running_stats=False).state_dict().keys()) == []
+    )
 
 
 def test_batchnorm_errors():
@@ -99,17 +120,22 @@ def test_batchnorm_double_backward():
     for L in (ember, torch):
         xt, wt = L.from_numpy(x.copy()).requires_grad_(), L.from_numpy(w.copy()).requires_grad_()
         y = L.nn.functional.batch_norm(xt, None, None, wt, None, training=True)
-        gx, gw = L.autograd.grad((y ** 3).sum(), (xt, wt), create_graph=True)
+        gx, gw = L.autograd.grad((y**3).sum(), (xt, wt), create_graph=True)
         h = L.autograd.grad((gx * gx).sum() + (gw * gw).sum(), (xt, wt))
         out.append([t.detach().numpy() for t in (gx, gw) + tuple(h)])
     for a, b in zip(*out):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("kw,shape", [(dict(normalized_shape=8), (3, 5, 8)),
-                                      (dict(normalized_shape=(4, 6)), (2, 3, 4, 6)),
-                                      (dict(normalized_shape=8, elementwise_affine=False), (4, 8)),
-                                      (dict(normalized_shape=8, bias=False, eps=1e-3), (4, 8))])
+@pytest.mark.parametrize(
+    "kw,shape",
+    [
+        (dict(normalized_shape=8), (3, 5, 8)),
+        (dict(normalized_shape=(4, 6)), (2, 3, 4, 6)),
+        (dict(normalized_shape=8, elementwise_affine=False), (4, 8)),
+        (dict(normalized_shape=8, bias=False, eps=1e-3), (4, 8)),
+    ],
+)
 def test_layernorm_vs_torch(kw, shape):
     e_mod, t_mod = nn.LayerNorm(**kw), torch.nn.LayerNorm(**kw)
     with torch.no_grad():
@@ -128,8 +154,8 @@ def test_layernorm_double_backward_and_error():
         xt = L.from_numpy(x.copy()).requires_grad_()
         w = L.from_numpy(np.linspace(0.5, 1.5, 6)).requires_grad_()
         y = L.nn.functional.layer_norm(xt, (6,), w)
-        gx, gw = L.autograd.grad((y ** 3).sum(), (xt, w), create_graph=True)
-        h = L.autograd.grad((gx * gx).sum() + (gw ** 2).sum(), (xt, w))
+        gx, gw = L.autograd.grad((y**3).sum(), (xt, w), create_graph=True)
+        h = L.autograd.grad((gx * gx).sum() + (gw**2).sum(), (xt, w))
         out.append([t.detach().numpy() for t in (gx, gw) + tuple(h)])
     for a, b in zip(*out):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
@@ -137,10 +163,15 @@ def test_layernorm_double_backward_and_error():
         F.layer_norm(ember.randn(2, 3), (5,))
 
 
-@pytest.mark.parametrize("groups,channels,shape,affine", [(2, 4, (3, 4, 5), True), (3, 6, (2, 6, 3, 3), False),
-                                                          (1, 4, (2, 4, 2, 2), True)])
+@pytest.mark.parametrize(
+    "groups,channels,shape,affine",
+    [(2, 4, (3, 4, 5), True), (3, 6, (2, 6, 3, 3), False), (1, 4, (2, 4, 2, 2), True)],
+)
 def test_groupnorm_vs_torch(groups, channels, shape, affine):
-    e_mod, t_mod = nn.GroupNorm(groups, channels, affine=affine), torch.nn.GroupNorm(groups, channels, affine=affine)
+    e_mod, t_mod = (
+        nn.GroupNorm(groups, channels, affine=affine),
+        torch.nn.GroupNorm(groups, channels, affine=affine),
+    )
     with torch.no_grad():
         for p in t_mod.parameters():
             p.uniform_(0.5, 1.5)
@@ -157,8 +188,12 @@ def test_embedding_vs_torch():
     w = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
     idx = np.array([[1, 2, 2, 9], [0, 2, 1, 1]])
     for padding_idx in (None, 2, -1):
-        e = nn.Embedding.from_pretrained(ember.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx)
-        t = torch.nn.Embedding.from_pretrained(torch.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx)
+        e = nn.Embedding.from_pretrained(
+            ember.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx
+        )
+        t = torch.nn.Embedding.from_pretrained(
+            torch.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx
+        )
         assert repr(e) == repr(t)
         ye, yt = e(ember.from_numpy(idx)), t(torch.from_numpy(idx))
         check_close(ye, yt)
@@ -182,10 +217,15 @@ def test_embedding_errors():
         nn.Embedding(5, 2, max_norm=1.0)
 
 
-@pytest.mark.parametrize("kw,shape", [(dict(scale_factor=2), (2, 3, 4, 5)),
-                                      (dict(size=(5, 7), mode="bilinear"), (1, 2, 3, 4)),
-                                      (dict(scale_factor=(2, 3), mode="bilinear", align_corners=True), (1, 2, 3, 4)),
-                                      (dict(size=4), (2, 3, 7))])
+@pytest.mark.parametrize(
+    "kw,shape",
+    [
+        (dict(scale_factor=2), (2, 3, 4, 5)),
+        (dict(size=(5, 7), mode="bilinear"), (1, 2, 3, 4)),
+        (dict(scale_factor=(2, 3), mode="bilinear", align_corners=True), (1, 2, 3, 4)),
+        (dict(size=4), (2, 3, 7)),
+    ],
+)
 def test_upsample_vs_torch(kw, shape):
     e_mod, t_mod = nn.Upsample(**kw), torch.nn.Upsample(**kw)
     assert repr(e_mod) == repr(t_mod)

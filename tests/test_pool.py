@@ -1,5 +1,6 @@
 """Pooling modules against torch.nn (outputs, indices, input gradients, repr), NaN handling,
 double backward, max_unpool2d and every error path."""
+
 import numpy as np
 import pytest
 
@@ -20,7 +21,11 @@ def run_both(e_mod, t_mod, x, grad=True):
 
 MODULES = [
     ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1), (2, 3, 9, 8)),
-    ("MaxPool2d", dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True), (1, 2, 7, 9)),
+    (
+        "MaxPool2d",
+        dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True),
+        (1, 2, 7, 9),
+    ),
     ("MaxPool2d", dict(kernel_size=2), (4, 5, 6, 6)),
     ("MaxPool2d", dict(kernel_size=2), (3, 7, 5)),
     ("MaxPool1d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 3, 12)),
@@ -34,7 +39,9 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("name,kw,shape", MODULES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)])
+@pytest.mark.parametrize(
+    "name,kw,shape", MODULES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)]
+)
 def test_module_vs_torch(name, kw, shape):
     e_mod, t_mod = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
     assert repr(e_mod) == repr(t_mod)
@@ -72,9 +79,11 @@ def test_max_pool_gradient_with_overlap_and_ties():
 @pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
 def test_double_backward(op):
     x = np.random.default_rng(4).standard_normal((2, 2, 6, 5))
-    fns = {"max": lambda L, t: L.nn.functional.max_pool2d(t, 2, 1),
-           "avg": lambda L, t: L.nn.functional.avg_pool2d(t, 3, 2, 1),
-           "adaptive_avg": lambda L, t: L.nn.functional.adaptive_avg_pool2d(t, 3)}
+    fns = {
+        "max": lambda L, t: L.nn.functional.max_pool2d(t, 2, 1),
+        "avg": lambda L, t: L.nn.functional.avg_pool2d(t, 3, 2, 1),
+        "adaptive_avg": lambda L, t: L.nn.functional.adaptive_avg_pool2d(t, 3),
+    }
     res = []
     for L in (ember, torch):
         t = L.from_numpy(x.copy()).requires_grad_()
@@ -105,21 +114,40 @@ def test_float64_and_empty_batch():
     assert tuple(F.avg_pool2d(x, 2).shape) == (0, 3, 2, 2)
 
 
-@pytest.mark.parametrize("call,exc,msg", [
-    (lambda x: F.max_pool2d(x, 2, padding=2), RuntimeError, "pad should be at most half of effective kernel size"),
-    (lambda x: F.max_pool2d(x, 3, padding=2, dilation=1), RuntimeError, "pad should be at most half"),
-    (lambda x: F.avg_pool2d(x, 2, padding=2), RuntimeError, "pad should be at most half"),
-    (lambda x: F.max_pool2d(x, 9), RuntimeError, "Output size is too small"),
-    (lambda x: F.avg_pool2d(x, (1, 9)), RuntimeError, "Output size is too small"),
-    (lambda x: F.max_pool2d(x[0, 0], 2), RuntimeError, "Expected 3D or 4D"),
-    (lambda x: F.max_pool1d(x, 2), RuntimeError, "Expected 2D or 3D"),
-    (lambda x: F.avg_pool1d(x, 2), RuntimeError, "Expected 2D or 3D"),
-    (lambda x: F.max_pool2d(x, 0), RuntimeError, "kernel size should be greater than zero"),
-    (lambda x: F.max_pool2d(x, 2, stride=0), RuntimeError, "stride should be greater than zero"),
-    (lambda x: F.avg_pool2d(x, 2, divisor_override=0), RuntimeError, "divisor must be not zero"),
-    (lambda x: F.adaptive_avg_pool2d(x, 0), RuntimeError, "output_size must be positive"),
-    (lambda x: F.max_pool2d(x.to(ember.int64), 2), TypeError, "floating-point"),
-])
+@pytest.mark.parametrize(
+    "call,exc,msg",
+    [
+        (
+            lambda x: F.max_pool2d(x, 2, padding=2),
+            RuntimeError,
+            "pad should be at most half of effective kernel size",
+        ),
+        (
+            lambda x: F.max_pool2d(x, 3, padding=2, dilation=1),
+            RuntimeError,
+            "pad should be at most half",
+        ),
+        (lambda x: F.avg_pool2d(x, 2, padding=2), RuntimeError, "pad should be at most half"),
+        (lambda x: F.max_pool2d(x, 9), RuntimeError, "Output size is too small"),
+        (lambda x: F.avg_pool2d(x, (1, 9)), RuntimeError, "Output size is too small"),
+        (lambda x: F.max_pool2d(x[0, 0], 2), RuntimeError, "Expected 3D or 4D"),
+        (lambda x: F.max_pool1d(x, 2), RuntimeError, "Expected 2D or 3D"),
+        (lambda x: F.avg_pool1d(x, 2), RuntimeError, "Expected 2D or 3D"),
+        (lambda x: F.max_pool2d(x, 0), RuntimeError, "kernel size should be greater than zero"),
+        (
+            lambda x: F.max_pool2d(x, 2, stride=0),
+            RuntimeError,
+            "stride should be greater than zero",
+        ),
+        (
+            lambda x: F.avg_pool2d(x, 2, divisor_override=0),
+            RuntimeError,
+            "divisor must be not zero",
+        ),
+        (lambda x: F.adaptive_avg_pool2d(x, 0), RuntimeError, "output_size must be positive"),
+        (lambda x: F.max_pool2d(x.to(ember.int64), 2), TypeError, "floating-point"),
+    ],
+)
 def test_errors(call, exc, msg):
     x = ember.randn(2, 3, 4, 4)
     with pytest.raises(exc, match=msg):

@@ -2,15 +2,29 @@
 argument names and defaults). Pooling and normalisation run fused C++ kernels (cpp/src/ops/pool.cpp,
 norm.cpp); the 1-D pools are the 2-D ones on a (.., 1, L) view, as in torch; embedding and
 interpolate are compositions of differentiable gather ops."""
+
 import math
 
 from ... import _C
 
 __all__ = [
-    "max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices", "avg_pool1d",
-    "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
-    "adaptive_max_pool2d_with_indices", "max_unpool2d", "batch_norm", "layer_norm", "group_norm",
-    "embedding", "interpolate", "upsample",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "max_unpool2d",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "embedding",
+    "interpolate",
+    "upsample",
 ]
 
 
@@ -31,51 +45,99 @@ def _single(v, name):
 def _check_rank(input, ranks, op):
     if input.dim() not in ranks:
         want = " or ".join(f"{r}D" for r in ranks)
-        raise RuntimeError(f"{op}: Expected {want} (batch mode) tensor for input, but got {input.dim()}D "
-                           f"input of shape {tuple(input.shape)}")
+        raise RuntimeError(
+            f"{op}: Expected {want} (batch mode) tensor for input, but got {input.dim()}D "
+            f"input of shape {tuple(input.shape)}"
+        )
 
 
 # --- pooling ----------------------------------------------------------------------------------
-def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                            return_indices=True):
-    stride = [] if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _pair(stride)
-    out, idx = _C._max_pool2d_with_indices(input, _pair(kernel_size), stride, _pair(padding),
-                                           _pair(dilation), ceil_mode)
+def max_pool2d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True
+):
+    stride = (
+        []
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _pair(stride)
+    )
+    out, idx = _C._max_pool2d_with_indices(
+        input, _pair(kernel_size), stride, _pair(padding), _pair(dilation), ceil_mode
+    )
     return (out, idx) if return_indices else out
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    return max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return max_pool2d_with_indices(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                            return_indices=True):
+def max_pool1d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True
+):
     _check_rank(input, (2, 3), "max_pool1d")
     k = _single(kernel_size, "kernel_size")
     s = [] if stride is None or stride == () or stride == [] else [1, _single(stride, "stride")]
-    out, idx = _C._max_pool2d_with_indices(input.unsqueeze(-2), [1, k], s, [0, _single(padding, "padding")],
-                                           [1, _single(dilation, "dilation")], ceil_mode)
+    out, idx = _C._max_pool2d_with_indices(
+        input.unsqueeze(-2),
+        [1, k],
+        s,
+        [0, _single(padding, "padding")],
+        [1, _single(dilation, "dilation")],
+        ceil_mode,
+    )
     out, idx = out.squeeze(-2), idx.squeeze(-2)
     return (out, idx) if return_indices else out
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return max_pool1d_with_indices(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    stride = [] if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _pair(stride)
-    return _C._avg_pool2d(input, _pair(kernel_size), stride, _pair(padding), ceil_mode, count_include_pad,
-                          divisor_override)
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    stride = (
+        []
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _pair(stride)
+    )
+    return _C._avg_pool2d(
+        input,
+        _pair(kernel_size),
+        stride,
+        _pair(padding),
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     _check_rank(input, (2, 3), "avg_pool1d")
     k = _single(kernel_size, "kernel_size")
     s = [] if stride is None or stride == () or stride == [] else [1, _single(stride, "stride")]
-    out = _C._avg_pool2d(input.unsqueeze(-2), [1, k], s, [0, _single(padding, "padding")], ceil_mode,
-                         count_include_pad, None)
+    out = _C._avg_pool2d(
+        input.unsqueeze(-2),
+        [1, k],
+        s,
+        [0, _single(padding, "padding")],
+        ceil_mode,
+        count_include_pad,
+        None,
+    )
     return out.squeeze(-2)
 
 
@@ -91,7 +153,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_avg_pool1d(input, output_size):
     _check_rank(input, (2, 3), "adaptive_avg_pool1d")
-    return _C._adaptive_avg_pool2d(input.unsqueeze(-2), [1, _single(output_size, "output_size")]).squeeze(-2)
+    return _C._adaptive_avg_pool2d(
+        input.unsqueeze(-2), [1, _single(output_size, "output_size")]
+    ).squeeze(-2)
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
@@ -114,8 +178,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 # --- normalisation ----------------------------------------------------------------------------
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-               eps=1e-5):
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
     if training:
         size = list(input.shape)
         n = 1
@@ -123,9 +188,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if i != 1:
                 n *= s
         if n == 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
-    return _C._batch_norm(input, running_mean, running_var, weight, bias, training,
-                          0.0 if momentum is None else float(momentum), eps)
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {size}"
+            )
+    return _C._batch_norm(
+        input,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training,
+        0.0 if momentum is None else float(momentum),
+        eps,
+    )
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -139,14 +214,23 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 
 # --- embedding --------------------------------------------------------------------------------
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
     if max_norm is not None:
         raise NotImplementedError("embedding: max_norm is not supported")
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
     if input.dtype not in (_C.dtype.int64, _C.dtype.int32):
-        raise TypeError(f"embedding: expected an integer index tensor (int64 or int32), got {input.dtype}")
+        raise TypeError(
+            f"embedding: expected an integer index tensor (int64 or int32), got {input.dtype}"
+        )
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
@@ -157,7 +241,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         lo, hi = int(flat.min()), int(flat.max())
         if lo < 0 or hi >= num:
             bad = lo if lo < 0 else hi
-            raise IndexError(f"embedding: index {bad} is out of range [0, {num}) (num_embeddings={num})")
+            raise IndexError(
+                f"embedding: index {bad} is out of range [0, {num}) (num_embeddings={num})"
+            )
     rows = weight.index_select(0, flat)
     if padding_idx is not None and rows.requires_grad:
         # NOTE: the padding row gets no gradient: its lookups read a detached copy of the rows.
@@ -174,14 +260,21 @@ def _out_sizes(input, size, scale_factor, nd):
     if size is not None:
         sizes = [int(v) for v in size] if isinstance(size, (list, tuple)) else [int(size)] * nd
         if len(sizes) != nd:
-            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
-                             f"with spatial dimensions of {in_sizes} and output size of {sizes}.")
+            raise ValueError(
+                f"Input and output must have the same number of spatial dimensions, but got input "
+                f"with spatial dimensions of {in_sizes} and output size of {sizes}."
+            )
         return sizes, [None] * nd
     scales = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
     if len(scales) != nd:
-        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
-                         f"with spatial dimensions of {in_sizes} and scale_factor of shape {scales}.")
-    return [int(math.floor(i * float(s))) for i, s in zip(in_sizes, scales)], [float(s) for s in scales]
+        raise ValueError(
+            "Input and scale_factor must have the same number of spatial dimensions, but got "
+            f"input "
+            f"with spatial dimensions of {in_sizes} and scale_factor of shape {scales}."
+        )
+    return [int(math.floor(i * float(s))) for i, s in zip(in_sizes, scales)], [
+        float(s) for s in scales
+    ]
 
 
 def _src_scale(in_size, out_size, scale, align_corners):
@@ -206,20 +299,35 @@ def _linear_weights(in_size, out_size, scale, align_corners, dtype):
         i0.append(lo)
         i1.append(hi)
         lam.append(src - lo)
-    return (_C.tensor(i0, dtype=_C.dtype.int64), _C.tensor(i1, dtype=_C.dtype.int64), _C.tensor(lam, dtype=dtype))
+    return (
+        _C.tensor(i0, dtype=_C.dtype.int64),
+        _C.tensor(i1, dtype=_C.dtype.int64),
+        _C.tensor(lam, dtype=dtype),
+    )
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
     if antialias:
         raise NotImplementedError("interpolate: antialias is not supported")
     if mode == "nearest":
         if align_corners is not None:
-            raise ValueError("align_corners option can only be set with the interpolating modes: "
-                             "linear | bilinear | bicubic | trilinear")
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: "
+                "linear | bilinear | bicubic | trilinear"
+            )
         nd = input.dim() - 2
         if nd not in (1, 2):
-            raise NotImplementedError(f"interpolate: mode 'nearest' supports 3-D and 4-D inputs, got {input.dim()}-D")
+            raise NotImplementedError(
+                f"interpolate: mode 'nearest' supports 3-D and 4-D inputs, got {input.dim()}-D"
+            )
         sizes, scales = _out_sizes(input, size, scale_factor, nd)
         if recompute_scale_factor:
             scales = [None] * nd

@@ -9,8 +9,8 @@ from .activation import (  # noqa: F401
 from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401
 # --- poolnorm branch ---
 from .pooling import (  # noqa: F401
-    MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
-    MaxUnpool2d,
+    MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d, MaxUnpool2d,
 )
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .sparse import Embedding  # noqa: F401

@@ -670,6 +670,12 @@ CASES += [
         lambda x: _np_pool2d(x, (2, 3), (1, 1), (0, 0), mode="avg", divisor=4),
     ),
     C(
+        "avg_pool2d_2x2_odd",
+        lambda L, x: _F(L).avg_pool2d(x, 2),
+        [(2, 3, 7, 8)],
+        lambda x: _np_pool2d(x, (2, 2), (2, 2), (0, 0), mode="avg"),
+    ),
+    C(
         "avg_pool1d",
         lambda L, x: _F(L).avg_pool1d(x, 4, 3, 2),
         [(2, 3, 10)],

@@ -31,6 +31,8 @@ MODULES = [
     ("MaxPool1d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 3, 12)),
     ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), (2, 3, 9, 8)),
     ("AvgPool2d", dict(kernel_size=2, ceil_mode=True, divisor_override=3), (1, 2, 5, 7)),
+    ("AvgPool2d", dict(kernel_size=2), (2, 3, 8, 6)),
+    ("AvgPool2d", dict(kernel_size=2, divisor_override=3), (2, 3, 5, 6)),
     ("AvgPool1d", dict(kernel_size=3, stride=2, padding=1), (2, 3, 10)),
     ("AdaptiveAvgPool2d", dict(output_size=(3, 5)), (2, 3, 10, 7)),
     ("AdaptiveAvgPool2d", dict(output_size=(None, 2)), (2, 3, 4, 7)),

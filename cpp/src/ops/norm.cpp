@@ -117,7 +117,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   if (training) {
     std::ostringstream sz;
     for (int64_t i = 0; i < input.dim(); ++i) sz << (i ? ", " : "") << input.size(i);
-    EMBER_CHECK(N * S_ > 1, ValueError, "Expected more than 1 value per channel when training, got input size [",
+    EMBER_CHECK(input.numel() == 0 || N * S_ != 1, ValueError,
+                "Expected more than 1 value per channel when training, got input size [",
                 sz.str(), "]");
   }
   const DType dt = input.dtype();

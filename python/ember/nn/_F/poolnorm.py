@@ -4,6 +4,7 @@ norm.cpp); the 1-D pools are the 2-D ones on a (.., 1, L) view, as in torch; emb
 interpolate are compositions of differentiable gather ops."""
 
 import math
+import struct
 
 from ... import _C
 
@@ -277,28 +278,43 @@ def _out_sizes(input, size, scale_factor, nd):
     ]
 
 
-def _src_scale(in_size, out_size, scale, align_corners):
+def _rounder(dtype):
+    """torch computes source coordinates in the input's type (float32 for float32): round each
+    intermediate to it so indices and weights match torch's bit for bit."""
+    if dtype == _C.dtype.float64:
+        return float
+    return lambda v: struct.unpack("f", struct.pack("f", v))[0]
+
+
+def _src_scale(in_size, out_size, scale, align_corners, r):
     if align_corners:
-        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-    return 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+        return r(r(in_size - 1) / r(out_size - 1)) if out_size > 1 else 0.0
+    return r(1.0 / scale) if scale is not None and scale > 0 else r(r(in_size) / r(out_size))
 
 
-def _nearest_index(in_size, out_size, scale):
-    s = _src_scale(in_size, out_size, scale, False)
-    idx = [min(int(math.floor(d * s)), in_size - 1) for d in range(out_size)]
+def _nearest_index(in_size, out_size, scale, dtype):
+    if out_size == in_size:  # torch's shortcuts: copy, and halving for an exact 2x
+        idx = list(range(out_size))
+    elif out_size == 2 * in_size:
+        idx = [d >> 1 for d in range(out_size)]
+    else:
+        r = _rounder(dtype)
+        s = _src_scale(in_size, out_size, scale, False, r)
+        idx = [min(int(math.floor(r(d * s))), in_size - 1) for d in range(out_size)]
     return _C.tensor(idx, dtype=_C.dtype.int64)
 
 
 def _linear_weights(in_size, out_size, scale, align_corners, dtype):
-    s = _src_scale(in_size, out_size, scale, align_corners)
+    r = _rounder(dtype)
+    s = _src_scale(in_size, out_size, scale, align_corners, r)
     i0, i1, lam = [], [], []
     for d in range(out_size):
-        src = d * s if align_corners else max((d + 0.5) * s - 0.5, 0.0)
+        src = r(d * s) if align_corners else max(r(r((d + 0.5) * s) - 0.5), 0.0)
         lo = min(int(math.floor(src)), in_size - 1)
         hi = lo + 1 if lo < in_size - 1 else lo
         i0.append(lo)
         i1.append(hi)
-        lam.append(src - lo)
+        lam.append(min(max(r(src - lo), 0.0), 1.0))
     return (
         _C.tensor(i0, dtype=_C.dtype.int64),
         _C.tensor(i1, dtype=_C.dtype.int64),
@@ -334,7 +350,9 @@ def interpolate(
         out = input
         for k in range(nd):
             dim = input.dim() - nd + k
-            out = out.index_select(dim, _nearest_index(input.shape[dim], sizes[k], scales[k]))
+            out = out.index_select(
+                dim, _nearest_index(input.shape[dim], sizes[k], scales[k], input.dtype)
+            )
         return out
     if mode == "bilinear":
         if input.dim() != 4:
@@ -345,6 +363,8 @@ def interpolate(
             scales = [None, None]
         out = input
         for k, dim in enumerate((2, 3)):
+            if sizes[k] == input.shape[dim]:
+                continue  # like torch: an unchanged size is copied, whatever the scale_factor
             i0, i1, lam = _linear_weights(input.shape[dim], sizes[k], scales[k], align, input.dtype)
             shape = [1, 1, 1, 1]
             shape[dim] = sizes[k]

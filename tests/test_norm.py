@@ -127,6 +127,24 @@ def test_batchnorm_double_backward():
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_double_backward_float64_running(training):
+    """create_graph through batch_norm with running stats, in training and eval mode."""
+    x = np.random.default_rng(2).standard_normal((3, 2, 4, 2))
+    w, b = np.array([0.7, 1.3]), np.array([0.1, -0.2])
+    out = []
+    for L in (ember, torch):
+        xt = L.from_numpy(x.copy()).requires_grad_()
+        wt, bt = L.from_numpy(w.copy()).requires_grad_(), L.from_numpy(b.copy()).requires_grad_()
+        rm, rv = L.from_numpy(np.array([0.2, -0.1])), L.from_numpy(np.array([1.5, 0.8]))
+        y = L.nn.functional.batch_norm(xt, rm, rv, wt, bt, training=training, momentum=0.2)
+        gx, gw, gb = L.autograd.grad((y**3).sum(), (xt, wt, bt), create_graph=True)
+        h = L.autograd.grad((gx * gx).sum() + (gw * gb).sum(), (xt, wt))
+        out.append([t.detach().numpy() for t in (gx, gw, gb, rm, rv) + tuple(h)])
+    for a, b_ in zip(*out):
+        np.testing.assert_allclose(a, b_, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize(
     "kw,shape",
     [

@@ -59,10 +59,10 @@ Tensor planes_view(const Tensor& t, int64_t B, int64_t H, int64_t W) {
 // Raw forward: x (.., H, W) -> (out (.., OH, OW), indices) through the backend (no autograd).
 std::tuple<Tensor, Tensor> pool_raw(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW,
                                     const PoolParams& p) {
-  Tensor xc = cast_raw(x, x.dtype());
+  Tensor xc = x.detach();
   if (!xc.is_contiguous()) {
     NoGradGuard ng;
-    xc = contiguous(x.detach());
+    xc = contiguous(xc);
   }
   Tensor out = Tensor::empty(with_hw(pl.lead, OH, OW), x.dtype(), x.device());
   Tensor idx;
@@ -88,7 +88,11 @@ struct AvgPoolGradBackward : Node {
 };
 
 Tensor avg_pool_grad(PoolOp op, const Tensor& g, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p) {
-  Tensor gc = contiguous(g.detach());
+  Tensor gc = g.detach();
+  if (!gc.is_contiguous()) {
+    NoGradGuard ng;
+    gc = contiguous(gc);
+  }
   Tensor gx = Tensor::empty(with_hw(pl.lead, pl.H, pl.W), g.dtype(), g.device());
   backend_of(g).pool2d_backward(op, planes_view(gc, pl.B, OH, OW), Tensor(), planes_view(gx, pl.B, pl.H, pl.W), p);
   if (auto node = make_node<AvgPoolGradBackward>({g})) {

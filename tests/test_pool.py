@@ -56,13 +56,22 @@ def test_module_vs_torch(name, kw, shape):
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("op", ["max_pool2d", "adaptive_max_pool2d"])
-def test_indices_match_torch_with_ties_and_nan(op):
-    x = np.random.default_rng(2).integers(-2, 3, (2, 3, 7, 6)).astype(np.float32)
+@pytest.mark.parametrize(
+    "op,args",
+    [
+        ("max_pool2d", (3, 2, 1)),  # generic windows
+        ("max_pool2d", (2,)),  # the vectorised 2x2 path
+        ("adaptive_max_pool2d", ((3, 4),)),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_indices_match_torch_with_ties_and_nan(op, args, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.integers(-2, 3, (2, 3, 8, 6)).astype(dtype)
+    x[rng.random(x.shape) < 0.1] = np.nan
     x[0, 0, 1, 1] = np.nan
     x[0, 0, 1, 2] = np.nan
     x[1, 2, :, :] = -np.inf
-    args = (3, 2, 1) if op == "max_pool2d" else ((3, 4),)
     ye, ie = getattr(F, op)(ember.from_numpy(x.copy()), *args, return_indices=True)
     yt, it = getattr(torch.nn.functional, op)(torch.from_numpy(x), *args, return_indices=True)
     np.testing.assert_array_equal(ie.numpy(), it.numpy())

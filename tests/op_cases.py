@@ -750,3 +750,278 @@ CASES += [
     C("sdpa_float_mask", lambda L, q, k, v, m: L.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m),
       [(2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)], tags=("loss",)),
 ]
+
+
+# --- pooling --------------------------------------------------------------------------------------
+def _np_pool2d(x, k, s, p, d=(1, 1), ceil=False, mode="max", count_include_pad=True, divisor=None):
+    """Reference 2-D pooling over the last two dims (torch's window and output-size rules)."""
+
+    def out_size(n, k, s, p, d):
+        o = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
+        return o - 1 if ceil and (o - 1) * s >= n + p else o
+
+    H, W = x.shape[-2:]
+    OH, OW = out_size(H, k[0], s[0], p[0], d[0]), out_size(W, k[1], s[1], p[1], d[1])
+    out = np.zeros(x.shape[:-2] + (OH, OW))
+    for i in range(OH):
+        for j in range(OW):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            if mode == "max":
+                hs = [h for h in range(h0, h0 + d[0] * (k[0] - 1) + 1, d[0]) if 0 <= h < H]
+                ws = [w for w in range(w0, w0 + d[1] * (k[1] - 1) + 1, d[1]) if 0 <= w < W]
+                out[..., i, j] = x[..., hs, :][..., ws].max(axis=(-2, -1))
+            else:
+                h1, w1 = min(h0 + k[0], H + p[0]), min(w0 + k[1], W + p[1])
+                size = (h1 - h0) * (w1 - w0)
+                hc, wc, h1c, w1c = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+                div = divisor or (size if count_include_pad else (h1c - hc) * (w1c - wc))
+                out[..., i, j] = x[..., hc:h1c, wc:w1c].sum(axis=(-2, -1)) / div
+    return out
+
+
+def _np_adaptive(x, oh, ow, fn):
+    H, W = x.shape[-2:]
+    out = np.zeros(x.shape[:-2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            h0, h1 = (i * H) // oh, -((-(i + 1) * H) // oh)
+            w0, w1 = (j * W) // ow, -((-(j + 1) * W) // ow)
+            out[..., i, j] = fn(x[..., h0:h1, w0:w1], axis=(-2, -1))
+    return out
+
+
+def _F(L):
+    return L.nn.functional
+
+
+CASES += [
+    C(
+        "max_pool2d_k3s2p1",
+        lambda L, x: _F(L).max_pool2d(x, 3, 2, 1),
+        [(2, 3, 7, 9)],
+        lambda x: _np_pool2d(x, (3, 3), (2, 2), (1, 1)),
+    ),
+    C(
+        "max_pool2d_rect_dilation_ceil",
+        lambda L, x: _F(L).max_pool2d(x, (2, 3), (2, 1), (1, 0), dilation=2, ceil_mode=True),
+        [(2, 2, 8, 7)],
+        lambda x: _np_pool2d(x, (2, 3), (2, 1), (1, 0), (2, 2), True),
+    ),
+    C(
+        "max_pool2d_2x2_odd",
+        lambda L, x: _F(L).max_pool2d(x, 2),
+        [(1, 3, 7, 5)],
+        lambda x: _np_pool2d(x, (2, 2), (2, 2), (0, 0)),
+    ),
+    C(
+        "max_pool2d_3d_input_ceil",
+        lambda L, x: _F(L).max_pool2d(x, 2, ceil_mode=True),
+        [(3, 5, 5)],
+        lambda x: _np_pool2d(x, (2, 2), (2, 2), (0, 0), ceil=True),
+    ),
+    C(
+        "max_pool2d_indices",
+        lambda L, x: _F(L).max_pool2d(x, 3, 2, 1, return_indices=True),
+        [(2, 2, 6, 5)],
+    ),
+    C(
+        "max_pool1d",
+        lambda L, x: _F(L).max_pool1d(x, 3, 2, 1),
+        [(2, 3, 11)],
+        lambda x: _np_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1))[:, :, 0],
+    ),
+    C(
+        "max_pool1d_indices_dilation",
+        lambda L, x: _F(L).max_pool1d(x, 2, 1, dilation=3, return_indices=True),
+        [(3, 10)],
+    ),
+    C(
+        "avg_pool2d_k3s2p1",
+        lambda L, x: _F(L).avg_pool2d(x, 3, 2, 1),
+        [(2, 3, 7, 9)],
+        lambda x: _np_pool2d(x, (3, 3), (2, 2), (1, 1), mode="avg"),
+    ),
+    C(
+        "avg_pool2d_exclude_pad_ceil",
+        lambda L, x: _F(L).avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        [(2, 2, 8, 6)],
+        lambda x: _np_pool2d(
+            x, (3, 3), (2, 2), (1, 1), ceil=True, mode="avg", count_include_pad=False
+        ),
+    ),
+    C(
+        "avg_pool2d_divisor",
+        lambda L, x: _F(L).avg_pool2d(x, (2, 3), 1, divisor_override=4),
+        [(1, 2, 5, 6)],
+        lambda x: _np_pool2d(x, (2, 3), (1, 1), (0, 0), mode="avg", divisor=4),
+    ),
+    C(
+        "avg_pool2d_2x2_odd",
+        lambda L, x: _F(L).avg_pool2d(x, 2),
+        [(2, 3, 7, 8)],
+        lambda x: _np_pool2d(x, (2, 2), (2, 2), (0, 0), mode="avg"),
+    ),
+    C(
+        "avg_pool1d",
+        lambda L, x: _F(L).avg_pool1d(x, 4, 3, 2),
+        [(2, 3, 10)],
+        lambda x: _np_pool2d(x[:, :, None], (1, 4), (1, 3), (0, 2), mode="avg")[:, :, 0],
+    ),
+    C(
+        "adaptive_avg_pool2d",
+        lambda L, x: _F(L).adaptive_avg_pool2d(x, (3, 4)),
+        [(2, 3, 7, 9)],
+        lambda x: _np_adaptive(x, 3, 4, np.mean),
+    ),
+    C(
+        "adaptive_avg_pool2d_up",
+        lambda L, x: _F(L).adaptive_avg_pool2d(x, 5),
+        [(1, 2, 3, 4)],
+        lambda x: _np_adaptive(x, 5, 5, np.mean),
+    ),
+    C(
+        "adaptive_avg_pool1d",
+        lambda L, x: _F(L).adaptive_avg_pool1d(x, 4),
+        [(2, 3, 9)],
+        lambda x: _np_adaptive(x[:, :, None], 1, 4, np.mean)[:, :, 0],
+    ),
+    C(
+        "adaptive_max_pool2d",
+        lambda L, x: _F(L).adaptive_max_pool2d(x, (3, 2)),
+        [(2, 3, 7, 5)],
+        lambda x: _np_adaptive(x, 3, 2, np.max),
+    ),
+    C(
+        "adaptive_max_pool2d_indices",
+        lambda L, x: _F(L).adaptive_max_pool2d(x, 4, return_indices=True),
+        [(3, 6, 9)],
+    ),
+]
+
+
+# --- normalisation --------------------------------------------------------------------------------
+def _np_bn(x, w, b, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    m, v = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - m) / np.sqrt(v + eps) * w.reshape(shape) + b.reshape(shape)
+
+
+def _np_ln(x, nd, w=None, b=None, eps=1e-5):
+    axes = tuple(range(x.ndim - nd, x.ndim))
+    y = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    return y * (1 if w is None else w) + (0 if b is None else b)
+
+
+def _bn_eval(L, x, w, b):
+    c = x.shape[1]
+    rm, rv = L.linspace(-0.5, 0.5, c, dtype=x.dtype), L.linspace(0.5, 2.0, c, dtype=x.dtype)
+    return _F(L).batch_norm(x, rm, rv, w, b, training=False)
+
+
+def _bn_train(L, x, w, b):
+    c = x.shape[1]
+    rm, rv = L.zeros(c, dtype=x.dtype), L.ones(c, dtype=x.dtype)
+    y = _F(L).batch_norm(x, rm, rv, w, b, training=True, momentum=0.3)
+    return y, rm, rv
+
+
+CASES += [
+    C(
+        "batch_norm_train_4d",
+        lambda L, x, w, b: _F(L).batch_norm(x, None, None, w, b, training=True),
+        [(3, 4, 5, 6), (4,), (4,)],
+        _np_bn,
+    ),
+    C(
+        "batch_norm_train_2d",
+        lambda L, x, w, b: _F(L).batch_norm(x, None, None, w, b, True),
+        [(5, 3), (3,), (3,)],
+        _np_bn,
+    ),
+    # running stats change with x but carry no gradient (by design): no finite differences
+    C("batch_norm_train_3d_running", _bn_train, [(4, 3, 7), (3,), (3,)], gradcheck=False),
+    C(
+        "batch_norm_train_noaffine",
+        lambda L, x: _F(L).batch_norm(x, None, None, training=True),
+        [(2, 3, 4, 4)],
+    ),
+    C("batch_norm_eval", _bn_eval, [(2, 3, 4, 5), (3,), (3,)]),
+    C(
+        "layer_norm_2dims",
+        lambda L, x, w, b: _F(L).layer_norm(x, (5, 6), w, b),
+        [(4, 5, 6), (5, 6), (5, 6)],
+        lambda x, w, b: _np_ln(x, 2, w, b),
+    ),
+    C(
+        "layer_norm_noaffine",
+        lambda L, x: _F(L).layer_norm(x, [7]),
+        [(3, 7)],
+        lambda x: _np_ln(x, 1),
+    ),
+    C(
+        "layer_norm_weight_only",
+        lambda L, x, w: _F(L).layer_norm(x, (9,), w, eps=1e-3),
+        [(2, 3, 9), (9,)],
+        lambda x, w: _np_ln(x, 1, w, eps=1e-3),
+    ),
+    C(
+        "group_norm",
+        lambda L, x, w, b: _F(L).group_norm(x, 3, w, b),
+        [(2, 6, 5), (6,), (6,)],
+        lambda x, w, b: _np_ln(x.reshape(2, 3, 10), 1).reshape(2, 6, 5) * w[:, None] + b[:, None],
+    ),
+    C("group_norm_4d_noaffine", lambda L, x: _F(L).group_norm(x, 2, eps=1e-4), [(3, 4, 3, 2)]),
+]
+
+
+# --- embedding and interpolation ------------------------------------------------------------------
+def _idx(high, shape):
+    return lambda rng: rng.integers(0, high, shape)
+
+
+CASES += [
+    C(
+        "embedding",
+        lambda L, i, w: _F(L).embedding(i, w),
+        [_idx(6, (3, 5)), (6, 4)],
+        lambda i, w: w[i],
+    ),
+    # the padding row is read but gets no gradient (by design): torch parity checks the gradient
+    C(
+        "embedding_padding_idx",
+        lambda L, i, w: _F(L).embedding(i, w, padding_idx=2),
+        [_idx(5, (4, 6)), (5, 3)],
+        lambda i, w: w[i],
+        gradcheck=False,
+    ),
+    C("interpolate_nearest_size", lambda L, x: _F(L).interpolate(x, size=(8, 11)), [(2, 3, 5, 7)]),
+    C(
+        "interpolate_nearest_scale",
+        lambda L, x: _F(L).interpolate(x, scale_factor=2),
+        [(1, 2, 3, 4)],
+        lambda x: x.repeat(2, axis=2).repeat(2, axis=3),
+    ),
+    C("interpolate_nearest_down", lambda L, x: _F(L).interpolate(x, size=(3, 2)), [(2, 2, 7, 5)]),
+    C("interpolate_nearest_1d", lambda L, x: _F(L).interpolate(x, scale_factor=1.5), [(2, 3, 6)]),
+    C(
+        "interpolate_bilinear",
+        lambda L, x: _F(L).interpolate(x, size=(7, 9), mode="bilinear"),
+        [(2, 3, 4, 5)],
+    ),
+    C(
+        "interpolate_bilinear_align",
+        lambda L, x: _F(L).interpolate(x, size=(7, 3), mode="bilinear", align_corners=True),
+        [(1, 2, 4, 5)],
+    ),
+    C(
+        "interpolate_bilinear_scale",
+        lambda L, x: _F(L).interpolate(x, scale_factor=1.7, mode="bilinear"),
+        [(1, 2, 5, 4)],
+    ),
+    C(
+        "interpolate_bilinear_down",
+        lambda L, x: _F(L).interpolate(x, size=(3, 2), mode="bilinear"),
+        [(2, 2, 7, 5)],
+    ),
+]

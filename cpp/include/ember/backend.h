@@ -84,6 +84,16 @@ inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
 struct ConvGeom {
   int64_t N = 0, C = 0, H = 0, W = 0, O = 0, KH = 1, KW = 1, OH = 0, OW = 0;
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+
+// --- pool / norm families (poolnorm branch) ----------------------------------------------------
+// 2-D pooling over planes: x (B, H, W) contiguous -> out (B, OH, OW). Max/AdaptiveMax also write
+// indices (int64, out's shape): the flat index h * W + w of the argmax in its input plane (NaN
+// wins, the first maximum otherwise, like torch).
+enum class PoolOp : int { Max, Avg, AdaptiveMax, AdaptiveAvg };
+struct PoolParams {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool count_include_pad = true;
+  int64_t divisor = 0;  // avg: divisor_override when > 0
 };
 // ----------------------------------------------------------------------------------------------
 
@@ -190,6 +200,32 @@ struct Backend {
                                       int64_t ignore_index, double label_smoothing, const Tensor& stats,
                                       const Tensor& g, const Tensor& dx) = 0;
   // --- end losses ----------------------------------------------------------------------------------
+
+  // --- pool family (poolnorm branch) -------------------------------------------------------------
+  // x (B, H, W) contiguous -> out (B, OH, OW) contiguous; indices for Max/AdaptiveMax (else unused).
+  virtual void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices,
+                      const PoolParams& p) = 0;
+  // gy (B, OH, OW) contiguous -> gx (B, H, W) contiguous (overwritten): Max/AdaptiveMax scatter-add
+  // gy to indices, Avg/AdaptiveAvg spread gy over each window.
+  virtual void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx,
+                               const PoolParams& p) = 0;
+  // --- norm family (poolnorm branch) -------------------------------------------------------------
+  // x (N, C, S) contiguous -> y (N, C, S); weight/bias (C) or undefined. training: writes the batch
+  // mean and biased var (C) into mean/var; else reads them (running stats). invstd (C) is written.
+  virtual void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                          const Tensor& var, const Tensor& invstd, const Tensor& y, bool training,
+                          double eps) = 0;
+  // gx (N, C, S) (when defined), gw/gb (C) (when defined) from x, gy (N, C, S) and the saved stats.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& invstd, const Tensor& gx,
+                                   const Tensor& gw, const Tensor& gb, bool training) = 0;
+  // x (M, K) contiguous -> y (M, K), mean/rstd (M); weight/bias (K) or undefined.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                          const Tensor& mean, const Tensor& rstd, double eps) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, const Tensor& gx,
+                                   const Tensor& gw, const Tensor& gb) = 0;
+  // ----------------------------------------------------------------------------------------------
 };
 
 Backend& backend_for(Device d);  // throws RuntimeError("ember was built without CUDA") when absent

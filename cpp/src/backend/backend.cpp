@@ -88,6 +88,31 @@ struct CpuBackend final : Backend {
     cpu::cross_entropy_backward(x, t, w, ignore_index, eps, stats, g, dx);
   }
   // --- end losses ---
+  // --- pool / norm families (poolnorm branch) ---
+  void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& idx, const PoolParams& p) override {
+    cpu::pool2d(op, x, out, idx, p);
+  }
+  void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& idx, const Tensor& gx,
+                       const PoolParams& p) override {
+    cpu::pool2d_backward(op, gy, idx, gx, p);
+  }
+  void batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& mean, const Tensor& var,
+                  const Tensor& invstd, const Tensor& y, bool training, double eps) override {
+    cpu::batch_norm(x, w, b, mean, var, invstd, y, training, eps);
+  }
+  void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean,
+                           const Tensor& invstd, const Tensor& gx, const Tensor& gw, const Tensor& gb,
+                           bool training) override {
+    cpu::batch_norm_backward(x, gy, w, mean, invstd, gx, gw, gb, training);
+  }
+  void layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y, const Tensor& mean,
+                  const Tensor& rstd, double eps) override {
+    cpu::layer_norm(x, w, b, y, mean, rstd, eps);
+  }
+  void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean,
+                           const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb) override {
+    cpu::layer_norm_backward(x, gy, w, mean, rstd, gx, gw, gb);
+  }
 };
 }  // namespace
 

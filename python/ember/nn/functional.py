@@ -245,3 +245,4 @@ def pad(input, pad, mode="constant", value=None):
 del math
 from ._F.conv import *  # noqa: F401,F403,E402
 from ._F.loss import *  # noqa: F401,F403,E402
+from ._F.poolnorm import *  # noqa: F401,F403,E402

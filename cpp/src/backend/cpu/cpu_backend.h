@@ -65,4 +65,17 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
                             double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx);
 // --- end loss.cpp ---------------------------------------------------------------------------------
 
+// --- pool.cpp / norm.cpp (poolnorm branch) --------------------------------------------------------
+void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices, const PoolParams& p);
+void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx, const PoolParams& p);
+void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
+                const Tensor& invstd, const Tensor& y, bool training, double eps);
+void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,
+                         const Tensor& invstd, const Tensor& gx, const Tensor& gw, const Tensor& gb, bool training);
+void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, const Tensor& mean,
+                const Tensor& rstd, double eps);
+void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,
+                         const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb);
+// -------------------------------------------------------------------------------------------------
+
 }  // namespace ember::cpu

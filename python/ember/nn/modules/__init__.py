@@ -13,3 +13,11 @@ from .loss import (  # noqa: F401  (loss branch)
     MultiLabelSoftMarginLoss, MultiMarginLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
     TripletMarginLoss, GaussianNLLLoss, PoissonNLLLoss, CosineSimilarity, PairwiseDistance,
 )
+# --- poolnorm branch ---
+from .pooling import (  # noqa: F401
+    MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d, MaxUnpool2d,
+)
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
+from .sparse import Embedding  # noqa: F401
+from .upsampling import Upsample  # noqa: F401

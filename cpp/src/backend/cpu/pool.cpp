@@ -1,0 +1,254 @@
+// CPU 2-D pooling kernels (max, avg, adaptive max, adaptive avg), forward and backward, on planes:
+// x (B, H, W) contiguous. Forward is parallel over output rows (B * OH), backward over planes
+// (each plane's gradient is written by one thread: overlapping windows accumulate without races).
+// Window bounds follow torch: max windows start at o * s - p with dilation d, avg windows are
+// clipped to the padded input, adaptive windows are [floor(o * I / O), ceil((o + 1) * I / O)).
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cpu_backend.h"
+#include "parallel.h"
+
+namespace ember::cpu {
+namespace {
+
+inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+// Bounds of the avg window along one dim: [start, end) clipped, and the unclipped-to-input size
+// (which counts padding) in `padded`.
+inline void avg_bounds(int64_t o, int64_t k, int64_t s, int64_t p, int64_t in, int64_t& start, int64_t& end,
+                       int64_t& padded) {
+  start = o * s - p;
+  end = std::min(start + k, in + p);
+  padded = end - start;
+  start = std::max<int64_t>(start, 0);
+  end = std::min(end, in);
+}
+
+// x (B, H, W) -> y, ind (B, OH, OW): max over dilated windows; the last NaN wins, else the first
+// maximum (torch's rule).
+template <class T>
+void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                  const PoolParams& p) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(OW * p.kh * p.kw, 1));
+  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / OH, oh = r % OH;
+      const T* xp = x + b * H * W;
+      int64_t h0 = oh * p.sh - p.ph;
+      const int64_t h1 = std::min(h0 + (p.kh - 1) * p.dh + 1, H);
+      while (h0 < 0) h0 += p.dh;
+      T* yr = y + r * OW;
+      int64_t* ir = ind + r * OW;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t w0 = ow * p.sw - p.pw;
+        const int64_t w1 = std::min(w0 + (p.kw - 1) * p.dw + 1, W);
+        while (w0 < 0) w0 += p.dw;
+        T m = -std::numeric_limits<T>::infinity();
+        int64_t mi = h0 * W + w0;
+        for (int64_t h = h0; h < h1; h += p.dh) {
+          const T* xr = xp + h * W;
+          for (int64_t w = w0; w < w1; w += p.dw) {
+            const T v = xr[w];
+            const bool t = (v > m) | (v != v);  // selects, not branches: data-dependent
+            m = t ? v : m;
+            mi = t ? h * W + w : mi;
+          }
+        }
+        yr[ow] = m;
+        ir[ow] = mi;
+      }
+    }
+  });
+}
+
+// Specialisation of the commonest case: 2x2 windows, stride 2, no padding or dilation.
+template <class T>
+void max_pool_2x2(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(OW, 1));
+  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / OH, oh = r % OH;
+      const T* a = x + b * H * W + 2 * oh * W;
+      const T* c = a + W;
+      T* yr = y + r * OW;
+      int64_t* ir = ind + r * OW;
+      const int64_t base = 2 * oh * W;
+      const int32_t W32 = static_cast<int32_t>(W);
+      // candidates in scan order: (0,0), (0,1), (1,0), (1,1); a later one wins if strictly
+      // greater or NaN (torch's rule: the last NaN, else the first maximum). Branch-free selects
+      // so the loop vectorises (random data would mispredict every other branch).
+#pragma omp simd
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w = 2 * ow;
+        T m = a[w];
+        int32_t k = 0;  // offset in the window: 0, 1, W, W + 1 (int32 keeps the selects vectorisable)
+        const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];
+        bool t = (v1 > m) | (v1 != v1);
+        m = t ? v1 : m;
+        k = t ? 1 : k;
+        t = (v2 > m) | (v2 != v2);
+        m = t ? v2 : m;
+        k = t ? W32 : k;
+        t = (v3 > m) | (v3 != v3);
+        m = t ? v3 : m;
+        k = t ? W32 + 1 : k;
+        yr[ow] = m;
+        ir[ow] = base + w + k;
+      }
+    }
+  });
+}
+
+// x (B, H, W) -> y (B, OH, OW): average over windows clipped to the (padded) input.
+template <class T>
+void avg_pool_fwd(const T* x, T* y, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW, const PoolParams& p) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(OW * p.kh * p.kw, 1));
+  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / OH, oh = r % OH;
+      const T* xp = x + b * H * W;
+      int64_t h0, h1, hp;
+      avg_bounds(oh, p.kh, p.sh, p.ph, H, h0, h1, hp);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t w0, w1, wp;
+        avg_bounds(ow, p.kw, p.sw, p.pw, W, w0, w1, wp);
+        T s = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += xp[h * W + w];
+        const int64_t div = p.divisor > 0 ? p.divisor : p.count_include_pad ? hp * wp : (h1 - h0) * (w1 - w0);
+        y[r * OW + ow] = s / static_cast<T>(div);
+      }
+    }
+  });
+}
+
+// 2x2 windows, stride 2, no padding: the same sums, in the same order, vectorised along the row.
+template <class T>
+void avg_pool_2x2(const T* x, T* y, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t div) {
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(OW, 1));
+  const T d = static_cast<T>(div);
+  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / OH, oh = r % OH;
+      const T* a = x + b * H * W + 2 * oh * W;
+      const T* c = a + W;
+      T* yr = y + r * OW;
+#pragma omp simd
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = (a[2 * ow] + a[2 * ow + 1] + c[2 * ow] + c[2 * ow + 1]) / d;
+    }
+  });
+}
+
+// x (B, H, W) -> y (B, OH, OW) (+ ind for max): adaptive windows.
+template <class T>
+void adaptive_fwd(bool is_max, const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH,
+                  int64_t OW) {
+  const int64_t kh = (H + OH - 1) / OH + 1, kw = (W + OW - 1) / OW + 1;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(OW * kh * kw, 1));
+  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / OH, oh = r % OH;
+      const T* xp = x + b * H * W;
+      const int64_t h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+        if (is_max) {
+          T m = -std::numeric_limits<T>::infinity();
+          int64_t mi = h0 * W + w0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) {
+              const T v = xp[h * W + w];
+              const bool t = (v > m) | (v != v);
+              m = t ? v : m;
+              mi = t ? h * W + w : mi;
+            }
+          y[r * OW + ow] = m;
+          ind[r * OW + ow] = mi;
+        } else {
+          T s = 0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) s += xp[h * W + w];
+          y[r * OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// x (B, H, W) -> out (B, OH, OW), indices (B, OH, OW) for the max ops
+void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices, const PoolParams& p) {
+  if (out.numel() == 0) return;
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), OH = out.size(1), OW = out.size(2);
+  dispatch_float(x.dtype(), "pool2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* yp = out.data<T>();
+    switch (op) {
+      case PoolOp::Max:
+        if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 &&
+            2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30))
+          max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
+        else
+          max_pool_fwd(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);
+        break;
+      case PoolOp::Avg:
+        if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && 2 * OH <= H && 2 * OW <= W)
+          avg_pool_2x2(xp, yp, B, H, W, OH, OW, p.divisor > 0 ? p.divisor : 4);
+        else
+          avg_pool_fwd(xp, yp, B, H, W, OH, OW, p);
+        break;
+      case PoolOp::AdaptiveMax: adaptive_fwd(true, xp, yp, indices.data<int64_t>(), B, H, W, OH, OW); break;
+      case PoolOp::AdaptiveAvg: adaptive_fwd(false, xp, yp, nullptr, B, H, W, OH, OW); break;
+    }
+  });
+}
+
+// gy (B, OH, OW) -> gx (B, H, W)
+void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx, const PoolParams& p) {
+  if (gx.numel() == 0) return;
+  const int64_t B = gx.size(0), H = gx.size(1), W = gx.size(2), OH = gy.size(1), OW = gy.size(2);
+  dispatch_float(gx.dtype(), "pool2d_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = gy.data<T>();
+    T* d = gx.data<T>();
+    const int64_t* ind = (op == PoolOp::Max || op == PoolOp::AdaptiveMax) ? indices.data<int64_t>() : nullptr;
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(H * W + OH * OW, 1));
+    parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        T* dp = d + b * H * W;
+        const T* gp = g + b * OH * OW;
+        std::memset(static_cast<void*>(dp), 0, sizeof(T) * H * W);
+        if (ind) {
+          const int64_t* ip = ind + b * OH * OW;
+          for (int64_t i = 0; i < OH * OW; ++i) dp[ip[i]] += gp[i];
+          continue;
+        }
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          int64_t h0, h1, hp;
+          if (op == PoolOp::Avg) avg_bounds(oh, p.kh, p.sh, p.ph, H, h0, h1, hp);
+          else h0 = adaptive_start(oh, H, OH), h1 = adaptive_end(oh, H, OH);
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            int64_t w0, w1, wp, div;
+            if (op == PoolOp::Avg) {
+              avg_bounds(ow, p.kw, p.sw, p.pw, W, w0, w1, wp);
+              div = p.divisor > 0 ? p.divisor : p.count_include_pad ? hp * wp : (h1 - h0) * (w1 - w0);
+            } else {
+              w0 = adaptive_start(ow, W, OW), w1 = adaptive_end(ow, W, OW);
+              div = (h1 - h0) * (w1 - w0);
+            }
+            const T v = gp[oh * OW + ow] / static_cast<T>(div);
+            for (int64_t h = h0; h < h1; ++h)
+              for (int64_t w = w0; w < w1; ++w) dp[h * W + w] += v;
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,265 @@
+// Pooling ops: max/avg/adaptive 2-D pooling, forward and backward side by side. Forwards validate
+// like torch, view the input as planes (B, H, W) and call the backend's pool family. Backwards
+// call the fused pool2d_backward kernel; when a graph of the gradient is built (create_graph)
+// they use differentiable forms instead: max backward is scatter_add into zeros (its gradient is
+// a gather), avg backward is a linear op whose own gradient is avg pooling again.
+#include "ember/ops/pool.h"
+
+#include "common.h"
+
+namespace ember::ops {
+
+namespace {
+
+int64_t div_floor(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// torch's pooling_output_shape.
+int64_t pool_out(int64_t in, int64_t k, int64_t pad, int64_t s, int64_t d, bool ceil_mode) {
+  int64_t out = div_floor(in + 2 * pad - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pad) --out;
+  return out;
+}
+
+std::vector<int64_t> pair(std::vector<int64_t> v, const char* what, const char* op) {
+  if (v.size() == 1) v.push_back(v[0]);
+  EMBER_CHECK(v.size() == 2, ValueError, op, ": ", what, " must be a single int or a pair of ints");
+  return v;
+}
+
+struct Planes {
+  Shape lead;  // leading dims ((C) or (N, C))
+  int64_t B = 1, H = 0, W = 0;
+};
+
+Planes check_input(const Tensor& x, const char* op) {
+  EMBER_CHECK(x.dim() == 3 || x.dim() == 4, RuntimeError, op, ": Expected 3D or 4D (batch mode) tensor for input, but got ",
+              describe(x));
+  EMBER_CHECK(is_floating(x.dtype()), TypeError, op, ": expected a floating-point input, got ", dtype_name(x.dtype()));
+  for (int64_t d = 1; d < x.dim(); ++d)
+    EMBER_CHECK(x.size(d) > 0, RuntimeError, op, ": Expected input to have non-zero size for non-batch dimensions, but got ",
+                describe(x));
+  Planes p;
+  p.lead.assign(x.shape().begin(), x.shape().end() - 2);
+  for (auto s : p.lead) p.B *= s;
+  p.H = x.size(-2);
+  p.W = x.size(-1);
+  return p;
+}
+
+Shape with_hw(Shape lead, int64_t h, int64_t w) {
+  lead.push_back(h);
+  lead.push_back(w);
+  return lead;
+}
+
+Tensor planes_view(const Tensor& t, int64_t B, int64_t H, int64_t W) {
+  return Tensor::make_view(t, {B, H, W}, contiguous_strides({B, H, W}), 0);
+}
+
+// Raw forward: x (.., H, W) -> (out (.., OH, OW), indices) through the backend (no autograd).
+std::tuple<Tensor, Tensor> pool_raw(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW,
+                                    const PoolParams& p) {
+  Tensor xc = x.detach();
+  if (!xc.is_contiguous()) {
+    NoGradGuard ng;
+    xc = contiguous(xc);
+  }
+  Tensor out = Tensor::empty(with_hw(pl.lead, OH, OW), x.dtype(), x.device());
+  Tensor idx;
+  const bool has_idx = op == PoolOp::Max || op == PoolOp::AdaptiveMax;
+  if (has_idx) idx = Tensor::empty(out.shape(), DType::Int64, x.device());
+  backend_of(x).pool2d(op, planes_view(xc, pl.B, pl.H, pl.W), planes_view(out, pl.B, OH, OW),
+                       has_idx ? planes_view(idx, pl.B, OH, OW) : Tensor(), p);
+  return {out, idx};
+}
+
+Tensor pool_forward(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p,
+                    Tensor* indices);
+
+// The gradient of avg/adaptive-avg pooling as a differentiable op of g (linear: its own gradient
+// is the pooling forward of the incoming gradient).
+struct AvgPoolGradBackward : Node {
+  PoolOp op;
+  PoolParams p;
+  Planes pl;
+  int64_t OH = 0, OW = 0;
+  std::string name() const override { return "AvgPool2DBackwardBackward0"; }
+  TensorList apply(TensorList&& g) override { return {pool_forward(op, g[0], pl, OH, OW, p, nullptr)}; }
+};
+
+Tensor avg_pool_grad(PoolOp op, const Tensor& g, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p) {
+  Tensor gc = g.detach();
+  if (!gc.is_contiguous()) {
+    NoGradGuard ng;
+    gc = contiguous(gc);
+  }
+  Tensor gx = Tensor::empty(with_hw(pl.lead, pl.H, pl.W), g.dtype(), g.device());
+  backend_of(g).pool2d_backward(op, planes_view(gc, pl.B, OH, OW), Tensor(), planes_view(gx, pl.B, pl.H, pl.W), p);
+  if (auto node = make_node<AvgPoolGradBackward>({g})) {
+    node->op = op;
+    node->p = p;
+    node->pl = pl;
+    node->OH = OH;
+    node->OW = OW;
+    set_history(gx, node);
+  }
+  return gx;
+}
+
+struct PoolBackward : Node {
+  PoolOp op;
+  PoolParams p;
+  Planes pl;
+  int64_t OH = 0, OW = 0;
+  Tensor indices;  // max ops (int64, never differentiated)
+  std::string name() const override {
+    switch (op) {
+      case PoolOp::Max: return "MaxPool2DWithIndicesBackward0";
+      case PoolOp::Avg: return "AvgPool2DBackward0";
+      case PoolOp::AdaptiveMax: return "AdaptiveMaxPool2DBackward0";
+      default: return "AdaptiveAvgPool2DBackward0";
+    }
+  }
+  TensorList apply(TensorList&& g) override {
+    const bool is_max = op == PoolOp::Max || op == PoolOp::AdaptiveMax;
+    if (!is_max) return {avg_pool_grad(op, g[0], pl, OH, OW, p)};
+    if (GradMode::is_enabled()) {  // d max_pool = scatter_add(g) at the argmax positions
+      Tensor z = zeros({pl.B, pl.H * pl.W}, g[0].dtype(), g[0].device());
+      Tensor gx = scatter_add(z, 1, reshape(indices, {pl.B, OH * OW}), reshape(g[0], {pl.B, OH * OW}));
+      return {reshape(gx, with_hw(pl.lead, pl.H, pl.W))};
+    }
+    Tensor gc = contiguous(g[0]);
+    Tensor gx = Tensor::empty(with_hw(pl.lead, pl.H, pl.W), gc.dtype(), gc.device());
+    backend_of(gc).pool2d_backward(op, planes_view(gc, pl.B, OH, OW), planes_view(indices, pl.B, OH, OW),
+                                   planes_view(gx, pl.B, pl.H, pl.W), p);
+    return {gx};
+  }
+};
+
+Tensor pool_forward(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p,
+                    Tensor* indices) {
+  auto [out, idx] = pool_raw(op, x, pl, OH, OW, p);
+  if (indices) *indices = idx;
+  if (auto node = make_node<PoolBackward>({x})) {
+    node->op = op;
+    node->p = p;
+    node->pl = pl;
+    node->OH = OH;
+    node->OW = OW;
+    node->indices = idx;
+    set_history(out, node);
+  }
+  return out;
+}
+
+void check_window(const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+                  const char* op) {
+  EMBER_CHECK(k[0] > 0 && k[1] > 0, RuntimeError, op, ": kernel size should be greater than zero, but got kH: ", k[0],
+              " kW: ", k[1]);
+  EMBER_CHECK(s[0] > 0 && s[1] > 0, RuntimeError, op, ": stride should be greater than zero, but got dH: ", s[0],
+              " dW: ", s[1]);
+  EMBER_CHECK(d[0] > 0 && d[1] > 0, RuntimeError, op, ": dilation should be greater than zero, but got dilationH: ",
+              d[0], " dilationW: ", d[1]);
+}
+
+void check_output(const Planes& pl, int64_t OH, int64_t OW, const char* op) {
+  const int64_t C = pl.lead.empty() ? 1 : pl.lead.back();
+  EMBER_CHECK(OH >= 1 && OW >= 1, RuntimeError, op, ": Given input size: (", C, "x", pl.H, "x", pl.W,
+              "). Calculated output size: (", C, "x", OH, "x", OW, "). Output size is too small");
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
+                                                   std::vector<int64_t> stride, std::vector<int64_t> padding,
+                                                   std::vector<int64_t> dilation, bool ceil_mode) {
+  const char* op = "max_pool2d";
+  kernel = pair(kernel, "kernel_size", op);
+  stride = stride.empty() ? kernel : pair(stride, "stride", op);
+  padding = pair(padding, "padding", op);
+  dilation = pair(dilation, "dilation", op);
+  check_window(kernel, stride, dilation, op);
+  for (int i = 0; i < 2; ++i)
+    EMBER_CHECK(padding[i] >= 0 && padding[i] <= ((kernel[i] - 1) * dilation[i] + 1) / 2, RuntimeError, op,
+                ": pad should be at most half of effective kernel size, but got pad=", padding[i],
+                ", kernel_size=", kernel[i], " and dilation=", dilation[i]);
+  Planes pl = check_input(x, op);
+  const int64_t OH = pool_out(pl.H, kernel[0], padding[0], stride[0], dilation[0], ceil_mode);
+  const int64_t OW = pool_out(pl.W, kernel[1], padding[1], stride[1], dilation[1], ceil_mode);
+  check_output(pl, OH, OW, op);
+  PoolParams p;
+  p.kh = kernel[0], p.kw = kernel[1], p.sh = stride[0], p.sw = stride[1];
+  p.ph = padding[0], p.pw = padding[1], p.dh = dilation[0], p.dw = dilation[1];
+  Tensor idx;
+  Tensor out = pool_forward(PoolOp::Max, x, pl, OH, OW, p, &idx);
+  return {out, idx};
+}
+
+Tensor avg_pool2d(const Tensor& x, std::vector<int64_t> kernel, std::vector<int64_t> stride,
+                  std::vector<int64_t> padding, bool ceil_mode, bool count_include_pad,
+                  std::optional<int64_t> divisor_override) {
+  const char* op = "avg_pool2d";
+  kernel = pair(kernel, "kernel_size", op);
+  stride = stride.empty() ? kernel : pair(stride, "stride", op);
+  padding = pair(padding, "padding", op);
+  check_window(kernel, stride, {1, 1}, op);
+  for (int i = 0; i < 2; ++i)
+    EMBER_CHECK(padding[i] >= 0 && padding[i] <= kernel[i] / 2, RuntimeError, op,
+                ": pad should be at most half of effective kernel size, but got pad=", padding[i],
+                ", kernel_size=", kernel[i], " and dilation=1");
+  EMBER_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor must be not zero");
+  Planes pl = check_input(x, op);
+  const int64_t OH = pool_out(pl.H, kernel[0], padding[0], stride[0], 1, ceil_mode);
+  const int64_t OW = pool_out(pl.W, kernel[1], padding[1], stride[1], 1, ceil_mode);
+  check_output(pl, OH, OW, op);
+  PoolParams p;
+  p.kh = kernel[0], p.kw = kernel[1], p.sh = stride[0], p.sw = stride[1];
+  p.ph = padding[0], p.pw = padding[1];
+  p.count_include_pad = count_include_pad;
+  p.divisor = divisor_override ? *divisor_override : 0;
+  return pool_forward(PoolOp::Avg, x, pl, OH, OW, p, nullptr);
+}
+
+namespace {
+Tensor adaptive(PoolOp op, const Tensor& x, std::vector<int64_t> size, Tensor* idx, const char* name) {
+  size = pair(size, "output_size", name);
+  Planes pl = check_input(x, name);
+  const int64_t OH = size[0] < 0 ? pl.H : size[0], OW = size[1] < 0 ? pl.W : size[1];
+  EMBER_CHECK(OH > 0 && OW > 0, RuntimeError, name, ": output_size must be positive, got (", OH, ", ", OW, ")");
+  return pool_forward(op, x, pl, OH, OW, PoolParams{}, idx);
+}
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::vector<int64_t> output_size) {
+  return adaptive(PoolOp::AdaptiveAvg, x, std::move(output_size), nullptr, "adaptive_avg_pool2d");
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, std::vector<int64_t> output_size) {
+  Tensor idx;
+  Tensor out = adaptive(PoolOp::AdaptiveMax, x, std::move(output_size), &idx, "adaptive_max_pool2d");
+  return {out, idx};
+}
+
+// x, indices (.., h, w) -> (.., H, W): out.flat(plane)[indices] = x (differentiable in x through
+// scatter; its gradient is a gather at indices).
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, std::vector<int64_t> output_size) {
+  const char* op = "max_unpool2d";
+  output_size = pair(output_size, "output_size", op);
+  Planes pl = check_input(x, op);
+  EMBER_CHECK(indices.dtype() == DType::Int64 && indices.shape() == x.shape(), RuntimeError, op,
+              ": Expected shape of indices to be same as that of the input tensor (", describe(x), "), got ",
+              describe(indices));
+  const int64_t H = output_size[0], W = output_size[1];
+  const int64_t n = pl.H * pl.W;
+  Tensor flat_idx = reshape(indices, {pl.B, n});
+  if (pl.B * n > 0) {
+    Tensor mn = amin(flat_idx), mx = amax(flat_idx);
+    const int64_t lo = mn.data<int64_t>()[0], hi = mx.data<int64_t>()[0];
+    EMBER_CHECK(lo >= 0 && hi < H * W, RuntimeError, op, ": Found an invalid max index: ", lo < 0 ? lo : hi,
+                " (output volumes are of size ", H, "x", W, ")");
+  }
+  Tensor z = zeros({pl.B, H * W}, x.dtype(), x.device());
+  return reshape(scatter(z, 1, flat_idx, reshape(x, {pl.B, n})), with_hw(pl.lead, H, W));
+}
+
+}  // namespace ember::ops

@@ -1,0 +1,379 @@
+"""Functional pooling, normalisation, embedding and interpolation (torch.nn.functional's names,
+argument names and defaults). Pooling and normalisation run fused C++ kernels (cpp/src/ops/pool.cpp,
+norm.cpp); the 1-D pools are the 2-D ones on a (.., 1, L) view, as in torch; embedding and
+interpolate are compositions of differentiable gather ops."""
+
+import math
+import struct
+
+from ... import _C
+
+__all__ = [
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "max_unpool2d",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "embedding",
+    "interpolate",
+    "upsample",
+]
+
+
+def _pair(v):
+    if isinstance(v, (list, tuple)):
+        return [int(a) for a in v]
+    return [int(v), int(v)]
+
+
+def _single(v, name):
+    if isinstance(v, (list, tuple)):
+        if len(v) != 1:
+            raise ValueError(f"{name} must be an int or a 1-tuple, got {v!r}")
+        return int(v[0])
+    return int(v)
+
+
+def _check_rank(input, ranks, op):
+    if input.dim() not in ranks:
+        want = " or ".join(f"{r}D" for r in ranks)
+        raise RuntimeError(
+            f"{op}: Expected {want} (batch mode) tensor for input, but got {input.dim()}D "
+            f"input of shape {tuple(input.shape)}"
+        )
+
+
+# --- pooling ----------------------------------------------------------------------------------
+def max_pool2d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True
+):
+    stride = (
+        []
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _pair(stride)
+    )
+    out, idx = _C._max_pool2d_with_indices(
+        input, _pair(kernel_size), stride, _pair(padding), _pair(dilation), ceil_mode
+    )
+    return (out, idx) if return_indices else out
+
+
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return max_pool2d_with_indices(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def max_pool1d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True
+):
+    _check_rank(input, (2, 3), "max_pool1d")
+    k = _single(kernel_size, "kernel_size")
+    s = [] if stride is None or stride == () or stride == [] else [1, _single(stride, "stride")]
+    out, idx = _C._max_pool2d_with_indices(
+        input.unsqueeze(-2),
+        [1, k],
+        s,
+        [0, _single(padding, "padding")],
+        [1, _single(dilation, "dilation")],
+        ceil_mode,
+    )
+    out, idx = out.squeeze(-2), idx.squeeze(-2)
+    return (out, idx) if return_indices else out
+
+
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return max_pool1d_with_indices(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    stride = (
+        []
+        if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
+        else _pair(stride)
+    )
+    return _C._avg_pool2d(
+        input,
+        _pair(kernel_size),
+        stride,
+        _pair(padding),
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    _check_rank(input, (2, 3), "avg_pool1d")
+    k = _single(kernel_size, "kernel_size")
+    s = [] if stride is None or stride == () or stride == [] else [1, _single(stride, "stride")]
+    out = _C._avg_pool2d(
+        input.unsqueeze(-2),
+        [1, k],
+        s,
+        [0, _single(padding, "padding")],
+        ceil_mode,
+        count_include_pad,
+        None,
+    )
+    return out.squeeze(-2)
+
+
+def _adaptive_size(output_size):
+    if isinstance(output_size, (list, tuple)):
+        return [-1 if v is None else int(v) for v in output_size]
+    return [int(output_size)] * 2
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _C._adaptive_avg_pool2d(input, _adaptive_size(output_size))
+
+
+def adaptive_avg_pool1d(input, output_size):
+    _check_rank(input, (2, 3), "adaptive_avg_pool1d")
+    return _C._adaptive_avg_pool2d(
+        input.unsqueeze(-2), [1, _single(output_size, "output_size")]
+    ).squeeze(-2)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    out, idx = _C._adaptive_max_pool2d(input, _adaptive_size(output_size))
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return adaptive_max_pool2d_with_indices(input, output_size, return_indices)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    k, p = _pair(kernel_size), _pair(padding)
+    s = k if stride is None else _pair(stride)
+    if output_size is None:
+        size = [(input.shape[-2 + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(2)]
+    else:
+        size = [int(v) for v in list(output_size)[-2:]]
+    return _C._max_unpool2d(input, indices, size)
+
+
+# --- normalisation ----------------------------------------------------------------------------
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
+    if training:
+        size = list(input.shape)
+        n = 1
+        for i, s in enumerate(size):
+            if i != 1:
+                n *= s
+        if n == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {size}"
+            )
+    return _C._batch_norm(
+        input,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training,
+        0.0 if momentum is None else float(momentum),
+        eps,
+    )
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = [normalized_shape]
+    return _C._layer_norm(input, [int(s) for s in normalized_shape], weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    return _C._group_norm(input, int(num_groups), weight, bias, eps)
+
+
+# --- embedding --------------------------------------------------------------------------------
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
+    if max_norm is not None:
+        raise NotImplementedError("embedding: max_norm is not supported")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
+    if input.dtype not in (_C.dtype.int64, _C.dtype.int32):
+        raise TypeError(
+            f"embedding: expected an integer index tensor (int64 or int32), got {input.dtype}"
+        )
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError("Padding_idx must be within num_embeddings")
+        padding_idx = padding_idx % num
+    flat = input.reshape(-1)
+    if flat.numel() > 0:
+        lo, hi = int(flat.min()), int(flat.max())
+        if lo < 0 or hi >= num:
+            bad = lo if lo < 0 else hi
+            raise IndexError(
+                f"embedding: index {bad} is out of range [0, {num}) (num_embeddings={num})"
+            )
+    rows = weight.index_select(0, flat)
+    if padding_idx is not None and rows.requires_grad:
+        # NOTE: the padding row gets no gradient: its lookups read a detached copy of the rows.
+        keep = (flat != padding_idx).unsqueeze(-1)
+        rows = _C.where(keep, rows, rows.detach())
+    return rows.reshape(*input.shape, weight.shape[1])
+
+
+# --- interpolation ----------------------------------------------------------------------------
+def _out_sizes(input, size, scale_factor, nd):
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = list(input.shape[-nd:])
+    if size is not None:
+        sizes = [int(v) for v in size] if isinstance(size, (list, tuple)) else [int(size)] * nd
+        if len(sizes) != nd:
+            raise ValueError(
+                f"Input and output must have the same number of spatial dimensions, but got input "
+                f"with spatial dimensions of {in_sizes} and output size of {sizes}."
+            )
+        return sizes, [None] * nd
+    scales = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
+    if len(scales) != nd:
+        raise ValueError(
+            "Input and scale_factor must have the same number of spatial dimensions, but got "
+            f"input "
+            f"with spatial dimensions of {in_sizes} and scale_factor of shape {scales}."
+        )
+    return [int(math.floor(i * float(s))) for i, s in zip(in_sizes, scales)], [
+        float(s) for s in scales
+    ]
+
+
+def _rounder(dtype):
+    """torch computes source coordinates in the input's type (float32 for float32): round each
+    intermediate to it so indices and weights match torch's bit for bit."""
+    if dtype == _C.dtype.float64:
+        return float
+    return lambda v: struct.unpack("f", struct.pack("f", v))[0]
+
+
+def _src_scale(in_size, out_size, scale, align_corners, r):
+    if align_corners:
+        return r(r(in_size - 1) / r(out_size - 1)) if out_size > 1 else 0.0
+    return r(1.0 / scale) if scale is not None and scale > 0 else r(r(in_size) / r(out_size))
+
+
+def _nearest_index(in_size, out_size, scale, dtype):
+    if out_size == in_size:  # torch's shortcuts: copy, and halving for an exact 2x
+        idx = list(range(out_size))
+    elif out_size == 2 * in_size:
+        idx = [d >> 1 for d in range(out_size)]
+    else:
+        r = _rounder(dtype)
+        s = _src_scale(in_size, out_size, scale, False, r)
+        idx = [min(int(math.floor(r(d * s))), in_size - 1) for d in range(out_size)]
+    return _C.tensor(idx, dtype=_C.dtype.int64)
+
+
+def _linear_weights(in_size, out_size, scale, align_corners, dtype):
+    r = _rounder(dtype)
+    s = _src_scale(in_size, out_size, scale, align_corners, r)
+    i0, i1, lam = [], [], []
+    for d in range(out_size):
+        src = r(d * s) if align_corners else max(r(r((d + 0.5) * s) - 0.5), 0.0)
+        lo = min(int(math.floor(src)), in_size - 1)
+        hi = lo + 1 if lo < in_size - 1 else lo
+        i0.append(lo)
+        i1.append(hi)
+        lam.append(min(max(r(src - lo), 0.0), 1.0))
+    return (
+        _C.tensor(i0, dtype=_C.dtype.int64),
+        _C.tensor(i1, dtype=_C.dtype.int64),
+        _C.tensor(lam, dtype=dtype),
+    )
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
+    if antialias:
+        raise NotImplementedError("interpolate: antialias is not supported")
+    if mode == "nearest":
+        if align_corners is not None:
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: "
+                "linear | bilinear | bicubic | trilinear"
+            )
+        nd = input.dim() - 2
+        if nd not in (1, 2):
+            raise NotImplementedError(
+                f"interpolate: mode 'nearest' supports 3-D and 4-D inputs, got {input.dim()}-D"
+            )
+        sizes, scales = _out_sizes(input, size, scale_factor, nd)
+        if recompute_scale_factor:
+            scales = [None] * nd
+        out = input
+        for k in range(nd):
+            dim = input.dim() - nd + k
+            out = out.index_select(
+                dim, _nearest_index(input.shape[dim], sizes[k], scales[k], input.dtype)
+            )
+        return out
+    if mode == "bilinear":
+        if input.dim() != 4:
+            raise ValueError(f"Got {input.dim()}D input, but bilinear mode needs 4D input")
+        align = bool(align_corners)
+        sizes, scales = _out_sizes(input, size, scale_factor, 2)
+        if recompute_scale_factor:
+            scales = [None, None]
+        out = input
+        for k, dim in enumerate((2, 3)):
+            if sizes[k] == input.shape[dim]:
+                continue  # like torch: an unchanged size is copied, whatever the scale_factor
+            i0, i1, lam = _linear_weights(input.shape[dim], sizes[k], scales[k], align, input.dtype)
+            shape = [1, 1, 1, 1]
+            shape[dim] = sizes[k]
+            lam = lam.reshape(shape)
+            a, b = out.index_select(dim, i0), out.index_select(dim, i1)
+            out = a * (1 - lam) + b * lam
+        return out
+    raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, bilinear)")
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)

@@ -1,0 +1,250 @@
+"""Normalisation layers and Embedding against torch.nn with copied state: outputs, input and
+parameter gradients, running statistics over several steps, eval mode, momentum=None,
+state_dict keys and loading a torch state_dict; errors."""
+
+import numpy as np
+import pytest
+
+import ember
+from conftest import requires_torch, torch
+from ember import nn
+
+pytestmark = requires_torch
+F = nn.functional
+
+
+def to_e(a, grad=False):
+    return ember.from_numpy(np.array(a)).requires_grad_(grad)
+
+
+def to_t(a, grad=False):
+    return torch.from_numpy(np.array(a)).requires_grad_(grad)
+
+
+def load_from_torch(e_mod, t_mod):
+    e_mod.load_state_dict(
+        {k: ember.from_numpy(v.detach().numpy().copy()) for k, v in t_mod.state_dict().items()}
+    )
+
+
+def check_close(e, t, rtol=1e-5, atol=1e-5):
+    np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def step(e_mod, t_mod, shape, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    xe, xt = to_e(x, True), to_t(x, True)
+    ye, yt = e_mod(xe), t_mod(xt)
+    check_close(ye, yt)
+    g = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+    ye.backward(to_e(g))
+    yt.backward(to_t(g))
+    check_close(xe.grad, xt.grad, rtol=1e-4, atol=1e-5)
+    for (n, pe), (_, pt) in zip(e_mod.named_parameters(), t_mod.named_parameters()):
+        check_close(pe.grad, pt.grad, rtol=1e-4, atol=1e-4)
+        pe.grad, pt.grad = None, None
+
+
+BN = [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (5, 4, 7)), ("BatchNorm2d", (3, 4, 5, 6))]
+
+
+@pytest.mark.parametrize("name,shape", BN)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(momentum=None),
+        dict(affine=False),
+        dict(track_running_stats=False),
+        dict(momentum=0.5, eps=1e-3),
+    ],
+)
+def test_batchnorm_vs_torch(name, shape, kw):
+    e_mod, t_mod = getattr(nn, name)(4, **kw), getattr(torch.nn, name)(4, **kw)
+    with torch.no_grad():
+        if t_mod.affine:
+            t_mod.weight.uniform_(0.5, 1.5)
+            t_mod.bias.uniform_(-0.5, 0.5)
+    load_from_torch(e_mod, t_mod)
+    assert repr(e_mod) == repr(t_mod)
+    assert list(e_mod.state_dict().keys()) == list(t_mod.state_dict().keys())
+    for s in range(3):
+        step(e_mod, t_mod, shape, s)
+    for k, v in t_mod.state_dict().items():
+        ev = e_mod.state_dict()[k]
+        assert str(ev.dtype).split(".")[-1] == str(v.dtype).split(".")[-1], k
+        np.testing.assert_allclose(ev.numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+    e_mod.eval()
+    t_mod.eval()
+    step(e_mod, t_mod, shape, 10)
+    for k, v in t_mod.state_dict().items():  # eval leaves the buffers alone
+        np.testing.assert_allclose(
+            e_mod.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k
+        )
+
+
+def test_batchnorm_state_dict_layout():
+    e = nn.BatchNorm2d(3)
+    assert list(e.state_dict().keys()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
+    assert e.num_batches_tracked.dtype == ember.int64 and e.num_batches_tracked.dim() == 0
+    assert (
+        list(nn.BatchNorm1d(3, affine=False, track_running_stats=False).state_dict().keys()) == []
+    )
+
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        nn.BatchNorm1d(3)(ember.randn(1, 3))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        nn.BatchNorm2d(3)(ember.randn(1, 3, 1, 1))
+    nn.BatchNorm1d(3).eval()(ember.randn(1, 3))  # fine in eval mode
+    with pytest.raises(ValueError, match="expected 4D input"):
+        nn.BatchNorm2d(3)(ember.randn(2, 3, 4))
+    with pytest.raises(ValueError, match="expected 2D or 3D input"):
+        nn.BatchNorm1d(3)(ember.randn(2, 3, 4, 4))
+    with pytest.raises(RuntimeError, match="should contain 4 elements"):
+        F.batch_norm(ember.randn(2, 4), None, None, ember.ones(3), None, True)
+
+
+def test_batchnorm_double_backward():
+    x = np.random.default_rng(0).standard_normal((4, 3, 5))
+    w = np.random.default_rng(1).uniform(0.5, 1.5, 3)
+    out = []
+    for L in (ember, torch):
+        xt, wt = L.from_numpy(x.copy()).requires_grad_(), L.from_numpy(w.copy()).requires_grad_()
+        y = L.nn.functional.batch_norm(xt, None, None, wt, None, training=True)
+        gx, gw = L.autograd.grad((y**3).sum(), (xt, wt), create_graph=True)
+        h = L.autograd.grad((gx * gx).sum() + (gw * gw).sum(), (xt, wt))
+        out.append([t.detach().numpy() for t in (gx, gw) + tuple(h)])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_double_backward_float64_running(training):
+    """create_graph through batch_norm with running stats, in training and eval mode."""
+    x = np.random.default_rng(2).standard_normal((3, 2, 4, 2))
+    w, b = np.array([0.7, 1.3]), np.array([0.1, -0.2])
+    out = []
+    for L in (ember, torch):
+        xt = L.from_numpy(x.copy()).requires_grad_()
+        wt, bt = L.from_numpy(w.copy()).requires_grad_(), L.from_numpy(b.copy()).requires_grad_()
+        rm, rv = L.from_numpy(np.array([0.2, -0.1])), L.from_numpy(np.array([1.5, 0.8]))
+        y = L.nn.functional.batch_norm(xt, rm, rv, wt, bt, training=training, momentum=0.2)
+        gx, gw, gb = L.autograd.grad((y**3).sum(), (xt, wt, bt), create_graph=True)
+        h = L.autograd.grad((gx * gx).sum() + (gw * gb).sum(), (xt, wt))
+        out.append([t.detach().numpy() for t in (gx, gw, gb, rm, rv) + tuple(h)])
+    for a, b_ in zip(*out):
+        np.testing.assert_allclose(a, b_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "kw,shape",
+    [
+        (dict(normalized_shape=8), (3, 5, 8)),
+        (dict(normalized_shape=(4, 6)), (2, 3, 4, 6)),
+        (dict(normalized_shape=8, elementwise_affine=False), (4, 8)),
+        (dict(normalized_shape=8, bias=False, eps=1e-3), (4, 8)),
+    ],
+)
+def test_layernorm_vs_torch(kw, shape):
+    e_mod, t_mod = nn.LayerNorm(**kw), torch.nn.LayerNorm(**kw)
+    with torch.no_grad():
+        for p in t_mod.parameters():
+            p.uniform_(0.5, 1.5)
+    load_from_torch(e_mod, t_mod)
+    assert repr(e_mod) == repr(t_mod)
+    assert list(e_mod.state_dict().keys()) == list(t_mod.state_dict().keys())
+    step(e_mod, t_mod, shape, 0)
+
+
+def test_layernorm_double_backward_and_error():
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    out = []
+    for L in (ember, torch):
+        xt = L.from_numpy(x.copy()).requires_grad_()
+        w = L.from_numpy(np.linspace(0.5, 1.5, 6)).requires_grad_()
+        y = L.nn.functional.layer_norm(xt, (6,), w)
+        gx, gw = L.autograd.grad((y**3).sum(), (xt, w), create_graph=True)
+        h = L.autograd.grad((gx * gx).sum() + (gw**2).sum(), (xt, w))
+        out.append([t.detach().numpy() for t in (gx, gw) + tuple(h)])
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 5\]"):
+        F.layer_norm(ember.randn(2, 3), (5,))
+
+
+@pytest.mark.parametrize(
+    "groups,channels,shape,affine",
+    [(2, 4, (3, 4, 5), True), (3, 6, (2, 6, 3, 3), False), (1, 4, (2, 4, 2, 2), True)],
+)
+def test_groupnorm_vs_torch(groups, channels, shape, affine):
+    e_mod, t_mod = (
+        nn.GroupNorm(groups, channels, affine=affine),
+        torch.nn.GroupNorm(groups, channels, affine=affine),
+    )
+    with torch.no_grad():
+        for p in t_mod.parameters():
+            p.uniform_(0.5, 1.5)
+    load_from_torch(e_mod, t_mod)
+    assert repr(e_mod) == repr(t_mod)
+    step(e_mod, t_mod, shape, 0)
+    with pytest.raises(ValueError, match="divisible by num_groups"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(RuntimeError, match="divisible by num_groups"):
+        F.group_norm(ember.randn(2, 6, 3), 4)
+
+
+def test_embedding_vs_torch():
+    w = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    idx = np.array([[1, 2, 2, 9], [0, 2, 1, 1]])
+    for padding_idx in (None, 2, -1):
+        e = nn.Embedding.from_pretrained(
+            ember.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx
+        )
+        t = torch.nn.Embedding.from_pretrained(
+            torch.from_numpy(w.copy()), freeze=False, padding_idx=padding_idx
+        )
+        assert repr(e) == repr(t)
+        ye, yt = e(ember.from_numpy(idx)), t(torch.from_numpy(idx))
+        check_close(ye, yt)
+        g = np.random.default_rng(1).standard_normal(ye.shape).astype(np.float32)
+        ye.backward(ember.from_numpy(g.copy()))
+        yt.backward(torch.from_numpy(g))
+        check_close(e.weight.grad, t.weight.grad)
+    e = nn.Embedding(7, 3, padding_idx=3)
+    assert np.all(e.weight.detach().numpy()[3] == 0)
+    assert list(e.state_dict().keys()) == ["weight"]
+    assert not nn.Embedding.from_pretrained(ember.randn(3, 2)).weight.requires_grad
+
+
+def test_embedding_errors():
+    e = nn.Embedding(5, 2)
+    with pytest.raises(IndexError, match=r"index 5 is out of range \[0, 5\)"):
+        e(ember.tensor([1, 5]))
+    with pytest.raises(IndexError, match=r"index -1 is out of range"):
+        e(ember.tensor([-1, 0]))
+    with pytest.raises(NotImplementedError):
+        nn.Embedding(5, 2, max_norm=1.0)
+
+
+@pytest.mark.parametrize(
+    "kw,shape",
+    [
+        (dict(scale_factor=2), (2, 3, 4, 5)),
+        (dict(size=(5, 7), mode="bilinear"), (1, 2, 3, 4)),
+        (dict(scale_factor=(2, 3), mode="bilinear", align_corners=True), (1, 2, 3, 4)),
+        (dict(size=4), (2, 3, 7)),
+    ],
+)
+def test_upsample_vs_torch(kw, shape):
+    e_mod, t_mod = nn.Upsample(**kw), torch.nn.Upsample(**kw)
+    assert repr(e_mod) == repr(t_mod)
+    step(e_mod, t_mod, shape, 0)

@@ -84,6 +84,7 @@ inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
 struct ConvGeom {
   int64_t N = 0, C = 0, H = 0, W = 0, O = 0, KH = 1, KW = 1, OH = 0, OW = 0;
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+};
 
 // --- pool / norm families (poolnorm branch) ----------------------------------------------------
 // 2-D pooling over planes: x (B, H, W) contiguous -> out (B, OH, OW). Max/AdaptiveMax also write

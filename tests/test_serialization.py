@@ -34,6 +34,7 @@ def test_nested_structures_round_trip(tmp_path):
     ember.save(obj, p)
     back = ember.load(p)
     assert back["epoch"] == 3 and back["lr"] == 0.1 and back["best"] == float("inf")
+    assert tuple(back["state"][0]["step"].shape) == ()
     assert back["name"] == "run" and back["flag"] is True and back["none"] is None
     assert set(back["state"].keys()) == {0, 1}
     np.testing.assert_array_equal(back["state"][0]["momentum_buffer"].numpy(), np.ones((2, 2)))

@@ -52,7 +52,7 @@ class _Encoder:
         if isinstance(obj, (np.integer, np.floating, np.bool_)):
             return self.encode(obj.item(), path)
         if isinstance(obj, np.ndarray):
-            return {"__ndarray__": self.add(_C.from_numpy(np.ascontiguousarray(obj)), path or "array")}
+            return {"__ndarray__": self.add(_C.from_numpy(np.array(obj, order="C")), path or "array")}
         if isinstance(obj, dict):
             if all(isinstance(k, str) for k in obj):
                 return {"__dict__": {k: self.encode(v, f"{path}.{k}" if path else k) for k, v in obj.items()}}
@@ -138,7 +138,7 @@ def save(obj, f):
     for key, t in enc.tensors.items():
         if t.dtype not in _dtype_objs():
             raise TypeError(f"ember.save: unsupported dtype {t.dtype} for tensor {key!r}")
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
+        a = np.array(t.detach().cpu().numpy(), order="C", copy=None)
         code = _DTYPES[str(t.dtype).split(".")[-1]][0]
         header[key] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
         arrays.append(a)

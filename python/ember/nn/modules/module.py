@@ -444,7 +444,7 @@ def _to_tensor(val):
         import numpy as np
         if hasattr(val, "detach") and hasattr(val, "cpu") and hasattr(val, "numpy"):
             val = val.detach().cpu().numpy()  # e.g. a torch tensor
-        arr = np.ascontiguousarray(np.asarray(val))
+        arr = np.array(np.asarray(val), order="C")
         return _C.from_numpy(arr.copy())
     except Exception:
         return None

@@ -36,7 +36,7 @@ def get_worker_info():
 # --- moving batches between processes ---------------------------------------------------------------
 def _pack(obj):
     if isinstance(obj, _C.Tensor):
-        return ("__ember_tensor__", np.ascontiguousarray(obj.detach().numpy()))
+        return ("__ember_tensor__", np.array(obj.detach().numpy(), order="C"))
     if isinstance(obj, dict):
         return {k: _pack(v) for k, v in obj.items()}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):

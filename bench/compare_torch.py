@@ -1,0 +1,192 @@
+"""Ember vs PyTorch on the CPU, side by side in one process, interleaved, medians and ratios.
+
+    python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json]
+
+Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
+MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, and peak
+RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
+Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+import ember
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+LIBS = {"ember": ember, "torch": torch}
+
+
+def timeit(fn, repeat, inner=1, warmup=2):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        out.append((time.perf_counter() - t) / inner)
+    return out
+
+
+def interleaved(makers, repeat, inner=1):
+    """makers: {name: () -> fn}; runs the frameworks alternately, returns medians in seconds."""
+    fns = {k: m() for k, m in makers.items()}
+    samples = {k: [] for k in fns}
+    for k, f in fns.items():
+        timeit(f, 0, inner, warmup=3)
+    for _ in range(repeat):
+        for k, f in fns.items():
+            samples[k] += timeit(f, 1, inner, warmup=0)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+# --- workloads -----------------------------------------------------------------------------------
+def gemm(n):
+    def make(L):
+        a = L.randn(n, n)
+        b = L.randn(n, n)
+        return lambda: L.mm(a, b)
+
+    def make_np():
+        a = np.random.standard_normal((n, n)).astype(np.float32)
+        b = np.random.standard_normal((n, n)).astype(np.float32)
+        return lambda: a @ b
+
+    return {"ember": lambda: make(ember), "torch": lambda: make(torch), "numpy": make_np}, 2 * n ** 3
+
+
+def conv(shape, out_c, k, p):
+    def make(L):
+        x = L.randn(*shape, requires_grad=True)
+        layer = L.nn.Conv2d(shape[1], out_c, k, padding=p)
+
+        def step():
+            x.grad = None
+            layer.zero_grad()
+            layer(x).sum().backward()
+
+        return step
+
+    return {"ember": lambda: make(ember), "torch": lambda: make(torch)}
+
+
+from workloads import MODELS, train_step_for  # noqa: E402
+
+
+def train_step(name):
+    return {"ember": lambda: train_step_for(ember, name), "torch": lambda: train_step_for(torch, name)}
+
+
+def small_add(graph):
+    def make(L):
+        a = L.ones(1, requires_grad=graph)
+        b = L.ones(1)
+        return lambda: a + b
+
+    return {"ember": lambda: make(ember), "torch": lambda: make(torch)}
+
+
+def tiny_linear():
+    def make(L):
+        layer = L.nn.Linear(8, 8)
+        x = L.randn(1, 8)
+
+        def step():
+            layer.zero_grad()
+            layer(x).sum().backward()
+
+        return step
+
+    return {"ember": lambda: make(ember), "torch": lambda: make(torch)}
+
+
+RSS_CODE = """
+import sys
+lib = sys.argv[1]; model = sys.argv[2]
+L = __import__(lib)
+if model != "import":
+    sys.path.insert(0, {bench!r})
+    import workloads
+    step = workloads.train_step_for(L, model)
+    for _ in range(50):
+        step()
+# VmHWM: this process's peak RSS (ru_maxrss would include the forking parent's peak)
+print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024)
+"""
+
+
+def peak_rss(lib, model):
+    code = RSS_CODE.format(bench=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code, lib, model], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    rep = 3 if args.quick else args.repeat
+    rows = []
+    info = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+            "torch": torch.__version__, "ember": ember.__version__, "cpus": os.cpu_count(),
+            "ember_isa": ember._C._cpu_isa(), "date": time.strftime("%Y-%m-%d")}
+    print(f"# {info}")
+
+    def report(name, threads, med, unit="ms", scale=1e3, extra=""):
+        e, t = med["ember"], med["torch"]
+        row = {"workload": name, "threads": threads, "ember": e * scale, "torch": t * scale,
+               "ratio": t / e, "unit": unit}
+        if "numpy" in med:
+            row["numpy"] = med["numpy"] * scale
+        rows.append(row)
+        np_part = f"  numpy {row['numpy']:9.3f}" if "numpy" in row else ""
+        print(f"{name:44s} {threads}T  ember {row['ember']:9.3f}  torch {row['torch']:9.3f}{np_part} {unit}"
+              f"  torch/ember {row['ratio']:5.2f}{extra}")
+
+    for nt in args.threads:
+        ember.set_num_threads(nt)
+        torch.set_num_threads(nt)
+        for n in ([512] if args.quick else [128, 512, 1024, 2048]):
+            makers, flops = gemm(n)
+            med = interleaved(makers, rep, inner=max(1, 2 ** 24 // n ** 3 * 4))
+            gf = {k: flops / v / 1e9 for k, v in med.items()}
+            report(f"sgemm n={n}", nt, med,
+                   extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
+        for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
+                                      ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
+                                      ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)]:
+            report(name + " fwd+bwd", nt, interleaved(conv(shape, oc, k, p), rep))
+        for m in MODELS:
+            if args.quick and m == "vgg":
+                continue
+            report(f"train step {m}", nt, interleaved(train_step(m), rep))
+        if nt == args.threads[0]:
+            report("op: add 1-element", nt, interleaved(small_add(False), rep, inner=2000), unit="us", scale=1e6)
+            report("op: add 1-element, graph recorded", nt, interleaved(small_add(True), rep, inner=2000),
+                   unit="us", scale=1e6)
+            report("step: Linear(8,8) fwd+bwd batch 1", nt, interleaved(tiny_linear(), rep, inner=200),
+                   unit="us", scale=1e6)
+    for m in ["import", "lenet"] + ([] if args.quick else ["vgg"]):
+        e, t = peak_rss("ember", m), peak_rss("torch", m)
+        rows.append({"workload": f"peak RSS {m}", "ember": e, "torch": t, "ratio": t / e, "unit": "MiB"})
+        print(f"{'peak RSS ' + m:44s}     ember {e:9.1f}  torch {t:9.1f} MiB  torch/ember {t / e:5.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"info": info, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -38,15 +38,16 @@ def timeit(fn, repeat, inner=1, warmup=2):
     return out
 
 
-def interleaved(makers, repeat, inner=1):
-    """makers: {name: () -> fn}; runs the frameworks alternately, returns medians in seconds."""
+def interleaved(makers, repeat, inner=1, rounds=3):
+    """makers: {name: () -> fn}. Alternates the libraries in blocks (a warm-up call, then
+    repeat/rounds timed samples each), so one library's idle thread pool (spinning OpenMP or
+    OpenBLAS workers) costs only the discarded warm-up of the next; returns medians in seconds."""
     fns = {k: m() for k, m in makers.items()}
     samples = {k: [] for k in fns}
-    for k, f in fns.items():
-        timeit(f, 0, inner, warmup=3)
-    for _ in range(repeat):
+    per = max(1, -(-repeat // rounds))
+    for _ in range(rounds):
         for k, f in fns.items():
-            samples[k] += timeit(f, 1, inner, warmup=0)
+            samples[k] += timeit(f, per, inner, warmup=2)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 

@@ -174,6 +174,51 @@ void col2im(const ConvGeom& g, const T* cols, T* x, T* scratch) {
       }
 }
 
+// Implicit im2col (stride 1 along W): the image, or its zero-padded copy, read as
+// cols(k = (c, kh, kw), l = (oh, ow)) = base[c * plane + (oh * sh + kh * dh) * row + ow + kw * dw],
+// packed straight into the GEMM's B panels, so no cols buffer is written and read back.
+template <class T>
+struct ImageCols {
+  const T* base;
+  int64_t plane, row;
+};
+bool implicit_ok(const ConvGeom& g) { return g.sw == 1 && g.OH > 0 && g.OW > 0; }
+
+// B[k0:k0+kc, j0:j0+nc] of the image's cols (K = Cg*KH*KW rows) -> nr-wide k-major panels.
+template <class T>
+void pack_image_cols(const ConvGeom& g, const ImageCols<T>& src, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                     int nr, T* dst) {
+  const int64_t KK = g.KH * g.KW;
+  int64_t seg_j[64], seg_s[64], seg_n[64];  // runs of one output row inside a panel (nr <= 64)
+  for (int64_t p0 = j0; p0 < j0 + nc; p0 += nr, dst += kc * nr) {
+    const int64_t w = std::min<int64_t>(nr, j0 + nc - p0);
+    int ns = 0;
+    for (int64_t j = 0; j < w;) {
+      const int64_t l = p0 + j, oh = l / g.OW, ow = l % g.OW;
+      const int64_t n = std::min(w - j, g.OW - ow);
+      seg_j[ns] = j, seg_s[ns] = oh * g.sh * src.row + ow, seg_n[ns] = n, ++ns;
+      j += n;
+    }
+    int64_t c = k0 / KK, kh = (k0 % KK) / g.KW, kw = k0 % g.KW;
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* s = src.base + c * src.plane + kh * g.dh * src.row + kw * g.dw;
+      T* d = dst + k * nr;
+      for (int t = 0; t < ns; ++t) {
+        const T* ss = s + seg_s[t];
+        T* dd = d + seg_j[t];
+        const int64_t n = seg_n[t];
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) dd[i] = ss[i];
+      }
+      for (int64_t j = w; j < nr; ++j) d[j] = T(0);
+      if (++kw == g.KW) {
+        kw = 0;
+        if (++kh == g.KH) kh = 0, ++c;
+      }
+    }
+  }
+}
+
 bool is_pointwise(const ConvGeom& g) {
   return g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OH == g.H && g.OW == g.W;
 }
@@ -203,16 +248,33 @@ void over_images(int64_t N, int64_t buf, const F& f) {
 template <class T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
-  const bool pw = is_pointwise(g);
-  const int64_t colsz = pw ? 0 : g.groups * K * L;
+  const bool pw = is_pointwise(g), implicit = !pw && implicit_ok(g);
+  const PadGeom pg = pad_geom(g);
+  const int64_t colsz = pw || implicit ? 0 : g.groups * K * L;
   over_images<T>(g.N, pw ? 0 : colsz + scratch_size(g), [&](int64_t n, T* cols, bool threads) {
     const T* xn = x + n * g.C * g.H * g.W;
     T* yn = y + n * g.O * L;
-    if (!pw) im2col(g, xn, cols, cols + colsz);
-    const T* src = pw ? xn : cols;
-    for (int64_t gi = 0; gi < g.groups; ++gi)
-      gemm_strided(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, src + gi * K * L, L, 1,
-                   Scalar(0.0), yn + gi * Og * L, L, 1, threads);
+    if (implicit) {
+      ImageCols<T> ic{xn, g.H * g.W, g.W};
+      if (pg.use) {
+        pad_image(g, pg, xn, cols);
+        ic = ImageCols<T>{cols, pg.Hp * pg.Wp, pg.Wp};
+      }
+      for (int64_t gi = 0; gi < g.groups; ++gi) {
+        const ImageCols<T> icg{ic.base + gi * Cg * ic.plane, ic.plane, ic.row};
+        const GemmPackB pack = [&](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, void* dst) {
+          pack_image_cols<T>(g, icg, k0, kc, j0, nc, nr, static_cast<T*>(dst));
+        };
+        gemm_packed_b(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, pack, Scalar(0.0),
+                      yn + gi * Og * L, L, 1, threads);
+      }
+    } else {
+      if (!pw) im2col(g, xn, cols, cols + colsz);
+      const T* src = pw ? xn : cols;
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm_strided(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, src + gi * K * L, L, 1,
+                     Scalar(0.0), yn + gi * Og * L, L, 1, threads);
+    }
     if (bias)
       for (int64_t o = 0; o < g.O; ++o) {
         T* yo = yn + o * L;

@@ -1,6 +1,7 @@
 // The CPU backend's kernel families (free functions, one file per family), gathered into the
 // Backend interface by backend.cpp.
 #pragma once
+#include <functional>
 #include "ember/backend.h"
 
 namespace ember::cpu {
@@ -38,6 +39,12 @@ void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, cons
 void gemm_strided(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa,
                   int64_t csa, const void* B, int64_t rsb, int64_t csb, Scalar beta, void* C, int64_t rsc,
                   int64_t csc, bool threads = true);
+// C = alpha * A @ B + beta * C (float32/float64) with B produced by a packer instead of read from
+// memory: packb(k0, kc, j0, nc, nr, dst) writes B[k0:k0+kc, j0:j0+nc] as ceil(nc/nr) panels of
+// kc x nr (k-major, columns >= nc zero). Called concurrently from the GEMM's threads.
+using GemmPackB = std::function<void(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, void* dst)>;
+void gemm_packed_b(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa,
+                   int64_t csa, const GemmPackB& packb, Scalar beta, void* C, int64_t rsc, int64_t csc, bool threads);
 // BLAS-style (row-major; transa: A is stored K x M with leading dimension lda).
 void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A,
           int64_t lda, const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc);

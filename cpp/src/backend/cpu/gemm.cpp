@@ -122,11 +122,16 @@ struct Problem {
   int64_t rsb, csb;
   T* c;
   int64_t rsc, csc;
+  // B from a packer instead of memory (gemm_packed_b), and this sub-problem's first column of B.
+  const GemmPackB* packb = nullptr;
+  int64_t j_off = 0;
   // The sub-problem C[i0:i0+m, j0:j0+n].
   Problem sub(int64_t i0, int64_t m, int64_t j0, int64_t n) const {
     Problem p = *this;
     p.M = m, p.N = n;
-    p.a = a + i0 * rsa, p.b = b + j0 * csb, p.c = c + i0 * rsc + j0 * csc;
+    p.a = a + i0 * rsa, p.c = c + i0 * rsc + j0 * csc;
+    if (!packb) p.b = b + j0 * csb;
+    p.j_off = j_off + j0;
     return p;
   }
 };
@@ -161,7 +166,8 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T>
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
-      pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
+      if (p.packb) (*p.packb)(pc, kc, p.j_off + jc, nc, NR, bbuf);
+      else pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
       for (int64_t ic = 0; ic < p.M; ic += MC) {
         const int64_t mc = std::min(MC, p.M - ic);
         pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
@@ -294,7 +300,8 @@ void gemm_float(const Problem<T>& p, bool threads) {
   if (p.M == 0 || p.N == 0) return;
   if (p.K == 0 || p.alpha == T(0)) return scale_c(p);
   const int64_t work = p.M * p.N * p.K;
-  if (work <= kDirectWork || p.M == 1 || p.N == 1) return gemm_direct(p, threads && work >= kThreadWork);
+  if (!p.packb && (work <= kDirectWork || p.M == 1 || p.N == 1))
+    return gemm_direct(p, threads && work >= kThreadWork);
   const int nt = threads && work >= kThreadWork ? get_num_threads() : 1;
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
@@ -353,6 +360,12 @@ Problem<T> make_problem(int64_t M, int64_t N, int64_t K, Scalar alpha, const voi
                     static_cast<const T*>(B), rsb, csb, static_cast<T*>(C), rsc, csc};
 }
 
+template <class F>
+void dispatch_float_gemm(DType dt, const F& f) {
+  if (dt == DType::Float32) f(float());
+  else f(double());
+}
+
 }  // namespace
 
 GemmIsa gemm_isa() { return current_isa(); }
@@ -367,6 +380,17 @@ void gemm_strided(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, co
   dispatch_numeric(dtype, "gemm", [&](auto tag) {
     using T = decltype(tag);
     gemm_any(make_problem<T>(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc), threads);
+  });
+}
+
+void gemm_packed_b(DType dtype, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t rsa,
+                   int64_t csa, const GemmPackB& packb, Scalar beta, void* C, int64_t rsc, int64_t csc, bool threads) {
+  EMBER_CHECK(dtype == DType::Float32 || dtype == DType::Float64, RuntimeError, "gemm_packed_b: float dtypes only");
+  dispatch_float_gemm(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    Problem<T> p = make_problem<T>(M, N, K, alpha, A, rsa, csa, nullptr, 0, 0, beta, C, rsc, csc);
+    p.packb = &packb;
+    gemm_float(p, threads);
   });
 }
 

@@ -78,24 +78,31 @@ EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b,
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // C's lines are prefetched ~32 k-steps before the end (earlier they would be evicted from L1
   // by the streaming A panel).
+  // Two k loops around the prefetch (no per-step test), each unrolled 4x.
   const int64_t k_pf = kc > 32 ? kc - 32 : 0;
-  for (int64_t k = 0; k < kc; ++k) {
-    if (k == k_pf && csc == 1) {
-#pragma GCC unroll 14
-      for (int i = 0; i < MR; ++i)
-        if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0),
-                   _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16), _MM_HINT_T0);
-    }
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += NR;
+#define EMBER_F32_KSTEP                                                   \
+  {                                                                       \
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);     \
+    _Pragma("GCC unroll 14") for (int i = 0; i < MR; ++i) {               \
+      const __m512 ai = _mm512_set1_ps(a[i]);                             \
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                     \
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                     \
+    }                                                                     \
+    a += MR;                                                              \
+    b += NR;                                                              \
   }
+  int64_t k = 0;
+#pragma GCC unroll 4
+  for (; k < k_pf; ++k) EMBER_F32_KSTEP
+  if (csc == 1) {
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i)
+      if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0),
+                 _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
+  for (; k < kc; ++k) EMBER_F32_KSTEP
+#undef EMBER_F32_KSTEP
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (csc == 1) {
     const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);

@@ -1,5 +1,7 @@
-// CPU convolution kernels on the GEMM: per image, im2col (x -> cols (C*KH*KW, OH*OW)) and, per
-// group, y (O/g, L) = w (O/g, K) @ cols (K, L); the input gradient is the transposed product
+// CPU convolution kernels on the GEMM: per image and group, y (O/g, L) = w (O/g, K) @ cols (K, L),
+// cols (C*KH*KW, OH*OW) being the image's im2col; with stride 1 along W the forward never builds
+// cols: the GEMM's B panels are packed straight from the (zero-padded) image (gemm_packed_b),
+// other strides go through a cols buffer. The input gradient is the transposed product
 // followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
 // convolution skips im2col (x is its own cols); depthwise convolutions go to conv_direct.cpp.
 // Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);

@@ -242,6 +242,8 @@ class Module:
 
     def _unique_modules(self):
         """self and its descendants, pre-order, each once: named_modules() without the names."""
+        if not self._modules:
+            return (self,)
         out, memo, stack = [], set(), [self]
         while stack:
             m = stack.pop()

@@ -33,6 +33,7 @@ struct UnaryParams {
 
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod,
+  ReluBackward,  // g * (y > 0): relu's gradient in one pass (floating point only, no graph)
   BitAnd, BitOr, BitXor,
   // bool out
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor,

@@ -223,19 +223,25 @@ TensorList run(const std::shared_ptr<Node>& root, bool keep_graph, bool create_g
                const std::vector<Capture>& captures, bool accumulate_leaves,
                const std::unordered_set<Node*>* only_leaves) {
   AutoGradMode mode(create_graph);
-  // 1. dependencies (iterative DFS) and the post-order for `needed`.
-  std::unordered_map<Node*, int> deps;
+  // 1. dependencies (iterative DFS) and the post-order for `needed`. One map entry per node below
+  // the root holds its dependency count and its gradient buffer (nothing points back at the root).
+  struct Slot {
+    int deps = 0;
+    TensorList buf;
+  };
+  std::unordered_map<Node*, Slot> slots;
+  slots.reserve(16);
   std::vector<Node*> order;  // post-order
   {
-    std::unordered_set<Node*> seen{root.get()};
     std::vector<std::pair<Node*, size_t>> stack{{root.get(), 0}};
     while (!stack.empty()) {
       auto& [n, i] = stack.back();
       if (i < n->next_edges.size()) {
         Node* c = n->next_edges[i++].fn.get();
         if (!c) continue;
-        deps[c]++;
-        if (seen.insert(c).second) stack.push_back({c, 0});
+        auto [it, first] = slots.try_emplace(c);
+        it->second.deps++;
+        if (first) stack.push_back({c, 0});  // may invalidate n, i: not used after this
       } else {
         order.push_back(n);
         stack.pop_back();
@@ -258,13 +264,12 @@ TensorList run(const std::shared_ptr<Node>& root, bool keep_graph, bool create_g
   TensorList captured(captures.size());
 
   // 2. execute in dependency order.
-  std::unordered_map<Node*, TensorList> buffers;
   std::vector<std::shared_ptr<Node>> ready{root};
   while (!ready.empty()) {
     std::shared_ptr<Node> node = std::move(ready.back());
     ready.pop_back();
-    TensorList inputs = std::move(buffers[node.get()]);
-    buffers.erase(node.get());
+    TensorList inputs;
+    if (node != root) inputs = std::move(slots.at(node.get()).buf);
     inputs.resize(std::max(inputs.size(), node->input_meta.size()));
     for (auto& h : node->pre_hooks) {
       if (h.input_nr < inputs.size() && inputs[h.input_nr].defined()) {
@@ -300,13 +305,14 @@ TensorList run(const std::shared_ptr<Node>& root, bool keep_graph, bool create_g
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];
       if (!e.fn) continue;
+      Slot& slot = slots.at(e.fn.get());
       if (i < outputs.size() && outputs[i].defined()) {
         Tensor g = fit_gradient(outputs[i], e.fn->input_meta.at(e.input_nr), *node, i);
-        TensorList& buf = buffers[e.fn.get()];
+        TensorList& buf = slot.buf;
         if (buf.size() <= e.input_nr) buf.resize(e.input_nr + 1);
         buf[e.input_nr] = accumulate(buf[e.input_nr], g);
       }
-      if (--deps[e.fn.get()] == 0) ready.push_back(e.fn);
+      if (--slot.deps == 0) ready.push_back(e.fn);
     }
   }
   return captured;

@@ -21,6 +21,10 @@ template <class T> EMBER_HD inline bool isnan_(T v) {
 struct Add { template <class T> EMBER_HD T operator()(T a, T b) const { return a + b; } };
 struct Sub { template <class T> EMBER_HD T operator()(T a, T b) const { return a - b; } };
 struct Mul { template <class T> EMBER_HD T operator()(T a, T b) const { return a * b; } };
+// relu's gradient, bit-identical to g * T(y > 0) (NaN or -0 where g is NaN or negative and y <= 0).
+struct ReluBackward {
+  template <class T> EMBER_HD T operator()(T g, T y) const { return g * (y > T(0) ? T(1) : T(0)); }
+};
 struct Div { template <class T> EMBER_HD T operator()(T a, T b) const { return a / b; } };
 struct FloorDiv {
   template <class T> EMBER_HD T operator()(T a, T b) const {

@@ -154,6 +154,7 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
   }
   if constexpr (std::is_floating_point_v<T>) {
     if (op == BinaryOp::Atan2) return run_binary<T>(it, fn::Atan2{});
+    if (op == BinaryOp::ReluBackward) return run_binary<T>(it, fn::ReluBackward{});
   } else {
     switch (op) {
       case BinaryOp::BitAnd: return run_binary<T>(it, fn::BitAnd{});

@@ -151,11 +151,19 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if not self._forward_pre_hooks:  # fast path (same behaviour): no hook lists to copy
+            out = self.forward(*args, **kwargs)
+            if not self._forward_hooks:
+                return out
+            return self._run_forward_hooks(args, out)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
         out = self.forward(*args, **kwargs)
+        return self._run_forward_hooks(args, out)
+
+    def _run_forward_hooks(self, args, out):
         for hook in list(self._forward_hooks.values()):
             res = hook(self, args, out)
             if res is not None:
@@ -217,8 +225,36 @@ class Module:
         yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        cls = type(self)
+        if cls.named_parameters is not Module.named_parameters or cls.named_modules is not Module.named_modules:
+            for _, p in self.named_parameters(recurse=recurse):
+                yield p
+            return
+        # Fast path (a train step calls this through zero_grad): the order and de-duplication of
+        # named_parameters, without building the names.
+        seen = set()
+        for m in self._unique_modules() if recurse else (self,):
+            for p in m._parameters.values():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield p
+
+    def _unique_modules(self):
+        """self and its descendants, pre-order, each once: named_modules() without the names."""
+        if not self._modules:
+            return (self,)
+        out, memo, stack = [], set(), [self]
+        while stack:
+            m = stack.pop()
+            if id(m) in memo:
+                continue
+            memo.add(id(m))
+            out.append(m)
+            children = [c for c in m._modules.values() if c is not None]
+            if children:
+                stack.extend(reversed(children))
+        return out
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
         yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
@@ -334,12 +370,12 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
-            if p.grad is None:
+            g = p.grad
+            if g is None:
                 continue
             if set_to_none:
                 p.grad = None
             else:
-                g = p.grad
                 if g.grad_fn is not None:
                     p.grad = g.detach()
                     g = p.grad

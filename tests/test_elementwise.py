@@ -139,3 +139,21 @@ def test_size_overflow_and_out_of_memory_raise():
 def test_too_many_dims_raise():
     with pytest.raises(RuntimeError, match="more than 25 dims"):
         ember.zeros(*([1] * 30)) + 1
+
+
+def test_isclose_allclose_equal_match_torch():
+    torch = pytest.importorskip("torch")
+    a = np.array([1.0, 1.0 + 1e-6, np.inf, -np.inf, np.nan, 0.0, 2.0])
+    b = np.array([1.0, 1.0, np.inf, np.inf, np.nan, 1e-9, 2.1])
+    for kw in ({}, {"equal_nan": True}, {"rtol": 0.1}, {"atol": 0.2}):
+        e = ember.isclose(ember.from_numpy(a), ember.from_numpy(b), **kw).numpy()
+        t = torch.isclose(torch.from_numpy(a), torch.from_numpy(b), **kw).numpy()
+        np.testing.assert_array_equal(e, t)
+    assert ember.allclose(ember.ones(3), ember.ones(3) + 1e-7)
+    assert not ember.allclose(ember.ones(3), ember.zeros(3))
+    assert ember.equal(ember.arange(3), ember.arange(3)) and not ember.equal(ember.arange(3), ember.arange(4))
+
+
+def test_top_level_conv2d():
+    x, w = ember.ones(1, 1, 4, 4), ember.ones(2, 1, 3, 3)
+    assert tuple(ember.conv2d(x, w).shape) == (1, 2, 2, 2) and float(ember.conv2d(x, w).sum()) == 72.0

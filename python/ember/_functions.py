@@ -32,3 +32,32 @@ from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noq
 # --- linear algebra (cpp/src/bindings/linalg.cpp) ---
 # isort: split
 from ._C import addmm, baddbmm, bmm, dot, matmul, mm, mv, outer  # noqa: F401
+
+# --- convolution at the top level (torch.conv2d ...) ------------------------------------------------
+from ._C import conv1d, conv2d, conv_transpose2d  # noqa: F401,E402
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |input - other| <= atol + rtol * |other| (infinities equal only to themselves)."""
+    from ._C import abs as _abs, isfinite as _isfinite, isnan as _isnan, where as _where
+    if input.dtype != other.dtype:
+        raise TypeError(f"isclose: {input.dtype} did not match {other.dtype}")
+    if not input.is_floating_point():
+        return input == other
+    exact = input == other
+    finite = _isfinite(input).logical_and(_isfinite(other))
+    close = _where(finite, _abs(input - other) <= atol + rtol * _abs(other), exact)
+    close = close.logical_or(exact)
+    if equal_nan:
+        close = close.logical_or(_isnan(input).logical_and(_isnan(other)))
+    return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element of input is close to other (see isclose)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and the same elements."""
+    return tuple(input.shape) == tuple(other.shape) and bool((input == other).all().item())

@@ -1,5 +1,5 @@
 // Scalar types: float32 (default), float64, int64, int32, uint8, bool; promotion like torch's;
-// EMBER_DISPATCH_* to turn a runtime dtype into a C++ type inside a generic lambda.
+// dispatch_all/dispatch_numeric/dispatch_float to turn a runtime dtype into a C++ type inside a generic lambda.
 #pragma once
 #include <cstdint>
 #include <ostream>

@@ -3,7 +3,8 @@
 // cols: the GEMM's B panels are packed straight from the (zero-padded) image (gemm_packed_b),
 // other strides go through a cols buffer. The input gradient is the transposed product
 // followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
-// convolution skips im2col (x is its own cols); depthwise convolutions go to conv_direct.cpp.
+// convolution skips im2col (x is its own cols); depthwise convolutions go to conv_direct.cpp, and
+// stride-1 float32 convolutions with 16-multiple output widths to conv_igemm.cpp (AVX-512).
 // Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);
 // the weight gradient gives each thread a batch chunk and its own partial dw, summed at the end,
 // so no atomics. A batch smaller than the thread count runs images in turn with threaded GEMMs.
@@ -12,6 +13,7 @@
 #include <memory>
 
 #include "conv_direct.h"
+#include "conv_igemm.h"
 #include "conv_util.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -230,6 +232,12 @@ DType dtype_of() {
   return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
 }
 
+// The implicit-GEMM kernels (conv_igemm.cpp) take float32 only.
+template <class T>
+bool igemm_ok(const ConvGeom& g, bool (*ok)(const ConvGeom&)) {
+  return std::is_same_v<T, float> && ok(g);
+}
+
 // Run f(n, cols, threaded_gemm) for every image: batch split over threads when it is at least the
 // thread count (each chunk owns a cols buffer of `buf` elements), else images in turn.
 template <class T, class F>
@@ -311,40 +319,45 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const int64_t WN = g.O * K;
   const bool pw = is_pointwise(g);
-  const int nt = get_num_threads();
-  const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
-  // chunk 0 accumulates into dw, chunk c > 0 into partial[(c - 1) * WN ...]
-  std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
-  auto run_chunk = [&](int64_t c) {
-    T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
-    const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
-    if (n0 == n1) std::fill(acc, acc + WN, T(0));
-    const int64_t colsz = pw ? 0 : g.groups * K * L;
-    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* xn = x + n * g.C * g.H * g.W;
-      const T* gyn = gy + n * g.O * L;
-      if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
-      const T* src = pw ? xn : cols.get();
-      // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
-      for (int64_t gi = 0; gi < g.groups; ++gi)
-        gemm_strided(dtype_of<T>(), Og, K, L, Scalar(1.0), gyn + gi * Og * L, L, 1, src + gi * K * L, 1, L,
-                     Scalar(n == n0 ? 0.0 : 1.0), acc + gi * Og * K, K, 1, chunks == 1);
-    }
-  };
-  if (chunks == 1) {
-    run_chunk(0);
-  } else {
-    parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t c = b; c < e; ++c) run_chunk(c);
-    });
-    parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
-      for (int64_t c = 1; c < chunks; ++c) {
-        const T* p = partial.get() + (c - 1) * WN;
-#pragma omp simd
-        for (int64_t i = b; i < e; ++i) dw[i] += p[i];
+  if constexpr (std::is_same_v<T, float>) {
+    if (igemm_backward_weight_ok(g)) igemm_backward_weight(g, x, gy, dw);
+  }
+  if (!igemm_ok<T>(g, igemm_backward_weight_ok)) {
+    const int nt = get_num_threads();
+    const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
+    // chunk 0 accumulates into dw, chunk c > 0 into partial[(c - 1) * WN ...]
+    std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
+    auto run_chunk = [&](int64_t c) {
+      T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
+      const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
+      if (n0 == n1) std::fill(acc, acc + WN, T(0));
+      const int64_t colsz = pw ? 0 : g.groups * K * L;
+      std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
+      for (int64_t n = n0; n < n1; ++n) {
+        const T* xn = x + n * g.C * g.H * g.W;
+        const T* gyn = gy + n * g.O * L;
+        if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
+        const T* src = pw ? xn : cols.get();
+        // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
+        for (int64_t gi = 0; gi < g.groups; ++gi)
+          gemm_strided(dtype_of<T>(), Og, K, L, Scalar(1.0), gyn + gi * Og * L, L, 1, src + gi * K * L, 1, L,
+                       Scalar(n == n0 ? 0.0 : 1.0), acc + gi * Og * K, K, 1, chunks == 1);
       }
-    });
+    };
+    if (chunks == 1) {
+      run_chunk(0);
+    } else {
+      parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) run_chunk(c);
+      });
+      parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
+        for (int64_t c = 1; c < chunks; ++c) {
+          const T* p = partial.get() + (c - 1) * WN;
+#pragma omp simd
+          for (int64_t i = b; i < e; ++i) dw[i] += p[i];
+        }
+      });
+    }
   }
   if (dbias) {
     parallel_for(0, g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * L)), [&](int64_t b, int64_t e) {
@@ -379,6 +392,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (igemm_ok<T>(g, igemm_forward_ok))
+      igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
       forward_impl<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
   });
@@ -389,6 +404,8 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (igemm_ok<T>(g, igemm_backward_input_ok))
+      igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else
       backward_input_impl<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
   });

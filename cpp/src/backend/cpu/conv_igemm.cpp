@@ -1,0 +1,300 @@
+// Implicit-GEMM convolution for stride 1 (float32, AVX-512): y (O, L) = w (O, K) @ cols (K, L) per
+// image, where the "cols" operand is never built: with stride 1 and OW a multiple of 16, every
+// 16-pixel run of an output row reads a contiguous 16-float run of the zero-padded input, at
+// offset off[k] = c * Hp * Wp + kh * Wp + kw from the run's base. So the micro-kernel loads B
+// vectors straight from the padded image (which stays in L1/L2 while all output channels are
+// computed), and only the weights are packed, once per call, into MR-row k-major panels.
+// Against im2col + GEMM this removes the column buffer, its packing and (for the input gradient,
+// a correlation of gy with the flipped, transposed weights) col2im; measured on the small-VGG
+// layers it is the faster path (bench/bench_conv.py).
+// Register tile: MR = 8 output channels x 3 vectors of 16 pixels (24 zmm accumulators); conv
+// channel counts are multiples of 8 far more often than of 12. The sum over k runs in GEMM order,
+// so results match the im2col path to rounding.
+// Threads: images split over threads (each with its own padded copy); a batch smaller than the
+// thread count splits each image's pixel tiles instead.
+#include "conv_igemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loops.h"
+#include "parallel.h"
+
+#define EMBER_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+namespace ember::cpu {
+namespace {
+
+constexpr int MR = 8;     // output channels per tile
+constexpr int NV = 3;     // 16-pixel vectors per tile
+constexpr int64_t VL = 16;
+
+// A stride-1 correlation: in (Ci, H, W) zero-padded by (ph, pw) -> out (Co, OH, OW), per image.
+struct Corr {
+  int64_t N, Ci, H, W, Co, KH, KW, ph, pw, OH, OW;
+  int64_t Hp() const { return H + 2 * ph; }
+  int64_t Wp() const { return W + 2 * pw; }
+  int64_t K() const { return Ci * KH * KW; }
+};
+
+bool geometry_ok(const Corr& c) {
+  if (c.OW <= 0 || c.OH <= 0 || c.OW % VL != 0 || c.K() <= 0) return false;
+  // offsets are int32
+  return c.Ci * c.Hp() * c.Wp() < (int64_t(1) << 31);
+}
+
+// Tile of m (<= MR) output channels x nv (<= NV) pixel vectors: c[i][v*16 + j] =
+// bias[i] + sum_k a[k * MR + i] * b_v[off[k] + j].
+template <int NVT>
+EMBER_AVX512 void tile(int64_t K, const float* a, const int32_t* off, const float* const* bp, float* c,
+                       int64_t ldc, int m, const float* bias) {
+  __m512 acc[MR][NVT];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NVT; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float* b0 = bp[0];
+  const float* b1 = NVT > 1 ? bp[1] : bp[0];
+  const float* b2 = NVT > 2 ? bp[2] : bp[0];
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t o = off[k];
+    __m512 bv[NVT];
+    bv[0] = _mm512_loadu_ps(b0 + o);
+    if constexpr (NVT > 1) bv[1] = _mm512_loadu_ps(b1 + o);
+    if constexpr (NVT > 2) bv[2] = _mm512_loadu_ps(b2 + o);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NVT; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    a += MR;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i < m) {
+      const __m512 bi = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+#pragma GCC unroll 3
+      for (int v = 0; v < NVT; ++v) _mm512_storeu_ps(c + i * ldc + v * VL, _mm512_add_ps(acc[i][v], bi));
+    }
+  }
+}
+
+// One image: in -> padded copy P (borders already zero) -> out, pixel tiles [t0, t1) of NV vectors.
+EMBER_AVX512 void run_tiles(const Corr& c, const float* apack, const int32_t* off, const float* bias,
+                            const float* P, float* out, int64_t t0, int64_t t1) {
+  const int64_t K = c.K(), L = c.OH * c.OW, nvec = L / VL, Wp = c.Wp();
+  const int64_t panels = (c.Co + MR - 1) / MR;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t v0 = t * NV;
+    const int nv = static_cast<int>(std::min<int64_t>(NV, nvec - v0));
+    const float* bp[NV];
+    for (int v = 0; v < nv; ++v) {
+      const int64_t l = (v0 + v) * VL, oh = l / c.OW, ow = l % c.OW;
+      bp[v] = P + oh * Wp + ow;
+    }
+    for (int64_t p = 0; p < panels; ++p) {
+      const int m = static_cast<int>(std::min<int64_t>(MR, c.Co - p * MR));
+      const float* a = apack + p * K * MR;
+      float* cp = out + p * MR * L + v0 * VL;
+      const float* bb = bias ? bias + p * MR : nullptr;
+      if (nv == 3) tile<3>(K, a, off, bp, cp, L, m, bb);
+      else if (nv == 2) tile<2>(K, a, off, bp, cp, L, m, bb);
+      else tile<1>(K, a, off, bp, cp, L, m, bb);
+    }
+  }
+}
+
+void pad_into(const Corr& c, const float* in, float* P) {
+  const int64_t Hp = c.Hp(), Wp = c.Wp();
+  for (int64_t ch = 0; ch < c.Ci; ++ch)
+    for (int64_t h = 0; h < c.H; ++h)
+      std::memcpy(P + (ch * Hp + h + c.ph) * Wp + c.pw, in + (ch * c.H + h) * c.W, c.W * sizeof(float));
+}
+
+// wval(o, k): the weight of output channel o at k = (ci, kh, kw).
+template <class WVal>
+void correlate(const Corr& c, const float* in, const WVal& wval, const float* bias, float* out) {
+  const int64_t K = c.K(), panels = (c.Co + MR - 1) / MR, L = c.OH * c.OW;
+  const int64_t Hp = c.Hp(), Wp = c.Wp(), plane = c.Ci * Hp * Wp;
+  std::unique_ptr<float[]> apack(new float[static_cast<size_t>(panels * K * MR)]);
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int i = 0; i < MR; ++i) {
+        const int64_t o = p * MR + i;
+        apack[(p * K + k) * MR + i] = o < c.Co ? wval(o, k) : 0.0f;
+      }
+  std::vector<int32_t> off(static_cast<size_t>(K));
+  for (int64_t ci = 0, k = 0; ci < c.Ci; ++ci)
+    for (int64_t kh = 0; kh < c.KH; ++kh)
+      for (int64_t kw = 0; kw < c.KW; ++kw, ++k) off[k] = static_cast<int32_t>(ci * Hp * Wp + kh * Wp + kw);
+  const int64_t tiles = (L / VL + NV - 1) / NV;
+  const int nt = get_num_threads();
+  if (nt > 1 && c.N < nt && !in_parallel_region()) {
+    std::unique_ptr<float[]> P(new float[static_cast<size_t>(plane)]());
+    for (int64_t n = 0; n < c.N; ++n) {
+      pad_into(c, in + n * c.Ci * c.H * c.W, P.get());
+      parallel_for(0, tiles, 1, [&](int64_t b, int64_t e) {
+        run_tiles(c, apack.get(), off.data(), bias, P.get(), out + n * c.Co * L, b, e);
+      });
+    }
+    return;
+  }
+  parallel_for(0, c.N, 1, [&](int64_t b, int64_t e) {
+    std::unique_ptr<float[]> P(new float[static_cast<size_t>(plane)]());
+    for (int64_t n = b; n < e; ++n) {
+      pad_into(c, in + n * c.Ci * c.H * c.W, P.get());
+      run_tiles(c, apack.get(), off.data(), bias, P.get(), out + n * c.Co * L, 0, tiles);
+    }
+  });
+}
+
+bool common_ok(const ConvGeom& g) {
+  // EMBER_CONV_IGEMM=0 turns this path off (A/B benchmarks, and tests of the fallback).
+  static const bool off = [] {
+    const char* e = std::getenv("EMBER_CONV_IGEMM");
+    return e && std::string(e) == "0";
+  }();
+  return !off && cpu_isa() == Isa::Avx512 && g.groups == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;
+}
+
+Corr forward_corr(const ConvGeom& g) { return Corr{g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.ph, g.pw, g.OH, g.OW}; }
+
+// The input gradient is the correlation of gy, padded by (KH - 1 - ph, KW - 1 - pw), with
+// w'[c][o][kh][kw] = w[o][c][KH-1-kh][KW-1-kw].
+Corr input_grad_corr(const ConvGeom& g) {
+  return Corr{g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, g.KH - 1 - g.ph, g.KW - 1 - g.pw, g.H, g.W};
+}
+
+// --- weight gradient ------------------------------------------------------------------------------
+// dw (O, K) = sum over images and pixels of gy[o][l] * P[base(l) + off[k]]: a reduction along the
+// pixels, vectorised over 16 of them, with a register tile of WO output channels x WK taps whose
+// lane accumulators live across a block of images and are summed horizontally once per block.
+constexpr int WO = 4, WK = 6;
+
+// acc[i][j] over the pixel vectors of one image: gy rows g[i] (16-float aligned runs), x runs at
+// P + base(l) + off[j].
+// (Kept inline so acc stays in registers. Measured ~115 GFLOP/s: the 6 unaligned x loads per
+// 24 FMAs, not the cache or the horizontal sums, bound it; 8x3 tiles were slower.)
+EMBER_AVX512 inline __attribute__((always_inline)) void wgrad_image(const Corr& c, const float* const* g,
+                                                                    const float* P, const int32_t* off,
+                                                                    __m512 (&acc)[WO][WK]) {
+  const int64_t Wp = c.Wp();
+  for (int64_t oh = 0, l0 = 0; oh < c.OH; ++oh) {
+    for (int64_t ow = 0; ow < c.OW; ow += VL, l0 += VL) {
+      const float* xb = P + oh * Wp + ow;
+      __m512 gv[WO];
+#pragma GCC unroll 8
+      for (int i = 0; i < WO; ++i) gv[i] = _mm512_loadu_ps(g[i] + l0);
+#pragma GCC unroll 8
+      for (int j = 0; j < WK; ++j) {
+        const __m512 xv = _mm512_loadu_ps(xb + off[j]);
+#pragma GCC unroll 8
+        for (int i = 0; i < WO; ++i) acc[i][j] = _mm512_fmadd_ps(gv[i], xv, acc[i][j]);
+      }
+    }
+  }
+}
+
+// dw[o][k] += over images [0, nb) (gy rows gy + n * gy_img, padded images Ps[n]) for all tiles.
+EMBER_AVX512 void wgrad_block(const Corr& c, const float* gy, int64_t gy_img, const float* const* Ps, int64_t nb,
+                              const int32_t* off, float* dw) {
+  const int64_t K = c.K(), L = c.OH * c.OW;
+  // Output channels outer: the WO gy rows of the block stay in L1 while the taps sweep the
+  // (L2-resident) padded images.
+  for (int64_t o0 = 0; o0 < c.Co; o0 += WO) {
+    const int mo = static_cast<int>(std::min<int64_t>(WO, c.Co - o0));
+    for (int64_t k0 = 0; k0 < K; k0 += WK) {
+      const int mk = static_cast<int>(std::min<int64_t>(WK, K - k0));
+      int32_t o6[WK];
+      for (int j = 0; j < WK; ++j) o6[j] = off[j < mk ? k0 + j : k0];  // tail taps repeat a real one
+      __m512 acc[WO][WK];
+#pragma GCC unroll 8
+      for (int i = 0; i < WO; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < WK; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int64_t n = 0; n < nb; ++n) {
+        const float* g[WO];
+        for (int i = 0; i < WO; ++i) g[i] = gy + n * gy_img + (o0 + (i < mo ? i : 0)) * L;
+        wgrad_image(c, g, Ps[n], o6, acc);
+      }
+      for (int i = 0; i < mo; ++i)
+        for (int j = 0; j < mk; ++j) dw[(o0 + i) * K + k0 + j] += _mm512_reduce_add_ps(acc[i][j]);
+    }
+  }
+}
+
+}  // namespace
+
+bool igemm_forward_ok(const ConvGeom& g) { return common_ok(g) && geometry_ok(forward_corr(g)); }
+
+bool igemm_backward_input_ok(const ConvGeom& g) {
+  return common_ok(g) && g.ph <= g.KH - 1 && g.pw <= g.KW - 1 && geometry_ok(input_grad_corr(g));
+}
+
+void igemm_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t K = g.C * g.KH * g.KW;
+  correlate(forward_corr(g), x, [&](int64_t o, int64_t k) { return w[o * K + k]; }, bias, y);
+}
+
+// The weight gradient reads x through the forward correlation's geometry (out = gy's planes).
+// Measured against im2col + GEMM (bench/bench_conv.py shapes, 1 thread): 1.5-1.9x faster for up
+// to 64 output channels (e.g. 3->32 and 32->32 at 32x32), 1.3x slower for 64->128 at 16x16, where
+// the GEMM's 12-row tiles are fully used; so only narrow layers come here.
+bool igemm_backward_weight_ok(const ConvGeom& g) { return g.O <= 64 && igemm_forward_ok(g); }
+
+void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw) {
+  const Corr c = forward_corr(g);
+  const int64_t K = c.K(), L = c.OH * c.OW, WN = c.Co * K, plane = c.Ci * c.Hp() * c.Wp();
+  std::vector<int32_t> off(static_cast<size_t>(K));
+  for (int64_t ci = 0, k = 0; ci < c.Ci; ++ci)
+    for (int64_t kh = 0; kh < c.KH; ++kh)
+      for (int64_t kw = 0; kw < c.KW; ++kw, ++k) off[k] = static_cast<int32_t>((ci * c.Hp() + kh) * c.Wp() + kw);
+  // Images per block: enough pixel vectors (>= 64) per tile to amortise the horizontal sums.
+  const int64_t nb_max = std::max<int64_t>(1, std::min<int64_t>(c.N, (64 * VL + L - 1) / L));
+  const int nt = get_num_threads();
+  const int64_t chunks = nt > 1 && c.N >= 2 && !in_parallel_region() ? std::min<int64_t>(nt, c.N) : 1;
+  std::unique_ptr<float[]> partial(new float[static_cast<size_t>(chunks * WN)]());
+  parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
+    std::unique_ptr<float[]> P(new float[static_cast<size_t>(nb_max * plane)]());
+    std::vector<const float*> Ps(static_cast<size_t>(nb_max));
+    for (int64_t ch = cb; ch < ce; ++ch) {
+      const int64_t n0 = c.N * ch / chunks, n1 = c.N * (ch + 1) / chunks;
+      float* acc = partial.get() + ch * WN;
+      for (int64_t b = n0; b < n1; b += nb_max) {
+        const int64_t nb = std::min(nb_max, n1 - b);
+        for (int64_t i = 0; i < nb; ++i) {
+          pad_into(c, x + (b + i) * c.Ci * c.H * c.W, P.get() + i * plane);
+          Ps[i] = P.get() + i * plane;
+        }
+        wgrad_block(c, gy + b * c.Co * L, c.Co * L, Ps.data(), nb, off.data(), acc);
+      }
+    }
+  });
+  parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float s = partial[i];
+      for (int64_t ch = 1; ch < chunks; ++ch) s += partial[ch * WN + i];
+      dw[i] = s;
+    }
+  });
+}
+
+void igemm_backward_input(const ConvGeom& g, const float* gy, const float* w, float* dx) {
+  const int64_t KK = g.KH * g.KW, Kw = g.C * KK;
+  // k = (o, kh, kw) of gy's channels and the flipped tap
+  auto wval = [&](int64_t c, int64_t k) {
+    const int64_t o = k / KK, r = k % KK, kh = r / g.KW, kw = r % g.KW;
+    return w[o * Kw + c * KK + (g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)];
+  };
+  correlate(input_grad_corr(g), gy, wval, nullptr, dx);
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,105 @@
+"""The implicit-GEMM convolution path (cpp/src/backend/cpu/conv_igemm.cpp: stride-1, ungrouped
+float32 convolutions whose output width is a multiple of 16, on AVX-512 CPUs) against torch and
+against the im2col/GEMM fallback (EMBER_CONV_IGEMM=0, in a subprocess): output-channel tails (not a
+multiple of 8), tap tails (C*KH*KW not a multiple of 6), pixel-vector tails (L/16 not a multiple of
+3), non-square kernels, padding below KH-1, a batch smaller than the thread count, and 1 vs 2
+threads. On CPUs without AVX-512 these shapes take the fallback and the tests still hold."""
+import json
+import os
+import subprocess
+import sys
+
+import ember
+import numpy as np
+import pytest
+from conftest import requires_torch, torch
+
+# (N, C, H, W), O, (KH, KW), (ph, pw)
+SHAPES = [
+    ((2, 3, 16, 16), 5, (3, 3), (1, 1)),      # O tail, K = 27 (tap tail), L/16 = 16 (vector tail)
+    ((3, 4, 18, 18), 13, (3, 3), (0, 0)),     # no padding: OW = 16
+    ((1, 2, 8, 32), 8, (3, 5), (1, 2)),       # non-square kernel, N < threads
+    ((2, 6, 17, 32), 9, (2, 3), (0, 1)),      # 2x3 kernel, OH = 16, OW = 32
+    ((2, 7, 16, 48), 16, (5, 5), (2, 2)),     # 5x5, OW = 48 (one full tile per row)
+    ((4, 16, 16, 16), 64, (3, 3), (1, 1)),    # the weight gradient's upper channel bound
+    ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # above it: weight gradient on the GEMM path
+    ((2, 5, 16, 16), 6, (1, 1), (0, 0)),      # pointwise
+]
+
+
+def _ow(shape, k, p):
+    return shape[3] + 2 * p[1] - k[1] + 1
+
+
+def _data(shape, o, k, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = (rng.standard_normal((o, shape[1]) + k) * 0.2).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    return x, w, b
+
+
+def _run(lib, x, w, b, p, g=None):
+    X, Wt, B = (lib.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = lib.nn.functional.conv2d(X, Wt, B, padding=p)
+    if g is None:
+        g = np.random.default_rng(1).standard_normal(tuple(y.shape)).astype(np.float32)
+    y.backward(lib.from_numpy(g.copy()))
+    return [t.detach().numpy() for t in (y, X.grad, Wt.grad, B.grad)], g
+
+
+@requires_torch
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape,o,k,p", SHAPES)
+def test_igemm_matches_torch(shape, o, k, p, threads):
+    assert _ow(shape, k, p) % 16 == 0 or shape[3] % 16 == 0
+    x, w, b = _data(shape, o, k)
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        got, g = _run(ember, x, w, b, p)
+    finally:
+        ember.set_num_threads(old)
+    ref, _ = _run(torch, x, w, b, p, g)
+    for name, e, t in zip(("y", "dx", "dw", "db"), got, ref):
+        assert e.shape == t.shape, name
+        np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(t).max()), err_msg=name)
+
+
+_FALLBACK = """
+import json, sys, numpy as np, ember
+shape, o, k, p = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+x = rng.standard_normal(shape).astype(np.float32)
+w = (rng.standard_normal([o, shape[1]] + k) * 0.2).astype(np.float32)
+b = rng.standard_normal(o).astype(np.float32)
+X, W, B = (ember.from_numpy(a).requires_grad_() for a in (x, w, b))
+y = ember.nn.functional.conv2d(X, W, B, padding=tuple(p))
+y.backward(ember.ones_like(y))
+print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.grad, B.grad)]))
+"""
+
+
+@pytest.mark.parametrize("shape,o,k,p", SHAPES[:3] + SHAPES[5:7])
+def test_igemm_matches_gemm_fallback(shape, o, k, p):
+    """Both paths sum in the same k order, so they agree to float32 rounding."""
+    arg = json.dumps([list(shape), o, list(k), list(p)])
+    out = {}
+    for flag in ("1", "0"):
+        env = dict(os.environ, EMBER_CONV_IGEMM=flag)
+        res = subprocess.run([sys.executable, "-c", _FALLBACK, arg], env=env, capture_output=True, text=True,
+                             check=True)
+        out[flag] = [np.array(a) for a in json.loads(res.stdout)]
+    for name, a, f in zip(("y", "dx", "dw", "db"), out["1"], out["0"]):
+        np.testing.assert_allclose(a, f, rtol=1e-5, atol=1e-4 * max(1.0, np.abs(f).max()), err_msg=name)
+
+
+def test_igemm_gradcheck_against_float64():
+    """float32 (igemm) against the float64 path (GEMM) on the same data."""
+    x, w, b = _data((2, 3, 16, 16), 8, (3, 3))
+    r32, g = _run(ember, x, w, b, (1, 1))
+    X, Wt, B = (ember.from_numpy(a.astype(np.float64)).requires_grad_() for a in (x, w, b))
+    y = ember.nn.functional.conv2d(X, Wt, B, padding=1)
+    y.backward(ember.from_numpy(g.astype(np.float64)))
+    for e, d in zip(r32, (y.detach().numpy(), X.grad.numpy(), Wt.grad.numpy(), B.grad.numpy())):
+        np.testing.assert_allclose(e, d, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(d).max()))

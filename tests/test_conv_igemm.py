@@ -1,7 +1,8 @@
 """The implicit-GEMM convolution path (cpp/src/backend/cpu/conv_igemm.cpp: stride-1, ungrouped
 float32 convolutions whose output width is a multiple of 16, on AVX-512 CPUs) against torch and
 against the im2col/GEMM fallback (EMBER_CONV_IGEMM=0, in a subprocess): output-channel tails (not a
-multiple of 8), tap tails (C*KH*KW not a multiple of 6), pixel-vector tails (L/16 not a multiple of
+multiple of 8), tap tails (C*KH*KW not a multiple of 6; the direct weight gradient for K < 128, the
+tap-packed GEMM above), pixel-vector tails (L/16 not a multiple of
 3), non-square kernels, padding below KH-1, a batch smaller than the thread count, and 1 vs 2
 threads. On CPUs without AVX-512 these shapes take the fallback and the tests still hold."""
 import json
@@ -21,8 +22,9 @@ SHAPES = [
     ((1, 2, 8, 32), 8, (3, 5), (1, 2)),       # non-square kernel, N < threads
     ((2, 6, 17, 32), 9, (2, 3), (0, 1)),      # 2x3 kernel, OH = 16, OW = 32
     ((2, 7, 16, 48), 16, (5, 5), (2, 2)),     # 5x5, OW = 48 (one full tile per row)
-    ((4, 16, 16, 16), 64, (3, 3), (1, 1)),    # the weight gradient's upper channel bound
-    ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # above it: weight gradient on the GEMM path
+    ((4, 16, 16, 16), 64, (3, 3), (1, 1)),    # K = 144: weight gradient as a GEMM with tap-packed B
+    ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # O = 72 (not a multiple of 12 either)
+    ((1, 16, 16, 16), 24, (3, 3), (1, 1)),    # N = 1: threads inside the GEMM
     ((2, 5, 16, 16), 6, (1, 1), (0, 0)),      # pointwise
 ]
 

@@ -25,6 +25,7 @@ SHAPES = [
     ((4, 16, 16, 16), 64, (3, 3), (1, 1)),    # K = 144: weight gradient as a GEMM with tap-packed B
     ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # O = 72 (not a multiple of 12 either)
     ((1, 16, 16, 16), 24, (3, 3), (1, 1)),    # N = 1: threads inside the GEMM
+    ((2, 9, 8, 32), 11, (3, 5), (0, 1)),      # input gradient only (OW = 30): 3x5, padding < k - 1
     ((2, 5, 16, 16), 6, (1, 1), (0, 0)),      # pointwise
 ]
 
@@ -54,7 +55,7 @@ def _run(lib, x, w, b, p, g=None):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape,o,k,p", SHAPES)
 def test_igemm_matches_torch(shape, o, k, p, threads):
-    assert _ow(shape, k, p) % 16 == 0 or shape[3] % 16 == 0
+    assert _ow(shape, k, p) % 16 == 0 or shape[3] % 16 == 0  # forward / input-gradient geometry
     x, w, b = _data(shape, o, k)
     old = ember.get_num_threads()
     ember.set_num_threads(threads)

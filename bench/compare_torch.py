@@ -1,13 +1,16 @@
 """Ember vs PyTorch on the CPU, side by side in one process, interleaved, medians and ratios.
 
-    python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json]
+    pip install ".[bench]"   # torch 2.13 and threadpoolctl (numpy's BLAS thread count)
+    python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak 240]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
 MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, and peak
 RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
-Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed.
+Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed. --peak takes the
+FP32 FMA peak of one core (GFLOP/s, measured separately) and prints GEMM rates as % of it.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -49,6 +52,19 @@ def interleaved(makers, repeat, inner=1, rounds=3):
         for k, f in fns.items():
             samples[k] += timeit(f, per, inner, warmup=2)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """numpy's OpenBLAS limited to n threads (threadpoolctl, from the [bench] extra); without it
+    numpy uses every core, and the column says so."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield "numpy(all cores)"
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield "numpy"
 
 
 # --- workloads -----------------------------------------------------------------------------------
@@ -138,6 +154,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--peak", type=float, default=None,
+                    help="measured FP32 FMA peak per core in GFLOP/s: GEMM rows then show %% of peak")
     args = ap.parse_args()
     rep = 3 if args.quick else args.repeat
     rows = []
@@ -162,10 +180,12 @@ def main():
         torch.set_num_threads(nt)
         for n in ([512] if args.quick else [128, 512, 1024, 2048]):
             makers, flops = gemm(n)
-            med = interleaved(makers, rep, inner=max(1, 2 ** 24 // n ** 3 * 4))
+            with blas_threads(nt) as np_label:
+                med = interleaved(makers, rep, inner=max(1, 2 ** 24 // n ** 3 * 4))
             gf = {k: flops / v / 1e9 for k, v in med.items()}
+            pct = f" ({100 * gf['ember'] / (args.peak * nt):.0f}% of peak)" if args.peak else ""
             report(f"sgemm n={n}", nt, med,
-                   extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
+                   extra=f"  GFLOP/s ember {gf['ember']:.0f}{pct} torch {gf['torch']:.0f} {np_label} {gf['numpy']:.0f}")
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
                                       ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)]:

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "conv_direct.h"
+#include "conv_small.h"
 #include "conv_util.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -379,6 +380,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (conv_is_small(g))
+      small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else
       forward_impl<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
   });
@@ -389,6 +392,8 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (conv_is_small(g))
+      small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else
       backward_input_impl<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
   });
@@ -401,6 +406,8 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy
     T* db = dbias.defined() ? dbias.data<T>() : nullptr;
     if (conv_is_depthwise(g))
       depthwise_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
+    else if (conv_is_small(g))
+      small_conv_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
     else
       backward_weight_impl<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
   });

@@ -232,27 +232,30 @@ void fill_wide_grad(const Plan& p, const T* gy, T* G) {
     }
 }
 
-// lanes[((o*C + c)*KH + kh)*KW + kw][16] += 16-lane partial sums over j for o in [o0, o0 + OB),
+// lanes[((o*C + c)*KH + kh)*KW + kw][16] += 16-lane partial sums over j and over the nimg images
+// of a sub-batch (P and G hold one image every ipx / igx elements) for o in [o0, o0 + OB),
 // kw in [kw0, kw0 + KB), one (c, kh).
 template <int OB, int KB>
-EMBER_SC_AVX512 void dw_tile_avx512(const Plan& p, const float* P, const float* G, int64_t o0, int64_t c, int64_t kh,
-                                    int64_t kw0, float* lanes) {
+EMBER_SC_AVX512 void dw_tile_avx512(const Plan& p, const float* P, const float* G, int64_t nimg, int64_t ipx,
+                                    int64_t igx, int64_t o0, int64_t c, int64_t kh, int64_t kw0, float* lanes) {
   __m512 acc[OB][KB];
 #pragma GCC unroll 8
   for (int o = 0; o < OB; ++o)
 #pragma GCC unroll 8
     for (int k = 0; k < KB; ++k) acc[o][k] = _mm512_setzero_ps();
-  const float* src = P + c * p.ps + kh * p.Wp + kw0;
-  const float* g = G + o0 * p.Lr;
-  for (int64_t j = 0; j < p.Lr; j += 16) {
-    __m512 gv[OB];
+  for (int64_t s = 0; s < nimg; ++s) {
+    const float* src = P + s * ipx + c * p.ps + kh * p.Wp + kw0;
+    const float* g = G + s * igx + o0 * p.Lr;
+    for (int64_t j = 0; j < p.Lr; j += 16) {
+      __m512 gv[OB];
 #pragma GCC unroll 8
-    for (int o = 0; o < OB; ++o) gv[o] = _mm512_loadu_ps(g + o * p.Lr + j);
+      for (int o = 0; o < OB; ++o) gv[o] = _mm512_loadu_ps(g + o * p.Lr + j);
 #pragma GCC unroll 8
-    for (int k = 0; k < KB; ++k) {
-      const __m512 xv = _mm512_loadu_ps(src + j + k);
+      for (int k = 0; k < KB; ++k) {
+        const __m512 xv = _mm512_loadu_ps(src + j + k);
 #pragma GCC unroll 8
-      for (int o = 0; o < OB; ++o) acc[o][k] = _mm512_fmadd_ps(gv[o], xv, acc[o][k]);
+        for (int o = 0; o < OB; ++o) acc[o][k] = _mm512_fmadd_ps(gv[o], xv, acc[o][k]);
+      }
     }
   }
   const int64_t C = p.Cin;
@@ -265,6 +268,12 @@ EMBER_SC_AVX512 void dw_tile_avx512(const Plan& p, const float* P, const float* 
     }
 }
 
+// Weight-gradient sub-batches: enough images for the register partial sums to run over about
+// kDwBatchVectors vectors of j before they are flushed to memory, but P and G within kDwBatchBytes
+// (measured on LeNet's conv2: one image per flush is 1.4x slower; past L2-sized batches, slower
+// again; conv1, whose single image already runs 56 vectors, is fastest with one image, in L1).
+constexpr int64_t kDwBatchVectors = 48, kDwBatchBytes = 128 * 1024;
+
 // the largest tap block up to 5 that divides KW, and the output channel block that keeps
 // OB * KB accumulators + OB gradient vectors + 1 input vector in 32 registers
 int dw_kb(int64_t KW) {
@@ -274,7 +283,8 @@ int dw_kb(int64_t KW) {
 }
 
 template <int KB>
-void dw_image_kb(const Plan& p, const float* P, const float* G, float* lanes) {
+void dw_batch_kb(const Plan& p, const float* P, const float* G, int64_t nimg, int64_t ipx, int64_t igx,
+                 float* lanes) {
   constexpr int64_t obmax = std::min(8, 30 / (KB + 1));
   const int64_t nb = (p.Oout + obmax - 1) / obmax, ob = (p.Oout + nb - 1) / nb;
   for (int64_t o0 = 0; o0 < p.Oout; o0 += ob)
@@ -284,7 +294,7 @@ void dw_image_kb(const Plan& p, const float* P, const float* G, float* lanes) {
           switch (std::min(ob, p.Oout - o0)) {
 #define EMBER_SC_CASE(n)                                                          \
   case n: {                                                                       \
-    if constexpr (n <= obmax) dw_tile_avx512<n, KB>(p, P, G, o0, c, kh, kw0, lanes); \
+    if constexpr (n <= obmax) dw_tile_avx512<n, KB>(p, P, G, nimg, ipx, igx, o0, c, kh, kw0, lanes); \
   } break;
             EMBER_SC_CASE(1)
             EMBER_SC_CASE(2)
@@ -300,13 +310,14 @@ void dw_image_kb(const Plan& p, const float* P, const float* G, float* lanes) {
         }
 }
 
-void dw_image_avx512(const Plan& p, const float* P, const float* G, float* lanes) {
+void dw_batch_avx512(const Plan& p, const float* P, const float* G, int64_t nimg, int64_t ipx, int64_t igx,
+                     float* lanes) {
   switch (dw_kb(p.KW)) {
-    case 5: return dw_image_kb<5>(p, P, G, lanes);
-    case 4: return dw_image_kb<4>(p, P, G, lanes);
-    case 3: return dw_image_kb<3>(p, P, G, lanes);
-    case 2: return dw_image_kb<2>(p, P, G, lanes);
-    default: return dw_image_kb<1>(p, P, G, lanes);
+    case 5: return dw_batch_kb<5>(p, P, G, nimg, ipx, igx, lanes);
+    case 4: return dw_batch_kb<4>(p, P, G, nimg, ipx, igx, lanes);
+    case 3: return dw_batch_kb<3>(p, P, G, nimg, ipx, igx, lanes);
+    case 2: return dw_batch_kb<2>(p, P, G, nimg, ipx, igx, lanes);
+    default: return dw_batch_kb<1>(p, P, G, nimg, ipx, igx, lanes);
   }
 }
 
@@ -325,25 +336,33 @@ void dw_image_generic(const Plan& p, const T* P, const T* G, T* acc) {
         }
 }
 
-// images [n0, n1) -> acc (O, C, KH, KW), overwritten
+// images [n0, n1) -> acc (O, C, KH, KW), overwritten. Images go in sub-batches whose P and G
+// stay in cache, so the register partial sums run over several images before they are flushed.
 template <class T>
 void dw_chunk(const Plan& p, const T* x, const T* gy, int64_t n0, int64_t n1, T* acc, Isa isa) {
   const int64_t WN = p.Oout * p.Cin * p.KH * p.KW;
-  std::unique_ptr<T[]> P(new T[static_cast<size_t>(p.p_size())]());
-  std::unique_ptr<T[]> G(new T[static_cast<size_t>(p.Oout * p.Lr)]());
+  const int64_t ipx = p.p_size(), igx = p.Oout * p.Lr;
+  const int64_t sb = std::max<int64_t>(
+      1, std::min({n1 - n0, (16 * kDwBatchVectors + p.Lr - 1) / p.Lr,
+                   kDwBatchBytes / static_cast<int64_t>(sizeof(T) * (ipx + igx))}));
+  std::unique_ptr<T[]> P(new T[static_cast<size_t>(sb * ipx)]());
+  std::unique_ptr<T[]> G(new T[static_cast<size_t>(sb * igx)]());
   const bool avx512 = std::is_same_v<T, float> && isa == Isa::Avx512;
   std::unique_ptr<T[]> lanes(new T[static_cast<size_t>(avx512 ? WN * 16 : 0)]());
   std::fill(acc, acc + WN, T(0));
-  for (int64_t n = n0; n < n1; ++n) {
-    fill_padded(p, x + n * p.Cin * p.Hs * p.Ws, P.get());
-    fill_wide_grad(p, gy + n * p.Oout * p.OH * p.OW, G.get());
+  for (int64_t n = n0; n < n1; n += sb) {
+    const int64_t nimg = std::min(sb, n1 - n);
+    for (int64_t s = 0; s < nimg; ++s) {
+      fill_padded(p, x + (n + s) * p.Cin * p.Hs * p.Ws, P.get() + s * ipx);
+      fill_wide_grad(p, gy + (n + s) * p.Oout * p.OH * p.OW, G.get() + s * igx);
+    }
     if constexpr (std::is_same_v<T, float>) {
       if (avx512) {
-        dw_image_avx512(p, P.get(), G.get(), lanes.get());
+        dw_batch_avx512(p, P.get(), G.get(), nimg, ipx, igx, lanes.get());
         continue;
       }
     }
-    dw_image_generic(p, P.get(), G.get(), acc);
+    for (int64_t s = 0; s < nimg; ++s) dw_image_generic(p, P.get() + s * ipx, G.get() + s * igx, acc);
   }
   if (avx512)
     for (int64_t i = 0; i < WN; ++i) {

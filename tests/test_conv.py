@@ -289,6 +289,11 @@ SMALL_CONV = [
     ((3, 1, 6, 11), 1, 3, 2),         # one channel in and out
     ((5, 4, 17, 33), 8, (2, 3), (1, 0)),
     ((2, 3, 12, 10), 5, (5, 1), (4, 0)),
+    # input gradient by rows (the gradient rows fill whole vectors): 3, 2, 5 and 7 taps wide
+    ((2, 3, 18, 18), 6, 3, 0),
+    ((3, 4, 12, 16), 7, (4, 2), 0),
+    ((2, 3, 10, 32), 6, 5, 2),
+    ((2, 3, 10, 22), 6, (1, 7), 0),
 ]
 
 

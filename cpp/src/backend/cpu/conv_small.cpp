@@ -33,6 +33,11 @@
 
 #define EMBER_SC_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
+// GCC 12's avx512fintrin.h seeds masked builtins (_mm512_maskz_loadu_ps) with an undefined
+// vector, which -Wmaybe-uninitialized flags once inlined (a false positive, as in gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace ember::cpu {
 namespace {
 
@@ -409,9 +414,162 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
     }
 }
 
+// --- input gradient by rows (float32 AVX-512) ----------------------------------------------------
+// The correlation above reads gy padded by K - 1 - p on every side: for LeNet's conv2 (10 x 10
+// gradient, 5 x 5 kernel) 60% of its multiply-adds hit that padding. Here each dx row ih instead
+// takes only the gy rows oh = ih + ph - kh that exist, vectorised along ow (masked past OW):
+//   A[c][kw][ow] = sum_{o, kh valid} w[o][c][kh][kw] * gy[o][oh][ow],
+//   dx[c][ih][ow + kw - pw] += A[c][kw][ow],
+// with CB channels x KW taps of A in registers, so each gy vector loaded feeds CB * KW FMAs; the
+// shifted sums go through a row buffer R (C, Wr), R[c][ow + kw] = dx[c][ih][ow + kw - pw].
+struct RowPlan {
+  int64_t nv = 0;  // vectors per gy row
+  int64_t Wr = 0;  // row buffer width, 16 * (nv + 1)
+};
+RowPlan row_plan(const ConvGeom& g) {
+  RowPlan r;
+  r.nv = (g.OW + 15) / 16;
+  r.Wr = 16 * (r.nv + 1);
+  return r;
+}
+
+// Multiply-adds (in vectors) of the two ways, per image: rows only where they pay clearly.
+bool dx_by_rows(const ConvGeom& g) {
+  if (g.KW > 7) return false;
+  int64_t rows = 0;  // (ih, kh) pairs with an existing gy row
+  for (int64_t ih = 0; ih < g.H; ++ih)
+    rows += std::max<int64_t>(0, std::min(g.KH, ih + g.ph + 1) - std::max<int64_t>(0, ih + g.ph - g.OH + 1));
+  const int64_t by_rows = rows * row_plan(g).nv * g.O * g.KW * g.C;
+  const int64_t by_corr = g.C * ((g.H * (g.W + g.KW - 1) + 15) / 16) * g.O * g.KH * g.KW;
+  return by_rows * 5 < by_corr * 4;
+}
+
+// wb: the block's weights packed (O, KH, CB, KW), so the taps of one (o, kh) sit at fixed offsets
+template <int CB, int KW>
+EMBER_SC_AVX512 void dx_rows_tile_avx512(const ConvGeom& g, const RowPlan& rp, const float* gyn, const float* wb,
+                                         int64_t ih, int64_t kh0, int64_t kh1, float* R) {
+  const int64_t OW = g.OW, nkh = kh1 - kh0, gos = g.OH * g.OW, wos = g.KH * CB * KW, nO = g.O;
+  for (int64_t v = 0; v < rp.nv; ++v) {
+    const int64_t ow0 = 16 * v;
+    const __mmask16 m = static_cast<__mmask16>(OW - ow0 >= 16 ? 0xFFFF : (1u << (OW - ow0)) - 1);
+    __m512 acc[CB][KW];
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 8
+      for (int k = 0; k < KW; ++k) acc[c][k] = _mm512_setzero_ps();
+    const float* gp0 = gyn + (ih + g.ph - kh0) * OW + ow0;
+    const float* wp0 = wb + kh0 * CB * KW;
+    for (int64_t o = 0; o < nO; ++o) {
+      const float* gp = gp0 + o * gos;
+      const float* wp = wp0 + o * wos;
+      for (int64_t t = 0; t < nkh; ++t, gp -= OW, wp += CB * KW) {
+        const __m512 gv = _mm512_maskz_loadu_ps(m, gp);
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 8
+          for (int k = 0; k < KW; ++k) acc[c][k] = _mm512_fmadd_ps(_mm512_set1_ps(wp[c * KW + k]), gv, acc[c][k]);
+      }
+    }
+    // sum_k acc[c][k] shifted up by k lanes, as 32 lanes (lo, hi), so R takes two whole-vector
+    // adds per channel: overlapping shifted stores would defeat store forwarding
+    const __m512i zero = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; ++c) {
+      __m512 lo = acc[c][0], hi = _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int k = 1; k < KW; ++k) {
+        const __m512i a = _mm512_castps_si512(acc[c][k]);
+        lo = _mm512_add_ps(lo, _mm512_castsi512_ps(_mm512_alignr_epi32(a, zero, (16 - k) & 15)));
+        hi = _mm512_add_ps(hi, _mm512_castsi512_ps(_mm512_alignr_epi32(zero, a, (16 - k) & 15)));
+      }
+      float* r = R + c * rp.Wr + ow0;
+      _mm512_storeu_ps(r, _mm512_add_ps(_mm512_loadu_ps(r), lo));
+      _mm512_storeu_ps(r + 16, _mm512_add_ps(_mm512_loadu_ps(r + 16), hi));
+    }
+  }
+}
+
+// channel block: CB * KW accumulators + 1 gradient vector + 1 broadcast within 32 registers
+constexpr int64_t dx_rows_cbmax(int64_t KW) { return std::min<int64_t>(8, 26 / KW); }
+int64_t dx_rows_cb(const ConvGeom& g) {
+  const int64_t cbmax = dx_rows_cbmax(g.KW), nb = (g.C + cbmax - 1) / cbmax;
+  return (g.C + nb - 1) / nb;
+}
+
+template <int KW>
+void dx_rows_image_avx512(const ConvGeom& g, const RowPlan& rp, const float* gyn, const float* wpk, float* R,
+                          float* dxn) {
+  const int64_t cb = dx_rows_cb(g);
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    const int64_t kh0 = std::max<int64_t>(0, ih + g.ph - g.OH + 1), kh1 = std::min(g.KH, ih + g.ph + 1);
+    std::fill(R, R + g.C * rp.Wr, 0.f);
+    for (int64_t c0 = 0; c0 < g.C; c0 += cb) {
+      float* Rc = R + c0 * rp.Wr;
+      switch (std::min(cb, g.C - c0)) {
+#define EMBER_SC_CASE(n)                                                                  \
+  case n: {                                                                               \
+    if constexpr (n <= dx_rows_cbmax(KW))                                                 \
+      dx_rows_tile_avx512<n, KW>(g, rp, gyn, wpk + c0 * g.O * g.KH * KW, ih, kh0, kh1, Rc); \
+  } break;
+        EMBER_SC_CASE(1)
+        EMBER_SC_CASE(2)
+        EMBER_SC_CASE(3)
+        EMBER_SC_CASE(4)
+        EMBER_SC_CASE(5)
+        EMBER_SC_CASE(6)
+        EMBER_SC_CASE(7)
+        EMBER_SC_CASE(8)
+#undef EMBER_SC_CASE
+        default: break;
+      }
+    }
+    for (int64_t c = 0; c < g.C; ++c) {
+      const float* r = R + c * rp.Wr + g.pw;
+      float* d = dxn + (c * g.H + ih) * g.W;
+#pragma omp simd
+      for (int64_t iw = 0; iw < g.W; ++iw) d[iw] = r[iw];
+    }
+  }
+}
+
+void dx_rows_avx512(const ConvGeom& g, const float* gy, const float* w, float* dx) {
+  const RowPlan rp = row_plan(g);
+  // w (O, C, KH, KW) -> per channel block of cb (the last may be narrower): (O, KH, cb, KW)
+  const int64_t cb = dx_rows_cb(g);
+  std::unique_ptr<float[]> wpk(new float[static_cast<size_t>(g.O * g.C * g.KH * g.KW)]);
+  for (int64_t c0 = 0; c0 < g.C; c0 += cb) {
+    const int64_t n = std::min(cb, g.C - c0);
+    float* blk = wpk.get() + c0 * g.O * g.KH * g.KW;
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t c = 0; c < n; ++c)
+          for (int64_t kw = 0; kw < g.KW; ++kw)
+            blk[((o * g.KH + kh) * n + c) * g.KW + kw] = w[((o * g.C + c0 + c) * g.KH + kh) * g.KW + kw];
+  }
+  parallel_for(0, g.N, 1, [&](int64_t b, int64_t e) {
+    std::unique_ptr<float[]> R(new float[static_cast<size_t>(g.C * rp.Wr)]);
+    for (int64_t n = b; n < e; ++n) {
+      const float* gyn = gy + n * g.O * g.OH * g.OW;
+      float* dxn = dx + n * g.C * g.H * g.W;
+      switch (g.KW) {
+        case 1: dx_rows_image_avx512<1>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 2: dx_rows_image_avx512<2>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 3: dx_rows_image_avx512<3>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 4: dx_rows_image_avx512<4>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 5: dx_rows_image_avx512<5>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 6: dx_rows_image_avx512<6>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        default: dx_rows_image_avx512<7>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+      }
+    }
+  });
+}
+
 }  // namespace
 
-// Routing: measured against the im2col + GEMM path (bench in the commit message / report).
+// Routing, measured against the im2col + GEMM path (fwd + both gradients, float32, 1 thread, batch
+// 32, C in 1..128, O in 4..32, k 3/5, H 8..96): the direct kernels win by 1.4-5x for O <= 8 at
+// every C, by 1.15-2.1x for O = 16 when C >= 6, only by 0-30% for O = 16 with C < 6, and tie or
+// lose from O = 24 on, where the GEMM's 12-row tiles stop wasting work.
 bool conv_is_small(const ConvGeom& g) {
   static const int force = [] {  // TEMP: EMBER_CONV_SMALL=0|1 for measuring
     const char* e = std::getenv("EMBER_CONV_SMALL");
@@ -419,8 +577,9 @@ bool conv_is_small(const ConvGeom& g) {
   }();
   if (force == 0) return false;
   if (g.groups != 1 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
+  // the input gradient pads gy by K - 1 - p
   if (g.ph >= g.KH || g.pw >= g.KW || g.OH <= 0 || g.OW <= 0) return false;
-  return force == 1 || g.C * g.O <= 96;
+  return force == 1 || (g.C <= 256 && (g.O <= 8 || (g.O <= 16 && g.C >= 6)));
 }
 
 template <class T>
@@ -430,6 +589,10 @@ void small_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias
 
 template <class T>
 void small_conv_backward_input(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    static const bool rows_off = std::getenv("EMBER_SC_NOROWS") != nullptr;  // TEMP
+    if (!rows_off && cpu_isa() == Isa::Avx512 && g.N > 0 && dx_by_rows(g)) return dx_rows_avx512(g, gy, w, dx);
+  }
   // w (O, C, KH, KW) -> w' (C, O, KH, KW) flipped in both spatial dims
   const int64_t KK = g.KH * g.KW;
   std::unique_ptr<T[]> wt(new T[static_cast<size_t>(g.O * g.C * KK)]);
@@ -453,3 +616,5 @@ EMBER_SC_INSTANTIATE(double)
 #undef EMBER_SC_INSTANTIATE
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

@@ -355,8 +355,8 @@ def test_small_conv_threads_agree(shape, oc, k, p):
 
 @pytest.mark.parametrize("isa", ["base", "avx2"])
 def test_small_conv_isa_fallbacks(isa):
-    """The plain-loop kernels (float32 below AVX-512, and float64) against torch in a process whose
-    ISA is capped by EMBER_ISA."""
+    """Below AVX-512 the router keeps these shapes on the im2col + GEMM path: with the ISA capped by
+    EMBER_ISA, results must still match torch."""
     import os
     import subprocess
     import sys

@@ -25,7 +25,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -572,15 +571,11 @@ void dx_rows(const ConvGeom& g, const T* gy, const T* w, T* dx) {
 // every C, by 1.15-2.1x for O = 16 when C >= 6, only by 0-30% for O = 16 with C < 6, and tie or
 // lose from O = 24 on, where the GEMM's 12-row tiles stop wasting work.
 bool conv_is_small(const ConvGeom& g) {
-  static const int force = [] {  // TEMP: EMBER_CONV_SMALL=0|1 for measuring
-    const char* e = std::getenv("EMBER_CONV_SMALL");
-    return e ? std::atoi(e) : -1;
-  }();
-  if (force == 0 || cpu_isa() != Isa::Avx512) return false;
+  if (cpu_isa() != Isa::Avx512) return false;
   if (g.groups != 1 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
   // the input gradient pads gy by K - 1 - p
   if (g.ph >= g.KH || g.pw >= g.KW || g.OH <= 0 || g.OW <= 0) return false;
-  return force == 1 || (g.C <= 256 && (g.O <= 8 || (g.O <= 16 && g.C >= 6)));
+  return g.C <= 256 && (g.O <= 8 || (g.O <= 16 && g.C >= 6));
 }
 
 template <class T>
@@ -590,8 +585,7 @@ void small_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias
 
 template <class T>
 void small_conv_backward_input(const ConvGeom& g, const T* gy, const T* w, T* dx) {
-  static const bool rows_off = std::getenv("EMBER_SC_NOROWS") != nullptr;  // TEMP
-  if (g.N > 0 && !rows_off && dx_by_rows<T>(g)) return dx_rows(g, gy, w, dx);
+  if (g.N > 0 && dx_by_rows<T>(g)) return dx_rows(g, gy, w, dx);
   // w (O, C, KH, KW) -> w' (C, O, KH, KW) flipped in both spatial dims
   const int64_t KK = g.KH * g.KW;
   std::unique_ptr<T[]> wt(new T[static_cast<size_t>(g.O * g.C * KK)]);

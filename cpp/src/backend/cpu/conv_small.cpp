@@ -567,15 +567,16 @@ void dx_rows(const ConvGeom& g, const T* gy, const T* w, T* dx) {
 }  // namespace
 
 // Routing, measured against the im2col + GEMM path (fwd + both gradients, float32, 1 thread, batch
-// 32, C in 1..128, O in 4..32, k 3/5, H 8..96): the direct kernels win by 1.4-5x for O <= 8 at
-// every C, by 1.15-2.1x for O = 16 when C >= 6, only by 0-30% for O = 16 with C < 6, and tie or
-// lose from O = 24 on, where the GEMM's 12-row tiles stop wasting work.
+// 16-64, C in 1..256, O in 4..32, k 3..9, H 8..96): the direct kernels win by 1.4-5x for O <= 8
+// at every C, by 1.15-2.1x for O = 16 when C >= 6, only by 0-30% for O = 16 with C < 6, and tie
+// or lose from O = 24 on, where the GEMM's 12-row tiles stop wasting work. C*KH*KW is capped
+// (measured up to 2304) because the weight gradient's per-thread lane sums grow with O*C*KH*KW*16.
 bool conv_is_small(const ConvGeom& g) {
   if (cpu_isa() != Isa::Avx512) return false;
   if (g.groups != 1 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
   // the input gradient pads gy by K - 1 - p
   if (g.ph >= g.KH || g.pw >= g.KW || g.OH <= 0 || g.OW <= 0) return false;
-  return g.C <= 256 && (g.O <= 8 || (g.O <= 16 && g.C >= 6));
+  return g.C * g.KH * g.KW <= 2304 && (g.O <= 8 || (g.O <= 16 && g.C >= 6));
 }
 
 template <class T>

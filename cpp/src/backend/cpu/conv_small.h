@@ -1,6 +1,6 @@
 // Direct convolution kernels for few output channels (conv_small.cpp), used by conv.cpp when
 // conv_is_small(g): AVX-512 present, stride 1, dilation 1, groups 1, padding < kernel, O <= 8 (or
-// O <= 16 with C >= 6), C <= 256. Pointers to contiguous float/double data laid out as in
+// O <= 16 with C >= 6), C*KH*KW <= 2304. Pointers to contiguous float/double data laid out as in
 // ember::ConvGeom.
 #pragma once
 #include "ember/backend.h"

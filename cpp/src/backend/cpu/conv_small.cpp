@@ -272,7 +272,10 @@ EMBER_SC_AVX512 void dw_tile(const Plan& p, const T* P, const T* G, int64_t nimg
       for (int o = 0; o < OB; ++o) gv[o] = V::load(g + o * p.Lr + j);
 #pragma GCC unroll 8
       for (int k = 0; k < KB; ++k) {
-        const typename V::R xv = V::load(src + j + k);
+        typename V::R xv = V::load(src + j + k);
+        // one load, in a register: left to itself GCC folds it into every FMA for OB = 3, which
+        // reloads the (mostly cache-line-splitting) vector OB times and halved the kernel's speed
+        asm("" : "+v"(xv));
 #pragma GCC unroll 8
         for (int o = 0; o < OB; ++o) acc[o][k] = V::fma(gv[o], xv, acc[o][k]);
       }
@@ -411,7 +414,7 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
 //   dx[c][ih][ow + kw - pw] += A[c][kw][ow],
 // with CB channels x KW taps of A in registers, so each gy vector loaded feeds CB * KW FMAs; the
 // shifted sums go through a row buffer R (C, Wr), R[c][ow + kw] = dx[c][ih][ow + kw - pw].
-// Measured on LeNet's conv2: dx 25% faster than the correlation.
+// Measured: LeNet's conv2 dx 25% faster than the correlation, conv1's (C = 1) 2x.
 template <class T>
 struct RowPlan {
   int64_t nv = 0;  // vectors per gy row
@@ -426,7 +429,7 @@ RowPlan<T> row_plan(const ConvGeom& g) {
   return r;
 }
 
-// Multiply-adds (in vectors) of the two ways, per image: rows only where they pay clearly.
+// Multiply-adds (in vectors) of the two ways, per image, weighed by how well each one runs.
 template <class T>
 bool dx_by_rows(const ConvGeom& g) {
   constexpr int L = Vec<T>::L;
@@ -436,7 +439,10 @@ bool dx_by_rows(const ConvGeom& g) {
     rows += std::max<int64_t>(0, std::min(g.KH, ih + g.ph + 1) - std::max<int64_t>(0, ih + g.ph - g.OH + 1));
   const int64_t by_rows = rows * row_plan<T>(g).nv * g.O * g.KW * g.C;
   const int64_t by_corr = g.C * ((g.H * (g.W + g.KW - 1) + L - 1) / L) * g.O * g.KH * g.KW;
-  return by_rows * 5 < by_corr * 4;
+  // below 8 input channels the correlation's output-channel block (C here) is under-filled: each
+  // x vector, mostly a cache-line-splitting load, feeds under 8 FMAs, and rows measured 1.2-1.5x
+  // faster at equal multiply-add counts (LeNet conv1: 2x)
+  return g.C < 8 ? by_rows * 2 < by_corr * 3 : by_rows * 5 < by_corr * 4;
 }
 
 // lo:hi += a[k] moved up by k lanes, for k = 1 .. sizeof...(K)

@@ -273,3 +273,119 @@ def test_empty_batch(groups):
     y.sum().backward()
     assert tuple(x.grad.shape) == (0, 3, 5, 5)
     assert np.all(w.grad.numpy() == 0) and np.all(b.grad.numpy() == 0)
+
+
+# --- direct convolution for few channels (cpp/src/backend/cpu/conv_small.cpp) -------------------
+# Shapes the router sends to the direct kernels (stride 1, groups 1, few channels): odd widths hit
+# the partial last vector of a row (28, 14, 7, 5, 3 ...), kernels up to 5 and every padding < k.
+# (N, C, H, W), O, kernel, padding
+SMALL_CONV = [
+    ((4, 1, 28, 28), 6, 5, 2),        # LeNet conv1
+    ((3, 6, 14, 14), 16, 5, 0),       # LeNet conv2
+    ((5, 3, 7, 7), 6, 3, 1),
+    ((1, 2, 5, 5), 4, 3, 0),          # N = 1, 3 x 3 output
+    ((3, 6, 9, 5), 16, 5, 2),
+    ((2, 16, 8, 8), 6, 3, 1),
+    ((3, 1, 6, 11), 1, 3, 2),         # one channel in and out
+    ((5, 4, 17, 33), 8, (2, 3), (1, 0)),
+    ((2, 3, 12, 10), 5, (5, 1), (4, 0)),
+    # input gradient by rows (the gradient rows fill whole vectors): 3, 2, 5 and 7 taps wide
+    ((2, 3, 18, 18), 6, 3, 0),
+    ((3, 4, 12, 16), 7, (4, 2), 0),
+    ((2, 3, 10, 32), 6, 5, 2),
+    ((2, 3, 10, 22), 6, (1, 7), 0),
+]
+
+
+def _small_conv_run(lib, x, w, b, g, padding):
+    X, Wt, B = (lib.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = lib.nn.functional.conv2d(X, Wt, B, padding=padding)
+    y.backward(lib.from_numpy(g.copy()))
+    return [y.detach().numpy(), X.grad.numpy(), Wt.grad.numpy(), B.grad.numpy()]
+
+
+def _small_conv_case(shape, oc, k, p, dtype, seed=5):
+    rng = np.random.default_rng(seed)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    ph, pw = (p, p) if isinstance(p, int) else p
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((oc, shape[1], kh, kw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    out = (shape[0], oc, shape[2] + 2 * ph - kh + 1, shape[3] + 2 * pw - kw + 1)
+    g = rng.standard_normal(out).astype(dtype)
+    return x, w, b, g
+
+
+def _assert_close_scaled(got, want, tol, names=("y", "dx", "dw", "db")):
+    for a, e, n in zip(got, want, names):
+        assert a.shape == e.shape, n
+        np.testing.assert_allclose(a, e, rtol=tol, atol=tol * max(1.0, float(np.abs(e).max())), err_msg=n)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,oc,k,p", SMALL_CONV)
+def test_small_conv_matches_torch(shape, oc, k, p, dtype, threads):
+    x, w, b, g = _small_conv_case(shape, oc, k, p, dtype)
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(threads)
+        got = _small_conv_run(ember, x, w, b, g, p)
+    finally:
+        ember.set_num_threads(old)
+    want = _small_conv_run(torch, x, w, b, g, p)
+    _assert_close_scaled(got, want, 1e-5 if dtype == "float32" else 1e-11)
+
+
+@pytest.mark.parametrize("shape,oc,k,p", [SMALL_CONV[0], SMALL_CONV[1], SMALL_CONV[7]])
+def test_small_conv_threads_agree(shape, oc, k, p):
+    """Batch chunks of the weight gradient: 1, 2 and 3 threads (N not a multiple) agree."""
+    x, w, b, g = _small_conv_case(shape, oc, k, p, "float64", seed=6)
+    old = ember.get_num_threads()
+    res = []
+    try:
+        for t in (1, 2, 3):
+            ember.set_num_threads(t)
+            res.append(_small_conv_run(ember, x, w, b, g, p))
+    finally:
+        ember.set_num_threads(old)
+    for other in res[1:]:
+        _assert_close_scaled(other, res[0], 1e-12)
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_small_conv_isa_fallbacks(isa):
+    """Below AVX-512 the router keeps these shapes on the im2col + GEMM path: with the ISA capped by
+    EMBER_ISA, results must still match torch."""
+    import os
+    import subprocess
+    import sys
+    code = f"""
+import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+import ember, numpy as np, torch
+import test_conv as T
+assert ember._C._cpu_isa() == {isa!r}, ember._C._cpu_isa()
+for dtype in ("float32", "float64"):
+    for threads in (1, 2):
+        ember.set_num_threads(threads)
+        for shape, oc, k, p in T.SMALL_CONV:
+            x, w, b, g = T._small_conv_case(shape, oc, k, p, dtype)
+            got = T._small_conv_run(ember, x, w, b, g, p)
+            want = T._small_conv_run(torch, x, w, b, g, p)
+            T._assert_close_scaled(got, want, 1e-5 if dtype == "float32" else 1e-11)
+print("ok")
+"""
+    env = dict(os.environ, EMBER_ISA=isa)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("shape,oc,k,p", [
+    ((2, 1, 6, 5), 3, 3, 1),
+    ((1, 3, 5, 7), 2, (2, 3), (1, 2)),
+    ((2, 2, 4, 4), 4, 5, 2),
+])
+def test_small_conv_gradcheck(shape, oc, k, p):
+    x, w, b, _ = _small_conv_case(shape, oc, k, p, "float64", seed=7)
+    xs, ws, bs = (ember.from_numpy(a).requires_grad_() for a in (x, w, b))
+    assert ember.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=p), (xs, ws, bs))

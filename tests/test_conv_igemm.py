@@ -4,7 +4,8 @@ against the im2col/GEMM fallback (EMBER_CONV_IGEMM=0, in a subprocess): output-c
 multiple of 8), tap tails (C*KH*KW not a multiple of 6; the direct weight gradient for K < 128, the
 tap-packed GEMM above), pixel-vector tails (L/16 not a multiple of
 3), non-square kernels, padding below KH-1, a batch smaller than the thread count, and 1 vs 2
-threads. On CPUs without AVX-512 these shapes take the fallback and the tests still hold."""
+threads. Output channels stay above 16 so the direct small-channel path (conv_small.cpp) does not
+take these shapes. On CPUs without AVX-512 they take the fallback and the tests still hold."""
 import json
 import os
 import subprocess
@@ -17,16 +18,16 @@ from conftest import requires_torch, torch
 
 # (N, C, H, W), O, (KH, KW), (ph, pw)
 SHAPES = [
-    ((2, 3, 16, 16), 5, (3, 3), (1, 1)),      # O tail, K = 27 (tap tail), L/16 = 16 (vector tail)
+    ((2, 3, 16, 16), 21, (3, 3), (1, 1)),     # O tail, K = 27 (tap tail), L/16 = 16 (vector tail)
     ((3, 4, 18, 18), 13, (3, 3), (0, 0)),     # no padding: OW = 16
-    ((1, 2, 8, 32), 8, (3, 5), (1, 2)),       # non-square kernel, N < threads
-    ((2, 6, 17, 32), 9, (2, 3), (0, 1)),      # 2x3 kernel, OH = 16, OW = 32
-    ((2, 7, 16, 48), 16, (5, 5), (2, 2)),     # 5x5, OW = 48 (one full tile per row)
+    ((1, 2, 8, 32), 20, (3, 5), (1, 2)),      # non-square kernel, N < threads
+    ((2, 6, 17, 32), 19, (2, 3), (0, 1)),     # 2x3 kernel, OH = 16, OW = 32
+    ((2, 7, 16, 48), 24, (5, 5), (2, 2)),    # 5x5, OW = 48 (one full tile per row)
     ((4, 16, 16, 16), 64, (3, 3), (1, 1)),    # K = 144: weight gradient as a GEMM with tap-packed B
     ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # O = 72 (not a multiple of 12 either)
     ((1, 16, 16, 16), 24, (3, 3), (1, 1)),    # N = 1: threads inside the GEMM
-    ((2, 9, 8, 32), 11, (3, 5), (0, 1)),      # input gradient only (OW = 30): 3x5, padding < k - 1
-    ((2, 5, 16, 16), 6, (1, 1), (0, 0)),      # pointwise
+    ((2, 9, 8, 32), 17, (3, 5), (0, 1)),     # input gradient only (OW = 30): 3x5, padding < k - 1
+    ((2, 5, 16, 16), 18, (1, 1), (0, 0)),     # pointwise
 ]
 
 

@@ -3,8 +3,9 @@
 // cols: the GEMM's B panels are packed straight from the (zero-padded) image (gemm_packed_b),
 // other strides go through a cols buffer. The input gradient is the transposed product
 // followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
-// convolution skips im2col (x is its own cols); depthwise convolutions go to conv_direct.cpp, and
-// stride-1 float32 convolutions with 16-multiple output widths to conv_igemm.cpp (AVX-512).
+// convolution skips im2col (x is its own cols). Routed elsewhere first: depthwise convolutions to
+// conv_direct.cpp; on AVX-512 CPUs, stride-1 ones with few output channels to conv_small.cpp and
+// stride-1 float32 ones with 16-multiple output widths to conv_igemm.cpp.
 // Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);
 // the weight gradient gives each thread a batch chunk and its own partial dw, summed at the end,
 // so no atomics. A batch smaller than the thread count runs images in turn with threaded GEMMs.
@@ -14,6 +15,7 @@
 
 #include "conv_direct.h"
 #include "conv_igemm.h"
+#include "conv_small.h"
 #include "conv_util.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -392,6 +394,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (conv_is_small(g))
+      small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (igemm_ok<T>(g, igemm_forward_ok))
       igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
@@ -404,6 +408,8 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (conv_is_small(g))
+      small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (igemm_ok<T>(g, igemm_backward_input_ok))
       igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else
@@ -418,6 +424,8 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy
     T* db = dbias.defined() ? dbias.data<T>() : nullptr;
     if (conv_is_depthwise(g))
       depthwise_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
+    else if (conv_is_small(g))
+      small_conv_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
     else
       backward_weight_impl<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
   });

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "cpu_backend.h"
+#include "loops.h"
 #include "parallel.h"
 
 namespace ember::cpu {
@@ -64,40 +65,59 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
   });
 }
 
-// Specialisation of the commonest case: 2x2 windows, stride 2, no padding or dilation.
+// Specialisation of the commonest case: 2x2 windows, stride 2, no padding or dilation. One output
+// row from input rows a and c; candidates in scan order (0,0), (0,1), (1,0), (1,1), a later one
+// winning if strictly greater or NaN (torch's rule: the last NaN, else the first maximum).
+// Branch-free selects so the loop vectorises (random data would mispredict every other branch).
+// Compiled twice: for the baseline ISA and for AVX-512 (16 outputs per step; 1.5x faster on
+// (128,32,32,32)), picked at run time.
+#define EMBER_MAX_POOL_2X2_ROW                                                                   \
+  {                                                                                              \
+    const int32_t W32 = static_cast<int32_t>(W);                                                 \
+    _Pragma("omp simd") for (int64_t ow = 0; ow < OW; ++ow) {                                    \
+      const int64_t w = 2 * ow;                                                                  \
+      T m = a[w];                                                                                \
+      int32_t k = 0; /* offset in the window: 0, 1, W, W + 1 (int32 keeps selects vectorisable) */ \
+      const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];                                           \
+      bool t = (v1 > m) | (v1 != v1);                                                            \
+      m = t ? v1 : m;                                                                            \
+      k = t ? 1 : k;                                                                             \
+      t = (v2 > m) | (v2 != v2);                                                                 \
+      m = t ? v2 : m;                                                                            \
+      k = t ? W32 : k;                                                                           \
+      t = (v3 > m) | (v3 != v3);                                                                 \
+      m = t ? v3 : m;                                                                            \
+      k = t ? W32 + 1 : k;                                                                       \
+      yr[ow] = m;                                                                                \
+      ir[ow] = base + w + k;                                                                     \
+    }                                                                                            \
+  }
+
+template <class T>
+void max_pool_2x2_row(const T* a, const T* c, T* yr, int64_t* ir, int64_t base, int64_t W, int64_t OW) {
+  EMBER_MAX_POOL_2X2_ROW
+}
+
+template <class T>
+__attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row_avx512(const T* a, const T* c, T* yr,
+                                                                                 int64_t* ir, int64_t base,
+                                                                                 int64_t W, int64_t OW) {
+  EMBER_MAX_POOL_2X2_ROW
+}
+#undef EMBER_MAX_POOL_2X2_ROW
+
 template <class T>
 void max_pool_2x2(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(OW, 1));
+  // Rows narrower than one 16-lane step stay on the baseline build: there the AVX-512 loop ran
+  // its scalar remainder and measured 2-3x slower (OW = 5 and 14, LeNet).
+  const bool avx512 = cpu_isa() == Isa::Avx512 && OW >= 16;
   parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / OH, oh = r % OH;
       const T* a = x + b * H * W + 2 * oh * W;
-      const T* c = a + W;
-      T* yr = y + r * OW;
-      int64_t* ir = ind + r * OW;
-      const int64_t base = 2 * oh * W;
-      const int32_t W32 = static_cast<int32_t>(W);
-      // candidates in scan order: (0,0), (0,1), (1,0), (1,1); a later one wins if strictly
-      // greater or NaN (torch's rule: the last NaN, else the first maximum). Branch-free selects
-      // so the loop vectorises (random data would mispredict every other branch).
-#pragma omp simd
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const int64_t w = 2 * ow;
-        T m = a[w];
-        int32_t k = 0;  // offset in the window: 0, 1, W, W + 1 (int32 keeps the selects vectorisable)
-        const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];
-        bool t = (v1 > m) | (v1 != v1);
-        m = t ? v1 : m;
-        k = t ? 1 : k;
-        t = (v2 > m) | (v2 != v2);
-        m = t ? v2 : m;
-        k = t ? W32 : k;
-        t = (v3 > m) | (v3 != v3);
-        m = t ? v3 : m;
-        k = t ? W32 + 1 : k;
-        yr[ow] = m;
-        ir[ow] = base + w + k;
-      }
+      if (avx512) max_pool_2x2_row_avx512(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
+      else max_pool_2x2_row(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
     }
   });
 }

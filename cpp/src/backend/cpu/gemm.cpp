@@ -292,6 +292,26 @@ void gemm_direct(Problem<T> p, bool threads) {
   }
 }
 
+// Estimated cycles per k-step for all of C (M x N) in PM x PN tiles. Edge tiles compute only the
+// rows and 16-column vectors they need (gemm_avx512.cpp), so a tile of rm rows and rv vectors
+// costs max(FMAs, loads) / 2 (two FMA and two load ports) plus ~1 cycle of loop overhead.
+double tile_cycles(int64_t M, int64_t N, int PM, int PN) {
+  const int pv = PN / 16;
+  const int64_t nv = (N + 15) / 16;
+  const int64_t fm = M / PM, fv = nv / pv;
+  const int rm = static_cast<int>(M % PM), rv = static_cast<int>(nv % pv);
+  auto t = [](int m, int v) { return m == 0 || v == 0 ? 0.0 : std::max(m * v, m + v) / 2.0 + 1.0; };
+  return double(fm * fv) * t(PM, pv) + double(fm) * t(PM, rv) + double(fv) * t(rm, pv) + t(rm, rv);
+}
+
+// fp32 AVX-512: 8 x 48 unless 12 x 32 needs fewer cycles (8 x 48 issues fewer loads per FMA, so
+// it wins ties).
+bool prefer_8x48(int64_t M, int64_t N) {
+  static const char* force = std::getenv("EMBER_GEMM_TILE");  // benchmarking only
+  if (force) return force[0] == '8';
+  return tile_cycles(M, N, kMrAvx512F32b, kNrAvx512F32b) <= tile_cycles(M, N, kMrAvx512F32, kNrAvx512F32);
+}
+
 constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loops
 constexpr int64_t kThreadWork = 96 * 96 * 96;   // M*N*K below: one thread
 
@@ -306,6 +326,8 @@ void gemm_float(const Problem<T>& p, bool threads) {
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
       case GemmIsa::Avx512:
+        if (prefer_8x48(p.M, p.N))
+          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(p, ukernel_avx512_f32_8x48, pack_t_avx512_f32, nt);
         return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, pack_t_avx512_f32, nt);
       case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nullptr, nt);
       default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);

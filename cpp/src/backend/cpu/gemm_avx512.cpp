@@ -52,6 +52,31 @@ EMBER_AVX512 inline void transpose16(__m512* r) {
 // dst[k * width + r] = src[r * ld + k] (r < rows), zero for rows <= r < width: 16 x 16 blocks
 // transposed in registers, 3x faster than element-wise packing.
 EMBER_AVX512 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst) {
+  if (width == 8) {
+    // 8-wide panels (the 8 x 48 tile's A): a 16 x 16 transpose of 8 rows x 32 k (k0..15 in
+    // registers 0-7, k16..31 in 8-15) leaves k0+j in the low and k0+16+j in the high half of
+    // register j, so no half-empty transposes.
+    for (int64_t k0 = 0; k0 < kc; k0 += 32) {
+      const int kr = kc - k0 < 32 ? static_cast<int>(kc - k0) : 32;
+      const __mmask16 lm0 = static_cast<__mmask16>(kr >= 16 ? 0xFFFFu : (1u << kr) - 1);
+      const __mmask16 lm1 = static_cast<__mmask16>(kr >= 32 ? 0xFFFFu : kr <= 16 ? 0u : (1u << (kr - 16)) - 1);
+      __m512 r[16];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(lm0, src + i * ld + k0) : _mm512_setzero_ps();
+        r[8 + i] = i < rows ? _mm512_maskz_loadu_ps(lm1, src + i * ld + k0 + 16) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      float* d = dst + k0 * 8;
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        if (j < kr) _mm256_storeu_ps(d + j * 8, _mm512_castps512_ps256(r[j]));
+        if (16 + j < kr)
+          _mm256_storeu_ps(d + (16 + j) * 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r[j]), 1)));
+      }
+    }
+    return;
+  }
   for (int r0 = 0; r0 < width; r0 += 16) {
     const int nr = rows - r0 < 0 ? 0 : rows - r0 > 16 ? 16 : rows - r0;  // valid source rows here
     const int nw = width - r0 < 16 ? width - r0 : 16;                     // lanes stored

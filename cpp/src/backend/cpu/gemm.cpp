@@ -3,6 +3,9 @@
 // micro-kernel per MR x NR tile), a direct-loop path for tiny problems and matrix-vector shapes,
 // and a plain loop for integers. Operands are addressed by element strides (row, column), so
 // transposed and sliced views are packed straight from their memory. beta == 0 never reads C.
+// fp32 AVX-512 has two register tiles (8 x 48, 12 x 32), picked per problem by a cycle estimate
+// (prefer_8x48). When M fits one A block and B is large, B is packed per micro-panel just before
+// use instead of per KC x NC block (small-M conv and Linear shapes).
 // Threads: C is cut into a tm x tn grid, one tile per thread, each packing its own panels.
 #include <algorithm>
 #include <cstdlib>
@@ -174,8 +177,8 @@ void scale_c(const Problem<T>& p) {
     }
 }
 
-// Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR) stays in L1, the packed A
-// block (MC x KC) in L2, the packed B block (KC x NC) in L3.
+// Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR, 32-48 KiB) in L1/L2, the
+// packed A block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
 void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
   // KC x NR B micro-panels are reused across the MC rows of an A block; MC x KC A blocks stay in

@@ -1,7 +1,10 @@
 // AVX-512 GEMM micro-kernels (see gemm.h for the contract). Vectors run along N (C's rows are
-// the contiguous direction in row-major tensors): per k, two vector loads of the packed B row and
-// MR broadcast-FMAs per vector. 12 x 32 fp32 keeps 24 accumulators + 2 B vectors + 1 broadcast in
-// the 32 zmm registers (measured a little faster than 14 x 32: smaller M tails); fp64 uses 14 x 16.
+// the contiguous direction in row-major tensors): per k, the packed B row in RV vector loads and
+// MR broadcast-FMAs per vector. fp32 has two tiles, one template (f32_tile): 8 x 48 (24
+// accumulators + 3 B vectors; 11 loads per 24 FMAs, ~226 GFLOP/s in L1 against a 240 peak) and
+// 12 x 32 (24 + 2; 14 loads, ~219), chosen per problem in gemm.cpp; edge tiles run a smaller
+// instantiation of the same template (only the rows and 16-column vectors they need). 14 x 32,
+// 6 x 64 and 7 x 64 measured slower (210-218). fp64 uses 14 x 16.
 // Compiled for the baseline ISA; only the functions marked EMBER_AVX512 use AVX-512.
 #include <immintrin.h>
 

@@ -51,6 +51,13 @@ void ukernel_scalar(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64
 }
 
 // --- packing ---------------------------------------------------------------------------------------
+// ISA packing routines (null: the portable loops below).
+template <class T>
+struct Packers {
+  PanelPackT<T> t = nullptr;  // panels from rows contiguous along k
+  RowPackT<T> n = nullptr;    // B panels from rows contiguous along n
+};
+
 // dst[k * W + j] = src[k * ld + j] for j < w, 0 for w <= j < W: constant-size 16-element copies
 // (inlined as vector moves; an element loop or a variable memcpy per row costs more than the GEMM
 // for small K x N edge panels).
@@ -67,7 +74,8 @@ void copy_rows_padded(int64_t kc, int w, const T* src, int64_t ld, T* dst) {
 
 // a (mc, kc) with strides (rsa, csa) -> ceil(mc/MR) panels, each kc x MR (k-major), zero-padded.
 template <class T, int MR>
-void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, PanelPackT<T> pt) {
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, const Packers<T>& pk) {
+  const PanelPackT<T> pt = pk.t;
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += kc * MR) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
     const T* src = a + i0 * rsa;
@@ -92,7 +100,9 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst
 
 // b (kc, nc) with strides (rsb, csb) -> ceil(nc/NR) panels, each kc x NR (k-major), zero-padded.
 template <class T, int NR>
-void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, PanelPackT<T> pt) {
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, const Packers<T>& pk) {
+  const PanelPackT<T> pt = pk.t;
+  if (csb == 1 && pk.n) return pk.n(NR, kc, nc, b, rsb, dst);
   if (csb == 1) {
     // Row by row: B's rows are read sequentially (panel by panel, every row would be a separate
     // short strided burst: 2-3x slower when rsb is a multiple of 4 KiB), the panels are written
@@ -180,7 +190,7 @@ void scale_c(const Problem<T>& p) {
 // Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR, 32-48 KiB) in L1/L2, the
 // packed A block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
-void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
+void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt) {
   // KC x NR B micro-panels are reused across the MC rows of an A block; MC x KC A blocks stay in
   // L2 (2 MiB). KC = 256 for every tile: 384 measured ~3% faster with 8 x 48 at n >= 512, but the
   // k blocking fixes the fp32 summation order, and test_large_blocks_and_threads (K = 600) sits at
@@ -242,7 +252,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T>
 
 // Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.
 template <class T, int MR, int NR>
-void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt, int nt) {
+void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt, int nt) {
   const int64_t mp = (p.M + MR - 1) / MR, np = (p.N + NR - 1) / NR;  // panels
   nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
   if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
@@ -382,16 +392,16 @@ void gemm_float(const Problem<T>& p, bool threads) {
     switch (current_isa()) {
       case GemmIsa::Avx512:
         if (prefer_8x48(p.M, p.N))
-          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(p, ukernel_avx512_f32_8x48, pack_t_avx512_f32, nt);
-        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, pack_t_avx512_f32, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nullptr, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
+        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, {}, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }
   } else {
     switch (current_isa()) {
-      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, nullptr, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, nullptr, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, {}, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, {}, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }
   }
 }

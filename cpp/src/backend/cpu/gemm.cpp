@@ -3,6 +3,9 @@
 // micro-kernel per MR x NR tile), a direct-loop path for tiny problems and matrix-vector shapes,
 // and a plain loop for integers. Operands are addressed by element strides (row, column), so
 // transposed and sliced views are packed straight from their memory. beta == 0 never reads C.
+// fp32 AVX-512 has two register tiles (8 x 48, 12 x 32), picked per problem by a cycle estimate
+// (prefer_8x48). When M fits one A block and B is large, B is packed per micro-panel just before
+// use instead of per KC x NC block (small-M conv and Linear shapes).
 // Threads: C is cut into a tm x tn grid, one tile per thread, each packing its own panels.
 #include <algorithm>
 #include <cstdlib>
@@ -48,15 +51,39 @@ void ukernel_scalar(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64
 }
 
 // --- packing ---------------------------------------------------------------------------------------
+// ISA packing routines (null: the portable loops below).
+template <class T>
+struct Packers {
+  PanelPackT<T> t = nullptr;  // panels from rows contiguous along k
+  RowPackT<T> n = nullptr;    // B panels from rows contiguous along n
+};
+
+// dst[k * W + j] = src[k * ld + j] for j < w, 0 for w <= j < W: constant-size 16-element copies
+// (inlined as vector moves; an element loop or a variable memcpy per row costs more than the GEMM
+// for small K x N edge panels).
+template <class T, int W>
+void copy_rows_padded(int64_t kc, int w, const T* src, int64_t ld, T* dst) {
+  const int w16 = w / 16 * 16;
+  for (int64_t k = 0; k < kc; ++k, src += ld, dst += W) {
+    int j = 0;
+    for (; j < w16; j += 16) std::memcpy(dst + j, src + j, 16 * sizeof(T));
+    for (; j < w; ++j) dst[j] = src[j];
+    for (; j < W; ++j) dst[j] = T(0);
+  }
+}
+
 // a (mc, kc) with strides (rsa, csa) -> ceil(mc/MR) panels, each kc x MR (k-major), zero-padded.
 template <class T, int MR>
-void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, PanelPackT<T> pt) {
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst, const Packers<T>& pk) {
+  const PanelPackT<T> pt = pk.t;
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += kc * MR) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - i0));
     const T* src = a + i0 * rsa;
     if (rsa == 1 && mr == MR) {
       for (int64_t k = 0; k < kc; ++k)
         for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[k * csa + i];
+    } else if (rsa == 1) {
+      copy_rows_padded<T, MR>(kc, mr, src, csa, dst);
     } else if (csa == 1 && pt) {
       pt(mr, MR, kc, src, rsa, dst);
     } else if (csa == 1) {
@@ -73,13 +100,27 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rsa, int64_t csa, T* dst
 
 // b (kc, nc) with strides (rsb, csb) -> ceil(nc/NR) panels, each kc x NR (k-major), zero-padded.
 template <class T, int NR>
-void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, PanelPackT<T> pt) {
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rsb, int64_t csb, T* dst, const Packers<T>& pk) {
+  const PanelPackT<T> pt = pk.t;
+  if (csb == 1 && pk.n) return pk.n(NR, kc, nc, b, rsb, dst);
+  if (csb == 1) {
+    // Row by row: B's rows are read sequentially (panel by panel, every row would be a separate
+    // short strided burst: 2-3x slower when rsb is a multiple of 4 KiB), the panels are written
+    // interleaved into a buffer that fits in L2.
+    const int64_t full = nc / NR * NR;
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = b + k * rsb;
+      T* d = dst + k * NR;
+      int64_t j0 = 0;
+      for (; j0 < full; j0 += NR, d += kc * NR) std::memcpy(d, src + j0, NR * sizeof(T));
+      if (j0 < nc) copy_rows_padded<T, NR>(1, static_cast<int>(nc - j0), src + j0, 0, d);
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += kc * NR) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, nc - j0));
     const T* src = b + j0 * csb;
-    if (csb == 1 && nr == NR) {
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * rsb, NR * sizeof(T));
-    } else if (rsb == 1 && pt) {
+    if (rsb == 1 && pt) {
       pt(nr, NR, kc, src, csb, dst);
     } else if (rsb == 1) {
       for (int j = 0; j < nr; ++j)
@@ -146,13 +187,14 @@ void scale_c(const Problem<T>& p) {
     }
 }
 
-// Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR) stays in L1, the packed A
-// block (MC x KC) in L2, the packed B block (KC x NC) in L3.
+// Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR, 32-48 KiB) in L1/L2, the
+// packed A block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
-void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt) {
-  // fp32 AVX-512: B micro-panel 256 x 32 x 4 B = 32 KiB (L1 48 KiB), A block 288 x 256 x 4 B =
-  // 288 KiB (L2 >= 1 MiB), B block 256 x 4096 x 4 B = 4 MiB (L3). Measured: KC 192..384 and MC
-  // 12..36 panels are within noise of each other at n = 128..2048.
+void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt) {
+  // KC x NR B micro-panels are reused across the MC rows of an A block; MC x KC A blocks stay in
+  // L2 (2 MiB). KC = 256 for every tile: 384 measured ~3% faster with 8 x 48 at n >= 512, but the
+  // k blocking fixes the fp32 summation order, and test_large_blocks_and_threads (K = 600) sits at
+  // 97% of its tolerance with this one. Measured: MC 12..36 panels within noise.
   constexpr int64_t KC = 256;
   constexpr int64_t MC = MR * (sizeof(T) == 4 ? 24 : 12);
   constexpr int64_t NC = NR * 128;
@@ -161,6 +203,29 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T>
   const int64_t kc_max = std::min<int64_t>(KC, p.K);
   T* bbuf = tl_pack_b.get<T>(static_cast<size_t>(kc_max * nc_max));
   T* abuf = tl_pack_a.get<T>(static_cast<size_t>(kc_max * mc_max));
+  if (p.M <= MC && !p.packb && kc_max * p.N * int64_t(sizeof(T)) > (512 << 10)) {
+    // One A block (small M: conv out-channels, Linear batches) and a B block beyond a quarter of
+    // L2: each B micro-panel is packed right before its column of tiles and used from L1. Packing
+    // the whole block first writes it out to L3 and reads it back, for only M / MR tiles per
+    // micro-panel (64 x 1024 x 288: 23% of the time in pack_b; +5-10% this way; no gain, or a
+    // small loss, when the block stays in L2).
+    T* bpanel = bbuf;
+    for (int64_t pc = 0; pc < p.K; pc += KC) {
+      const int64_t kc = std::min(KC, p.K - pc);
+      const T beta = pc == 0 ? p.beta : T(1);
+      pack_a<T, MR>(p.M, kc, p.a + pc * p.csa, p.rsa, p.csa, abuf, pt);
+      for (int64_t jr = 0; jr < p.N; jr += NR) {
+        const int n = static_cast<int>(std::min<int64_t>(NR, p.N - jr));
+        pack_b<T, NR>(kc, n, p.b + pc * p.rsb + jr * p.csb, p.rsb, p.csb, bpanel, pt);
+        for (int64_t ir = 0; ir < p.M; ir += MR) {
+          const int m = static_cast<int>(std::min<int64_t>(MR, p.M - ir));
+          kern(kc, abuf + (ir / MR) * kc * MR, bpanel, p.c + ir * p.rsc + jr * p.csc, p.rsc, p.csc, p.alpha, beta, m,
+               n);
+        }
+      }
+    }
+    return;
+  }
   for (int64_t jc = 0; jc < p.N; jc += NC) {
     const int64_t nc = std::min(NC, p.N - jc);
     for (int64_t pc = 0; pc < p.K; pc += KC) {
@@ -187,7 +252,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T>
 
 // Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.
 template <class T, int MR, int NR>
-void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, PanelPackT<T> pt, int nt) {
+void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt, int nt) {
   const int64_t mp = (p.M + MR - 1) / MR, np = (p.N + NR - 1) / NR;  // panels
   nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
   if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
@@ -292,6 +357,26 @@ void gemm_direct(Problem<T> p, bool threads) {
   }
 }
 
+// Estimated cycles per k-step for all of C (M x N) in PM x PN tiles. Edge tiles compute only the
+// rows and 16-column vectors they need (gemm_avx512.cpp), so a tile of rm rows and rv vectors
+// costs max(FMAs, loads) / 2 (two FMA and two load ports) plus ~1 cycle of loop overhead.
+double tile_cycles(int64_t M, int64_t N, int PM, int PN) {
+  const int pv = PN / 16;
+  const int64_t nv = (N + 15) / 16;
+  const int64_t fm = M / PM, fv = nv / pv;
+  const int rm = static_cast<int>(M % PM), rv = static_cast<int>(nv % pv);
+  auto t = [](int m, int v) { return m == 0 || v == 0 ? 0.0 : std::max(m * v, m + v) / 2.0 + 1.0; };
+  return double(fm * fv) * t(PM, pv) + double(fm) * t(PM, rv) + double(fv) * t(rm, pv) + t(rm, rv);
+}
+
+// fp32 AVX-512: 8 x 48 unless 12 x 32 needs fewer cycles. Full 12 x 32 tiles are weighted 6%
+// slower: they issue 14 loads per 24 FMAs (8 x 48: 11), and in the full GEMM (single thread,
+// packing included) 8 x 48 measured 4-6% faster at n = 256..2048 and on conv shapes like
+// 64 x 1024 x 288; 12 x 32 wins where N mod 48 leaves a 16-wide edge (N = 64: 16% faster).
+bool prefer_8x48(int64_t M, int64_t N) {
+  return tile_cycles(M, N, kMrAvx512F32b, kNrAvx512F32b) <= 1.06 * tile_cycles(M, N, kMrAvx512F32, kNrAvx512F32);
+}
+
 constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loops
 constexpr int64_t kThreadWork = 96 * 96 * 96;   // M*N*K below: one thread
 
@@ -306,15 +391,17 @@ void gemm_float(const Problem<T>& p, bool threads) {
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
       case GemmIsa::Avx512:
-        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, pack_t_avx512_f32, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, nullptr, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+        if (prefer_8x48(p.M, p.N))
+          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
+        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, {}, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }
   } else {
     switch (current_isa()) {
-      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, nullptr, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, nullptr, nt);
-      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, nullptr, nt);
+      case GemmIsa::Avx512: return gemm_blocked<T, kMrAvx512F64, kNrAvx512F64>(p, ukernel_avx512_f64, {}, nt);
+      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F64, kNrAvx2F64>(p, ukernel_avx2_f64, {}, nt);
+      default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }
   }
 }

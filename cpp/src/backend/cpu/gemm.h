@@ -18,8 +18,15 @@ using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t r
 template <class T>
 using PanelPackT = void (*)(int rows, int width, int64_t kc, const T* src, int64_t ld, T* dst);
 
+// Packs B panels from rows that are contiguous along n (row-major B), all nc columns at once:
+// dst[(j / width) * kc * width + k * width + j % width] = src[k * ld + j] for j < nc, zero-padded
+// to whole panels (width a multiple of 16).
+template <class T>
+using RowPackT = void (*)(int width, int64_t kc, int64_t nc, const T* src, int64_t ld, T* dst);
+
 // Register tiles (MR x NR) per ISA and dtype.
 constexpr int kMrAvx512F32 = 12, kNrAvx512F32 = 32;
+constexpr int kMrAvx512F32b = 8, kNrAvx512F32b = 48;  // second fp32 tile, chosen per problem
 constexpr int kMrAvx512F64 = 14, kNrAvx512F64 = 16;
 constexpr int kMrAvx2F32 = 6, kNrAvx2F32 = 16;
 constexpr int kMrAvx2F64 = 6, kNrAvx2F64 = 8;
@@ -27,7 +34,10 @@ constexpr int kMrAvx2F64 = 6, kNrAvx2F64 = 8;
 // gemm_avx512.cpp (call only when the CPU supports avx512f)
 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
                         float alpha, float beta, int m, int n);
+void ukernel_avx512_f32_8x48(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
+                              float alpha, float beta, int m, int n);
 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst);
+void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const float* src, int64_t ld, float* dst);
 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,
                         double alpha, double beta, int m, int n);
 // gemm_avx2.cpp (call only when the CPU supports avx2 and fma)

@@ -1,9 +1,15 @@
 // AVX-512 GEMM micro-kernels (see gemm.h for the contract). Vectors run along N (C's rows are
-// the contiguous direction in row-major tensors): per k, two vector loads of the packed B row and
-// MR broadcast-FMAs per vector. 12 x 32 fp32 keeps 24 accumulators + 2 B vectors + 1 broadcast in
-// the 32 zmm registers (measured a little faster than 14 x 32: smaller M tails); fp64 uses 14 x 16.
+// the contiguous direction in row-major tensors): per k, the packed B row in RV vector loads and
+// MR broadcast-FMAs per vector. fp32 has two tiles, one template (f32_tile): 8 x 48 (24
+// accumulators + 3 B vectors; 11 loads per 24 FMAs, ~226 GFLOP/s in L1 against a 240 peak) and
+// 12 x 32 (24 + 2; 14 loads, ~219), chosen per problem in gemm.cpp; edge tiles run a smaller
+// instantiation of the same template (only the rows and 16-column vectors they need). 14 x 32,
+// 6 x 64 and 7 x 64 measured slower (210-218). fp64 uses 14 x 16.
 // Compiled for the baseline ISA; only the functions marked EMBER_AVX512 use AVX-512.
 #include <immintrin.h>
+
+#include <array>
+#include <utility>
 
 #include "gemm.h"
 
@@ -49,6 +55,31 @@ EMBER_AVX512 inline void transpose16(__m512* r) {
 // dst[k * width + r] = src[r * ld + k] (r < rows), zero for rows <= r < width: 16 x 16 blocks
 // transposed in registers, 3x faster than element-wise packing.
 EMBER_AVX512 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst) {
+  if (width == 8) {
+    // 8-wide panels (the 8 x 48 tile's A): a 16 x 16 transpose of 8 rows x 32 k (k0..15 in
+    // registers 0-7, k16..31 in 8-15) leaves k0+j in the low and k0+16+j in the high half of
+    // register j, so no half-empty transposes.
+    for (int64_t k0 = 0; k0 < kc; k0 += 32) {
+      const int kr = kc - k0 < 32 ? static_cast<int>(kc - k0) : 32;
+      const __mmask16 lm0 = static_cast<__mmask16>(kr >= 16 ? 0xFFFFu : (1u << kr) - 1);
+      const __mmask16 lm1 = static_cast<__mmask16>(kr >= 32 ? 0xFFFFu : kr <= 16 ? 0u : (1u << (kr - 16)) - 1);
+      __m512 r[16];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(lm0, src + i * ld + k0) : _mm512_setzero_ps();
+        r[8 + i] = i < rows ? _mm512_maskz_loadu_ps(lm1, src + i * ld + k0 + 16) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      float* d = dst + k0 * 8;
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        if (j < kr) _mm256_storeu_ps(d + j * 8, _mm512_castps512_ps256(r[j]));
+        if (16 + j < kr)
+          _mm256_storeu_ps(d + (16 + j) * 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r[j]), 1)));
+      }
+    }
+    return;
+  }
   for (int r0 = 0; r0 < width; r0 += 16) {
     const int nr = rows - r0 < 0 ? 0 : rows - r0 > 16 ? 16 : rows - r0;  // valid source rows here
     const int nw = width - r0 < 16 ? width - r0 : 16;                     // lanes stored
@@ -69,66 +100,124 @@ EMBER_AVX512 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float
   }
 }
 
-// C (m x n of a 12 x 32 tile) = alpha * a (kc x 12, packed k-major) @ b (kc x 32) + beta * C
-EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, int64_t rsc,
-                                     int64_t csc, float alpha, float beta, int m, int n) {
-  constexpr int MR = kMrAvx512F32, NR = kNrAvx512F32;
-  __m512 acc[MR][2];
-#pragma GCC unroll 14
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+// Row-major B panels (see gemm.h): one zmm copy per 16 columns, the last masked (zeros past nc).
+// The baseline-ISA driver's memcpy moves 16 bytes at a time, and with M = 64 (conv out-channels)
+// packing B was ~18% of the GEMM.
+EMBER_AVX512 void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const float* src, int64_t ld, float* dst) {
+  const int64_t padded = (nc + width - 1) / width * width;
+  for (int64_t k = 0; k < kc; ++k, src += ld, dst += width) {
+    float* d = dst;
+    for (int64_t j = 0; j < padded; d += kc * width) {
+      for (int v = 0; v < width; v += 16, j += 16) {
+        const int64_t r = nc - j;
+        const __mmask16 m = r >= 16 ? __mmask16(0xFFFF) : r <= 0 ? __mmask16(0) : __mmask16((1u << r) - 1);
+        _mm512_storeu_ps(d + v, _mm512_maskz_loadu_ps(m, src + j));
+      }
+    }
+  }
+}
+
+namespace {
+// C (m x n, m <= RM, n <= 16 * RV) = alpha * a @ b + beta * C, from panels packed PM rows / PN
+// columns wide. RM x RV is the part of the PM x PN tile actually computed: edge tiles instantiate
+// a smaller one, so M and N remainders cost (almost) only their real work instead of a full tile.
+// Per k: RV aligned loads of the B row, then RM broadcasts of a[i] (folded into the FMA's memory
+// operand), RM * RV FMAs. RM * RV + RV <= 31 zmm registers.
+template <int PM, int PN, int RM, int RV>
+EMBER_AVX512 void f32_tile(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
+                           float alpha, float beta, int m, int n) {
+  static_assert(RM <= PM && 16 * RV <= PN && RM * RV + RV <= 31, "tile does not fit");
+  __m512 acc[RM][RV];
+#pragma GCC unroll 16
+  for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) acc[i][v] = _mm512_setzero_ps();
   // C's lines are prefetched ~32 k-steps before the end (earlier they would be evicted from L1
-  // by the streaming A panel).
-  // Two k loops around the prefetch (no per-step test), each unrolled 4x.
+  // by the streaming A panel). Two k loops around the prefetch (no per-step test), each unrolled 4x.
   const int64_t k_pf = kc > 32 ? kc - 32 : 0;
-#define EMBER_F32_KSTEP                                                   \
-  {                                                                       \
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);     \
-    _Pragma("GCC unroll 14") for (int i = 0; i < MR; ++i) {               \
-      const __m512 ai = _mm512_set1_ps(a[i]);                             \
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                     \
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                     \
-    }                                                                     \
-    a += MR;                                                              \
-    b += NR;                                                              \
+  // (a macro, not a lambda: lambdas do not inherit the target attribute)
+#define EMBER_F32_KSTEP                                                        \
+  {                                                                            \
+    __m512 bv[RV];                                                             \
+    _Pragma("GCC unroll 4") for (int v = 0; v < RV; ++v) bv[v] = _mm512_load_ps(b + 16 * v); \
+    _Pragma("GCC unroll 16") for (int i = 0; i < RM; ++i) {                    \
+      const __m512 ai = _mm512_set1_ps(a[i]);                                  \
+      _Pragma("GCC unroll 4") for (int v = 0; v < RV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]); \
+    }                                                                          \
+    a += PM;                                                                   \
+    b += PN;                                                                   \
   }
   int64_t k = 0;
 #pragma GCC unroll 4
   for (; k < k_pf; ++k) EMBER_F32_KSTEP
   if (csc == 1) {
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i)
-      if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0),
-                 _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16), _MM_HINT_T0);
+#pragma GCC unroll 16
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v)
+        if (i < m) _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + 16 * v), _MM_HINT_T0);
   }
 #pragma GCC unroll 4
   for (; k < kc; ++k) EMBER_F32_KSTEP
 #undef EMBER_F32_KSTEP
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (csc == 1) {
-    const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-    const __mmask16 m1 = n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) {
+    __mmask16 mk[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const int r = n - 16 * v;
+      mk[v] = r >= 16 ? __mmask16(0xFFFF) : r <= 0 ? __mmask16(0) : __mmask16((1u << r) - 1);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < RM; ++i) {
       if (i < m) {
         float* ci = c + i * rsc;
-        __m512 v0 = _mm512_mul_ps(va, acc[i][0]), v1 = _mm512_mul_ps(va, acc[i][1]);
-        if (beta != 0.0f) {
-          v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), v0);
-          v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), v1);
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) {
+          __m512 x = _mm512_mul_ps(va, acc[i][v]);
+          if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), x);
+          _mm512_mask_storeu_ps(ci + 16 * v, mk[v], x);
         }
-        _mm512_mask_storeu_ps(ci, m0, v0);
-        _mm512_mask_storeu_ps(ci + 16, m1, v1);
       }
     }
     return;
   }
-  alignas(64) float tile[MR * NR];
-#pragma GCC unroll 14
-  for (int i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile + i * NR, acc[i][0]);
-    _mm512_store_ps(tile + i * NR + 16, acc[i][1]);
-  }
-  store_tile(tile, NR, c, rsc, csc, alpha, beta, m, n);
+  alignas(64) float tile[RM * RV * 16];
+#pragma GCC unroll 16
+  for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) _mm512_store_ps(tile + (i * RV + v) * 16, acc[i][v]);
+  store_tile(tile, RV * 16, c, rsc, csc, alpha, beta, m, n);
+}
+
+// kTileTable<PM, PN>[m - 1][ceil(n / 16) - 1]: the smallest tile covering an m x n edge.
+template <int PM, int PN, int RM, int... V>
+constexpr std::array<MicroKernel<float>, sizeof...(V)> tile_row(std::integer_sequence<int, V...>) {
+  return {&f32_tile<PM, PN, RM, V + 1>...};
+}
+template <int PM, int PN, int... R>
+constexpr std::array<std::array<MicroKernel<float>, PN / 16>, PM> tile_table(std::integer_sequence<int, R...>) {
+  return {tile_row<PM, PN, R + 1>(std::make_integer_sequence<int, PN / 16>())...};
+}
+template <int PM, int PN>
+constexpr auto kTileTable = tile_table<PM, PN>(std::make_integer_sequence<int, PM>());
+}  // namespace
+
+// 12 x 32 fp32: 24 accumulators + 2 B vectors.
+EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, int64_t rsc,
+                                     int64_t csc, float alpha, float beta, int m, int n) {
+  constexpr int PM = kMrAvx512F32, PN = kNrAvx512F32;
+  if (m == PM && n > PN - 16) return f32_tile<PM, PN, PM, PN / 16>(kc, a, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
+}
+
+// 8 x 48 fp32: 24 accumulators + 3 B vectors; fewer loads per FMA than 12 x 32 (11 vs 14 per
+// 24 FMAs), measured ~3% faster in L1, and M = 32/64/128 (conv out-channels) without padding.
+EMBER_AVX512 void ukernel_avx512_f32_8x48(int64_t kc, const float* a, const float* b, float* c, int64_t rsc,
+                                          int64_t csc, float alpha, float beta, int m, int n) {
+  constexpr int PM = kMrAvx512F32b, PN = kNrAvx512F32b;
+  if (m == PM && n > PN - 16) return f32_tile<PM, PN, PM, PN / 16>(kc, a, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
 }
 
 // C (m x n of a 14 x 16 tile) = alpha * a @ b + beta * C, fp64

@@ -29,6 +29,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 LIBS = {"ember": ember, "torch": torch}
 
 
+SETTLE_S = 0.3
+
+
+def get_threads():
+    return ember.get_num_threads()
+
+
 def timeit(fn, repeat, inner=1, warmup=2):
     for _ in range(warmup):
         fn()
@@ -42,14 +49,16 @@ def timeit(fn, repeat, inner=1, warmup=2):
 
 
 def interleaved(makers, repeat, inner=1, rounds=3):
-    """makers: {name: () -> fn}. Alternates the libraries in blocks (a warm-up call, then
-    repeat/rounds timed samples each), so one library's idle thread pool (spinning OpenMP or
-    OpenBLAS workers) costs only the discarded warm-up of the next; returns medians in seconds."""
+    """makers: {name: () -> fn}. Alternates the libraries in blocks (a pause at 2+ threads, a
+    warm-up call, then repeat/rounds timed samples each). The pause lets the previous library's
+    idle OpenMP pool stop spinning. Returns medians in seconds."""
     fns = {k: m() for k, m in makers.items()}
     samples = {k: [] for k in fns}
     per = max(1, -(-repeat // rounds))
     for _ in range(rounds):
         for k, f in fns.items():
+            if get_threads() > 1:
+                time.sleep(SETTLE_S)
             samples[k] += timeit(f, per, inner, warmup=2)
     return {k: statistics.median(v) for k, v in samples.items()}
 
@@ -180,8 +189,14 @@ def main():
         torch.set_num_threads(nt)
         for n in ([512] if args.quick else [128, 512, 1024, 2048]):
             makers, flops = gemm(n)
+            inner = max(1, 2 ** 24 // n ** 3 * 4)
+            # numpy is timed after ember and torch, not between them: OpenBLAS workers keep
+            # spinning after a call, and at 2 threads that slowed the next library's n=512 GEMM 10x.
+            np_maker = makers.pop("numpy")
+            med = interleaved(makers, rep, inner=inner)
             with blas_threads(nt) as np_label:
-                med = interleaved(makers, rep, inner=max(1, 2 ** 24 // n ** 3 * 4))
+                med.update(interleaved({"numpy": np_maker}, rep, inner=inner))
+            time.sleep(1.0)
             gf = {k: flops / v / 1e9 for k, v in med.items()}
             pct = f" ({100 * gf['ember'] / (args.peak * nt):.0f}% of peak)" if args.peak else ""
             report(f"sgemm n={n}", nt, med,

@@ -303,7 +303,8 @@ EMBER_AVX512 void pack_taps(const Corr& c, const float* P, const int32_t* off, i
     for (int64_t q = 0; q < nr; q += VL) {  // 16 panel columns (taps) at a time
       const int nt = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(VL, w - q)));
       const float* src[VL];
-      for (int i = 0; i < VL; ++i) src[i] = P + off[p0 + q + (i < nt ? i : 0)];
+      // columns past the last tap (zero-filled below) point at the panel's first tap, which exists
+      for (int i = 0; i < VL; ++i) src[i] = P + off[i < nt ? p0 + q + i : p0];
       int64_t l = l0;
       // whole 16-pixel runs (OW % 16 == 0, so a run never crosses an output row)
       for (; l + VL <= l0 + kc && l % VL == 0; l += VL) {

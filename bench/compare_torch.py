@@ -201,6 +201,9 @@ def main():
             pct = f" ({100 * gf['ember'] / (args.peak * nt):.0f}% of peak)" if args.peak else ""
             report(f"sgemm n={n}", nt, med,
                    extra=f"  GFLOP/s ember {gf['ember']:.0f}{pct} torch {gf['torch']:.0f} {np_label} {gf['numpy']:.0f}")
+            rows[-1]["gflops"] = gf
+            if args.peak:
+                rows[-1]["ember_pct_of_peak"] = 100 * gf["ember"] / (args.peak * nt)
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
                                       ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)]:

@@ -5,7 +5,7 @@
 // followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
 // convolution skips im2col (x is its own cols). Routed elsewhere first: depthwise convolutions to
 // conv_direct.cpp; on AVX-512 CPUs, stride-1 ones with few output channels to conv_small.cpp and
-// stride-1 float32 ones with 16-multiple output widths to conv_igemm.cpp.
+// other stride-1 float32 ones to conv_igemm.cpp (output widths that fill 16-lane vectors).
 // Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);
 // the weight gradient gives each thread a batch chunk and its own partial dw, summed at the end,
 // so no atomics. A batch smaller than the thread count runs images in turn with threaded GEMMs.

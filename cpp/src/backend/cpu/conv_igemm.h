@@ -1,5 +1,5 @@
 // Implicit-GEMM convolution kernels (conv_igemm.cpp): stride-1, dilation-1, ungrouped float32
-// convolutions whose output width is a multiple of 16, on AVX-512 CPUs. conv.cpp asks *_ok first
+// convolutions whose output rows fill at least 3/4 of their 16-lane vectors, on AVX-512 CPUs. conv.cpp asks *_ok first
 // and falls back to its im2col/GEMM path otherwise. Pointers to contiguous data laid out as in
 // ember::ConvGeom.
 #pragma once

@@ -28,7 +28,7 @@ SHAPES = [
     ((2, 16, 16, 16), 72, (3, 3), (1, 1)),    # O = 72 (not a multiple of 12 either)
     ((1, 16, 16, 16), 24, (3, 3), (1, 1)),    # N = 1: threads inside the GEMM
     ((2, 9, 8, 32), 17, (3, 5), (0, 1)),      # OW = 30 (masked second vector), padding < k - 1
-    ((2, 5, 16, 16), 18, (1, 1), (0, 0)),     # pointwise
+    ((2, 5, 16, 16), 18, (1, 1), (0, 0)),     # pointwise (only its forward takes this path)
     ((3, 8, 28, 28), 32, (3, 3), (1, 1)),     # MNIST width: rows of 16 + 12 (masked) lanes
     ((2, 20, 13, 13), 40, (3, 3), (1, 1)),    # OW = 13: tap-packing runs across three rows
     ((2, 16, 12, 12), 24, (3, 3), (0, 0)),    # OW = 10 (not routed: lanes under 3/4), dx W = 12

@@ -372,8 +372,13 @@ bool igemm_forward_ok(const ConvGeom& g) { return common_ok(g) && geometry_ok(fo
 
 // Input channels are the correlation's output channels: with fewer than MR most of each 8-row tile
 // is padding (C = 3: 5.0 ms vs 3.4 on the GEMM + col2im path for (64,3,32,32)->64; C = 8: 4.7 vs 6.5).
+// A 1x1 unpadded convolution's gradients are plain GEMMs on x and gy in place (no im2col/col2im
+// in conv.cpp), which measured faster than these kernels ((32,64,16,16)->128 fwd+bwd: 3.6 ms vs
+// 5.0), so only its forward comes here.
+bool pointwise(const ConvGeom& g) { return g.KH == 1 && g.KW == 1 && g.ph == 0 && g.pw == 0; }
+
 bool igemm_backward_input_ok(const ConvGeom& g) {
-  return common_ok(g) && g.C >= MR && g.ph <= g.KH - 1 && g.pw <= g.KW - 1 && geometry_ok(input_grad_corr(g));
+  return common_ok(g) && !pointwise(g) && g.C >= MR && g.ph <= g.KH - 1 && g.pw <= g.KW - 1 && geometry_ok(input_grad_corr(g));
 }
 
 void igemm_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
@@ -384,7 +389,7 @@ void igemm_forward(const ConvGeom& g, const float* x, const float* w, const floa
 // The weight gradient reads x through the forward correlation's geometry (out = gy's planes).
 // Against im2col + GEMM (1 thread): 3->32 at 32x32 3.8 -> 2.4 ms, 32->32 at 32x32 31 -> 21,
 // 64->128 at 16x16 16.2 -> 14.6.
-bool igemm_backward_weight_ok(const ConvGeom& g) { return igemm_forward_ok(g); }
+bool igemm_backward_weight_ok(const ConvGeom& g) { return !pointwise(g) && igemm_forward_ok(g); }
 
 void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw) {
   const Corr c = forward_corr(g);

@@ -1,6 +1,6 @@
 """Ember vs PyTorch on the CPU, side by side in one process, interleaved, medians and ratios.
 
-    pip install ".[bench]"   # torch 2.13 and threadpoolctl (numpy's BLAS thread count)
+    pip install ".[bench]"   # torch 2.13
     python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak 240]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
@@ -10,7 +10,6 @@ Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed.
 FP32 FMA peak of one core (GFLOP/s, measured separately) and prints GEMM rates as % of it.
 """
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 
 import ember
@@ -63,17 +61,31 @@ def interleaved(makers, repeat, inner=1, rounds=3):
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-@contextlib.contextmanager
-def blas_threads(n):
-    """numpy's OpenBLAS limited to n threads (threadpoolctl, from the [bench] extra); without it
-    numpy uses every core, and the column says so."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield "numpy(all cores)"
-        return
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield "numpy"
+NUMPY_GEMM = """
+import os, statistics, sys, time
+import numpy as np
+n, repeat, inner = (int(a) for a in sys.argv[1:4])
+a = np.random.standard_normal((n, n)).astype(np.float32)
+b = np.random.standard_normal((n, n)).astype(np.float32)
+for _ in range(2):
+    a @ b
+ts = []
+for _ in range(repeat):
+    t = time.perf_counter()
+    for _ in range(inner):
+        a @ b
+    ts.append((time.perf_counter() - t) / inner)
+print(statistics.median(ts))
+"""
+
+
+def numpy_gemm(n, threads, repeat, inner):
+    """numpy's GEMM in a subprocess with OPENBLAS_NUM_THREADS=threads: in this process its
+    OpenBLAS workers, once woken, slowed the next ember or torch 2-thread GEMM row up to 10x."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", NUMPY_GEMM, str(n), str(repeat), str(inner)], env=env,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 # --- workloads -----------------------------------------------------------------------------------
@@ -83,12 +95,7 @@ def gemm(n):
         b = L.randn(n, n)
         return lambda: L.mm(a, b)
 
-    def make_np():
-        a = np.random.standard_normal((n, n)).astype(np.float32)
-        b = np.random.standard_normal((n, n)).astype(np.float32)
-        return lambda: a @ b
-
-    return {"ember": lambda: make(ember), "torch": lambda: make(torch), "numpy": make_np}, 2 * n ** 3
+    return {"ember": lambda: make(ember), "torch": lambda: make(torch)}, 2 * n ** 3
 
 
 def conv(shape, out_c, k, p):
@@ -190,17 +197,12 @@ def main():
         for n in ([512] if args.quick else [128, 512, 1024, 2048]):
             makers, flops = gemm(n)
             inner = max(1, 2 ** 24 // n ** 3 * 4)
-            # numpy is timed after ember and torch, not between them: OpenBLAS workers keep
-            # spinning after a call, and at 2 threads that slowed the next library's n=512 GEMM 10x.
-            np_maker = makers.pop("numpy")
             med = interleaved(makers, rep, inner=inner)
-            with blas_threads(nt) as np_label:
-                med.update(interleaved({"numpy": np_maker}, rep, inner=inner))
-            time.sleep(1.0)
+            med["numpy"] = numpy_gemm(n, nt, rep, inner)
             gf = {k: flops / v / 1e9 for k, v in med.items()}
             pct = f" ({100 * gf['ember'] / (args.peak * nt):.0f}% of peak)" if args.peak else ""
             report(f"sgemm n={n}", nt, med,
-                   extra=f"  GFLOP/s ember {gf['ember']:.0f}{pct} torch {gf['torch']:.0f} {np_label} {gf['numpy']:.0f}")
+                   extra=f"  GFLOP/s ember {gf['ember']:.0f}{pct} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
             rows[-1]["gflops"] = gf
             if args.peak:
                 rows[-1]["ember_pct_of_peak"] = 100 * gf["ember"] / (args.peak * nt)

@@ -322,44 +322,42 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
   const int64_t WN = g.O * K;
   const bool pw = is_pointwise(g);
   if constexpr (std::is_same_v<T, float>) {
-    if (igemm_backward_weight_ok(g)) igemm_backward_weight(g, x, gy, dw);
+    if (igemm_backward_weight_ok(g)) return igemm_backward_weight(g, x, gy, dw, dbias);
   }
-  if (!igemm_ok<T>(g, igemm_backward_weight_ok)) {
-    const int nt = get_num_threads();
-    const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
-    // chunk 0 accumulates into dw, chunk c > 0 into partial[(c - 1) * WN ...]
-    std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
-    auto run_chunk = [&](int64_t c) {
-      T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
-      const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
-      if (n0 == n1) std::fill(acc, acc + WN, T(0));
-      const int64_t colsz = pw ? 0 : g.groups * K * L;
-      std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
-      for (int64_t n = n0; n < n1; ++n) {
-        const T* xn = x + n * g.C * g.H * g.W;
-        const T* gyn = gy + n * g.O * L;
-        if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
-        const T* src = pw ? xn : cols.get();
-        // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
-        for (int64_t gi = 0; gi < g.groups; ++gi)
-          gemm_strided(dtype_of<T>(), Og, K, L, Scalar(1.0), gyn + gi * Og * L, L, 1, src + gi * K * L, 1, L,
-                       Scalar(n == n0 ? 0.0 : 1.0), acc + gi * Og * K, K, 1, chunks == 1);
-      }
-    };
-    if (chunks == 1) {
-      run_chunk(0);
-    } else {
-      parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) run_chunk(c);
-      });
-      parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
-        for (int64_t c = 1; c < chunks; ++c) {
-          const T* p = partial.get() + (c - 1) * WN;
-#pragma omp simd
-          for (int64_t i = b; i < e; ++i) dw[i] += p[i];
-        }
-      });
+  const int nt = get_num_threads();
+  const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
+  // chunk 0 accumulates into dw, chunk c > 0 into partial[(c - 1) * WN ...]
+  std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
+  auto run_chunk = [&](int64_t c) {
+    T* acc = c == 0 ? dw : partial.get() + (c - 1) * WN;
+    const int64_t n0 = g.N * c / chunks, n1 = g.N * (c + 1) / chunks;
+    if (n0 == n1) std::fill(acc, acc + WN, T(0));
+    const int64_t colsz = pw ? 0 : g.groups * K * L;
+    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(pw ? 0 : colsz + scratch_size(g))]);
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* xn = x + n * g.C * g.H * g.W;
+      const T* gyn = gy + n * g.O * L;
+      if (!pw) im2col(g, xn, cols.get(), cols.get() + colsz);
+      const T* src = pw ? xn : cols.get();
+      // dw_g (Og, K) += gy_g (Og, L) @ cols_g^T (L, K)
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm_strided(dtype_of<T>(), Og, K, L, Scalar(1.0), gyn + gi * Og * L, L, 1, src + gi * K * L, 1, L,
+                     Scalar(n == n0 ? 0.0 : 1.0), acc + gi * Og * K, K, 1, chunks == 1);
     }
+  };
+  if (chunks == 1) {
+    run_chunk(0);
+  } else {
+    parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t c = b; c < e; ++c) run_chunk(c);
+    });
+    parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
+      for (int64_t c = 1; c < chunks; ++c) {
+        const T* p = partial.get() + (c - 1) * WN;
+#pragma omp simd
+        for (int64_t i = b; i < e; ++i) dw[i] += p[i];
+      }
+    });
   }
   if (dbias) {
     parallel_for(0, g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * L)), [&](int64_t b, int64_t e) {

@@ -15,7 +15,7 @@ void igemm_forward(const ConvGeom& g, const float* x, const float* w, const floa
 // gy (N, O, OH, OW), w (O, C, KH, KW) -> dx (N, C, H, W)
 void igemm_backward_input(const ConvGeom& g, const float* gy, const float* w, float* dx);
 
-// x (N, C, H, W), gy (N, O, OH, OW) -> dw (O, C, KH, KW) (overwritten)
-void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw);
+// x (N, C, H, W), gy (N, O, OH, OW) -> dw (O, C, KH, KW), dbias (O) or null (both overwritten)
+void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, float* dbias);
 
 }  // namespace ember::cpu

@@ -34,6 +34,8 @@ SHAPES = [
     ((2, 16, 12, 12), 24, (3, 3), (0, 0)),    # OW = 10 (not routed: lanes under 3/4), dx W = 12
     ((1, 24, 15, 15), 130, (3, 3), (1, 1)),   # OW = 15, O = 130, N = 1
     ((2, 9, 24, 14), 19, (3, 3), (1, 1)),     # OW = 14, K = 81 (direct weight gradient, masked)
+    ((3, 16, 8, 8), 24, (3, 3), (1, 1)),      # OW = 8: weight gradient only (tap-packed GEMM)
+    ((2, 17, 10, 10), 20, (3, 3), (1, 1)),    # OW = 10: weight gradient only, runs across rows
 ]
 
 
@@ -85,7 +87,7 @@ print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.gra
 """
 
 
-@pytest.mark.parametrize("shape,o,k,p", SHAPES[:3] + SHAPES[5:7] + SHAPES[9:11])
+@pytest.mark.parametrize("shape,o,k,p", SHAPES[:3] + SHAPES[5:7] + SHAPES[9:11] + SHAPES[15:])
 def test_igemm_matches_gemm_fallback(shape, o, k, p):
     """Both paths sum in the same k order, so they agree to float32 rounding."""
     arg = json.dumps([list(shape), o, list(k), list(p)])

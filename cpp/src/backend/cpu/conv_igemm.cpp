@@ -27,8 +27,14 @@
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"
+#include "transpose_avx512.h"
 
 #define EMBER_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -Wmaybe-uninitialized flags once transpose16 is inlined (a false positive; as in gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace ember::cpu {
 namespace {
@@ -292,33 +298,6 @@ EMBER_AVX512 void wgrad_block(const Corr& c, const float* gy, int64_t gy_img, co
 // dw (O, K) += gy (O, L) @ B (L, K) with B[l][k] = P[base(l) + off[k]] packed straight from the
 // padded image: 16 taps x 16 pixels loaded as 16 rows, transposed in registers, stored as 16
 // pixel rows of a k-major GEMM panel. No column buffer, no second (transposing) pack.
-EMBER_AVX512 inline void transpose16(__m512* r) {
-  __m512 t[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 2
-  for (int i = 0; i < 2; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
-      t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
-    }
-#pragma GCC unroll 8
-  for (int j = 0; j < 8; ++j) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-  }
-}
 
 // B[l0:l0+kc, j0:j0+nc] -> ceil(nc/nr) panels of kc x nr (k-major, columns >= nc zero).
 EMBER_AVX512 void pack_taps(const Corr& c, const float* P, const int32_t* off, int64_t l0, int64_t kc, int64_t j0,
@@ -506,3 +485,5 @@ void igemm_backward_input(const ConvGeom& g, const float* gy, const float* w, fl
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

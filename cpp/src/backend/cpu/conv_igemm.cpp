@@ -4,8 +4,8 @@
 // kw from the run's base. So the micro-kernel loads B vectors straight from the padded image
 // (which stays in L1/L2 while all output channels are computed), and only the weights are packed,
 // once per call, into MR-row k-major panels. Output rows run as ceil(OW / 16) vectors, the last
-// one masked on store; shapes that use under 3/4 of the lanes (OW = 8, 20, ...) stay on the GEMM
-// path. Against im2col + GEMM this removes the column buffer, its packing and (for the input
+// one masked on store; for shapes that use under 3/4 of the lanes (OW = 8, 20, ...) the forward
+// and input gradient stay on the im2col path (the weight gradient's GEMM form takes any OW >= 8). Against im2col + GEMM this removes the column buffer, its packing and (for the input
 // gradient, a correlation of gy with the flipped, transposed weights) col2im: 1.3-1.8x faster
 // per pass on the small-VGG and MNIST-sized layers (numbers at each routing rule below).
 // Register tile: MR = 8 output channels x 3 vectors of 16 pixels (24 zmm accumulators); conv
@@ -56,10 +56,20 @@ struct Corr {
 int64_t vecs_per_row(int64_t OW) { return (OW + VL - 1) / VL; }
 bool lanes_ok(int64_t OW) { return OW > 0 && 4 * OW >= 3 * VL * vecs_per_row(OW); }
 
+// Tap offsets are int32 (the padded image plus VL floats of slack must fit).
+bool offsets_fit(const Corr& c) { return c.Ci * c.Hp() * c.Wp() + VL < (int64_t(1) << 31); }
+
 bool geometry_ok(const Corr& c) {
-  if (c.OW <= 0 || c.OH <= 0 || !lanes_ok(c.OW) || c.K() <= 0) return false;
-  // offsets are int32 (+ VL floats of slack after the padded image)
-  return c.Ci * c.Hp() * c.Wp() + VL < (int64_t(1) << 31);
+  return c.OW > 0 && c.OH > 0 && lanes_ok(c.OW) && c.K() > 0 && offsets_fit(c);
+}
+
+// off[k] for k = (ci, kh, kw): the tap's offset in the padded image from a pixel run's base.
+std::vector<int32_t> tap_offsets(const Corr& c) {
+  std::vector<int32_t> off(static_cast<size_t>(c.K()));
+  for (int64_t ci = 0, k = 0; ci < c.Ci; ++ci)
+    for (int64_t kh = 0; kh < c.KH; ++kh)
+      for (int64_t kw = 0; kw < c.KW; ++kw, ++k) off[k] = static_cast<int32_t>((ci * c.Hp() + kh) * c.Wp() + kw);
+  return off;
 }
 
 // The pixel vectors of one output: vector v covers row oh = v / vecs_per_row, columns
@@ -178,7 +188,7 @@ template <class WVal>
 void correlate(const Corr& c, const float* in, const WVal& wval, const float* bias, float* out) {
   const int64_t K = c.K(), panels = (c.Co + MR - 1) / MR, L = c.OH * c.OW;
   // VL floats of slack: a masked row-end vector reads (and drops) up to 15 floats past the image
-  const int64_t Hp = c.Hp(), Wp = c.Wp(), plane = c.Ci * Hp * Wp + VL;
+  const int64_t plane = c.Ci * c.Hp() * c.Wp() + VL;
   std::unique_ptr<float[]> apack(new float[static_cast<size_t>(panels * K * MR)]);
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t k = 0; k < K; ++k)
@@ -186,10 +196,7 @@ void correlate(const Corr& c, const float* in, const WVal& wval, const float* bi
         const int64_t o = p * MR + i;
         apack[(p * K + k) * MR + i] = o < c.Co ? wval(o, k) : 0.0f;
       }
-  std::vector<int32_t> off(static_cast<size_t>(K));
-  for (int64_t ci = 0, k = 0; ci < c.Ci; ++ci)
-    for (int64_t kh = 0; kh < c.KH; ++kh)
-      for (int64_t kw = 0; kw < c.KW; ++kw, ++k) off[k] = static_cast<int32_t>(ci * Hp * Wp + kh * Wp + kw);
+  const std::vector<int32_t> off = tap_offsets(c);
   const int64_t tiles = tile_count(c.OH * vecs_per_row(c.OW));
   const int nt = get_num_threads();
   if (nt > 1 && c.N < nt && !in_parallel_region()) {
@@ -396,7 +403,7 @@ bool igemm_backward_weight_ok(const ConvGeom& g) {
   const Corr c = forward_corr(g);
   if (geometry_ok(c)) return true;
   // Narrower rows (OW = 8..11, 17..23, ...): the tap-packed GEMM (K >= 128) handles any OW >= 8.
-  return c.K() > kDirectWgradMaxK && c.OW >= 8 && c.OH > 0 && c.Ci * c.Hp() * c.Wp() + VL < (int64_t(1) << 31);
+  return c.K() > kDirectWgradMaxK && c.OW >= 8 && c.OH > 0 && offsets_fit(c);
 }
 
 void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, float* dbias) {
@@ -404,15 +411,11 @@ void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, f
   const int64_t K = c.K(), L = c.OH * c.OW, WN = c.Co * K, plane = c.Ci * c.Hp() * c.Wp();
   // Bias gradient per chunk, summed from each image's gy right after the weight gradient read it
   // (from L2, where a separate pass over gy reads memory: ~2% of a small-VGG step).
-  const int nt0 = get_num_threads();
-  std::vector<float> dbp(static_cast<size_t>(dbias ? std::max(nt0, 1) * c.Co : 0), 0.0f);
-  std::vector<int32_t> off(static_cast<size_t>(K));
-  for (int64_t ci = 0, k = 0; ci < c.Ci; ++ci)
-    for (int64_t kh = 0; kh < c.KH; ++kh)
-      for (int64_t kw = 0; kw < c.KW; ++kw, ++k) off[k] = static_cast<int32_t>((ci * c.Hp() + kh) * c.Wp() + kw);
+  const int nt = get_num_threads();
+  std::vector<float> dbp(static_cast<size_t>(dbias ? std::max(nt, 1) * c.Co : 0), 0.0f);  // chunks <= nt
+  const std::vector<int32_t> off = tap_offsets(c);
   if (K > kDirectWgradMaxK) {
     // Wide layers: one GEMM per image, accumulating into per-thread partial sums.
-    const int nt = get_num_threads();
     const int64_t chunks = nt > 1 && c.N >= nt && !in_parallel_region() ? nt : 1;
     std::unique_ptr<float[]> part(new float[static_cast<size_t>((chunks - 1) * WN)]);
     parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
@@ -443,7 +446,6 @@ void igemm_backward_weight(const ConvGeom& g, const float* x, const float* gy, f
   }
   // Images per block: enough pixel vectors (>= 64) per tile to amortise the horizontal sums.
   const int64_t nb_max = std::max<int64_t>(1, std::min<int64_t>(c.N, (64 * VL + L - 1) / L));
-  const int nt = get_num_threads();
   const int64_t chunks = nt > 1 && c.N >= 2 && !in_parallel_region() ? std::min<int64_t>(nt, c.N) : 1;
   std::unique_ptr<float[]> partial(new float[static_cast<size_t>(chunks * WN)]());
   parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {

@@ -21,6 +21,7 @@ struct Cache {
   std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free_blocks;
   size_t cached = 0;
+  size_t allocated = 0;  // bytes in blocks handed out and not yet released (rounded sizes)
 };
 Cache& cache() {
   static Cache* c = new Cache();  // leaked on purpose: outlives static tensors at exit
@@ -46,6 +47,7 @@ void* allocate(size_t nbytes) {
       void* p = it->second.back();
       it->second.pop_back();
       c.cached -= sz;
+      c.allocated += sz;
       return p;
     }
   }
@@ -55,6 +57,9 @@ void* allocate(size_t nbytes) {
     p = std::aligned_alloc(kAlign, (sz + kAlign - 1) / kAlign * kAlign);
   }
   if (!p) throw OutOfMemoryError(str("out of memory: failed to allocate ", nbytes, " bytes on cpu"));
+  Cache& c = cache();
+  std::lock_guard<std::mutex> g(c.mu);
+  c.allocated += sz;
   return p;
 }
 
@@ -65,6 +70,7 @@ void release(void* p, size_t nbytes) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> g(c.mu);
+    c.allocated -= sz;
     if (c.cached + sz <= kMaxCached) {
       c.free_blocks[sz].push_back(p);
       c.cached += sz;
@@ -87,6 +93,12 @@ size_t cached_bytes() {
   Cache& c = cache();
   std::lock_guard<std::mutex> g(c.mu);
   return c.cached;
+}
+
+size_t allocated_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> g(c.mu);
+  return c.allocated;
 }
 }  // namespace cpu_allocator
 

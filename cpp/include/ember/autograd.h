@@ -60,8 +60,9 @@ struct AccumulateGrad : Node {
 };
 
 // A tensor saved for backward. Checks the version counter on unpack (in-place modification after
-// saving is an error) and refuses after release (backward through a freed graph). A node's own
-// output is stored without its grad_fn (which would be a cycle) and re-attached on unpack.
+// saving is an error) and refuses after release (backward through a freed graph). is_output: t is
+// output 0 of the node that saves it; it is stored without its grad_fn (which would be a cycle)
+// and unpack(owner) returns it with grad_fn = owner again (for create_graph).
 class SavedVariable {
  public:
   SavedVariable() = default;
@@ -72,9 +73,8 @@ class SavedVariable {
 
  private:
   Tensor data_;
-  std::weak_ptr<Node> grad_fn_;
-  uint32_t saved_version_ = 0, output_nr_ = 0;
-  bool was_defined_ = false, is_output_ = false, released_ = false, requires_grad_ = false;
+  uint32_t saved_version_ = 0;
+  bool was_defined_ = false, is_output_ = false, released_ = false;
 };
 
 // Thread-local grad mode (no_grad / enable_grad / set_grad_enabled).

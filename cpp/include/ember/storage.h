@@ -29,6 +29,7 @@ void* allocate(size_t nbytes);  // 64-byte aligned; never returns null for nbyte
 void release(void* p, size_t nbytes);
 void empty_cache();
 size_t cached_bytes();
+size_t allocated_bytes();  // live tensor memory (rounded block sizes): leak checks
 }  // namespace cpu_allocator
 
 }  // namespace ember

@@ -80,14 +80,10 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
   was_defined_ = true;
   is_output_ = is_output;
   saved_version_ = t.version();
-  requires_grad_ = t.requires_grad();
-  if (is_output && !t.is_leaf()) {
-    data_ = t.detach();
-    grad_fn_ = t.grad_fn();
-    output_nr_ = t.output_nr();
-  } else {
-    data_ = t;
-  }
+  // The owner's own output is kept as a detached view (same storage and version counter, no
+  // grad_fn): holding the output itself would be a cycle (output -> grad_fn -> saved output), and
+  // a graph dropped without backward would never be freed. unpack re-attaches the owner.
+  data_ = is_output ? t.detach() : t;
 }
 
 Tensor SavedVariable::unpack(const Node* owner) const {
@@ -104,15 +100,12 @@ Tensor SavedVariable::unpack(const Node* owner) const {
         "operation: [", describe(data_), "]", owner ? ", which is saved by " + owner->name() : "",
         ", is at version ", data_.version(), "; expected version ", saved_version_, " instead."));
   }
-  if (is_output_ && requires_grad_) {
-    auto fn = grad_fn_.lock();
-    if (fn) {
-      Tensor t = data_.detach();
-      auto& m = t.impl()->meta();
-      m.grad_fn = fn;
-      m.output_nr = output_nr_;
-      return t;
-    }
+  if (is_output_ && owner) {
+    Tensor t = data_.detach();
+    auto& m = t.impl()->meta();
+    m.grad_fn = const_cast<Node*>(owner)->shared_from_this();
+    m.output_nr = 0;
+    return t;
   }
   return data_;
 }

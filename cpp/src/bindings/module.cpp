@@ -168,6 +168,7 @@ void bind_core(py::module_& m) {
   m.def("set_num_threads", &cpu::set_num_threads, py::arg("int"));
   m.def("_empty_cache", &cpu_allocator::empty_cache);
   m.def("_cached_bytes", &cpu_allocator::cached_bytes);
+  m.def("_allocated_bytes", &cpu_allocator::allocated_bytes);
   m.def("is_grad_enabled", &GradMode::is_enabled);
   m.def("_set_grad_enabled", &GradMode::set_enabled, py::arg("mode"));
   m.def("_cuda_available", []() { return false; });

@@ -313,3 +313,33 @@ def test_gaussian_nll_float_var_and_errors():
         EF.gaussian_nll_loss(ex, ey, -ember.ones(3, 4))
     with pytest.raises(ValueError, match="negative"):
         EF.gaussian_nll_loss(ex, ey, -1.0)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [1, 7, 10, 15, 16, 17, 33, 100])
+def test_short_rows_and_special_values_match_torch(C, dtype):
+    # Row kernels (softmax, log_softmax, cross-entropy) run the last C % lanes classes as one padded
+    # vector: widths around the vector length, with -inf, all -inf, NaN, +inf and large logits.
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((6, C)).astype(dtype) * 5
+    x[1, 0], x[2, :], x[3, C // 2], x[4, 0], x[5, -1] = -np.inf, -np.inf, np.nan, np.inf, 80.0
+    g = rng.standard_normal((6, C)).astype(dtype)
+    y = rng.integers(0, C, 6)
+    finite = x.copy()
+    finite[~np.isfinite(finite)] = 0.0
+    for name in ("softmax", "log_softmax"):
+        xe, xt = ember.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+        oe, ot = getattr(ember, name)(xe, 1), getattr(torch, name)(xt, 1)
+        np.testing.assert_allclose(oe.detach().numpy(), ot.detach().numpy(), rtol=1e-5, atol=1e-6)
+        oe.backward(ember.from_numpy(g.copy()))
+        ot.backward(torch.from_numpy(g.copy()))
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for a in (x, finite):
+        xe, xt = ember.from_numpy(a.copy()).requires_grad_(), torch.from_numpy(a.copy()).requires_grad_()
+        le = ember.nn.functional.cross_entropy(xe, ember.from_numpy(y), reduction="none")
+        lt = torch.nn.functional.cross_entropy(xt, torch.from_numpy(y), reduction="none")
+        np.testing.assert_allclose(le.detach().numpy(), lt.detach().numpy(), rtol=1e-5, atol=1e-5)
+        le.sum().backward()
+        lt.sum().backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -265,6 +265,7 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt
     const double cost = rows * cols + 32.0 * (rows + cols);
     if (cost < best) best = cost, tm = d;
   }
+  if (const char* e = std::getenv("EMBER_GEMM_TM")) tm = std::atoi(e);  // EXPERIMENT
   const int tn = nt / tm;
   parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {

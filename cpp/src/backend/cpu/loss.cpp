@@ -27,42 +27,54 @@ struct CeArgs {
 inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
 
 // Contiguous rows (classes along the last dim), compiled for the baseline ISA, AVX2 and AVX-512
-// (runtime dispatch on cpu_isa(), like loops.h): max and NaN flag; sum of exp(x - m); gradient
-// d[c] = cp * exp((x[c] - m) - ls) - cs * (w ? w[c] : 1).
-#define EMBER_CE_ROWS_(NS, ATTR)                                                                 \
-  namespace NS {                                                                                 \
-  template <class T>                                                                             \
-  ATTR void row_max(const T* x, int64_t C, T& m_out, int& nan_out) {                             \
-    T m = -std::numeric_limits<T>::infinity();                                                   \
-    int nan = 0;                                                                                 \
-    _Pragma("omp simd reduction(max : m) reduction(| : nan)") for (int64_t c = 0; c < C; ++c) { \
-      m = x[c] > m ? x[c] : m;                                                                   \
-      nan |= x[c] != x[c];                                                                       \
-    }                                                                                            \
-    m_out = m, nan_out = nan;                                                                    \
-  }                                                                                              \
-  template <class T>                                                                             \
-  ATTR T row_sumexp(const T* x, int64_t C, T m) {                                                \
-    T sum = 0;                                                                                   \
-    _Pragma("omp simd reduction(+ : sum)") for (int64_t c = 0; c < C; ++c) sum +=                \
-        exp_any(static_cast<T>(x[c] - m));                                                       \
-    return sum;                                                                                  \
-  }                                                                                              \
-  template <class T>                                                                             \
-  ATTR void row_grad(const T* x, const T* w, T* d, int64_t C, T m, T ls, T cp, T cs) {           \
-    if (w) {                                                                                     \
-      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
-          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs * w[c];                             \
-    } else {                                                                                     \
-      _Pragma("omp simd") for (int64_t c = 0; c < C; ++c) d[c] =                                 \
-          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs;                                    \
-    }                                                                                            \
-  }                                                                                              \
+// (runtime dispatch on cpu_isa(), like loops.h): max and NaN flag, sum of exp(x - m)
+// (softmax_kernels.inc: short rows run as one padded vector), and the gradient
+// d[c] = cp * exp((x[c] - m) - ls) - cs * (w ? w[c] : 1), its last C % kLanes classes padded too.
+#define EMBER_CE_GRAD_                                                                             \
+  template <class T>                                                                               \
+  EMBER_SOFTMAX_ATTR inline void row_grad_part(const T* x, const T* w, T* d, int64_t n, T m, T ls, T cp, T cs) { \
+    if (w) {                                                                                       \
+      _Pragma("omp simd") for (int64_t c = 0; c < n; ++c) d[c] =                                   \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs * w[c];                               \
+    } else {                                                                                       \
+      _Pragma("omp simd") for (int64_t c = 0; c < n; ++c) d[c] =                                   \
+          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs;                                      \
+    }                                                                                              \
+  }                                                                                                \
+  template <class T>                                                                               \
+  EMBER_SOFTMAX_ATTR inline void row_grad(const T* x, const T* w, T* d, int64_t C, T m, T ls, T cp, T cs) { \
+    constexpr int64_t B = kLanes<T>;                                                               \
+    const int64_t cm = C - C % B;                                                                  \
+    row_grad_part(x, w, d, cm, m, ls, cp, cs);                                                     \
+    if (cm < C) {                                                                                  \
+      alignas(64) T px[B], pw[B], pd[B];                                                           \
+      for (int64_t c = 0; c < B; ++c) {                                                            \
+        px[c] = cm + c < C ? x[cm + c] : T(0);                                                     \
+        pw[c] = w && cm + c < C ? w[cm + c] : T(0);                                                \
+      }                                                                                            \
+      row_grad_part(px, w ? pw : nullptr, pd, B, m, ls, cp, cs);                                   \
+      for (int64_t c = cm; c < C; ++c) d[c] = pd[c - cm];                                          \
+    }                                                                                              \
   }
-EMBER_CE_ROWS_(ce_base, )
+namespace ce_base {
+#define EMBER_SOFTMAX_ATTR
+#include "softmax_kernels.inc"
+EMBER_CE_GRAD_
+#undef EMBER_SOFTMAX_ATTR
+}  // namespace ce_base
 #if defined(__x86_64__) && defined(__GNUC__)
-EMBER_CE_ROWS_(ce_avx2, __attribute__((target("avx2,fma"))))
-EMBER_CE_ROWS_(ce_avx512, __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+namespace ce_avx2 {
+#define EMBER_SOFTMAX_ATTR __attribute__((target("avx2,fma")))
+#include "softmax_kernels.inc"
+EMBER_CE_GRAD_
+#undef EMBER_SOFTMAX_ATTR
+}  // namespace ce_avx2
+namespace ce_avx512 {
+#define EMBER_SOFTMAX_ATTR __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#include "softmax_kernels.inc"
+EMBER_CE_GRAD_
+#undef EMBER_SOFTMAX_ATTR
+}  // namespace ce_avx512
 #define EMBER_CE_CALL_(ISA, FN, ...)                                         \
   (ISA == Isa::Avx512 ? ce_avx512::FN(__VA_ARGS__)                           \
                       : ISA == Isa::Avx2 ? ce_avx2::FN(__VA_ARGS__) : ce_base::FN(__VA_ARGS__))
@@ -76,7 +88,7 @@ template <class T>
 inline void lse_strided(Isa isa, const T* x, int64_t C, int64_t s, T& m, T& ls) {
   int nan = 0;
   if (s == 1) {
-    EMBER_CE_CALL_(isa, row_max, x, C, m, nan);
+    EMBER_CE_CALL_(isa, row_max_nan, x, C, m, nan);
   } else {
     m = -std::numeric_limits<T>::infinity();
     for (int64_t c = 0; c < C; ++c) {
@@ -94,7 +106,7 @@ inline void lse_strided(Isa isa, const T* x, int64_t C, int64_t s, T& m, T& ls) 
   }
   T sum = 0;
   if (s == 1) {
-    sum = EMBER_CE_CALL_(isa, row_sumexp, x, C, m);
+    sum = EMBER_CE_CALL_(isa, row_exp_sum, x, C, m, static_cast<T*>(nullptr));
   } else {
     for (int64_t c = 0; c < C; ++c) sum += exp_any(static_cast<T>(x[c * s] - m));
   }

@@ -35,9 +35,14 @@ def V(a):
 
 
 def layout(a, kind):
-    """The same values as `a` in a given memory layout: row-major, transposed storage, strided."""
+    """The same values as `a` in a given memory layout: row-major, transposed storage, padded
+    rows, strided."""
     if kind == "t":
         return V(np.asfortranarray(a))
+    if kind == "p":  # rows contiguous, padded (row stride > width): A read in place by the kernel
+        big = np.zeros((a.shape[0], a.shape[1] + 5), dtype=a.dtype)
+        big[:, :a.shape[1]] = a
+        return V(big[:, :a.shape[1]])
     if kind == "s":
         big = np.zeros((a.shape[0] * 2, a.shape[1] * 3), dtype=a.dtype)
         big[::2, 1::3] = a
@@ -65,7 +70,7 @@ def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
     rng = np.random.default_rng(M * 1000 + N * 10 + K)
     a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
     ref = a.astype(np.float64) @ b.astype(np.float64)
-    for la, lb in [("c", "c"), ("t", "c"), ("c", "t"), ("t", "t"), ("s", "s")]:
+    for la, lb in [("c", "c"), ("t", "c"), ("c", "t"), ("t", "t"), ("s", "s"), ("p", "c"), ("p", "t")]:
         out = ember.mm(layout(a, la), layout(b, lb))
         assert out.shape == (M, N) and out.is_contiguous()
         check(out, ref, dtype)

@@ -56,6 +56,7 @@ template <class T>
 struct Packers {
   PanelPackT<T> t = nullptr;  // panels from rows contiguous along k
   RowPackT<T> n = nullptr;    // B panels from rows contiguous along n
+  DirectKernel<T> da = nullptr;  // the micro-kernel reading A in place (used when csa == 1)
 };
 
 // dst[k * W + j] = src[k * ld + j] for j < w, 0 for w <= j < W: constant-size 16-element copies
@@ -187,6 +188,15 @@ void scale_c(const Problem<T>& p) {
     }
 }
 
+// EMBER_GEMM_DIRECT_A=0 packs A even when it is row-major (A/B runs).
+bool direct_a_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("EMBER_GEMM_DIRECT_A");
+    return !(e && e[0] == '0');
+  }();
+  return on;
+}
+
 // Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR, 32-48 KiB) in L1/L2, the
 // packed A block (MC x KC) in L2, the packed B block (KC x NC) in L3.
 template <class T, int MR, int NR>
@@ -202,7 +212,11 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
   const int64_t mc_max = std::min<int64_t>(MC, (p.M + MR - 1) / MR * MR);
   const int64_t kc_max = std::min<int64_t>(KC, p.K);
   T* bbuf = tl_pack_b.get<T>(static_cast<size_t>(kc_max * nc_max));
-  T* abuf = tl_pack_a.get<T>(static_cast<size_t>(kc_max * mc_max));
+  // Row-major A (contiguous along k) is read in place by a kernel that takes its row stride, when
+  // few B panels reuse each packed A block (N <= 256): n = 128 +7%, 128 x 256 x 784 +2%; at
+  // n = 512 (11 panels of 48) packing A stays ahead (0-5%: one stream instead of MR strided rows).
+  const bool direct = pt.da && p.csa == 1 && p.N <= 256 && direct_a_enabled();
+  T* abuf = direct ? nullptr : tl_pack_a.get<T>(static_cast<size_t>(kc_max * mc_max));
   if (p.M <= MC && !p.packb && kc_max * p.N * int64_t(sizeof(T)) > (512 << 10)) {
     // One A block (small M: conv out-channels, Linear batches) and a B block beyond a quarter of
     // L2: each B micro-panel is packed right before its column of tiles and used from L1. Packing
@@ -213,14 +227,15 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
-      pack_a<T, MR>(p.M, kc, p.a + pc * p.csa, p.rsa, p.csa, abuf, pt);
+      if (!direct) pack_a<T, MR>(p.M, kc, p.a + pc * p.csa, p.rsa, p.csa, abuf, pt);
       for (int64_t jr = 0; jr < p.N; jr += NR) {
         const int n = static_cast<int>(std::min<int64_t>(NR, p.N - jr));
         pack_b<T, NR>(kc, n, p.b + pc * p.rsb + jr * p.csb, p.rsb, p.csb, bpanel, pt);
         for (int64_t ir = 0; ir < p.M; ir += MR) {
           const int m = static_cast<int>(std::min<int64_t>(MR, p.M - ir));
-          kern(kc, abuf + (ir / MR) * kc * MR, bpanel, p.c + ir * p.rsc + jr * p.csc, p.rsc, p.csc, p.alpha, beta, m,
-               n);
+          T* c = p.c + ir * p.rsc + jr * p.csc;
+          if (direct) pt.da(kc, p.a + ir * p.rsa + pc, p.rsa, bpanel, c, p.rsc, p.csc, p.alpha, beta, m, n);
+          else kern(kc, abuf + (ir / MR) * kc * MR, bpanel, c, p.rsc, p.csc, p.alpha, beta, m, n);
         }
       }
     }
@@ -235,14 +250,15 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
       else pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
       for (int64_t ic = 0; ic < p.M; ic += MC) {
         const int64_t mc = std::min(MC, p.M - ic);
-        pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
+        if (!direct) pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const T* bp = bbuf + (jr / NR) * kc * NR;
           const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            kern(kc, abuf + (ir / MR) * kc * MR, bp, p.c + (ic + ir) * p.rsc + (jc + jr) * p.csc, p.rsc, p.csc,
-                 p.alpha, beta, m, n);
+            T* c = p.c + (ic + ir) * p.rsc + (jc + jr) * p.csc;
+            if (direct) pt.da(kc, p.a + (ic + ir) * p.rsa + pc, p.rsa, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);
+            else kern(kc, abuf + (ir / MR) * kc * MR, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);
           }
         }
       }
@@ -265,7 +281,6 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt
     const double cost = rows * cols + 32.0 * (rows + cols);
     if (cost < best) best = cost, tm = d;
   }
-  if (const char* e = std::getenv("EMBER_GEMM_TM")) tm = std::atoi(e);  // EXPERIMENT
   const int tn = nt / tm;
   parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -393,8 +408,10 @@ void gemm_float(const Problem<T>& p, bool threads) {
     switch (current_isa()) {
       case GemmIsa::Avx512:
         if (prefer_8x48(p.M, p.N))
-          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
-        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(p, ukernel_avx512_f32, {pack_t_avx512_f32, pack_n_avx512_f32}, nt);
+          return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(
+              p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32, ukernel_avx512_f32_8x48_da}, nt);
+        return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(
+            p, ukernel_avx512_f32, {pack_t_avx512_f32, pack_n_avx512_f32, ukernel_avx512_f32_da}, nt);
       case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, {}, nt);
       default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }

@@ -13,6 +13,12 @@ template <class T>
 using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, T alpha,
                              T beta, int m, int n);
 
+// The same with A read in place instead of packed: row i of the tile at a + i * lda, contiguous
+// along k (only rows [0, m) are read).
+template <class T>
+using DirectKernel = void (*)(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t rsc, int64_t csc,
+                              T alpha, T beta, int m, int n);
+
 // Packs one panel from rows that are contiguous along k (row-major A, or B = W^T):
 // dst[k * width + r] = src[r * ld + k] for r < rows, 0 for rows <= r < width (rows <= width).
 template <class T>
@@ -36,6 +42,10 @@ void ukernel_avx512_f32(int64_t kc, const float* a, const float* b, float* c, in
                         float alpha, float beta, int m, int n);
 void ukernel_avx512_f32_8x48(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
                               float alpha, float beta, int m, int n);
+void ukernel_avx512_f32_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t rsc,
+                           int64_t csc, float alpha, float beta, int m, int n);
+void ukernel_avx512_f32_8x48_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t rsc,
+                                int64_t csc, float alpha, float beta, int m, int n);
 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst);
 void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const float* src, int64_t ld, float* dst);
 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,

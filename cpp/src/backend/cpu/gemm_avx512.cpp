@@ -94,9 +94,11 @@ namespace {
 // a smaller one, so M and N remainders cost (almost) only their real work instead of a full tile.
 // Per k: RV aligned loads of the B row, then RM broadcasts of a[i] (folded into the FMA's memory
 // operand), RM * RV FMAs. RM * RV + RV <= 31 zmm registers.
-template <int PM, int PN, int RM, int RV>
-EMBER_AVX512 void f32_tile(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
-                           float alpha, float beta, int m, int n) {
+// DA (direct A): a is not packed but read in place, row i at a + i * lda, contiguous along k
+// (row-major A, rsa = lda, csa = 1): the broadcasts need no layout, so such A skips packing.
+template <int PM, int PN, int RM, int RV, bool DA>
+EMBER_AVX512 void f32_tile_any(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t rsc,
+                               int64_t csc, float alpha, float beta, int m, int n) {
   static_assert(RM <= PM && 16 * RV <= PN && RM * RV + RV <= 31, "tile does not fit");
   __m512 acc[RM][RV];
 #pragma GCC unroll 16
@@ -112,10 +114,10 @@ EMBER_AVX512 void f32_tile(int64_t kc, const float* a, const float* b, float* c,
     __m512 bv[RV];                                                             \
     _Pragma("GCC unroll 4") for (int v = 0; v < RV; ++v) bv[v] = _mm512_load_ps(b + 16 * v); \
     _Pragma("GCC unroll 16") for (int i = 0; i < RM; ++i) {                    \
-      const __m512 ai = _mm512_set1_ps(a[i]);                                  \
+      const __m512 ai = _mm512_set1_ps(DA ? a[i * lda] : a[i]);                \
       _Pragma("GCC unroll 4") for (int v = 0; v < RV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]); \
     }                                                                          \
-    a += PM;                                                                   \
+    a += DA ? 1 : PM;                                                          \
     b += PN;                                                                   \
   }
   int64_t k = 0;
@@ -161,7 +163,19 @@ EMBER_AVX512 void f32_tile(int64_t kc, const float* a, const float* b, float* c,
   store_tile(tile, RV * 16, c, rsc, csc, alpha, beta, m, n);
 }
 
-// kTileTable<PM, PN>[m - 1][ceil(n / 16) - 1]: the smallest tile covering an m x n edge.
+template <int PM, int PN, int RM, int RV>
+EMBER_AVX512 void f32_tile(int64_t kc, const float* a, const float* b, float* c, int64_t rsc, int64_t csc,
+                           float alpha, float beta, int m, int n) {
+  f32_tile_any<PM, PN, RM, RV, false>(kc, a, 0, b, c, rsc, csc, alpha, beta, m, n);
+}
+template <int PM, int PN, int RM, int RV>
+EMBER_AVX512 void f32_tile_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t rsc,
+                              int64_t csc, float alpha, float beta, int m, int n) {
+  f32_tile_any<PM, PN, RM, RV, true>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+}
+
+// kTileTable<PM, PN>[m - 1][ceil(n / 16) - 1]: the smallest tile covering an m x n edge
+// (kTileTableDA: the same for direct A).
 template <int PM, int PN, int RM, int... V>
 constexpr std::array<MicroKernel<float>, sizeof...(V)> tile_row(std::integer_sequence<int, V...>) {
   return {&f32_tile<PM, PN, RM, V + 1>...};
@@ -172,6 +186,16 @@ constexpr std::array<std::array<MicroKernel<float>, PN / 16>, PM> tile_table(std
 }
 template <int PM, int PN>
 constexpr auto kTileTable = tile_table<PM, PN>(std::make_integer_sequence<int, PM>());
+template <int PM, int PN, int RM, int... V>
+constexpr std::array<DirectKernel<float>, sizeof...(V)> tile_row_da(std::integer_sequence<int, V...>) {
+  return {&f32_tile_da<PM, PN, RM, V + 1>...};
+}
+template <int PM, int PN, int... R>
+constexpr std::array<std::array<DirectKernel<float>, PN / 16>, PM> tile_table_da(std::integer_sequence<int, R...>) {
+  return {tile_row_da<PM, PN, R + 1>(std::make_integer_sequence<int, PN / 16>())...};
+}
+template <int PM, int PN>
+constexpr auto kTileTableDA = tile_table_da<PM, PN>(std::make_integer_sequence<int, PM>());
 }  // namespace
 
 // 12 x 32 fp32: 24 accumulators + 2 B vectors.
@@ -189,6 +213,20 @@ EMBER_AVX512 void ukernel_avx512_f32_8x48(int64_t kc, const float* a, const floa
   constexpr int PM = kMrAvx512F32b, PN = kNrAvx512F32b;
   if (m == PM && n > PN - 16) return f32_tile<PM, PN, PM, PN / 16>(kc, a, b, c, rsc, csc, alpha, beta, m, n);
   kTileTable<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
+}
+
+// The two fp32 tiles with A read in place (row i at a + i * lda).
+EMBER_AVX512 void ukernel_avx512_f32_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                                        int64_t rsc, int64_t csc, float alpha, float beta, int m, int n) {
+  constexpr int PM = kMrAvx512F32, PN = kNrAvx512F32;
+  if (m == PM && n > PN - 16) return f32_tile_da<PM, PN, PM, PN / 16>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTableDA<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+}
+EMBER_AVX512 void ukernel_avx512_f32_8x48_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                                             int64_t rsc, int64_t csc, float alpha, float beta, int m, int n) {
+  constexpr int PM = kMrAvx512F32b, PN = kNrAvx512F32b;
+  if (m == PM && n > PN - 16) return f32_tile_da<PM, PN, PM, PN / 16>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTableDA<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
 }
 
 // C (m x n of a 14 x 16 tile) = alpha * a @ b + beta * C, fp64

@@ -120,7 +120,8 @@ EMBER_VM_INLINE float expm1_f32(float x) {
   const float p = (r * r) * q + r;  // expm1(r)
   const float s = pow2i(static_cast<int32_t>(n) - 1);
   float res = (s * p + (s - 0.5f)) * 2.0f;
-  res = n == 0.0f ? p : res;  // keeps tiny x (and -0) exact
+  res = n == 0.0f ? p : res;       // keeps tiny x exact
+  res = x == 0.0f ? x : res;       // -0 (r = -0 - 0 * ln2 is +0)
   res = x > 88.7228391f ? kInf : res;
   return x != x ? x : res;
 }
@@ -191,16 +192,13 @@ EMBER_VM_INLINE float softplus_f32(float x) { return x > 20.0f ? x : log1p_f32(e
 // Max error 3 ulp for x >= -3; below that the float32 rounding of u (relative 2^-24, amplified by
 // |2u|) dominates: see test_vec_math.py for the measured tail bound.
 EMBER_VM_INLINE float gelu_tanh_f32(float x) {
-  const float z = 1.5957691216057308f * (x + 0.044715f * (x * x * x));
+  const float z = x * (1.5957691216057308f + 0.0713548162726009f * (x * x));
   return x * sigmoid_f32(z);
 }
 
-// erf(x), a = |x|: a + a * Q(a^2) for a < 1 (Q: degree-6 fit of erf(a)/a - 1); else
-// 1 - exp(-a^2) * R(a), R: degree-8 fit of erfc(a) exp(a^2) in t = 1/(1 + a) on [1, 4] (a is
-// clamped to 4, where erf rounds to 1). erf(+-inf) = +-1; tiny x returns 2x/sqrt(pi) rounded.
-// Max error 2 ulp.
-EMBER_VM_INLINE float erf_f32(float x) {
-  const float a = std::fabs(x);
+namespace vm_detail {
+// erf(a) = a + a * Q(a^2) for |a| <= 1, Q a degree-6 fit of erf(a)/a - 1.
+EMBER_VM_INLINE float erf_small(float a) {
   const float s = a * a;
   float q = 7.964395626913756e-05f;
   q = q * s - 0.0008037578663788736f;
@@ -209,7 +207,15 @@ EMBER_VM_INLINE float erf_f32(float x) {
   q = q * s + 0.1128358319401741f;
   q = q * s - 0.376126229763031f;
   q = q * s + 0.12837916612625122f;
-  const float small = a + a * q;
+  return a + a * q;
+}
+}  // namespace vm_detail
+
+// erf(x), a = |x|: erf_small for a < 1; else 1 - exp(-a^2) * R(a), R a degree-8 fit of
+// erfc(a) exp(a^2) in t = 1/(1 + a) on [1, 4] (a is clamped to 4, where erf rounds to 1).
+// erf(+-inf) = +-1, erf(-0) = -0. Max error 1.5 ulp.
+EMBER_VM_INLINE float erf_f32(float x) {
+  const float a = std::fabs(x);
   const float ac = a < 4.0f ? a : 4.0f;
   const float t = 1.0f / (1.0f + ac);
   float r = 1.0234341621398926f;
@@ -222,25 +228,27 @@ EMBER_VM_INLINE float erf_f32(float x) {
   r = r * t + 0.5633224844932556f;
   r = r * t + 2.5050854674191214e-05f;
   const float big = 1.0f - exp_f32(-(ac * ac)) * r;
-  const float res = a < 1.0f ? small : big;
+  const float res = a < 1.0f ? vm_detail::erf_small(a) : big;
   return x != x ? x : std::copysign(res, x);
 }
 
-// gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), except for x / sqrt 2 <= -0.5, where
-// 1 + erf cancels: there 0.5 x erfc(y), y = |x| / sqrt 2, erfc(y) = exp(-x^2/2) * R(y) with R a
-// degree-11 fit of erfc(y) exp(y^2) in t = 1/(1 + y) on [0.5, 10.5], and exp(-x^2/2) taken as
-// exp(-xh^2/2) exp(-(x-xh)(x+xh)/2), xh = x with the low 12 significand bits cleared, so the
-// rounding of x^2 (amplified x^2 times by exp) does not reach the result. gelu(-inf) = NaN
-// (-inf * 0, as torch). Max error 5 ulp (the negative tail, from the rounding of t).
+// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. With y = |x| / sqrt 2: for y < 0.5,
+// erf_small(y); otherwise Phi from erfc(y) = exp(-x^2/2) * R(y) (no cancellation in the negative
+// tail, where 1 + erf would lose every digit), R a degree-11 fit of erfc(y) exp(y^2) in
+// t = 1/(1 + y) on [0.5, 10.5]. exp(-x^2/2) is exp(-xh^2/2) exp(-(x-xh)(x+xh)/2), xh = x with the
+// low 12 significand bits cleared (xh^2 exact), so the rounding of x^2, which exp amplifies x^2
+// times, does not reach the result. gelu(-inf) = NaN (-inf * 0, as torch). Max error 6 ulp, in
+// the negative tail (from the rounding of t); 2 ulp for x > -0.7.
 EMBER_VM_INLINE float gelu_f32(float x) {
   using namespace vm_detail;
-  const float pos = 0.5f * x * (1.0f + erf_f32(x * 0.70710678118654752f));
-  float xn = x > -14.85f ? x : -14.85f;  // y = 10.5; below, the result is 0 (or subnormal)
-  xn = xn < -0.70710678f ? xn : -0.70710678f;
-  const float xh = from_bits(to_bits(xn) & ~0xfff);
-  const float e2 = exp_f32(-0.5f * (xh * xh)) * exp_f32(-0.5f * ((xn - xh) * (xn + xh)));
-  const float y = -xn * 0.70710678118654752f;
-  const float t = 1.0f / (1.0f + y);
+  const float y = std::fabs(x) * 0.70710678118654752f;
+  const float p_small = 0.5f + 0.5f * std::copysign(erf_small(y < 0.5f ? y : 0.5f), x);
+  float a = std::fabs(x);
+  a = a < 14.85f ? a : 14.85f;  // y = 10.5: erfc(y) underflows beyond
+  a = a > 0.70710678f ? a : 0.70710678f;
+  const float ah = from_bits(to_bits(a) & ~0xfff);
+  const float e2 = exp_f32(-0.5f * (ah * ah)) * exp_f32(-0.5f * ((a - ah) * (a + ah)));
+  const float t = 1.0f / (1.0f + a * 0.70710678118654752f);
   float r = 2.1291680335998535f;
   r = r * t - 9.833063125610352f;
   r = r * t + 19.685331344604492f;
@@ -253,8 +261,9 @@ EMBER_VM_INLINE float gelu_f32(float x) {
   r = r * t + 0.5635144114494324f;
   r = r * t + 0.5642135143280029f;
   r = r * t - 3.687052299028437e-07f;
-  const float neg = (0.5f * x) * (e2 * r);
-  const float res = x < -0.70710678f ? neg : pos;
+  // x erfc(y) / 2 with e2 last (it may be subnormal); the clamped a keeps gelu(inf) = inf
+  const float xq = ((0.5f * (x < 0.0f ? x : a)) * r) * e2;
+  const float res = y < 0.5f ? x * p_small : (x < 0.0f ? xq : x - xq);
   return x != x ? x : res;
 }
 

@@ -1,10 +1,12 @@
 // CPU elementwise kernels: copy (with casts), fill, unary, binary, where. Each op's scalar math
-// is in ../functors.h; the strided/broadcast iteration is loops.h.
+// is in ../functors.h; float32 transcendentals use the vectorisable versions in vec_math.h
+// instead of libm. The strided/broadcast iteration is loops.h.
 #include <cmath>
 
 #include "../functors.h"
 #include "cpu_backend.h"
 #include "loops.h"
+#include "vec_math.h"
 
 namespace ember::cpu {
 
@@ -85,6 +87,23 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
     case UnaryOp::IsNegInf: return run_unary<T>(it, fn::IsNegInf{});
     case UnaryOp::IsFinite: return run_unary<T>(it, fn::IsFinite{});
     default: break;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    switch (op) {
+      case UnaryOp::Exp: return run_unary<T>(it, VecFn<exp_f32>{});
+      case UnaryOp::Expm1: return run_unary<T>(it, VecFn<expm1_f32>{});
+      case UnaryOp::Log: return run_unary<T>(it, VecFn<log_f32>{});
+      case UnaryOp::Log2: return run_unary<T>(it, VecFn<log2_f32>{});
+      case UnaryOp::Log1p: return run_unary<T>(it, VecFn<log1p_f32>{});
+      case UnaryOp::Tanh: return run_unary<T>(it, VecFn<tanh_f32>{});
+      case UnaryOp::Sigmoid: return run_unary<T>(it, VecFn<sigmoid_f32>{});
+      case UnaryOp::Softplus: return run_unary<T>(it, VecFn<softplus_f32>{});
+      case UnaryOp::Silu: return run_unary<T>(it, VecFn<silu_f32>{});
+      case UnaryOp::GeluTanh: return run_unary<T>(it, VecFn<gelu_tanh_f32>{});
+      case UnaryOp::Gelu: return run_unary<T>(it, VecFn<gelu_f32>{});
+      case UnaryOp::Erf: return run_unary<T>(it, VecFn<erf_f32>{});
+      default: break;
+    }
   }
   if constexpr (kFloat) {
     switch (op) {

@@ -1,0 +1,278 @@
+// Branch-free float32 transcendentals for the CPU kernels. Every function is straight-line
+// arithmetic plus selects, so it vectorises inside `#pragma omp simd` loops (the including file
+// compiles with -fno-trapping-math so the selects if-convert into blends); the ISA comes from the
+// caller's target attribute (loops.h). Special values follow libm/torch: NaN in -> NaN out, and
+// the infinities and zeros noted per function. No -ffast-math: results are IEEE operations only.
+// Accuracy: max error in ulps of the float32 result against float64 libm, measured over every
+// 61st float32 bit pattern in the baseline, AVX2+FMA and AVX-512 builds (worst of the three);
+// tests/test_vec_math.py re-checks the bounds on a coarser sweep plus edge values, per ISA.
+// Subnormal results are measured in units of 2^-149.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+// always_inline: the omp simd loops only vectorise when the whole body is inlined into them.
+#if defined(__GNUC__)
+#define EMBER_VM_INLINE inline __attribute__((always_inline))
+#else
+#define EMBER_VM_INLINE inline
+#endif
+
+namespace ember::cpu {
+
+namespace vm_detail {
+EMBER_VM_INLINE float from_bits(int32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof(f));
+  return f;
+}
+EMBER_VM_INLINE int32_t to_bits(float f) {
+  int32_t b;
+  std::memcpy(&b, &f, sizeof(b));
+  return b;
+}
+EMBER_VM_INLINE float pow2i(int32_t n) { return from_bits((n + 127) << 23); }  // n in [-126, 127]
+constexpr float kInf = HUGE_VALF;
+
+// Shared core of log/log2/log1p: x = 2^e * (1 + f) with f in [sqrt(.5)-1, sqrt(2)-1), returns
+// f and the Cephes logf polynomial tail y, so log(1 + f) = f + y. x must be finite and > 0
+// (callers select the special values); subnormals are rescaled by 2^23 first.
+EMBER_VM_INLINE void log_reduce(float x, float& e, float& f, float& y) {
+  const bool sub = x < 1.17549435e-38f;
+  x = sub ? x * 8388608.0f : x;
+  const int32_t b = to_bits(x);
+  float m = from_bits((b & 0x807fffff) | 0x3f000000);  // [0.5, 1)
+  float ee = static_cast<float>(((b >> 23) & 0xff) - 126) - (sub ? 23.0f : 0.0f);
+  const bool lo = m < 0.707106781186547524f;
+  ee = lo ? ee - 1.0f : ee;
+  f = lo ? (m + m) - 1.0f : m - 1.0f;
+  const float z = f * f;
+  float p = 7.0376836292E-2f;
+  p = p * f - 1.1514610310E-1f;
+  p = p * f + 1.1676998740E-1f;
+  p = p * f - 1.2420140846E-1f;
+  p = p * f + 1.4249322787E-1f;
+  p = p * f - 1.6668057665E-1f;
+  p = p * f + 2.0000714765E-1f;
+  p = p * f - 2.4999993993E-1f;
+  p = p * f + 3.3333331174E-1f;
+  y = p * f * z - 0.5f * z;
+  e = ee;
+}
+
+// Shared core of exp/expm1: x = n ln2 + r, |r| <= ln2/2 (Cody-Waite two-constant reduction;
+// n * 0.693359375 is exact for |n| < 2^15). x must be clamped to |x| < 2^21 by the caller.
+EMBER_VM_INLINE float exp_reduce(float x, float& r) {
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  return n;
+}
+}  // namespace vm_detail
+
+// exp(x): Cephes expf polynomial on |r| <= ln2/2, scaled by 2^n in two steps so that results
+// down to 2^-149 come out as correctly scaled subnormals. exp(-inf) = 0, exp(inf) = inf.
+// Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
+EMBER_VM_INLINE float exp_f32(float x) {
+  using namespace vm_detail;
+  float xc = x > -104.0f ? x : -104.0f;  // NaN -> -104 here (kept finite for the int conversion)
+  xc = xc < 89.0f ? xc : 89.0f;
+  float r;
+  const float n = exp_reduce(xc, r);
+  const float z = r * r;
+  float y = 1.9875691500E-4f;
+  y = y * r + 1.3981999507E-3f;
+  y = y * r + 8.3334519073E-3f;
+  y = y * r + 4.1665795894E-2f;
+  y = y * r + 1.6666665459E-1f;
+  y = y * r + 5.0000001201E-1f;
+  y = y * z + r + 1.0f;
+  const int32_t ni = static_cast<int32_t>(n);  // [-150, 128]
+  const int32_t n1 = ni >> 1;                  // floor(n / 2): both halves are normal powers of 2
+  float res = (y * pow2i(n1)) * pow2i(ni - n1);
+  res = x < -104.0f ? 0.0f : res;
+  res = x > 88.7228391f ? kInf : res;
+  return x != x ? x : res;
+}
+
+// exp for kernels templated on the float type: libm for double.
+inline double exp_any(double x) { return std::exp(x); }
+EMBER_VM_INLINE float exp_any(float x) { return exp_f32(x); }
+
+// exp(x) - 1: expm1(r) by its Taylor series to r^9 (truncation < 2^-30 relative on
+// |r| <= ln2/2), then 2^n * expm1(r) + (2^n - 1) with 2^n applied as 2 * 2^(n-1) so n = 128
+// cannot overflow the scale. Exact for tiny x (returns x, keeps -0); expm1(-inf) = -1.
+// Max error 1.4 ulp.
+EMBER_VM_INLINE float expm1_f32(float x) {
+  using namespace vm_detail;
+  float xc = x > -18.0f ? x : -18.0f;  // expm1(-18) rounds to -1
+  xc = xc < 89.0f ? xc : 89.0f;
+  float r;
+  const float n = exp_reduce(xc, r);
+  float q = 2.75573192e-6f;  // 1/9!
+  q = q * r + 2.48015873e-5f;
+  q = q * r + 1.98412698e-4f;
+  q = q * r + 1.38888889e-3f;
+  q = q * r + 8.33333333e-3f;
+  q = q * r + 4.16666667e-2f;
+  q = q * r + 1.66666667e-1f;
+  q = q * r + 0.5f;
+  const float p = (r * r) * q + r;  // expm1(r)
+  const float s = pow2i(static_cast<int32_t>(n) - 1);
+  float res = (s * p + (s - 0.5f)) * 2.0f;
+  res = n == 0.0f ? p : res;       // keeps tiny x exact
+  res = x == 0.0f ? x : res;       // -0 (r = -0 - 0 * ln2 is +0)
+  res = x > 88.7228391f ? kInf : res;
+  return x != x ? x : res;
+}
+
+// log(x): Cephes logf (degree-9 polynomial on [sqrt(.5), sqrt(2))), subnormals rescaled.
+// log(0) = -inf, log(x < 0) = NaN, log(inf) = inf. Max error 1 ulp.
+EMBER_VM_INLINE float log_f32(float x) {
+  using namespace vm_detail;
+  float e, f, y;
+  log_reduce(x, e, f, y);
+  float res = (f + (y - 2.12194440e-4f * e)) + 0.693359375f * e;
+  res = x == kInf ? kInf : res;
+  res = x == 0.0f ? -kInf : res;
+  res = x < 0.0f ? NAN : res;
+  return x != x ? x : res;
+}
+
+// log2(x) = e + log(1 + f) * log2(e), with log2(e) split into a float and a correction term.
+// Special values as log. Max error 1.9 ulp (0.9 with FMA).
+EMBER_VM_INLINE float log2_f32(float x) {
+  using namespace vm_detail;
+  float e, f, y;
+  log_reduce(x, e, f, y);
+  const float l2e_hi = 1.44269502162933349609f, l2e_lo = 1.92596299112661746e-8f;
+  float res = e + (f * l2e_hi + (y * l2e_hi + (f + y) * l2e_lo));
+  res = x == kInf ? kInf : res;
+  res = x == 0.0f ? -kInf : res;
+  res = x < 0.0f ? NAN : res;
+  return x != x ? x : res;
+}
+
+// log(1 + x): log(u) * x / (u - 1) with u = fl(1 + x) (Goldberg's correction for the rounding
+// of u); x itself where u == 1. log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(inf) = inf.
+// Max error 2.4 ulp.
+EMBER_VM_INLINE float log1p_f32(float x) {
+  const float u = 1.0f + x;
+  const float um1 = u - 1.0f;
+  float res = log_f32(u) * (x / (um1 == 0.0f ? 1.0f : um1));
+  res = um1 == 0.0f ? x : res;
+  return x == vm_detail::kInf ? x : res;
+}
+
+// sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e) with e = exp(-|x|): no overflow on either tail, and
+// subnormal results for x in (-103.9, -87.3). sigmoid(-inf) = 0, sigmoid(inf) = 1. Max 2.3 ulp.
+EMBER_VM_INLINE float sigmoid_f32(float x) {
+  const float e = exp_f32(-std::fabs(x));
+  return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+// silu(x) = x * sigmoid(x); silu(-inf) = NaN (-inf * 0), as torch. Max error 3 ulp for x >= -87;
+// below, sigmoid(x) is subnormal and its few bits, scaled by |x|, give up to 52 ulp (torch: 0).
+EMBER_VM_INLINE float silu_f32(float x) { return x * sigmoid_f32(x); }
+
+// tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), |x| clamped to 10 (tanh rounds to 1
+// from 9.01 on). Tiny x returns x exactly; tanh(+-inf) = +-1. Max error 2.5 ulp.
+EMBER_VM_INLINE float tanh_f32(float x) {
+  float a = std::fabs(x);
+  a = a < 10.0f ? a : 10.0f;
+  const float m = expm1_f32(a + a);
+  const float t = m / (m + 2.0f);
+  return x != x ? x : std::copysign(t, x);
+}
+
+// softplus(x) = log1p(exp(x)), x itself above torch's threshold 20. Max error 2.7 ulp.
+EMBER_VM_INLINE float softplus_f32(float x) { return x > 20.0f ? x : log1p_f32(exp_f32(x)); }
+
+// gelu, tanh approximation: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715
+// x^3); the sigmoid form has no cancellation for negative x (torch's 1 + tanh form does).
+// Max error 14 ulp for x >= -3: the float32 rounding of u (~2^-23 relative) is amplified |2u|
+// times by the sigmoid's tail; 193 ulp at x = -10 (torch's 1 + tanh form is far worse there).
+EMBER_VM_INLINE float gelu_tanh_f32(float x) {
+  const float z = x * (1.5957691216057308f + 0.0713548162726009f * (x * x));
+  return x * sigmoid_f32(z);
+}
+
+namespace vm_detail {
+// erf(a) = a + a * Q(a^2) for |a| <= 1, Q a degree-6 fit of erf(a)/a - 1.
+EMBER_VM_INLINE float erf_small(float a) {
+  const float s = a * a;
+  float q = 7.964395626913756e-05f;
+  q = q * s - 0.0008037578663788736f;
+  q = q * s + 0.005190597847104073f;
+  q = q * s - 0.02685444988310337f;
+  q = q * s + 0.1128358319401741f;
+  q = q * s - 0.376126229763031f;
+  q = q * s + 0.12837916612625122f;
+  return a + a * q;
+}
+}  // namespace vm_detail
+
+// erf(x), a = |x|: erf_small for a < 1; else 1 - exp(-a^2) * R(a), R a degree-8 fit of
+// erfc(a) exp(a^2) in t = 1/(1 + a) on [1, 4] (a is clamped to 4, where erf rounds to 1).
+// erf(+-inf) = +-1, erf(-0) = -0. Max error 1.5 ulp.
+EMBER_VM_INLINE float erf_f32(float x) {
+  const float a = std::fabs(x);
+  const float ac = a < 4.0f ? a : 4.0f;
+  const float t = 1.0f / (1.0f + ac);
+  float r = 1.0234341621398926f;
+  r = r * t - 3.4674808979034424f;
+  r = r * t + 4.763268947601318f;
+  r = r * t - 2.973017454147339f;
+  r = r * t + 0.3571745455265045f;
+  r = r * t + 0.16639377176761627f;
+  r = r * t + 0.5773891806602478f;
+  r = r * t + 0.5633224844932556f;
+  r = r * t + 2.5050854674191214e-05f;
+  const float big = 1.0f - exp_f32(-(ac * ac)) * r;
+  const float res = a < 1.0f ? vm_detail::erf_small(a) : big;
+  return x != x ? x : std::copysign(res, x);
+}
+
+// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. With y = |x| / sqrt 2: for y < 0.5,
+// erf_small(y); otherwise Phi from erfc(y) = exp(-x^2/2) * R(y) (no cancellation in the negative
+// tail, where 1 + erf would lose every digit), R a degree-11 fit of erfc(y) exp(y^2) in
+// t = 1/(1 + y) on [0.5, 10.5]. exp(-x^2/2) is exp(-xh^2/2) exp(-(x-xh)(x+xh)/2), xh = x with the
+// low 12 significand bits cleared (xh^2 exact), so the rounding of x^2, which exp amplifies x^2
+// times, does not reach the result. gelu(-inf) = NaN (-inf * 0, as torch). Max error 6 ulp, in
+// the negative tail (from the rounding of t); 2 ulp for x > -0.7.
+EMBER_VM_INLINE float gelu_f32(float x) {
+  using namespace vm_detail;
+  const float y = std::fabs(x) * 0.70710678118654752f;
+  const float p_small = 0.5f + 0.5f * std::copysign(erf_small(y < 0.5f ? y : 0.5f), x);
+  float a = std::fabs(x);
+  a = a < 14.85f ? a : 14.85f;  // y = 10.5: erfc(y) underflows beyond
+  a = a > 0.70710678f ? a : 0.70710678f;
+  const float ah = from_bits(to_bits(a) & ~0xfff);
+  const float e2 = exp_f32(-0.5f * (ah * ah)) * exp_f32(-0.5f * ((a - ah) * (a + ah)));
+  const float t = 1.0f / (1.0f + a * 0.70710678118654752f);
+  float r = 2.1291680335998535f;
+  r = r * t - 9.833063125610352f;
+  r = r * t + 19.685331344604492f;
+  r = r * t - 21.748130798339844f;
+  r = r * t + 13.541252136230469f;
+  r = r * t - 3.8799142837524414f;
+  r = r * t + 0.08262978494167328f;
+  r = r * t - 0.39538145065307617f;
+  r = r * t + 0.2930324673652649f;
+  r = r * t + 0.5635144114494324f;
+  r = r * t + 0.5642135143280029f;
+  r = r * t - 3.687052299028437e-07f;
+  // x erfc(y) / 2 with e2 last (it may be subnormal); the clamped a keeps gelu(inf) = inf
+  const float xq = ((0.5f * (x < 0.0f ? x : a)) * r) * e2;
+  const float res = y < 0.5f ? x * p_small : (x < 0.0f ? xq : x - xq);
+  return x != x ? x : res;
+}
+
+// Wrap a float(float) function as a functor for unary_loop.
+template <float (*F)(float)>
+struct VecFn {
+  EMBER_VM_INLINE float operator()(float x) const { return F(x); }
+};
+
+}  // namespace ember::cpu

@@ -1,0 +1,174 @@
+"""Accuracy of the vectorised float32 transcendentals (cpp/src/backend/cpu/vec_math.h).
+
+Each op runs on a sweep of float32 bit patterns (every 16411th of the 2^32, so every binade, the
+subnormals and both signs) plus edge values, and its error in ulps against a float64 reference
+must stay within the bound documented in vec_math.h. The best ISA runs in-process; the baseline
+and AVX2 builds run in a subprocess (EMBER_ISA caps the dispatch).
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import requires_torch, torch
+
+import ember
+import ember.nn.functional as F
+
+F32 = np.float32
+EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.17549435e-38, -1.17549435e-38,
+                  3.4028235e38, -3.4028235e38, 88.72283, 88.7228, 88.73, -87.33654, -103.97, -103.98,
+                  -104.0, -17.0, -18.5, 9.0, 9.02, 20.0, 20.001, -20.0, 1e-7, -1e-7, 0.5, -0.5, 1.0,
+                  -1.0, -0.99999994, 3.92, -3.92, 4.0, 10.5, -10.5, -14.85, 44.0, -44.0], F32)
+
+
+def sweep():
+    bits = np.arange(0, 2**32, 16411, dtype=np.uint64).astype(np.uint32)
+    return np.concatenate([bits.view(F32), EDGES])
+
+
+def _erf(x):
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+
+
+def _erfc(x):
+    return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+# name -> (ember call, float64 reference, [(lo, max ulp over x >= lo)])
+CASES = {
+    "exp": (ember.exp, np.exp, [(-np.inf, 1.01)]),
+    "expm1": (ember.expm1, np.expm1, [(-np.inf, 1.5)]),
+    "log": (ember.log, np.log, [(-np.inf, 1.0)]),
+    "log2": (ember.log2, np.log2, [(-np.inf, 2.0)]),
+    "log1p": (ember.log1p, np.log1p, [(-np.inf, 2.5)]),
+    "sigmoid": (ember.sigmoid, _sigmoid, [(-np.inf, 2.5)]),
+    "tanh": (ember.tanh, np.tanh, [(-np.inf, 2.5)]),
+    "silu": (F.silu, lambda x: x * _sigmoid(x), [(-87.0, 3.0)]),
+    "softplus": (F.softplus, lambda x: np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20)))),
+                 [(-np.inf, 3.0)]),
+    "erf": (ember.erf, _erf, [(-np.inf, 1.5)]),
+    "gelu": (F.gelu, lambda x: 0.5 * x * _erfc(-x * math.sqrt(0.5)), [(-np.inf, 6.0), (-0.7, 2.0)]),
+    "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                  lambda x: x * _sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)),
+                  [(-3.0, 15.0), (-10.0, 250.0)]),
+}
+
+
+def ulp_error(got, ref):
+    """|got - ref| in ulps of the float32-rounded reference (2^-149 floor); inf where the special
+    values (NaN, infinities) disagree."""
+    got = got.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r32 = ref.astype(F32)
+        ulp = np.spacing(np.abs(r32)).astype(np.float64)
+        err = np.abs(got - ref) / np.maximum(ulp, 2.0**-149)
+    special = ~np.isfinite(r32) | ~np.isfinite(got)
+    same = (np.isnan(r32) & np.isnan(got)) | (r32 == got)
+    return np.where(special, np.where(same, 0.0, np.inf), err)
+
+
+def max_errors(outputs):
+    """outputs: name -> float32 array over sweep(). Returns name -> [max ulp per bound range]."""
+    x = sweep()
+    res = {}
+    for name, (_, ref, bounds) in CASES.items():
+        with np.errstate(all="ignore"):  # the sweep holds signalling NaNs and overflows
+            err = ulp_error(np.asarray(outputs[name]), ref(x.astype(np.float64)))
+        res[name] = [float(err[(x >= lo) | np.isnan(x)].max()) for lo, _ in bounds]
+    return res
+
+
+def run_all():
+    x = ember.tensor(sweep())
+    return {name: fn(x).numpy() for name, (fn, _, _) in CASES.items()}
+
+
+def check(errors):
+    for name, (_, _, bounds) in CASES.items():
+        for (lo, bound), got in zip(bounds, errors[name]):
+            assert got <= bound, f"{name} (x >= {lo}): {got:.2f} ulp > {bound}"
+
+
+def test_ulp_bounds_best_isa():
+    check(max_errors(run_all()))
+
+
+@pytest.mark.parametrize("isa", ["base", "avx2"])
+def test_ulp_bounds_other_isas(isa, tmp_path):
+    code = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import test_vec_math as t; "
+            "np.savez(sys.argv[2], **t.run_all())")
+    env = dict(os.environ, EMBER_ISA=isa)
+    out = tmp_path / "out.npz"
+    subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__), str(out)], env=env,
+                   check=True)
+    errors = max_errors(dict(np.load(out)))
+    check(errors)
+    print(isa, json.dumps(errors))
+
+
+def test_special_values():
+    inf, nan = np.inf, np.nan
+    x = ember.tensor(np.array([-inf, inf, nan, 0.0, -0.0, -1.0, -2.0], F32))
+    expect = {
+        ember.exp: [0, inf, nan, 1, 1, math.exp(-1), math.exp(-2)],
+        ember.expm1: [-1, inf, nan, 0, -0.0, math.expm1(-1), math.expm1(-2)],
+        ember.log: [nan, inf, nan, -inf, -inf, nan, nan],
+        ember.log2: [nan, inf, nan, -inf, -inf, nan, nan],
+        ember.log1p: [nan, inf, nan, 0, -0.0, -inf, nan],
+        ember.sigmoid: [0, 1, nan, 0.5, 0.5, 1 / (1 + math.e), 1 / (1 + math.exp(2))],
+        ember.tanh: [-1, 1, nan, 0, -0.0, math.tanh(-1), math.tanh(-2)],
+        ember.erf: [-1, 1, nan, 0, -0.0, math.erf(-1), math.erf(-2)],
+        F.silu: [nan, inf, nan, 0, -0.0, -1 / (1 + math.e), -2 / (1 + math.exp(2))],
+        F.softplus: [0, inf, nan, math.log(2), math.log(2), math.log1p(math.exp(-1)),
+                     math.log1p(math.exp(-2))],
+        F.gelu: [nan, inf, nan, 0, -0.0, -0.5 * math.erfc(math.sqrt(0.5)),
+                 -math.erfc(math.sqrt(2))],
+    }
+    for fn, want in expect.items():
+        got = fn(x).numpy()
+        want = np.array(want, F32)
+        np.testing.assert_allclose(got, want, rtol=3e-7, atol=0, equal_nan=True, err_msg=str(fn))
+        zeros = want == 0
+        assert np.array_equal(np.signbit(got[zeros]), np.signbit(want[zeros])), fn
+
+
+def test_non_contiguous_and_float64_paths():
+    base = np.linspace(-30, 30, 4000, dtype=F32).reshape(40, 100)
+    x = ember.tensor(base)
+    strided = x.t()[::3]  # non-contiguous view
+    for fn, ref in ((ember.exp, np.exp), (ember.tanh, np.tanh), (ember.sigmoid, _sigmoid)):
+        want = ref(base.T[::3].astype(np.float64))
+        np.testing.assert_allclose(fn(strided).numpy(), want.astype(F32), rtol=3e-7, atol=1e-37)
+        d = fn(ember.tensor(base.astype(np.float64))).numpy()
+        np.testing.assert_allclose(d, ref(base.astype(np.float64)), rtol=1e-15, atol=0)
+
+
+@requires_torch
+def test_matches_torch():
+    x = np.concatenate([np.linspace(-110, 110, 20001, dtype=F32), EDGES])
+    pairs = [(ember.exp, torch.exp), (ember.expm1, torch.expm1), (ember.log, torch.log),
+             (ember.log2, torch.log2), (ember.log1p, torch.log1p), (ember.sigmoid, torch.sigmoid),
+             (ember.tanh, torch.tanh), (ember.erf, torch.erf), (F.silu, torch.nn.functional.silu),
+             (F.softplus, torch.nn.functional.softplus), (F.gelu, torch.nn.functional.gelu),
+             (lambda t: F.gelu(t, approximate="tanh"),
+              lambda t: torch.nn.functional.gelu(t, approximate="tanh"))]
+    for fe, ft in pairs:
+        got = fe(ember.tensor(x)).numpy()
+        want = ft(torch.from_numpy(x)).numpy()
+        # infinite inputs are checked against libm in test_special_values (torch's gelu(inf) is
+        # NaN, and gelu(3.4e38) overflows to inf there; ours follow the float64 reference)
+        xf = np.isfinite(x)
+        assert np.array_equal(np.isnan(got[xf]), np.isnan(want[xf])), fe
+        fin = np.isfinite(want) & np.isfinite(got)
+        # torch's own float32 kernels are a few ulp off too (and lose the negative tails of gelu
+        # to cancellation), so compare with a relative tolerance plus a small absolute floor
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-5, atol=1e-6, err_msg=str(fe))

@@ -2,6 +2,7 @@
 
     pip install ".[bench]"   # torch 2.13
     python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak 240]
+                                  [--only gemm conv train overhead rss]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
 MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, and peak
@@ -28,6 +29,23 @@ LIBS = {"ember": ember, "torch": torch}
 
 
 SETTLE_S = 0.3
+
+
+def other_load(window=0.2):
+    """Share of all CPUs busy during `window` seconds while this process sleeps (Linux /proc/stat):
+    other processes. With 2 cores, anything else running makes every 2-thread op wait for a
+    scheduler tick at its barrier (0.74 ms GEMMs measured 8 ms), so such rows are flagged."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    try:
+        t0, i0 = snap()
+        time.sleep(window)
+        t1, i1 = snap()
+    except OSError:
+        return 0.0
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
 
 
 def get_threads():
@@ -170,10 +188,14 @@ def main():
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", nargs="+", default=None, metavar="SECTION",
+                    choices=["gemm", "conv", "train", "overhead", "rss"],
+                    help="run only these sections (default: all)")
     ap.add_argument("--peak", type=float, default=None,
                     help="measured FP32 FMA peak per core in GFLOP/s: GEMM rows then show %% of peak")
     args = ap.parse_args()
     rep = 3 if args.quick else args.repeat
+    run = lambda section: args.only is None or section in args.only  # noqa: E731
     rows = []
     info = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
             "torch": torch.__version__, "ember": ember.__version__, "cpus": os.cpu_count(),
@@ -184,6 +206,11 @@ def main():
         e, t = med["ember"], med["torch"]
         row = {"workload": name, "threads": threads, "ember": e * scale, "torch": t * scale,
                "ratio": t / e, "unit": unit}
+        if threads > 1:
+            busy = other_load()
+            row["other_load"] = busy
+            if busy > 0.1:
+                extra += f"  [!] machine {100 * busy:.0f}% busy with other work: 2-thread row unreliable"
         if "numpy" in med:
             row["numpy"] = med["numpy"] * scale
         rows.append(row)
@@ -194,7 +221,7 @@ def main():
     for nt in args.threads:
         ember.set_num_threads(nt)
         torch.set_num_threads(nt)
-        for n in ([512] if args.quick else [128, 512, 1024, 2048]):
+        for n in ([] if not run("gemm") else [512] if args.quick else [128, 512, 1024, 2048]):
             makers, flops = gemm(n)
             inner = max(1, 2 ** 24 // n ** 3 * 4)
             med = interleaved(makers, rep, inner=inner)
@@ -208,19 +235,20 @@ def main():
                 rows[-1]["ember_pct_of_peak"] = 100 * gf["ember"] / (args.peak * nt)
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
-                                      ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)]:
+                                      ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)
+                                      ] if run("conv") else []:
             report(name + " fwd+bwd", nt, interleaved(conv(shape, oc, k, p), rep))
-        for m in MODELS:
+        for m in MODELS if run("train") else []:
             if args.quick and m == "vgg":
                 continue
             report(f"train step {m}", nt, interleaved(train_step(m), rep))
-        if nt == args.threads[0]:
+        if nt == args.threads[0] and run("overhead"):
             report("op: add 1-element", nt, interleaved(small_add(False), rep, inner=2000), unit="us", scale=1e6)
             report("op: add 1-element, graph recorded", nt, interleaved(small_add(True), rep, inner=2000),
                    unit="us", scale=1e6)
             report("step: Linear(8,8) fwd+bwd batch 1", nt, interleaved(tiny_linear(), rep, inner=200),
                    unit="us", scale=1e6)
-    for m in ["import", "lenet"] + ([] if args.quick else ["vgg"]):
+    for m in (["import", "lenet"] + ([] if args.quick else ["vgg"])) if run("rss") else []:
         e, t = peak_rss("ember", m), peak_rss("torch", m)
         rows.append({"workload": f"peak RSS {m}", "ember": e, "torch": t, "ratio": t / e, "unit": "MiB"})
         print(f"{'peak RSS ' + m:44s}     ember {e:9.1f}  torch {t:9.1f} MiB  torch/ember {t / e:5.2f}")

@@ -56,12 +56,12 @@ def check(out, ref, dtype):
 
 
 # Sizes around the register tiles (fp32 AVX-512 12x32 and 8x48, 14x16, 6x16, 6x8, 4x8) and the
-# K / M blocks (KC 256, MC 288 / 168); the last two take the per-micro-panel B packing (M within
-# one A block, B block over 512 KiB).
+# K / M / N blocks (KC 256, MC 288 / 168 / 192, B blocks of up to 1 MiB: 300 x 1100 x 300 splits N
+# in two); the last two take the per-micro-panel B packing (M within one A block, B over 512 KiB).
 SIZES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (6, 8, 1), (7, 9, 2), (11, 64, 9), (12, 31, 3), (13, 31, 5),
          (14, 32, 8), (15, 33, 17), (24, 65, 7), (25, 95, 4), (28, 16, 256), (29, 17, 257), (27, 64, 300),
          (40, 8, 33), (97, 100, 41), (100, 97, 1), (31, 65, 129), (300, 45, 64), (45, 300, 64),
-         (170, 130, 513), (289, 40, 20), (337, 40, 20), (64, 1024, 288), (37, 2000, 70)]
+         (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1100, 300), (64, 1024, 288), (37, 2000, 70)]
 
 
 @pytest.mark.parametrize("M,N,K", SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in SIZES])
@@ -78,7 +78,7 @@ def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_blocks_and_threads(isa, threads, dtype):
-    # crosses the NC (4096 columns) and KC / MC blocks, split over threads both ways
+    # crosses the KC / MC blocks, split over threads both ways
     rng = np.random.default_rng(7)
     for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600)]:
         a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)

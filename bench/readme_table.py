@@ -35,6 +35,8 @@ def main(path):
                 extra = f"; ember {r['gflops']['ember']:.0f} GFLOP/s"
                 if "ember_pct_of_peak" in r:
                     extra += f" = {r['ember_pct_of_peak']:.0f}% of peak"
+            if r.get("other_load", 0) > 0.1:
+                extra += f"; machine {100 * r['other_load']:.0f}% busy with other work: unreliable"
             cells.append(f"{fmt(r['ember'])} / {fmt(r['torch'])} {r['unit']} ({r['ratio']:.2f}x{extra})")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
 

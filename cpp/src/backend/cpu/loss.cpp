@@ -26,53 +26,23 @@ struct CeArgs {
 // Grain in samples: ~16k logits per task.
 inline int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
 
-// Contiguous rows (classes along the last dim), compiled for the baseline ISA, AVX2 and AVX-512
-// (runtime dispatch on cpu_isa(), like loops.h): max and NaN flag, sum of exp(x - m)
-// (softmax_kernels.inc: short rows run as one padded vector), and the gradient
-// d[c] = cp * exp((x[c] - m) - ls) - cs * (w ? w[c] : 1), its last C % kLanes classes padded too.
-#define EMBER_CE_GRAD_                                                                             \
-  template <class T>                                                                               \
-  EMBER_SOFTMAX_ATTR inline void row_grad_part(const T* x, const T* w, T* d, int64_t n, T m, T ls, T cp, T cs) { \
-    if (w) {                                                                                       \
-      _Pragma("omp simd") for (int64_t c = 0; c < n; ++c) d[c] =                                   \
-          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs * w[c];                               \
-    } else {                                                                                       \
-      _Pragma("omp simd") for (int64_t c = 0; c < n; ++c) d[c] =                                   \
-          cp * exp_any(static_cast<T>((x[c] - m) - ls)) - cs;                                      \
-    }                                                                                              \
-  }                                                                                                \
-  template <class T>                                                                               \
-  EMBER_SOFTMAX_ATTR inline void row_grad(const T* x, const T* w, T* d, int64_t C, T m, T ls, T cp, T cs) { \
-    constexpr int64_t B = kLanes<T>;                                                               \
-    const int64_t cm = C - C % B;                                                                  \
-    row_grad_part(x, w, d, cm, m, ls, cp, cs);                                                     \
-    if (cm < C) {                                                                                  \
-      alignas(64) T px[B], pw[B], pd[B];                                                           \
-      for (int64_t c = 0; c < B; ++c) {                                                            \
-        px[c] = cm + c < C ? x[cm + c] : T(0);                                                     \
-        pw[c] = w && cm + c < C ? w[cm + c] : T(0);                                                \
-      }                                                                                            \
-      row_grad_part(px, w ? pw : nullptr, pd, B, m, ls, cp, cs);                                   \
-      for (int64_t c = cm; c < C; ++c) d[c] = pd[c - cm];                                          \
-    }                                                                                              \
-  }
+// Contiguous rows (classes along the last dim): the row kernels of softmax_kernels.inc (max and
+// NaN flag, sum of exp(x - m), the gradient row; short rows run as one padded vector), compiled
+// for the baseline ISA, AVX2 and AVX-512 and picked at run time (cpu_isa(), like loops.h).
 namespace ce_base {
 #define EMBER_SOFTMAX_ATTR
 #include "softmax_kernels.inc"
-EMBER_CE_GRAD_
 #undef EMBER_SOFTMAX_ATTR
 }  // namespace ce_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace ce_avx2 {
 #define EMBER_SOFTMAX_ATTR __attribute__((target("avx2,fma")))
 #include "softmax_kernels.inc"
-EMBER_CE_GRAD_
 #undef EMBER_SOFTMAX_ATTR
 }  // namespace ce_avx2
 namespace ce_avx512 {
 #define EMBER_SOFTMAX_ATTR __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
 #include "softmax_kernels.inc"
-EMBER_CE_GRAD_
 #undef EMBER_SOFTMAX_ATTR
 }  // namespace ce_avx512
 #define EMBER_CE_CALL_(ISA, FN, ...)                                         \
@@ -229,7 +199,7 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
         const T cp = gk * (keep * wt + smooth * W);  // coefficient of p_c
         const T cs = gk * smooth;                   // coefficient of -w_c
         if (s == 1) {
-          EMBER_CE_CALL_(isa, row_grad, row, wp, drow, a.C, m, ls, cp, cs);
+          EMBER_CE_CALL_(isa, ce_grad_row, row, wp, drow, a.C, m, ls, cp, cs);
         } else {
           for (int64_t c = 0; c < a.C; ++c)
             drow[c * s] = cp * exp_any(static_cast<T>((row[c * s] - m) - ls)) - cs * (wp ? wp[c] : T(1));

@@ -56,7 +56,7 @@ CASES = {
     "softplus": (F.softplus, lambda x: np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20)))),
                  [(-np.inf, 3.0)]),
     "erf": (ember.erf, _erf, [(-np.inf, 1.5)]),
-    "gelu": (F.gelu, lambda x: 0.5 * x * _erfc(-x * math.sqrt(0.5)), [(-np.inf, 6.0), (-0.7, 2.0)]),
+    "gelu": (F.gelu, lambda x: 0.5 * x * _erfc(-x * math.sqrt(0.5)), [(-np.inf, 6.0), (-0.7, 2.3)]),
     "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
                   lambda x: x * _sigmoid(2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)),
                   [(-3.0, 15.0), (-10.0, 250.0)]),

@@ -71,6 +71,27 @@ EMBER_VM_INLINE float exp_reduce(float x, float& r) {
 }
 }  // namespace vm_detail
 
+namespace vm_detail {
+// exp(r) for |r| <= ln2/2 (a little beyond stays within 1 ulp): Cephes expf polynomial.
+EMBER_VM_INLINE float exp_poly(float r) {
+  const float z = r * r;
+  float y = 1.9875691500E-4f;
+  y = y * r + 1.3981999507E-3f;
+  y = y * r + 8.3334519073E-3f;
+  y = y * r + 4.1665795894E-2f;
+  y = y * r + 1.6666665459E-1f;
+  y = y * r + 5.0000001201E-1f;
+  return y * z + r + 1.0f;
+}
+// y * 2^n for integral n in [-300, 254], scaled in two steps (both halves are normal powers of 2)
+// so that subnormal results are rounded once, correctly.
+EMBER_VM_INLINE float scale_pow2(float y, float n) {
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t n1 = ni >> 1;  // floor(n / 2)
+  return (y * pow2i(n1)) * pow2i(ni - n1);
+}
+}  // namespace vm_detail
+
 // exp(x): Cephes expf polynomial on |r| <= ln2/2, scaled by 2^n in two steps so that results
 // down to 2^-149 come out as correctly scaled subnormals. exp(-inf) = 0, exp(inf) = inf.
 // Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
@@ -80,17 +101,7 @@ EMBER_VM_INLINE float exp_f32(float x) {
   xc = xc < 89.0f ? xc : 89.0f;
   float r;
   const float n = exp_reduce(xc, r);
-  const float z = r * r;
-  float y = 1.9875691500E-4f;
-  y = y * r + 1.3981999507E-3f;
-  y = y * r + 8.3334519073E-3f;
-  y = y * r + 4.1665795894E-2f;
-  y = y * r + 1.6666665459E-1f;
-  y = y * r + 5.0000001201E-1f;
-  y = y * z + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);  // [-150, 128]
-  const int32_t n1 = ni >> 1;                  // floor(n / 2): both halves are normal powers of 2
-  float res = (y * pow2i(n1)) * pow2i(ni - n1);
+  float res = scale_pow2(exp_poly(r), n);
   res = x < -104.0f ? 0.0f : res;
   res = x > 88.7228391f ? kInf : res;
   return x != x ? x : res;
@@ -234,38 +245,55 @@ EMBER_VM_INLINE float erf_f32(float x) {
   return x != x ? x : std::copysign(res, x);
 }
 
-// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. With y = |x| / sqrt 2: for y < 0.5,
-// erf_small(y); otherwise Phi from erfc(y) = exp(-x^2/2) * R(y) (no cancellation in the negative
-// tail, where 1 + erf would lose every digit), R a degree-11 fit of erfc(y) exp(y^2) in
-// t = 1/(1 + y) on [0.5, 10.5]. exp(-x^2/2) is exp(-xh^2/2) exp(-(x-xh)(x+xh)/2), xh = x with the
-// low 12 significand bits cleared (xh^2 exact), so the rounding of x^2, which exp amplifies x^2
-// times, does not reach the result. gelu(-inf) = NaN (-inf * 0, as torch). Max error 6 ulp, in
-// the negative tail (from the rounding of t); 2 ulp for x > -0.7.
+// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. For |x| < sqrt(1/2), x (1/2 + x E(x^2))
+// with E(s) = (1 + Q(s/2)) / (2 sqrt 2), erf_small's Q rewritten in x. Otherwise, with y = |x| /
+// sqrt 2, from xq = |x| erfc(y) / 2 (gelu = -xq for x < 0, x - xq above: no cancellation in the
+// negative tail, where 1 + erf would lose every digit), erfc(y) = exp(-x^2/2) * R(y), R a
+// degree-11 fit of erfc(y) exp(y^2) in t = 1/(1 + y) on [0.5, 10.5]. One exp: -x^2/2 is carried
+// as hi + lo, hi = -xh^2/2 exact (xh = |x| with the low 12 significand bits cleared), lo =
+// -(x-xh)(x+xh)/2 added to the reduced argument, so the rounding of x^2 (which exp would amplify
+// x^2 times) does not reach the result. 2^n comes from the low bits of the rounding sum, biased by
+// 64 and undone by a last multiply by 2^-64, so subnormal results round once.
+// gelu(-inf) = NaN (-inf * 0, as torch). Max error 4.5 ulp with FMA (AVX2, AVX-512), 5.7 ulp in the
+// baseline build, in the negative tail (from the roundings of t and of the R polynomial); 2.3 ulp
+// for x > -0.7 (1.9 with FMA).
 EMBER_VM_INLINE float gelu_f32(float x) {
   using namespace vm_detail;
-  const float y = std::fabs(x) * 0.70710678118654752f;
-  const float p_small = 0.5f + 0.5f * std::copysign(erf_small(y < 0.5f ? y : 0.5f), x);
+  const float s = x * x;
+  float e = 4.399748547712079e-07f;
+  e = e * s - 8.880353561835364e-06f;
+  e = e * s + 0.00011469708988443017f;
+  e = e * s - 0.0011868102010339499f;
+  e = e * s + 0.009973372332751751f;
+  e = e * s - 0.06649035215377808f;
+  e = e * s + 0.3989422917366028f;
+  const float small = x * (0.5f + x * e);  // not x/2 + s*e, which gives gelu(-0) = +0
   float a = std::fabs(x);
   a = a < 14.85f ? a : 14.85f;  // y = 10.5: erfc(y) underflows beyond
-  a = a > 0.70710678f ? a : 0.70710678f;
   const float ah = from_bits(to_bits(a) & ~0xfff);
-  const float e2 = exp_f32(-0.5f * (ah * ah)) * exp_f32(-0.5f * ((a - ah) * (a + ah)));
+  const float hi = -0.5f * (ah * ah), lo = -0.5f * ((a - ah) * (a + ah));
+  constexpr float kShift = 12582912.0f + 191.0f;  // 1.5 * 2^23 + 127 + 64
+  const float nb = (hi + lo) * 1.44269504088896341f + kShift;  // round to nearest, n in [-160, 0]
+  const float n = nb - kShift;
+  const float r = ((hi - n * 0.693359375f) - n * -2.12194440e-4f) + lo;  // hi - n*C1 is exact
+  const float pow2n64 = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
   const float t = 1.0f / (1.0f + a * 0.70710678118654752f);
-  float r = 2.1291680335998535f;
-  r = r * t - 9.833063125610352f;
-  r = r * t + 19.685331344604492f;
-  r = r * t - 21.748130798339844f;
-  r = r * t + 13.541252136230469f;
-  r = r * t - 3.8799142837524414f;
-  r = r * t + 0.08262978494167328f;
-  r = r * t - 0.39538145065307617f;
-  r = r * t + 0.2930324673652649f;
-  r = r * t + 0.5635144114494324f;
-  r = r * t + 0.5642135143280029f;
-  r = r * t - 3.687052299028437e-07f;
-  // x erfc(y) / 2 with e2 last (it may be subnormal); the clamped a keeps gelu(inf) = inf
-  const float xq = ((0.5f * (x < 0.0f ? x : a)) * r) * e2;
-  const float res = y < 0.5f ? x * p_small : (x < 0.0f ? xq : x - xq);
+  float q = 2.1291680335998535f;
+  q = q * t - 9.833063125610352f;
+  q = q * t + 19.685331344604492f;
+  q = q * t - 21.748130798339844f;
+  q = q * t + 13.541252136230469f;
+  q = q * t - 3.8799142837524414f;
+  q = q * t + 0.08262978494167328f;
+  q = q * t - 0.39538145065307617f;
+  q = q * t + 0.2930324673652649f;
+  q = q * t + 0.5635144114494324f;
+  q = q * t + 0.5642135143280029f;
+  q = q * t - 3.687052299028437e-07f;
+  // the clamped a keeps gelu(inf) = inf, and the negative tail underflows to -0
+  const float xq = ((((0.5f * a) * q) * exp_poly(r)) * pow2n64) * 5.42101086242752217e-20f;
+  float res = a < 0.70710678f ? small : (x < 0.0f ? -xq : x - xq);
+  res = x == -kInf ? NAN : res;
   return x != x ? x : res;
 }
 

@@ -269,7 +269,7 @@ EMBER_VM_INLINE float gelu_f32(float x) {
   e = e * s + 0.3989422917366028f;
   const float small = x * (0.5f + x * e);  // not x/2 + s*e, which gives gelu(-0) = +0
   float a = std::fabs(x);
-  a = a < 14.85f ? a : 14.85f;  // y = 10.5: erfc(y) underflows beyond
+  a = a > 14.85f ? 14.85f : a;  // y = 10.5: erfc(y) underflows beyond; NaN passes through
   const float ah = from_bits(to_bits(a) & ~0xfff);
   const float hi = -0.5f * (ah * ah), lo = -0.5f * ((a - ah) * (a + ah));
   constexpr float kShift = 12582912.0f + 191.0f;  // 1.5 * 2^23 + 127 + 64
@@ -291,10 +291,10 @@ EMBER_VM_INLINE float gelu_f32(float x) {
   q = q * t + 0.5642135143280029f;
   q = q * t - 3.687052299028437e-07f;
   // the clamped a keeps gelu(inf) = inf, and the negative tail underflows to -0
-  const float xq = ((((0.5f * a) * q) * exp_poly(r)) * pow2n64) * 5.42101086242752217e-20f;
-  float res = a < 0.70710678f ? small : (x < 0.0f ? -xq : x - xq);
-  res = x == -kInf ? NAN : res;
-  return x != x ? x : res;
+  // (a q p 2^(n+64)) 2^-65 rounds as (a/2) q p 2^n: the factor 2 is exact up to the last multiply
+  const float xq = (((a * q) * exp_poly(r)) * pow2n64) * 2.71050543121376109e-20f;
+  const float res = a < 0.70710678f ? small : (x < 0.0f ? -0.0f : x) - xq;
+  return x == -kInf ? NAN : res;
 }
 
 // Wrap a float(float) function as a functor for unary_loop.

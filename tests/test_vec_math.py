@@ -51,7 +51,7 @@ CASES = {
     "log2": (ember.log2, np.log2, [(-np.inf, 2.0)]),
     "log1p": (ember.log1p, np.log1p, [(-np.inf, 2.5)]),
     "sigmoid": (ember.sigmoid, _sigmoid, [(-np.inf, 2.5)]),
-    "tanh": (ember.tanh, np.tanh, [(-np.inf, 2.5)]),
+    "tanh": (ember.tanh, np.tanh, [(-np.inf, 1.1)]),
     "silu": (F.silu, lambda x: x * _sigmoid(x), [(-87.0, 3.0)]),
     "softplus": (F.softplus, lambda x: np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20)))),
                  [(-np.inf, 3.0)]),

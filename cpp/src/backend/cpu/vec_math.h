@@ -107,6 +107,22 @@ EMBER_VM_INLINE float exp_f32(float x) {
   return x != x ? x : res;
 }
 
+namespace vm_detail {
+// m * exp(v + lo) for v <= 0 or NaN (NaN passes the clamp), lo a small correction that joins the
+// reduced argument: exp_f32 without its overflow and NaN selects. 2^n comes from the low bits of
+// the rounding sum, biased by 64 and undone by a last multiply by 2^-64, and m is applied before
+// it, so subnormal results round once; v <= -104 gives 0. Same error as exp_f32 for m = 1.
+EMBER_VM_INLINE float exp_nonpos(float v, float lo = -0.0f, float m = 1.0f) {
+  v = v < -104.0f ? -104.0f : v;
+  constexpr float kShift = 12582912.0f + 191.0f;  // 1.5 * 2^23 + 127 + 64
+  const float nb = (v + lo) * 1.44269504088896341f + kShift;  // round to nearest, n in [-150, 0]
+  const float n = nb - kShift;
+  const float r = ((v - n * 0.693359375f) - n * -2.12194440e-4f) + lo;  // v - n*C1 is exact
+  const float pow2n64 = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
+  return ((m * exp_poly(r)) * pow2n64) * 5.42101086242752217e-20f;
+}
+}  // namespace vm_detail
+
 // exp for kernels templated on the float type: libm for double.
 inline double exp_any(double x) { return std::exp(x); }
 EMBER_VM_INLINE float exp_any(float x) { return exp_f32(x); }
@@ -179,7 +195,7 @@ EMBER_VM_INLINE float log1p_f32(float x) {
 // sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e) with e = exp(-|x|): no overflow on either tail, and
 // subnormal results for x in (-103.9, -87.3). sigmoid(-inf) = 0, sigmoid(inf) = 1. Max 2.3 ulp.
 EMBER_VM_INLINE float sigmoid_f32(float x) {
-  const float e = exp_f32(-std::fabs(x));
+  const float e = vm_detail::exp_nonpos(-std::fabs(x));
   return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
@@ -187,14 +203,28 @@ EMBER_VM_INLINE float sigmoid_f32(float x) {
 // below, sigmoid(x) is subnormal and its few bits, scaled by |x|, give up to 52 ulp (torch: 0).
 EMBER_VM_INLINE float silu_f32(float x) { return x * sigmoid_f32(x); }
 
-// tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), |x| clamped to 10 (tanh rounds to 1
-// from 9.01 on). Tiny x returns x exactly; tanh(+-inf) = +-1. Max error 2.5 ulp.
+// tanh(x), a = |x|: below 0.75, a + a s P(s) with s = a^2, P a degree-5 fit of
+// (tanh(a)/a - 1)/s; above, 1 - 2/(exp(2a) + 1), whose rounding errors are damped by
+// (1 - tanh)/tanh <= 0.58. a is clamped to 9.1 (tanh rounds to 1 from 9.01), so exp(2a) needs no
+// range checks: 2^n is normal. NaN passes the clamp; tanh(+-inf) = +-1, tanh(-0) = -0.
+// Max error 1.1 ulp.
 EMBER_VM_INLINE float tanh_f32(float x) {
+  using namespace vm_detail;
   float a = std::fabs(x);
-  a = a < 10.0f ? a : 10.0f;
-  const float m = expm1_f32(a + a);
-  const float t = m / (m + 2.0f);
-  return x != x ? x : std::copysign(t, x);
+  a = a > 9.1f ? 9.1f : a;
+  const float s = a * a;
+  float p = 0.0019210146274417639f;
+  p = p * s - 0.007951623760163784f;
+  p = p * s + 0.021625341847538948f;
+  p = p * s - 0.05393831804394722f;
+  p = p * s + 0.1333320438861847f;
+  p = p * s - 0.3333333134651184f;
+  const float small = a + a * (s * p);
+  float r;
+  const float n = exp_reduce(a + a, r);  // n in [0, 27]
+  const float e = exp_poly(r) * pow2i(static_cast<int32_t>(n));
+  const float big = 1.0f - 2.0f / (e + 1.0f);
+  return std::copysign(a < 0.75f ? small : big, x);
 }
 
 // softplus(x) = log1p(exp(x)), x itself above torch's threshold 20. Max error 2.7 ulp.
@@ -240,7 +270,7 @@ EMBER_VM_INLINE float erf_f32(float x) {
   r = r * t + 0.5773891806602478f;
   r = r * t + 0.5633224844932556f;
   r = r * t + 2.5050854674191214e-05f;
-  const float big = 1.0f - exp_f32(-(ac * ac)) * r;
+  const float big = 1.0f - vm_detail::exp_nonpos(-(ac * ac)) * r;
   const float res = a < 1.0f ? vm_detail::erf_small(a) : big;
   return x != x ? x : std::copysign(res, x);
 }
@@ -251,9 +281,8 @@ EMBER_VM_INLINE float erf_f32(float x) {
 // negative tail, where 1 + erf would lose every digit), erfc(y) = exp(-x^2/2) * R(y), R a
 // degree-11 fit of erfc(y) exp(y^2) in t = 1/(1 + y) on [0.5, 10.5]. One exp: -x^2/2 is carried
 // as hi + lo, hi = -xh^2/2 exact (xh = |x| with the low 12 significand bits cleared), lo =
-// -(x-xh)(x+xh)/2 added to the reduced argument, so the rounding of x^2 (which exp would amplify
-// x^2 times) does not reach the result. 2^n comes from the low bits of the rounding sum, biased by
-// 64 and undone by a last multiply by 2^-64, so subnormal results round once.
+// -(x-xh)(x+xh)/2 added to the reduced argument (exp_nonpos), so the rounding of x^2 (which exp
+// would amplify x^2 times) does not reach the result.
 // gelu(-inf) = NaN (-inf * 0, as torch). Max error 4.5 ulp with FMA (AVX2, AVX-512), 5.7 ulp in the
 // baseline build, in the negative tail (from the roundings of t and of the R polynomial); 2.3 ulp
 // for x > -0.7 (1.9 with FMA).
@@ -272,11 +301,6 @@ EMBER_VM_INLINE float gelu_f32(float x) {
   a = a > 14.85f ? 14.85f : a;  // y = 10.5: erfc(y) underflows beyond; NaN passes through
   const float ah = from_bits(to_bits(a) & ~0xfff);
   const float hi = -0.5f * (ah * ah), lo = -0.5f * ((a - ah) * (a + ah));
-  constexpr float kShift = 12582912.0f + 191.0f;  // 1.5 * 2^23 + 127 + 64
-  const float nb = (hi + lo) * 1.44269504088896341f + kShift;  // round to nearest, n in [-160, 0]
-  const float n = nb - kShift;
-  const float r = ((hi - n * 0.693359375f) - n * -2.12194440e-4f) + lo;  // hi - n*C1 is exact
-  const float pow2n64 = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
   const float t = 1.0f / (1.0f + a * 0.70710678118654752f);
   float q = 2.1291680335998535f;
   q = q * t - 9.833063125610352f;
@@ -291,8 +315,7 @@ EMBER_VM_INLINE float gelu_f32(float x) {
   q = q * t + 0.5642135143280029f;
   q = q * t - 3.687052299028437e-07f;
   // the clamped a keeps gelu(inf) = inf, and the negative tail underflows to -0
-  // (a q p 2^(n+64)) 2^-65 rounds as (a/2) q p 2^n: the factor 2 is exact up to the last multiply
-  const float xq = (((a * q) * exp_poly(r)) * pow2n64) * 2.71050543121376109e-20f;
+  const float xq = exp_nonpos(hi, lo, (0.5f * a) * q);
   const float res = a < 0.70710678f ? small : (x < 0.0f ? -0.0f : x) - xq;
   return x == -kInf ? NAN : res;
 }

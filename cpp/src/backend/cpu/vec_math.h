@@ -93,17 +93,16 @@ EMBER_VM_INLINE float scale_pow2(float y, float n) {
 }  // namespace vm_detail
 
 // exp(x): Cephes expf polynomial on |r| <= ln2/2, scaled by 2^n in two steps so that results
-// down to 2^-149 come out as correctly scaled subnormals. exp(-inf) = 0, exp(inf) = inf.
-// Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
+// down to 2^-149 come out as correctly scaled subnormals. x is clamped to [-104, 89], and the
+// clamped ends need no selects: exp(-104) rounds to 0 and 2^128 times the polynomial overflows to
+// inf. Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
 EMBER_VM_INLINE float exp_f32(float x) {
   using namespace vm_detail;
   float xc = x > -104.0f ? x : -104.0f;  // NaN -> -104 here (kept finite for the int conversion)
   xc = xc < 89.0f ? xc : 89.0f;
   float r;
   const float n = exp_reduce(xc, r);
-  float res = scale_pow2(exp_poly(r), n);
-  res = x < -104.0f ? 0.0f : res;
-  res = x > 88.7228391f ? kInf : res;
+  const float res = scale_pow2(exp_poly(r), n);
   return x != x ? x : res;
 }
 
@@ -220,9 +219,12 @@ EMBER_VM_INLINE float tanh_f32(float x) {
   p = p * s + 0.1333320438861847f;
   p = p * s - 0.3333333134651184f;
   const float small = a + a * (s * p);
-  float r;
-  const float n = exp_reduce(a + a, r);  // n in [0, 27]
-  const float e = exp_poly(r) * pow2i(static_cast<int32_t>(n));
+  // exp(2a), n in [0, 27]; 2^n from the low bits of the rounding sum (no int conversion of NaN)
+  constexpr float kShift = 12582912.0f + 127.0f;  // 1.5 * 2^23 + 127
+  const float nb = (a + a) * 1.44269504088896341f + kShift;
+  const float n = nb - kShift;
+  const float r = ((a + a) - n * 0.693359375f) - n * -2.12194440e-4f;
+  const float e = exp_poly(r) * from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
   const float big = 1.0f - 2.0f / (e + 1.0f);
   return std::copysign(a < 0.75f ? small : big, x);
 }

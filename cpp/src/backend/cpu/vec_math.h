@@ -219,13 +219,14 @@ EMBER_VM_INLINE float tanh_f32(float x) {
   p = p * s + 0.1333320438861847f;
   p = p * s - 0.3333333134651184f;
   const float small = a + a * (s * p);
-  // exp(2a), n in [0, 27]; 2^n from the low bits of the rounding sum (no int conversion of NaN)
+  // exp(2a), n in [0, 27]: 2^n is normal, so one scaling from the rounding sum's low bits (no int
+  // conversion of NaN). Not exp_nonpos(-2a) with (1 - e)/(1 + e): 1.5 ulp and 15% slower.
   constexpr float kShift = 12582912.0f + 127.0f;  // 1.5 * 2^23 + 127
   const float nb = (a + a) * 1.44269504088896341f + kShift;
   const float n = nb - kShift;
   const float r = ((a + a) - n * 0.693359375f) - n * -2.12194440e-4f;
-  const float e = exp_poly(r) * from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
-  const float big = 1.0f - 2.0f / (e + 1.0f);
+  const float pow2n = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
+  const float big = 1.0f - 2.0f / (exp_poly(r) * pow2n + 1.0f);
   return std::copysign(a < 0.75f ? small : big, x);
 }
 

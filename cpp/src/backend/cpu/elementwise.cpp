@@ -146,7 +146,7 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
 struct GeluBackwardF {
   EMBER_VM_INLINE float operator()(float g, float x) const {
     const float cdf = (erf_f32(x * 0.70710678118654752f) + 1.0f) * 0.5f;
-    const float pdf = exp_f32((x * x) * -0.5f) * 0.39894228040143267794f;
+    const float pdf = vm_detail::exp_nonpos((x * x) * -0.5f) * 0.39894228040143267794f;
     return g * (cdf + x * pdf);
   }
 };

@@ -34,6 +34,11 @@ struct UnaryParams {
 enum class BinaryOp : int {
   Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod,
   ReluBackward,  // g * (y > 0): relu's gradient in one pass (floating point only, no graph)
+  // float32 only, no graph: one-pass gradients of the vec_math.h activations
+  GeluBackward,     // (g, x) -> g (Phi(x) + x phi(x))
+  SiluBackward,     // (g, x) -> g s (1 + x (1 - s)), s = sigmoid(x)
+  SigmoidBackward,  // (g, y) -> g y (1 - y), y = sigmoid(x)
+  TanhBackward,     // (g, y) -> g (1 - y^2), y = tanh(x)
   BitAnd, BitOr, BitXor,
   // bool out
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor,

@@ -443,6 +443,11 @@ struct UnaryBackward : Node {
     Tensor xv = x.unpack(this), yv = y.unpack(this);
     constexpr double kLn2 = 0.69314718055994530942, kLn10 = 2.30258509299404568402;
     constexpr double k2OverSqrtPi = 1.12837916709551257390, kInvSqrt2Pi = 0.39894228040143267794;
+    // Without create_graph, the float32 activations below take one fused pass (same formula).
+    const auto fused = [&](BinaryOp bop, const Tensor& v, const char* name) -> Tensor {
+      if (GradMode::is_enabled() || g.dtype() != DType::Float32 || v.dtype() != DType::Float32) return {};
+      return binary_raw(bop, g, v, DType::Float32, name);
+    };
     switch (op) {
       case UnaryOp::Neg: return {neg(g)};                                           // -g
       case UnaryOp::Abs: return {mul(g, sign(xv))};                                 // g sign(x)
@@ -476,18 +481,24 @@ struct UnaryBackward : Node {
       case UnaryOp::Asinh: return {div(g, sqrt(add(mul(xv, xv), S(1))))};
       case UnaryOp::Acosh: return {div(g, sqrt(sub(mul(xv, xv), S(1))))};
       case UnaryOp::Atanh: return {div(g, sub(S(1), mul(xv, xv)))};
-      case UnaryOp::Tanh: return {mul(g, sub(S(1), mul(yv, yv)))};                  // g (1-y^2)
-      case UnaryOp::Sigmoid: return {mul(g, mul(yv, sub(S(1), yv)))};               // g y (1-y)
+      case UnaryOp::Tanh:                                                           // g (1-y^2)
+        if (Tensor r = fused(BinaryOp::TanhBackward, yv, "tanh_backward"); r.defined()) return {r};
+        return {mul(g, sub(S(1), mul(yv, yv)))};
+      case UnaryOp::Sigmoid:                                                        // g y (1-y)
+        if (Tensor r = fused(BinaryOp::SigmoidBackward, yv, "sigmoid_backward"); r.defined()) return {r};
+        return {mul(g, mul(yv, sub(S(1), yv)))};
       case UnaryOp::Reciprocal: return {neg(mul(g, mul(yv, yv)))};                  // -g y^2
       case UnaryOp::Erf:                                                            // g 2/sqrt(pi) e^{-x^2}
         return {mul(g, mul(exp(neg(mul(xv, xv))), S(k2OverSqrtPi)))};
       case UnaryOp::Softplus:  // g sigmoid(x), or g above the threshold (20)
         return {where(compare(BinaryOp::Gt, xv, S(20)), g, mul(g, sigmoid(xv)))};
       case UnaryOp::Silu: {    // g s (1 + x (1 - s))
+        if (Tensor r = fused(BinaryOp::SiluBackward, xv, "silu_backward"); r.defined()) return {r};
         Tensor s = sigmoid(xv);
         return {mul(g, mul(s, add(S(1), mul(xv, sub(S(1), s)))))};
       }
       case UnaryOp::Gelu: {    // g (Phi(x) + x phi(x))
+        if (Tensor r = fused(BinaryOp::GeluBackward, xv, "gelu_backward"); r.defined()) return {r};
         Tensor cdf = mul(add(U(UnaryOp::Erf, mul(xv, S(0.70710678118654752440))), S(1)), S(0.5));
         Tensor pdf = mul(exp(mul(mul(xv, xv), S(-0.5))), S(kInvSqrt2Pi));
         return {mul(g, add(cdf, mul(xv, pdf)))};

@@ -141,6 +141,28 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
   throw TypeError(str("unary op ", static_cast<int>(op), " not implemented for ", dtype_of<T>::value));
 }
 
+// One-pass float32 activation gradients (BinaryOp::*Backward): the formulas of UnaryBackward in
+// ops/elementwise.cpp, with the vec_math.h functions, for backward passes that build no graph.
+struct GeluBackwardF {
+  EMBER_VM_INLINE float operator()(float g, float x) const {
+    const float cdf = (erf_f32(x * 0.70710678118654752f) + 1.0f) * 0.5f;
+    const float pdf = vm_detail::exp_nonpos((x * x) * -0.5f) * 0.39894228040143267794f;
+    return g * (cdf + x * pdf);
+  }
+};
+struct SiluBackwardF {
+  EMBER_VM_INLINE float operator()(float g, float x) const {
+    const float s = sigmoid_f32(x);
+    return g * (s * (1.0f + x * (1.0f - s)));
+  }
+};
+struct SigmoidBackwardF {
+  EMBER_VM_INLINE float operator()(float g, float y) const { return g * (y * (1.0f - y)); }
+};
+struct TanhBackwardF {
+  EMBER_VM_INLINE float operator()(float g, float y) const { return g * (1.0f - y * y); }
+};
+
 template <class T, class F>
 void run_binary(const StridedIter& it, const F& f) {
   using Out = decltype(f(T{}, T{}));
@@ -174,6 +196,15 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
   if constexpr (std::is_floating_point_v<T>) {
     if (op == BinaryOp::Atan2) return run_binary<T>(it, fn::Atan2{});
     if (op == BinaryOp::ReluBackward) return run_binary<T>(it, fn::ReluBackward{});
+    if constexpr (std::is_same_v<T, float>) {
+      switch (op) {
+        case BinaryOp::GeluBackward: return run_binary<T>(it, GeluBackwardF{});
+        case BinaryOp::SiluBackward: return run_binary<T>(it, SiluBackwardF{});
+        case BinaryOp::SigmoidBackward: return run_binary<T>(it, SigmoidBackwardF{});
+        case BinaryOp::TanhBackward: return run_binary<T>(it, TanhBackwardF{});
+        default: break;
+      }
+    }
   } else {
     switch (op) {
       case BinaryOp::BitAnd: return run_binary<T>(it, fn::BitAnd{});

@@ -71,15 +71,9 @@ EMBER_VM_INLINE float exp_reduce(float x, float& r) {
 }
 }  // namespace vm_detail
 
-// exp(x): Cephes expf polynomial on |r| <= ln2/2, scaled by 2^n in two steps so that results
-// down to 2^-149 come out as correctly scaled subnormals. exp(-inf) = 0, exp(inf) = inf.
-// Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
-EMBER_VM_INLINE float exp_f32(float x) {
-  using namespace vm_detail;
-  float xc = x > -104.0f ? x : -104.0f;  // NaN -> -104 here (kept finite for the int conversion)
-  xc = xc < 89.0f ? xc : 89.0f;
-  float r;
-  const float n = exp_reduce(xc, r);
+namespace vm_detail {
+// exp(r) for |r| <= ln2/2 (a little beyond stays within 1 ulp): Cephes expf polynomial.
+EMBER_VM_INLINE float exp_poly(float r) {
   const float z = r * r;
   float y = 1.9875691500E-4f;
   y = y * r + 1.3981999507E-3f;
@@ -87,14 +81,46 @@ EMBER_VM_INLINE float exp_f32(float x) {
   y = y * r + 4.1665795894E-2f;
   y = y * r + 1.6666665459E-1f;
   y = y * r + 5.0000001201E-1f;
-  y = y * z + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);  // [-150, 128]
-  const int32_t n1 = ni >> 1;                  // floor(n / 2): both halves are normal powers of 2
-  float res = (y * pow2i(n1)) * pow2i(ni - n1);
-  res = x < -104.0f ? 0.0f : res;
-  res = x > 88.7228391f ? kInf : res;
+  return y * z + r + 1.0f;
+}
+// y * 2^n for integral n in [-300, 254], scaled in two steps (both halves are normal powers of 2)
+// so that subnormal results are rounded once, correctly.
+EMBER_VM_INLINE float scale_pow2(float y, float n) {
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t n1 = ni >> 1;  // floor(n / 2)
+  return (y * pow2i(n1)) * pow2i(ni - n1);
+}
+}  // namespace vm_detail
+
+// exp(x): Cephes expf polynomial on |r| <= ln2/2, scaled by 2^n in two steps so that results
+// down to 2^-149 come out as correctly scaled subnormals. x is clamped to [-104, 89], and the
+// clamped ends need no selects: exp(-104) rounds to 0 and 2^128 times the polynomial overflows to
+// inf. Max error 1 ulp (scalar, AVX2+FMA and AVX-512 builds).
+EMBER_VM_INLINE float exp_f32(float x) {
+  using namespace vm_detail;
+  float xc = x > -104.0f ? x : -104.0f;  // NaN -> -104 here (kept finite for the int conversion)
+  xc = xc < 89.0f ? xc : 89.0f;
+  float r;
+  const float n = exp_reduce(xc, r);
+  const float res = scale_pow2(exp_poly(r), n);
   return x != x ? x : res;
 }
+
+namespace vm_detail {
+// m * exp(v + lo) for v <= 0 or NaN (NaN passes the clamp), lo a small correction that joins the
+// reduced argument: exp_f32 without its overflow and NaN selects. 2^n comes from the low bits of
+// the rounding sum, biased by 64 and undone by a last multiply by 2^-64, and m is applied before
+// it, so subnormal results round once; v <= -104 gives 0. Same error as exp_f32 for m = 1.
+EMBER_VM_INLINE float exp_nonpos(float v, float lo = -0.0f, float m = 1.0f) {
+  v = v < -104.0f ? -104.0f : v;
+  constexpr float kShift = 12582912.0f + 191.0f;  // 1.5 * 2^23 + 127 + 64
+  const float nb = (v + lo) * 1.44269504088896341f + kShift;  // round to nearest, n in [-150, 0]
+  const float n = nb - kShift;
+  const float r = ((v - n * 0.693359375f) - n * -2.12194440e-4f) + lo;  // v - n*C1 is exact
+  const float pow2n64 = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
+  return ((m * exp_poly(r)) * pow2n64) * 5.42101086242752217e-20f;
+}
+}  // namespace vm_detail
 
 // exp for kernels templated on the float type: libm for double.
 inline double exp_any(double x) { return std::exp(x); }
@@ -168,7 +194,7 @@ EMBER_VM_INLINE float log1p_f32(float x) {
 // sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e) with e = exp(-|x|): no overflow on either tail, and
 // subnormal results for x in (-103.9, -87.3). sigmoid(-inf) = 0, sigmoid(inf) = 1. Max 2.3 ulp.
 EMBER_VM_INLINE float sigmoid_f32(float x) {
-  const float e = exp_f32(-std::fabs(x));
+  const float e = vm_detail::exp_nonpos(-std::fabs(x));
   return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
@@ -176,14 +202,32 @@ EMBER_VM_INLINE float sigmoid_f32(float x) {
 // below, sigmoid(x) is subnormal and its few bits, scaled by |x|, give up to 52 ulp (torch: 0).
 EMBER_VM_INLINE float silu_f32(float x) { return x * sigmoid_f32(x); }
 
-// tanh(x) = sign(x) * m / (m + 2) with m = expm1(2|x|), |x| clamped to 10 (tanh rounds to 1
-// from 9.01 on). Tiny x returns x exactly; tanh(+-inf) = +-1. Max error 2.5 ulp.
+// tanh(x), a = |x|: below 0.75, a + a s P(s) with s = a^2, P a degree-5 fit of
+// (tanh(a)/a - 1)/s; above, 1 - 2/(exp(2a) + 1), whose rounding errors are damped by
+// (1 - tanh)/tanh <= 0.58. a is clamped to 9.1 (tanh rounds to 1 from 9.01), so exp(2a) needs no
+// range checks: 2^n is normal. NaN passes the clamp; tanh(+-inf) = +-1, tanh(-0) = -0.
+// Max error 1.1 ulp.
 EMBER_VM_INLINE float tanh_f32(float x) {
+  using namespace vm_detail;
   float a = std::fabs(x);
-  a = a < 10.0f ? a : 10.0f;
-  const float m = expm1_f32(a + a);
-  const float t = m / (m + 2.0f);
-  return x != x ? x : std::copysign(t, x);
+  a = a > 9.1f ? 9.1f : a;
+  const float s = a * a;
+  float p = 0.0019210146274417639f;
+  p = p * s - 0.007951623760163784f;
+  p = p * s + 0.021625341847538948f;
+  p = p * s - 0.05393831804394722f;
+  p = p * s + 0.1333320438861847f;
+  p = p * s - 0.3333333134651184f;
+  const float small = a + a * (s * p);
+  // exp(2a), n in [0, 27]: 2^n is normal, so one scaling from the rounding sum's low bits (no int
+  // conversion of NaN). Not exp_nonpos(-2a) with (1 - e)/(1 + e): 1.5 ulp and 15% slower.
+  constexpr float kShift = 12582912.0f + 127.0f;  // 1.5 * 2^23 + 127
+  const float nb = (a + a) * 1.44269504088896341f + kShift;
+  const float n = nb - kShift;
+  const float r = ((a + a) - n * 0.693359375f) - n * -2.12194440e-4f;
+  const float pow2n = from_bits(static_cast<int32_t>(static_cast<uint32_t>(to_bits(nb)) << 23));
+  const float big = 1.0f - 2.0f / (exp_poly(r) * pow2n + 1.0f);
+  return std::copysign(a < 0.75f ? small : big, x);
 }
 
 // softplus(x) = log1p(exp(x)), x itself above torch's threshold 20. Max error 2.7 ulp.
@@ -229,44 +273,54 @@ EMBER_VM_INLINE float erf_f32(float x) {
   r = r * t + 0.5773891806602478f;
   r = r * t + 0.5633224844932556f;
   r = r * t + 2.5050854674191214e-05f;
-  const float big = 1.0f - exp_f32(-(ac * ac)) * r;
+  const float big = 1.0f - vm_detail::exp_nonpos(-(ac * ac)) * r;
   const float res = a < 1.0f ? vm_detail::erf_small(a) : big;
   return x != x ? x : std::copysign(res, x);
 }
 
-// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. With y = |x| / sqrt 2: for y < 0.5,
-// erf_small(y); otherwise Phi from erfc(y) = exp(-x^2/2) * R(y) (no cancellation in the negative
-// tail, where 1 + erf would lose every digit), R a degree-11 fit of erfc(y) exp(y^2) in
-// t = 1/(1 + y) on [0.5, 10.5]. exp(-x^2/2) is exp(-xh^2/2) exp(-(x-xh)(x+xh)/2), xh = x with the
-// low 12 significand bits cleared (xh^2 exact), so the rounding of x^2, which exp amplifies x^2
-// times, does not reach the result. gelu(-inf) = NaN (-inf * 0, as torch). Max error 6 ulp, in
-// the negative tail (from the rounding of t); 2 ulp for x > -0.7.
+// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2. For |x| < sqrt(1/2), x (1/2 + x E(x^2))
+// with E(s) = (1 + Q(s/2)) / (2 sqrt 2), erf_small's Q rewritten in x. Otherwise, with y = |x| /
+// sqrt 2, from xq = |x| erfc(y) / 2 (gelu = -xq for x < 0, x - xq above: no cancellation in the
+// negative tail, where 1 + erf would lose every digit), erfc(y) = exp(-x^2/2) * R(y), R a
+// degree-11 fit of erfc(y) exp(y^2) in t = 1/(1 + y) on [0.5, 10.5]. One exp: -x^2/2 is carried
+// as hi + lo, hi = -xh^2/2 exact (xh = |x| with the low 12 significand bits cleared), lo =
+// -(x-xh)(x+xh)/2 added to the reduced argument (exp_nonpos), so the rounding of x^2 (which exp
+// would amplify x^2 times) does not reach the result.
+// gelu(-inf) = NaN (-inf * 0, as torch). Max error 4.5 ulp with FMA (AVX2, AVX-512), 5.7 ulp in the
+// baseline build, in the negative tail (from the roundings of t and of the R polynomial); 2.3 ulp
+// for x > -0.7 (1.9 with FMA).
 EMBER_VM_INLINE float gelu_f32(float x) {
   using namespace vm_detail;
-  const float y = std::fabs(x) * 0.70710678118654752f;
-  const float p_small = 0.5f + 0.5f * std::copysign(erf_small(y < 0.5f ? y : 0.5f), x);
+  const float s = x * x;
+  float e = 4.399748547712079e-07f;
+  e = e * s - 8.880353561835364e-06f;
+  e = e * s + 0.00011469708988443017f;
+  e = e * s - 0.0011868102010339499f;
+  e = e * s + 0.009973372332751751f;
+  e = e * s - 0.06649035215377808f;
+  e = e * s + 0.3989422917366028f;
+  const float small = x * (0.5f + x * e);  // not x/2 + s*e, which gives gelu(-0) = +0
   float a = std::fabs(x);
-  a = a < 14.85f ? a : 14.85f;  // y = 10.5: erfc(y) underflows beyond
-  a = a > 0.70710678f ? a : 0.70710678f;
+  a = a > 14.85f ? 14.85f : a;  // y = 10.5: erfc(y) underflows beyond; NaN passes through
   const float ah = from_bits(to_bits(a) & ~0xfff);
-  const float e2 = exp_f32(-0.5f * (ah * ah)) * exp_f32(-0.5f * ((a - ah) * (a + ah)));
+  const float hi = -0.5f * (ah * ah), lo = -0.5f * ((a - ah) * (a + ah));
   const float t = 1.0f / (1.0f + a * 0.70710678118654752f);
-  float r = 2.1291680335998535f;
-  r = r * t - 9.833063125610352f;
-  r = r * t + 19.685331344604492f;
-  r = r * t - 21.748130798339844f;
-  r = r * t + 13.541252136230469f;
-  r = r * t - 3.8799142837524414f;
-  r = r * t + 0.08262978494167328f;
-  r = r * t - 0.39538145065307617f;
-  r = r * t + 0.2930324673652649f;
-  r = r * t + 0.5635144114494324f;
-  r = r * t + 0.5642135143280029f;
-  r = r * t - 3.687052299028437e-07f;
-  // x erfc(y) / 2 with e2 last (it may be subnormal); the clamped a keeps gelu(inf) = inf
-  const float xq = ((0.5f * (x < 0.0f ? x : a)) * r) * e2;
-  const float res = y < 0.5f ? x * p_small : (x < 0.0f ? xq : x - xq);
-  return x != x ? x : res;
+  float q = 2.1291680335998535f;
+  q = q * t - 9.833063125610352f;
+  q = q * t + 19.685331344604492f;
+  q = q * t - 21.748130798339844f;
+  q = q * t + 13.541252136230469f;
+  q = q * t - 3.8799142837524414f;
+  q = q * t + 0.08262978494167328f;
+  q = q * t - 0.39538145065307617f;
+  q = q * t + 0.2930324673652649f;
+  q = q * t + 0.5635144114494324f;
+  q = q * t + 0.5642135143280029f;
+  q = q * t - 3.687052299028437e-07f;
+  // the clamped a keeps gelu(inf) = inf, and the negative tail underflows to -0
+  const float xq = exp_nonpos(hi, lo, (0.5f * a) * q);
+  const float res = a < 0.70710678f ? small : (x < 0.0f ? -0.0f : x) - xq;
+  return x == -kInf ? NAN : res;
 }
 
 // Wrap a float(float) function as a functor for unary_loop.

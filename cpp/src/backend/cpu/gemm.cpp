@@ -271,21 +271,27 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
   }
 }
 
+// Rows of the thread grid (tm x tn == nt) over C's mp x np panels of MR x NR: the one whose largest
+// block has the fewest multiply-adds per k plus packing traffic (rows + cols) per k.
+int grid_rows(int64_t mp, int64_t np, int MR, int NR, int nt) {
+  int tm = 1;
+  double best = 1e300;
+  for (int d = 1; d <= nt; ++d) {
+    if (nt % d || d > mp || nt / d > np) continue;
+    const double rows = double((mp + d - 1) / d) * MR, cols = double((np + nt / d - 1) / (nt / d)) * NR;
+    const double cost = rows * cols + 32.0 * (rows + cols);
+    if (cost < best) best = cost, tm = d;
+  }
+  return tm;
+}
+
 // Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.
 template <class T, int MR, int NR>
 void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt, int nt) {
   const int64_t mp = (p.M + MR - 1) / MR, np = (p.N + NR - 1) / NR;  // panels
   nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
   if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
-  int tm = 1;
-  double best = 1e300;
-  for (int d = 1; d <= nt; ++d) {
-    if (nt % d || d > mp || nt / d > np) continue;
-    // the largest tile's multiply-adds per k, plus its packing traffic (rows + cols) per k
-    const double rows = double((mp + d - 1) / d) * MR, cols = double((np + nt / d - 1) / (nt / d)) * NR;
-    const double cost = rows * cols + 32.0 * (rows + cols);
-    if (cost < best) best = cost, tm = d;
-  }
+  const int tm = grid_rows(mp, np, MR, NR, nt);
   const int tn = nt / tm;
   parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -390,12 +396,31 @@ double tile_cycles(int64_t M, int64_t N, int PM, int PN) {
   return double(fm * fv) * t(PM, pv) + double(fm) * t(PM, rv) + double(fv) * t(rm, pv) + t(rm, rv);
 }
 
-// fp32 AVX-512: 8 x 48 unless 12 x 32 needs fewer cycles. Full 12 x 32 tiles are weighted 6%
-// slower: they issue 14 loads per 24 FMAs (8 x 48: 11), and in the full GEMM (single thread,
-// packing included) 8 x 48 measured 4-6% faster at n = 256..2048 and on conv shapes like
-// 64 x 1024 x 288; 12 x 32 wins where N mod 48 leaves a 16-wide edge (N = 64: 16% faster).
-bool prefer_8x48(int64_t M, int64_t N) {
-  return tile_cycles(M, N, kMrAvx512F32b, kNrAvx512F32b) <= 1.06 * tile_cycles(M, N, kMrAvx512F32, kNrAvx512F32);
+// tile_cycles of the slowest thread's block when gemm_blocked splits C over nt threads.
+double critical_cycles(int64_t M, int64_t N, int PM, int PN, int nt) {
+  const int64_t mp = (M + PM - 1) / PM, np = (N + PN - 1) / PN;
+  nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
+  if (nt <= 1) return tile_cycles(M, N, PM, PN);
+  const int tm = grid_rows(mp, np, PM, PN, nt), tn = nt / tm;
+  double worst = 0;
+  for (int ti = 0; ti < tm; ++ti)
+    for (int tj = 0; tj < tn; ++tj) {
+      const int64_t rows = std::min(M, mp * (ti + 1) / tm * PM) - mp * ti / tm * PM;
+      const int64_t cols = std::min(N, np * (tj + 1) / tn * PN) - np * tj / tn * PN;
+      worst = std::max(worst, tile_cycles(rows, cols, PM, PN));
+    }
+  return worst;
+}
+
+// fp32 AVX-512: 8 x 48 unless 12 x 32 needs fewer cycles on the slowest thread. Full 12 x 32
+// tiles are weighted 6% slower: they issue 14 loads per 24 FMAs (8 x 48: 11), and in the full GEMM
+// (single thread, packing included) 8 x 48 measured 4-6% faster at n = 256..2048 and on conv
+// shapes like 64 x 1024 x 288; 12 x 32 wins where N mod 48 leaves a 16-wide edge (N = 64: 16%
+// faster) and where a thread's share does (128 x 256 x 784 on 2 threads: 147-155 us against
+// 153-172 with 8 x 48, whose column split gives one thread 3 full panels, the other 2 and an edge).
+bool prefer_8x48(int64_t M, int64_t N, int nt) {
+  return critical_cycles(M, N, kMrAvx512F32b, kNrAvx512F32b, nt) <=
+         1.06 * critical_cycles(M, N, kMrAvx512F32, kNrAvx512F32, nt);
 }
 
 constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loops
@@ -412,7 +437,7 @@ void gemm_float(const Problem<T>& p, bool threads) {
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
       case GemmIsa::Avx512:
-        if (prefer_8x48(p.M, p.N))
+        if (prefer_8x48(p.M, p.N, nt))
           return gemm_blocked<T, kMrAvx512F32b, kNrAvx512F32b>(
               p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32, ukernel_avx512_f32_8x48_da}, nt);
         return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include "gemm.h"
@@ -174,28 +175,25 @@ EMBER_AVX512 void f32_tile_da(int64_t kc, const float* a, int64_t lda, const flo
   f32_tile_any<PM, PN, RM, RV, true>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
 }
 
-// kTileTable<PM, PN>[m - 1][ceil(n / 16) - 1]: the smallest tile covering an m x n edge
-// (kTileTableDA: the same for direct A).
-template <int PM, int PN, int RM, int... V>
-constexpr std::array<MicroKernel<float>, sizeof...(V)> tile_row(std::integer_sequence<int, V...>) {
-  return {&f32_tile<PM, PN, RM, V + 1>...};
+// kTileTable<PM, PN, DA>[m - 1][ceil(n / 16) - 1]: the smallest tile covering an m x n edge (DA:
+// the direct-A kernels).
+template <bool DA>
+using TileFn = std::conditional_t<DA, DirectKernel<float>, MicroKernel<float>>;
+template <int PM, int PN, int RM, int RV, bool DA>
+constexpr TileFn<DA> tile_fn() {
+  if constexpr (DA) return &f32_tile_da<PM, PN, RM, RV>;
+  else return &f32_tile<PM, PN, RM, RV>;
 }
-template <int PM, int PN, int... R>
-constexpr std::array<std::array<MicroKernel<float>, PN / 16>, PM> tile_table(std::integer_sequence<int, R...>) {
-  return {tile_row<PM, PN, R + 1>(std::make_integer_sequence<int, PN / 16>())...};
+template <int PM, int PN, bool DA, int RM, int... V>
+constexpr std::array<TileFn<DA>, sizeof...(V)> tile_row(std::integer_sequence<int, V...>) {
+  return {tile_fn<PM, PN, RM, V + 1, DA>()...};
 }
-template <int PM, int PN>
-constexpr auto kTileTable = tile_table<PM, PN>(std::make_integer_sequence<int, PM>());
-template <int PM, int PN, int RM, int... V>
-constexpr std::array<DirectKernel<float>, sizeof...(V)> tile_row_da(std::integer_sequence<int, V...>) {
-  return {&f32_tile_da<PM, PN, RM, V + 1>...};
+template <int PM, int PN, bool DA, int... R>
+constexpr std::array<std::array<TileFn<DA>, PN / 16>, PM> tile_table(std::integer_sequence<int, R...>) {
+  return {tile_row<PM, PN, DA, R + 1>(std::make_integer_sequence<int, PN / 16>())...};
 }
-template <int PM, int PN, int... R>
-constexpr std::array<std::array<DirectKernel<float>, PN / 16>, PM> tile_table_da(std::integer_sequence<int, R...>) {
-  return {tile_row_da<PM, PN, R + 1>(std::make_integer_sequence<int, PN / 16>())...};
-}
-template <int PM, int PN>
-constexpr auto kTileTableDA = tile_table_da<PM, PN>(std::make_integer_sequence<int, PM>());
+template <int PM, int PN, bool DA>
+constexpr auto kTileTable = tile_table<PM, PN, DA>(std::make_integer_sequence<int, PM>());
 }  // namespace
 
 // 12 x 32 fp32: 24 accumulators + 2 B vectors.
@@ -203,7 +201,7 @@ EMBER_AVX512 void ukernel_avx512_f32(int64_t kc, const float* a, const float* b,
                                      int64_t csc, float alpha, float beta, int m, int n) {
   constexpr int PM = kMrAvx512F32, PN = kNrAvx512F32;
   if (m == PM && n > PN - 16) return f32_tile<PM, PN, PM, PN / 16>(kc, a, b, c, rsc, csc, alpha, beta, m, n);
-  kTileTable<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN, false>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
 }
 
 // 8 x 48 fp32: 24 accumulators + 3 B vectors; fewer loads per FMA than 12 x 32 (11 vs 14 per
@@ -212,7 +210,7 @@ EMBER_AVX512 void ukernel_avx512_f32_8x48(int64_t kc, const float* a, const floa
                                           int64_t csc, float alpha, float beta, int m, int n) {
   constexpr int PM = kMrAvx512F32b, PN = kNrAvx512F32b;
   if (m == PM && n > PN - 16) return f32_tile<PM, PN, PM, PN / 16>(kc, a, b, c, rsc, csc, alpha, beta, m, n);
-  kTileTable<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN, false>[m - 1][(n + 15) / 16 - 1](kc, a, b, c, rsc, csc, alpha, beta, m, n);
 }
 
 // The two fp32 tiles with A read in place (row i at a + i * lda).
@@ -220,13 +218,13 @@ EMBER_AVX512 void ukernel_avx512_f32_da(int64_t kc, const float* a, int64_t lda,
                                         int64_t rsc, int64_t csc, float alpha, float beta, int m, int n) {
   constexpr int PM = kMrAvx512F32, PN = kNrAvx512F32;
   if (m == PM && n > PN - 16) return f32_tile_da<PM, PN, PM, PN / 16>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
-  kTileTableDA<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN, true>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
 }
 EMBER_AVX512 void ukernel_avx512_f32_8x48_da(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
                                              int64_t rsc, int64_t csc, float alpha, float beta, int m, int n) {
   constexpr int PM = kMrAvx512F32b, PN = kNrAvx512F32b;
   if (m == PM && n > PN - 16) return f32_tile_da<PM, PN, PM, PN / 16>(kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
-  kTileTableDA<PM, PN>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
+  kTileTable<PM, PN, true>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
 }
 
 // C (m x n of a 14 x 16 tile) = alpha * a @ b + beta * C, fp64

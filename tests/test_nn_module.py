@@ -210,3 +210,94 @@ def test_apply_and_init():
 
     m.apply(reset)
     assert np.all(m[1].weight.detach().numpy() == 0.5)
+
+
+def _registry_scenario(L):
+    """Edit a module's _parameters/_buffers/_modules directly, as torch code does, and record what
+    attribute access shows after each edit. Ember keeps these entries mirrored in the instance
+    __dict__ (fast attribute reads); what the user sees must be exactly torch's."""
+    import copy
+    import pickle
+
+    def show(m, name):
+        try:
+            v = getattr(m, name)
+        except AttributeError:
+            return "missing"
+        if v is None:
+            return "None"
+        for store in ("_parameters", "_buffers", "_modules"):
+            if name in getattr(m, store) and getattr(m, store)[name] is v:
+                return store
+        return type(v).__name__
+
+    P = L.nn.Parameter
+    out = []
+    m = L.nn.Linear(3, 2)
+    out.append(show(m, "weight"))
+    new_w = P(L.zeros(2, 3))
+    m._parameters["weight"] = new_w
+    out.append(m.weight is new_w)
+    del m._parameters["bias"]
+    out.append(show(m, "bias"))
+    m.bias = None  # a plain attribute now: bias is no longer registered
+    out.append((show(m, "bias"), "bias" in m._parameters))
+    m._parameters.update(bias=P(L.ones(2)))
+    out.append((show(m, "bias"), float(m(L.zeros(1, 3)).detach().sum())))
+    w = m._parameters.pop("weight")  # weight_norm style: drop the parameter, assign a plain tensor
+    out.append(show(m, "weight"))
+    m.weight = w.detach() * 2
+    out.append((show(m, "weight"), "weight" in m._parameters, float(m(L.ones(1, 3)).detach().sum())))
+    m._parameters.setdefault("extra", P(L.ones(1)))
+    out.append((show(m, "extra"), [k for k, _ in m.named_parameters()]))
+    m._parameters.popitem()
+    out.append(show(m, "extra"))
+    m._parameters.clear()
+    out.append((show(m, "bias"), list(m.state_dict())))
+
+    bn = L.nn.BatchNorm1d(2)
+    t = L.full((2,), 3.0)
+    bn._buffers["running_mean"] = t
+    out.append(bn.running_mean is t)
+    bn.running_mean = None
+    out.append((show(bn, "running_mean"), "running_mean" in bn._buffers))
+
+    s = L.nn.Sequential(L.nn.Linear(2, 2), L.nn.ReLU())
+    s._modules["forward"] = L.nn.Tanh()  # a name the class defines: the method still wins
+    out.append(callable(s.forward) and not isinstance(s.forward, L.nn.Module))
+    del s._modules["forward"]
+    s._modules["head"] = L.nn.Linear(2, 1)
+    out.append(show(s, "head"))
+    s.head = L.nn.ReLU()
+    out.append((type(s.head).__name__, show(s, "head")))
+    s.head = P(L.ones(1))  # moves from _modules to _parameters
+    out.append((show(s, "head"), "head" in s._modules))
+    del s.head
+    out.append(show(s, "head"))
+
+    c = copy.deepcopy(L.nn.Linear(2, 2))
+    out.append((show(c, "weight"), show(c, "bias")))
+    c._parameters["weight"] = P(L.ones(2, 2))
+    out.append(float(c.weight.detach().sum()))
+    r = pickle.loads(pickle.dumps(c))
+    out.append((show(r, "weight"), float(r.weight.detach().sum())))
+    r._parameters["weight"] = P(L.zeros(2, 2))
+    out.append((float(r.weight.detach().sum()), float(c.weight.detach().sum())))
+
+    m2 = L.nn.Linear(2, 2)
+    m2._parameters = OrderedDict()  # the whole store replaced
+    out.append((show(m2, "weight"), list(m2.state_dict())))
+    return out
+
+
+@requires_torch
+def test_direct_edits_of_module_registries_match_torch():
+    assert _registry_scenario(ember) == _registry_scenario(torch)
+
+
+def test_parameter_attribute_is_a_plain_instance_hit():
+    m = nn.Linear(4, 4)
+    assert m.__dict__["weight"] is m._parameters["weight"] is m.weight
+    m.cpu()  # conversions that replace parameters keep the mirror in step
+    m.double()
+    assert m.weight.dtype == ember.float64 and m.__dict__["weight"] is m._parameters["weight"]

@@ -17,11 +17,24 @@ namespace {
 constexpr size_t kAlign = 64;
 constexpr size_t kMaxCached = size_t(2) << 30;  // 2 GiB
 
+constexpr size_t kSmallLimit = size_t(1) << 20;  // sizes up to here are multiples of 512 B
+constexpr size_t kSmallBins = kSmallLimit / 512;
+
 struct Cache {
   std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  // Free blocks by rounded size: a flat array of bins for small sizes (one index computation, no
+  // hashing, on the path every tiny op takes twice), a map for the rest.
+  std::vector<void*> small[kSmallBins + 1];
+  std::unordered_map<size_t, std::vector<void*>> large;
   size_t cached = 0;
   size_t allocated = 0;  // bytes in blocks handed out and not yet released (rounded sizes)
+
+  std::vector<void*>* find(size_t sz) {
+    if (sz <= kSmallLimit) return &small[sz / 512];
+    auto it = large.find(sz);
+    return it == large.end() ? nullptr : &it->second;
+  }
+  std::vector<void*>& bin(size_t sz) { return sz <= kSmallLimit ? small[sz / 512] : large[sz]; }
 };
 Cache& cache() {
   static Cache* c = new Cache();  // leaked on purpose: outlives static tensors at exit
@@ -29,7 +42,7 @@ Cache& cache() {
 }
 
 size_t round_size(size_t n) {
-  if (n <= (size_t(1) << 20)) return (n + 511) & ~size_t(511);
+  if (n <= kSmallLimit) return (n + 511) & ~size_t(511);
   size_t p = size_t(1) << (63 - __builtin_clzll(n));
   size_t step = p / 8;
   return (n + step - 1) / step * step;
@@ -42,10 +55,10 @@ void* allocate(size_t nbytes) {
   {
     Cache& c = cache();
     std::lock_guard<std::mutex> g(c.mu);
-    auto it = c.free_blocks.find(sz);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
+    std::vector<void*>* b = c.find(sz);
+    if (b && !b->empty()) {
+      void* p = b->back();
+      b->pop_back();
       c.cached -= sz;
       c.allocated += sz;
       return p;
@@ -72,7 +85,7 @@ void release(void* p, size_t nbytes) {
     std::lock_guard<std::mutex> g(c.mu);
     c.allocated -= sz;
     if (c.cached + sz <= kMaxCached) {
-      c.free_blocks[sz].push_back(p);
+      c.bin(sz).push_back(p);
       c.cached += sz;
       return;
     }
@@ -83,9 +96,13 @@ void release(void* p, size_t nbytes) {
 void empty_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> g(c.mu);
-  for (auto& kv : c.free_blocks)
+  for (auto& b : c.small) {
+    for (void* p : b) std::free(p);
+    b.clear();
+  }
+  for (auto& kv : c.large)
     for (void* p : kv.second) std::free(p);
-  c.free_blocks.clear();
+  c.large.clear();
   c.cached = 0;
 }
 

@@ -112,6 +112,19 @@ std::shared_ptr<N> make_node(const TensorList& inputs) {
   for (const auto& t : inputs) node->next_edges.push_back(gradient_edge(t));
   return node;
 }
+// The same for a braced list of named tensors, `make_node<N>({a, b})`: no vector is built and no
+// reference count touched when nothing requires grad (the common no-grad call of every op).
+template <class N>
+std::shared_ptr<N> make_node(std::initializer_list<std::reference_wrapper<const Tensor>> inputs) {
+  if (!GradMode::is_enabled()) return nullptr;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return nullptr;
+  auto node = new_node<N>();
+  node->next_edges.reserve(inputs.size());
+  for (const Tensor& t : inputs) node->next_edges.push_back(gradient_edge(t));
+  return node;
+}
 // Attach outputs to a node (grad_fn = node, output_nr = position). No-op for a null node.
 void set_history(const Tensor& out, const std::shared_ptr<Node>& node);
 void set_history(const TensorList& outs, const std::shared_ptr<Node>& node);

@@ -18,6 +18,100 @@ class _RemovableHandle:
 
 _hook_id = [0]
 
+_STORES = ("_parameters", "_buffers", "_modules")
+
+
+class _Registry(dict):
+    """A module's ``_parameters``, ``_buffers`` or ``_modules``: a dict that also keeps each entry
+    in the module's instance ``__dict__``. Reading ``module.weight`` then finds it as a plain
+    instance attribute (about 25 ns) instead of failing the normal lookup, raising and catching
+    an AttributeError and calling ``Module.__getattr__`` (about 440 ns on CPython 3.11, twice per
+    Linear forward). Every mutator keeps the mirror in step, so code that edits these dicts
+    directly, as torch code does (``del m._parameters["weight"]``), sees what torch shows. Names
+    the module's class defines (methods, properties) are not mirrored: there the class attribute
+    wins, as in torch. ``Module.__getattr__`` still answers for a store that has lost its owner."""
+
+    __slots__ = ("_owner",)
+    _MISSING = object()
+
+    def __init__(self, owner=None, items=()):
+        super().__init__()
+        self._owner = owner  # the module (None while being unpickled or copied)
+        for k, v in dict(items).items():
+            self[k] = v
+
+    def _mirror(self, key, value):
+        m = self._owner
+        if m is not None and isinstance(key, str) and not hasattr(type(m), key):
+            m.__dict__[key] = value
+
+    def _drop(self, key, value):
+        m = self._owner
+        if m is not None:
+            d = m.__dict__
+            if key in d and d[key] is value:
+                del d[key]
+
+    def __setitem__(self, key, value):
+        m = self._owner
+        old = dict.get(self, key, _Registry._MISSING)
+        # A plain instance attribute of that name (not our mirror) shadows the entry, as in torch.
+        shadowed = m is not None and key in m.__dict__ and m.__dict__[key] is not old
+        if old is not _Registry._MISSING:
+            self._drop(key, old)
+        dict.__setitem__(self, key, value)
+        if not shadowed:
+            self._mirror(key, value)
+
+    def __delitem__(self, key):
+        value = dict.__getitem__(self, key)
+        dict.__delitem__(self, key)
+        self._drop(key, value)
+
+    def pop(self, key, default=_MISSING):
+        if key in self:
+            value = dict.__getitem__(self, key)
+            del self[key]
+            return value
+        if default is _Registry._MISSING:
+            raise KeyError(key)
+        return default
+
+    def popitem(self):
+        key, value = dict.popitem(self)
+        self._drop(key, value)
+        return key, value
+
+    def clear(self):
+        for key, value in list(self.items()):
+            self._drop(key, value)
+        dict.clear(self)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args, **kwargs):
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def copy(self):
+        return dict(self)
+
+    def __reduce__(self):  # pickling and deepcopy: an unowned registry, attached by __setstate__
+        return (_Registry, (None, dict(self)))
+
+    def _attach(self, owner):
+        self._owner = owner
+        for k, v in self.items():
+            if k not in owner.__dict__:  # one there already is our mirror or a shadowing attribute
+                self._mirror(k, v)
+
 
 class Module:
     """Base class for all neural-network modules. Subclasses assign Parameters, Modules and
@@ -31,10 +125,10 @@ class Module:
             raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
         d = self.__dict__
         d["training"] = True
-        d["_parameters"] = OrderedDict()
-        d["_buffers"] = OrderedDict()
+        d["_parameters"] = _Registry(self)
+        d["_buffers"] = _Registry(self)
         d["_non_persistent_buffers_set"] = set()
-        d["_modules"] = OrderedDict()
+        d["_modules"] = _Registry(self)
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
 
@@ -117,8 +211,26 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(ember.Tensor or None expected)")
             buffers[name] = value
+        elif name in _STORES and name in d:  # a whole store replaced: re-mirror it
+            for k, v in list(d[name].items()):
+                if isinstance(k, str) and d.get(k, d) is v:
+                    del d[k]
+            if not isinstance(value, _Registry) or value._owner is not self:
+                value = _Registry(None, value)
+            value._attach(self)
+            d[name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def __setstate__(self, state):  # unpickling and deepcopy: registries mirror into this module
+        d = self.__dict__
+        d.update(state)
+        for name in _STORES:
+            reg = d.get(name)
+            if reg is not None:
+                if not isinstance(reg, _Registry):
+                    reg = d[name] = _Registry(None, reg)
+                reg._attach(self)
 
     @staticmethod
     def _remove_from(name, *dicts):

@@ -4,6 +4,7 @@
 #include "ember/storage.h"
 
 #include <cstdlib>
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -20,8 +21,30 @@ constexpr size_t kMaxCached = size_t(2) << 30;  // 2 GiB
 constexpr size_t kSmallLimit = size_t(1) << 20;  // sizes up to here are multiples of 512 B
 constexpr size_t kSmallBins = kSmallLimit / 512;
 
+// The cache's lock: a spinlock, held for a few loads and stores. Tensors are allocated and freed
+// on the calling thread (kernels' worker threads do not allocate), so it is all but never
+// contended, and one atomic exchange is cheaper than a pthread mutex's lock and unlock calls
+// (every tiny op allocates and frees once).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire))
+      while (flag_.load(std::memory_order_relaxed)) cpu_relax();
+  }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
 struct Cache {
-  std::mutex mu;
+  SpinLock mu;
   // Free blocks by rounded size: a flat array of bins for small sizes (one index computation, no
   // hashing, on the path every tiny op takes twice), a map for the rest.
   std::vector<void*> small[kSmallBins + 1];
@@ -54,7 +77,7 @@ void* allocate(size_t nbytes) {
   size_t sz = round_size(nbytes);
   {
     Cache& c = cache();
-    std::lock_guard<std::mutex> g(c.mu);
+    std::lock_guard<SpinLock> g(c.mu);
     std::vector<void*>* b = c.find(sz);
     if (b && !b->empty()) {
       void* p = b->back();
@@ -71,7 +94,7 @@ void* allocate(size_t nbytes) {
   }
   if (!p) throw OutOfMemoryError(str("out of memory: failed to allocate ", nbytes, " bytes on cpu"));
   Cache& c = cache();
-  std::lock_guard<std::mutex> g(c.mu);
+  std::lock_guard<SpinLock> g(c.mu);
   c.allocated += sz;
   return p;
 }
@@ -82,7 +105,7 @@ void release(void* p, size_t nbytes) {
   size_t sz = round_size(nbytes);
   Cache& c = cache();
   {
-    std::lock_guard<std::mutex> g(c.mu);
+    std::lock_guard<SpinLock> g(c.mu);
     c.allocated -= sz;
     if (c.cached + sz <= kMaxCached) {
       c.bin(sz).push_back(p);
@@ -95,7 +118,7 @@ void release(void* p, size_t nbytes) {
 
 void empty_cache() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> g(c.mu);
+  std::lock_guard<SpinLock> g(c.mu);
   for (auto& b : c.small) {
     for (void* p : b) std::free(p);
     b.clear();
@@ -108,13 +131,13 @@ void empty_cache() {
 
 size_t cached_bytes() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> g(c.mu);
+  std::lock_guard<SpinLock> g(c.mu);
   return c.cached;
 }
 
 size_t allocated_bytes() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> g(c.mu);
+  std::lock_guard<SpinLock> g(c.mu);
   return c.allocated;
 }
 }  // namespace cpu_allocator

@@ -3,6 +3,8 @@
 // Python numbers, and argument parsing. Bindings convert, release the GIL, and call ops: no loops
 // or shape logic here.
 #pragma once
+#include <new>
+
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -12,11 +14,29 @@
 #include "ember/autograd.h"
 #include "ember/ops.h"
 
+namespace ember::py_bind {
+// The Tensor class's Python type and pybind11 type record, set once the class exists (module.cpp):
+// the Tensor caster's fast paths below use them instead of looking the type up on every call.
+extern PyTypeObject* g_tensor_type;
+extern const pybind11::detail::type_info* g_tensor_tinfo;
+}  // namespace ember::py_bind
+
 namespace pybind11::detail {
 template <>
 struct type_caster<ember::Tensor> {
   PYBIND11_TYPE_CASTER(ember::Tensor, const_name("Tensor"));
   bool load(handle src, bool convert) {
+    // Fast path: an ember.Tensor or a Python subclass (Parameter) holds one shared_ptr holder in
+    // pybind11's simple layout; read it directly (every tensor argument of every op comes here).
+    PyTypeObject* tp = ember::py_bind::g_tensor_type;
+    if (tp && PyObject_TypeCheck(src.ptr(), tp)) {
+      auto* inst = reinterpret_cast<instance*>(src.ptr());
+      if (inst->simple_layout && inst->simple_holder_constructed) {
+        value = ember::Tensor(
+            *std::launder(reinterpret_cast<std::shared_ptr<ember::TensorImpl>*>(&inst->simple_value_holder[1])));
+        return true;
+      }
+    }
     copyable_holder_caster<ember::TensorImpl, std::shared_ptr<ember::TensorImpl>> c;
     if (src.is_none() || !c.load(src, convert)) return false;
     value = ember::Tensor(static_cast<std::shared_ptr<ember::TensorImpl>&>(c));
@@ -24,6 +44,9 @@ struct type_caster<ember::Tensor> {
   }
   static handle cast(const ember::Tensor& t, return_value_policy, handle parent) {
     if (!t.defined()) return none().release();
+    if (const type_info* ti = ember::py_bind::g_tensor_tinfo)  // skips the by-typeid type lookup
+      return type_caster_generic::cast(t.impl(), return_value_policy::take_ownership, {}, ti, nullptr, nullptr,
+                                       &t.impl_ptr());
     return type_caster<std::shared_ptr<ember::TensorImpl>>::cast(t.impl_ptr(), return_value_policy::take_ownership,
                                                                  parent);
   }
@@ -35,6 +58,8 @@ namespace ember::py_bind {
 namespace py = pybind11;
 using ember::Tensor;
 
+// o is an ember.Tensor (or a subclass such as Parameter).
+inline bool is_tensor(py::handle o) { return PyObject_TypeCheck(o.ptr(), g_tensor_type); }
 // The Python type name of o (for messages).
 std::string type_name(py::handle o);
 // A Python number (bool, int, float, numpy scalar) as a Scalar, if it is one.

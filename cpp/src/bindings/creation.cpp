@@ -7,7 +7,6 @@
 namespace ember::py_bind {
 
 namespace {
-bool is_tensor(PyObject* o) { return py::isinstance<TensorImpl>(o); }
 
 bool is_sequence(PyObject* o) {
   if (PyList_Check(o) || PyTuple_Check(o)) return true;

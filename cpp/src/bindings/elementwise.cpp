@@ -257,7 +257,7 @@ void bind_elementwise(py::module_& m) {
         py::arg("input"), py::arg("negative_slope") = 0.01);
 
   auto clampf = [](const Tensor& x, py::object min, py::object max) {
-    bool tmin = py::isinstance<TensorImpl>(min), tmax = py::isinstance<TensorImpl>(max);
+    bool tmin = is_tensor(min), tmax = is_tensor(max);
     if (tmin || tmax) {
       std::optional<Tensor> lo, hi;
       if (!min.is_none()) lo = operand(min, "clamp");
@@ -274,7 +274,7 @@ void bind_elementwise(py::module_& m) {
     c.def(n, clampf, py::arg("min") = py::none(), py::arg("max") = py::none());
   }
   auto clamp_ = [](Tensor& x, py::object min, py::object max) -> Tensor& {
-    if (py::isinstance<TensorImpl>(min) || py::isinstance<TensorImpl>(max)) {
+    if (is_tensor(min) || is_tensor(max)) {
       std::optional<Tensor> lo, hi;
       if (!min.is_none()) lo = operand(min, "clamp_");
       if (!max.is_none()) hi = operand(max, "clamp_");

@@ -50,7 +50,7 @@ ops::TensorIndex parse_entry(py::handle o) {
     e.start = slice_bound(s->start);
     e.stop = slice_bound(s->stop);
     e.step = slice_bound(s->step);
-  } else if (py::isinstance<TensorImpl>(o)) {
+  } else if (is_tensor(o)) {
     e.kind = K::Tensor;
     e.tensor = o.cast<Tensor>();
   } else if (PyList_Check(p) || py::isinstance<py::array>(o)) {
@@ -78,7 +78,7 @@ std::vector<ops::TensorIndex> parse_index(py::handle idx) {
 
 // A value for x[...] = value or an index_put: a tensor, a number (x's dtype) or a sequence.
 Tensor value_arg(py::handle v, const Tensor& x) {
-  if (py::isinstance<TensorImpl>(v)) return v.cast<Tensor>();
+  if (is_tensor(v)) return v.cast<Tensor>();
   if (auto s = as_scalar(v)) return ops::scalar_tensor(*s, x.dtype(), x.device());
   if (PyList_Check(v.ptr()) || PyTuple_Check(v.ptr()) || py::isinstance<py::array>(v)) {
     py::module_ np = py::module_::import("numpy");
@@ -134,7 +134,7 @@ void bind_index(py::module_& m) {
     return [inplace](Tensor& x, int64_t d, const Tensor& i, py::object src, py::object value) -> Tensor {
       py::object v = src.is_none() ? value : src;
       EMBER_CHECK(!v.is_none(), TypeError, "scatter(): missing argument 'src' or 'value'");
-      if (py::isinstance<TensorImpl>(v)) {
+      if (is_tensor(v)) {
         Tensor s = v.cast<Tensor>();
         py::gil_scoped_release r;
         return inplace ? ops::scatter_(x, d, i, s) : ops::scatter(x, d, i, s);
@@ -173,7 +173,7 @@ void bind_index(py::module_& m) {
         py::arg("accumulate") = false);
 
   auto fill_value = [](py::handle v, const Tensor& x) -> Tensor {
-    if (py::isinstance<TensorImpl>(v)) return v.cast<Tensor>();
+    if (is_tensor(v)) return v.cast<Tensor>();
     auto s = as_scalar(v);
     EMBER_CHECK(s.has_value(), TypeError, "masked_fill(): argument 'value' must be Number or Tensor, not ",
                 type_name(v));

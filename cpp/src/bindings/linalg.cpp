@@ -53,7 +53,7 @@ void bind_linalg(py::module_& m) {
 
   // `@`: a non-Tensor operand gives NotImplemented, so Python raises its usual TypeError.
   tensor_class().def("__matmul__", [](const Tensor& a, py::object b) -> py::object {
-    if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    if (!is_tensor(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     Tensor bt = b.cast<Tensor>();
     Tensor out;
     {
@@ -63,7 +63,7 @@ void bind_linalg(py::module_& m) {
     return py::cast(out);
   });
   tensor_class().def("__rmatmul__", [](const Tensor& a, py::object b) -> py::object {
-    if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    if (!is_tensor(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     Tensor bt = b.cast<Tensor>();
     Tensor out;
     {

@@ -10,6 +10,8 @@ py::class_<TensorImpl, std::shared_ptr<TensorImpl>>* g_tensor_class = nullptr;
 }  // namespace
 
 py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& tensor_class() { return *g_tensor_class; }
+PyTypeObject* g_tensor_type = nullptr;
+const py::detail::type_info* g_tensor_tinfo = nullptr;
 
 std::string type_name(py::handle o) { return py::str(py::type::handle_of(o).attr("__name__")).cast<std::string>(); }
 
@@ -25,14 +27,14 @@ std::optional<Scalar> as_scalar(py::handle o) {
   if (PyFloat_Check(p)) return Scalar(PyFloat_AS_DOUBLE(p));
   // numpy scalars and 0-d arrays
   if (py::hasattr(o, "dtype") && py::hasattr(o, "item") && py::hasattr(o, "ndim") &&
-      o.attr("ndim").cast<int>() == 0 && !py::isinstance<TensorImpl>(o)) {
+      o.attr("ndim").cast<int>() == 0 && !is_tensor(o)) {
     return as_scalar(o.attr("item")());
   }
   return std::nullopt;
 }
 
 std::optional<Tensor> as_operand(py::handle o) {
-  if (py::isinstance<TensorImpl>(o)) return o.cast<Tensor>();
+  if (is_tensor(o)) return o.cast<Tensor>();
   if (auto s = as_scalar(o)) return ops::wrap_scalar(*s);
   return std::nullopt;
 }
@@ -228,6 +230,8 @@ PYBIND11_MODULE(_C, m) {
   bind_core(m);
   // Leaked on purpose: the type object must outlive interpreter shutdown.
   g_tensor_class = new py::class_<ember::TensorImpl, std::shared_ptr<ember::TensorImpl>>(m, "Tensor", py::dynamic_attr(), py::buffer_protocol());
+  g_tensor_type = reinterpret_cast<PyTypeObject*>(g_tensor_class->ptr());
+  g_tensor_tinfo = py::detail::get_type_info(typeid(ember::TensorImpl));
   bind_tensor(m);
   bind_elementwise(m);
   bind_reduce(m);

@@ -232,7 +232,7 @@ void bind_random(py::module_& m) {
   }, py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
   c.def("bernoulli_", [](Tensor& t, py::object p, py::object gen) -> Tensor {
     Generator* g = gen_arg(gen);
-    if (py::isinstance<TensorImpl>(p)) {
+    if (is_tensor(p)) {
       Tensor pt = p.cast<Tensor>();
       py::gil_scoped_release r;
       return ops::bernoulli_(t, pt, g);

@@ -127,7 +127,7 @@ void bind_reduce(py::module_& m) {
   for (bool is_max : {true, false}) {
     const char* name = is_max ? "max" : "min";
     auto f = [is_max, name](const Tensor& x, py::object dim, bool keepdim, py::object other) -> py::object {
-      if (!other.is_none() || py::isinstance<TensorImpl>(dim)) {  // max(input, other): elementwise
+      if (!other.is_none() || is_tensor(dim)) {  // max(input, other): elementwise
         Tensor o = operand(other.is_none() ? dim : other, name), out;
         {
           py::gil_scoped_release r;

@@ -22,11 +22,11 @@ void both(py::module_& m, const char* name, F f, A... args) {
   tensor_class().def(name, f, args...);
 }
 std::vector<Tensor> tensor_list(py::handle seq, const char* op) {
-  EMBER_CHECK(py::isinstance<py::sequence>(seq) && !py::isinstance<TensorImpl>(seq), TypeError, op,
+  EMBER_CHECK(py::isinstance<py::sequence>(seq) && !is_tensor(seq), TypeError, op,
               "(): argument 'tensors' must be a tuple or list of Tensors, not ", type_name(seq));
   std::vector<Tensor> ts;
   for (auto o : seq) {
-    EMBER_CHECK(py::isinstance<TensorImpl>(o), TypeError, op, "(): expected Tensor as element ", ts.size(),
+    EMBER_CHECK(is_tensor(o), TypeError, op, "(): expected Tensor as element ", ts.size(),
                 " in argument 0, but got ", type_name(o));
     ts.push_back(o.cast<Tensor>());
   }

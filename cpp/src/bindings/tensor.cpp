@@ -73,7 +73,7 @@ void bind_tensor(py::module_& m) {
           py::gil_scoped_acquire acq;
           py::object r = (*f)(py::cast(g));
           if (r.is_none()) return Tensor();
-          EMBER_CHECK(py::isinstance<TensorImpl>(r), TypeError, "hook returned ", type_name(r), ", expected a Tensor or None");
+          EMBER_CHECK(is_tensor(r), TypeError, "hook returned ", type_name(r), ", expected a Tensor or None");
           return r.cast<Tensor>();
         });
       }, py::arg("hook"))
@@ -116,7 +116,7 @@ void bind_tensor(py::module_& m) {
         return ops::copy_(t, src);
       }, py::arg("src"), py::arg("non_blocking") = false)
       .def("fill_", [](Tensor& t, py::object v) {
-        if (py::isinstance<TensorImpl>(v)) {
+        if (is_tensor(v)) {
           Tensor vt = v.cast<Tensor>();
           EMBER_CHECK(vt.dim() == 0, RuntimeError, "fill_ only supports 0-dimension value tensor but got tensor with ",
                       vt.dim(), " dimensions.");

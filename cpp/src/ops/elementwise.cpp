@@ -38,10 +38,12 @@ namespace {
 Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType compute, const char* name) {
   check_same_device(a, b, name);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor ac = cast_raw(a, compute), bc = cast_raw(b, compute);
+  Tensor ac, bc;  // casts only where needed (no reference-count traffic on the common path)
+  if (a.dtype() != compute) ac = cast_raw(a, compute);
+  if (b.dtype() != compute) bc = cast_raw(b, compute);
   Tensor out = Tensor::empty(shape, binary_op_returns_bool(op) ? DType::Bool : compute,
                              a.impl()->wrapped_number ? b.device() : a.device());
-  backend_of(out).binary(op, ac, bc, out);
+  backend_of(out).binary(op, ac.defined() ? ac : a, bc.defined() ? bc : b, out);
   return out;
 }
 

@@ -26,13 +26,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::make_view(const Tensor& src, Shape shape, Strides strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::make_shared<TensorImpl>(src.impl_->version);
   impl->storage = src.impl_->storage;
   impl->shape = std::move(shape);
   impl->strides = std::move(strides);
   impl->offset = offset;
   impl->dtype = src.dtype();
-  impl->version = src.impl_->version;
   return Tensor(std::move(impl));
 }
 

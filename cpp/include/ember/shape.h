@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "ember/error.h"
+#include "ember/small_vector.h"
 
 namespace ember {
 
-using Shape = std::vector<int64_t>;
-using Strides = std::vector<int64_t>;
+// Sizes and strides in elements: up to 5 dims inline (no allocation), more on the heap.
+using Shape = SmallVec<5>;
+using Strides = SmallVec<5>;
 
 int64_t numel_of(const Shape& s);
 Strides contiguous_strides(const Shape& s);

@@ -42,6 +42,10 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> base;        // set on differentiable views: the viewed tensor
   bool wrapped_number = false;             // a Python scalar: weak in type promotion
 
+  TensorImpl() = default;
+  // A view's: shares `v` (no counter of its own is allocated).
+  explicit TensorImpl(std::shared_ptr<VersionCounter> v) : version(std::move(v)) {}
+
   AutogradMeta& meta() {
     if (!autograd) autograd = std::make_unique<AutogradMeta>();
     return *autograd;

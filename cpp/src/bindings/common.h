@@ -22,6 +22,10 @@ extern const pybind11::detail::type_info* g_tensor_tinfo;
 }  // namespace ember::py_bind
 
 namespace pybind11::detail {
+// Shapes and strides (SmallVec) convert like std::vector<int64_t>: Python sequences in, lists out.
+template <size_t N>
+struct type_caster<ember::SmallVec<N>> : list_caster<ember::SmallVec<N>, int64_t> {};
+
 template <>
 struct type_caster<ember::Tensor> {
   PYBIND11_TYPE_CASTER(ember::Tensor, const_name("Tensor"));

@@ -372,3 +372,27 @@ def test_inplace_errors_under_autograd():
         leaf.masked_fill_(leaf > 2, 0.0)
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         E(arr(3)).expand(2, 3).index_put_((E(np.array([0])),), E(np.array(1.0)))
+
+
+# --- more dims than shapes keep inline (5): the heap path of SmallVec, and the crossings --------
+@pytest.mark.parametrize("nd", [5, 6, 8])
+def test_tensors_beyond_five_dims_match_numpy(nd):
+    shape = (2, 1, 3, 1, 2, 2, 1, 2)[:nd]
+    a = np.random.default_rng(nd).standard_normal(shape)
+    x = ember.from_numpy(a).requires_grad_()
+    perm = tuple(reversed(range(nd)))
+    y = x.permute(*perm)  # a non-contiguous view with nd strides
+    np.testing.assert_array_equal(y.contiguous().detach().numpy(), a.transpose(perm))
+    z = y.unsqueeze(0).unsqueeze(-1)  # crosses 5 -> 6+ dims
+    assert z.shape == (1,) + a.transpose(perm).shape + (1,)
+    w = z.squeeze()  # back below (or at) the inline size
+    np.testing.assert_array_equal(w.detach().numpy(), np.squeeze(a.transpose(perm)))
+    b = np.random.default_rng(1).standard_normal(shape[-2:])
+    s = (x * ember.from_numpy(b)).sum(dim=tuple(range(0, nd, 2)), keepdim=True)  # broadcast, reduce
+    ref = (a * b).sum(axis=tuple(range(0, nd, 2)), keepdims=True)
+    assert s.shape == ref.shape
+    np.testing.assert_allclose(s.detach().numpy(), ref, rtol=1e-12)
+    e = x.reshape(-1).reshape(shape).expand(3, *shape)
+    assert e.shape == (3,) + shape and e.stride()[0] == 0
+    (s.sum() + w.sum() + e.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(b, shape) + 1 + 3, rtol=1e-12)

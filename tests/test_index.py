@@ -407,3 +407,57 @@ def test_index_error_in_large_parallel_index():
         IndexError, match="index 100000 is out of bounds for dimension 1 with size 100000"
     ):
         ember.from_numpy(a)[:, j]
+
+
+# --- row paths: whole contiguous rows gathered and scattered (embedding, index_select, index_add) --
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("values", ["rows", "broadcast_row", "scalar"])
+def test_row_scatter_and_gather_match_torch(dtype, values):
+    rng = np.random.default_rng(3)
+    n, d = 50, 37  # d not a multiple of any vector width
+    idx = rng.integers(0, n, 200)  # many duplicates: accumulation order must not matter
+    uniq = rng.permutation(n)[:20]
+    base = rng.standard_normal((n, d)) * 4
+    shape = {"rows": (200, d), "broadcast_row": (1, d), "scalar": ()}[values]
+    v = rng.standard_normal(shape) * 4
+    def conv(a):
+        return a > 0 if dtype == "bool" else a.astype(dtype)
+    base, v = conv(base), conv(v)
+    outs = []
+    for L in (ember, torch):
+        t = lambda a: L.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        x = t(base)
+        val = t(v)
+        ri = L.from_numpy(idx)
+        res = [x.index_select(0, ri), x[ri]]
+        if dtype != "bool":
+            vv = val.expand(200, d) if values != "rows" else val
+            res.append(x.clone().scatter_add_(0, ri.reshape(200, 1).expand(200, d), vv))
+            res.append(x.clone().index_put_((ri,), val, accumulate=True))
+        ui = L.from_numpy(uniq)
+        res.append(x.clone().index_put_((ui,), val[:20] if values == "rows" else val, accumulate=False))
+        outs.append([r.numpy() for r in res])
+    for a, b in zip(*outs):
+        if dtype.startswith("float"):
+            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_embedding_backward_with_repeats_matches_torch():
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 30, (8, 16))
+    w = rng.standard_normal((30, 20)).astype(np.float32)
+    g = rng.standard_normal((8, 16, 20)).astype(np.float32)
+    grads = []
+    for L in (ember, torch):
+        e = L.nn.Embedding(30, 20)
+        with L.no_grad():
+            e.weight.copy_(L.from_numpy(w))
+        out = e(L.from_numpy(idx))
+        (out * L.from_numpy(g)).sum().backward()  # contiguous gradient rows
+        e2 = L.nn.Embedding(30, 20)
+        e2(L.from_numpy(idx)).sum().backward()  # a broadcast (stride-0) gradient
+        grads.append((e.weight.grad.numpy(), e2.weight.grad.numpy(), out.detach().numpy()))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

@@ -2,6 +2,7 @@
 // those offsets, nonzero. Reads parallelise over all elements; writes parallelise only over the
 // dims where the destination has a real stride (distinct there means distinct addresses), and run
 // the stride-0 (indexed) dims serially, so accumulation needs no atomics and is deterministic.
+#include <cstring>
 #include <vector>
 
 #include "cpu_backend.h"
@@ -39,6 +40,11 @@ void index_gather(const Tensor& src, const Tensor& offsets, const Tensor& out) {
   dispatch_all(out.dtype(), "index", [&](auto tag) {
     using T = decltype(tag);
     it.for_each([](char** p, const int64_t* s, int64_t n) {
+      if (s[2] == 0 && s[0] == sizeof(T) && s[1] == sizeof(T)) {  // one offset for a contiguous run: a row
+        const int64_t off = *reinterpret_cast<const int64_t*>(p[2]);
+        std::memcpy(p[0], reinterpret_cast<const T*>(p[1]) + off, static_cast<size_t>(n) * sizeof(T));
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         const int64_t off = *reinterpret_cast<const int64_t*>(p[2] + i * s[2]);
         *reinterpret_cast<T*>(p[0] + i * s[0]) = reinterpret_cast<const T*>(p[1] + i * s[1])[off];
@@ -79,6 +85,45 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
       else if constexpr (std::is_same_v<T, bool>) *t = *t || val;
       else *t = static_cast<T>(*t + val);
     };
+    // Rows (embedding backward, index_add along dim 0): one outer dim, contiguous in dst and values,
+    // the offset constant along it. Each index then adds a contiguous row slice: the loops swap,
+    // threads still own disjoint column ranges of dst.
+    // Values may also be broadcast along the row (stride 0: the gradient of a sum).
+    const int64_t vs = ost[2][0];
+    if (no == 1 && ost[0][0] == int64_t(sizeof(T)) && ost[1][0] == 0 && (vs == int64_t(sizeof(T)) || vs == 0)) {
+      parallel_for(0, outer_n, std::max<int64_t>(16, 16384 / inner_n), [&](int64_t b, int64_t e) {
+        char* p[3] = {base[0], base[1], base[2] + b * vs};
+        int64_t idx[kMaxDims] = {0};
+        const int64_t w = e - b;
+        for (int64_t i = 0; i < inner_n; ++i) {
+          T* d = reinterpret_cast<T*>(p[0]) + *reinterpret_cast<const int64_t*>(p[1]) + b;
+          const T* v = reinterpret_cast<const T*>(p[2]);
+          if (vs == 0) {
+            const T v0 = *v;
+            if (!accumulate) {
+              for (int64_t f = 0; f < w; ++f) d[f] = v0;
+            } else if constexpr (std::is_same_v<T, bool>) {
+              for (int64_t f = 0; f < w; ++f) d[f] = d[f] || v0;
+            } else {
+              for (int64_t f = 0; f < w; ++f) d[f] = static_cast<T>(d[f] + v0);
+            }
+          } else if (!accumulate) {
+            std::memcpy(d, v, static_cast<size_t>(w) * sizeof(T));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            for (int64_t f = 0; f < w; ++f) d[f] = d[f] || v[f];
+          } else {
+            for (int64_t f = 0; f < w; ++f) d[f] = static_cast<T>(d[f] + v[f]);
+          }
+          for (int d2 = ni - 1; d2 >= 0; --d2) {  // odometer over the indexed dims
+            for (int k = 0; k < 3; ++k) p[k] += ist[k][d2];
+            if (++idx[d2] < isz[d2]) break;
+            for (int k = 0; k < 3; ++k) p[k] -= ist[k][d2] * isz[d2];
+            idx[d2] = 0;
+          }
+        }
+      });
+      return;
+    }
     parallel_for(0, outer_n, std::max<int64_t>(1, 16384 / inner_n), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) {
         char* p[3] = {base[0], base[1], base[2]};

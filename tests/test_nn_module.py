@@ -284,6 +284,16 @@ def _registry_scenario(L):
     r._parameters["weight"] = P(L.zeros(2, 2))
     out.append((float(r.weight.detach().sum()), float(c.weight.detach().sum())))
 
+    orig = L.nn.Linear(2, 2)
+    sh = copy.copy(orig)  # a shallow copy shares the registries: edits show through both
+    nw = P(L.full((2, 2), 5.0))
+    orig._parameters["weight"] = nw
+    out.append((sh.weight is nw, orig.weight is nw))
+    del sh._parameters["bias"]
+    out.append((show(orig, "bias"), show(sh, "bias")))
+    sh.extra = P(L.ones(1))
+    out.append((show(orig, "extra"), show(sh, "extra")))
+
     m2 = L.nn.Linear(2, 2)
     m2._parameters = OrderedDict()  # the whole store replaced
     out.append((show(m2, "weight"), list(m2.state_dict())))

@@ -29,39 +29,40 @@ class _Registry(dict):
     Linear forward). Every mutator keeps the mirror in step, so code that edits these dicts
     directly, as torch code does (``del m._parameters["weight"]``), sees what torch shows. Names
     the module's class defines (methods, properties) are not mirrored: there the class attribute
-    wins, as in torch. ``Module.__getattr__`` still answers for a store that has lost its owner."""
+    wins, as in torch; so does a plain instance attribute of the same name. A registry shared by
+    a module and its shallow copy (``copy.copy``) mirrors into both, as torch's shared dict shows
+    in both. ``Module.__getattr__`` still answers for a store that has lost its owners."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owners",)
     _MISSING = object()
 
     def __init__(self, owner=None, items=()):
         super().__init__()
-        self._owner = owner  # the module (None while being unpickled or copied)
+        self._owners = [] if owner is None else [owner]  # modules (none while being unpickled)
         for k, v in dict(items).items():
             self[k] = v
 
-    def _mirror(self, key, value):
-        m = self._owner
-        if m is not None and isinstance(key, str) and not hasattr(type(m), key):
-            m.__dict__[key] = value
+    def _mirror(self, key, value, owners=None):
+        if not isinstance(key, str):
+            return
+        for m in self._owners if owners is None else owners:
+            if not hasattr(type(m), key):
+                m.__dict__[key] = value
 
     def _drop(self, key, value):
-        m = self._owner
-        if m is not None:
+        for m in self._owners:
             d = m.__dict__
             if key in d and d[key] is value:
                 del d[key]
 
     def __setitem__(self, key, value):
-        m = self._owner
         old = dict.get(self, key, _Registry._MISSING)
         # A plain instance attribute of that name (not our mirror) shadows the entry, as in torch.
-        shadowed = m is not None and key in m.__dict__ and m.__dict__[key] is not old
+        free = [m for m in self._owners if key not in m.__dict__ or m.__dict__[key] is old]
         if old is not _Registry._MISSING:
             self._drop(key, old)
         dict.__setitem__(self, key, value)
-        if not shadowed:
-            self._mirror(key, value)
+        self._mirror(key, value, free)
 
     def __delitem__(self, key):
         value = dict.__getitem__(self, key)
@@ -107,10 +108,19 @@ class _Registry(dict):
         return (_Registry, (None, dict(self)))
 
     def _attach(self, owner):
-        self._owner = owner
+        if any(m is owner for m in self._owners):
+            return
+        self._owners.append(owner)
+        d = owner.__dict__
+        self._mirror_missing(d, owner)
+
+    def _detach(self, owner):
+        self._owners = [m for m in self._owners if m is not owner]
+
+    def _mirror_missing(self, d, owner):
         for k, v in self.items():
-            if k not in owner.__dict__:  # one there already is our mirror or a shadowing attribute
-                self._mirror(k, v)
+            if k not in d:  # one there already is our mirror or a shadowing attribute
+                self._mirror(k, v, (owner,))
 
 
 class Module:
@@ -212,10 +222,13 @@ class Module:
                                 "(ember.Tensor or None expected)")
             buffers[name] = value
         elif name in _STORES and name in d:  # a whole store replaced: re-mirror it
-            for k, v in list(d[name].items()):
+            old = d[name]
+            for k, v in list(old.items()):
                 if isinstance(k, str) and d.get(k, d) is v:
                     del d[k]
-            if not isinstance(value, _Registry) or value._owner is not self:
+            if isinstance(old, _Registry):
+                old._detach(self)
+            if not isinstance(value, _Registry):
                 value = _Registry(None, value)
             value._attach(self)
             d[name] = value

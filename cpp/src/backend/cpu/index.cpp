@@ -76,6 +76,15 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
   for (int d = 0; d < ni; ++d) inner_n *= isz[d];
   char* base[3] = {static_cast<char*>(dst.raw_data()), static_cast<char*>(offsets.raw_data()),
                    static_cast<char*>(values.raw_data())};
+  // Odometer over the inner (indexed, dst stride 0) dims: step the three pointers to the next i.
+  auto next_inner = [&](char** p, int64_t* idx) {
+    for (int d = ni - 1; d >= 0; --d) {
+      for (int k = 0; k < 3; ++k) p[k] += ist[k][d];
+      if (++idx[d] < isz[d]) break;
+      for (int k = 0; k < 3; ++k) p[k] -= ist[k][d] * isz[d];
+      idx[d] = 0;
+    }
+  };
   dispatch_all(dst.dtype(), "index_put", [&](auto tag) {
     using T = decltype(tag);
     auto write = [accumulate](char* d, int64_t off, const char* v) {
@@ -114,12 +123,7 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
           } else {
             for (int64_t f = 0; f < w; ++f) d[f] = static_cast<T>(d[f] + v[f]);
           }
-          for (int d2 = ni - 1; d2 >= 0; --d2) {  // odometer over the indexed dims
-            for (int k = 0; k < 3; ++k) p[k] += ist[k][d2];
-            if (++idx[d2] < isz[d2]) break;
-            for (int k = 0; k < 3; ++k) p[k] -= ist[k][d2] * isz[d2];
-            idx[d2] = 0;
-          }
+          next_inner(p, idx);
         }
       });
       return;
@@ -136,12 +140,7 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
         int64_t idx[kMaxDims] = {0};
         for (int64_t i = 0; i < inner_n; ++i) {
           write(p[0], *reinterpret_cast<const int64_t*>(p[1]), p[2]);
-          for (int d = ni - 1; d >= 0; --d) {  // odometer over the inner dims
-            for (int k = 0; k < 3; ++k) p[k] += ist[k][d];
-            if (++idx[d] < isz[d]) break;
-            for (int k = 0; k < 3; ++k) p[k] -= ist[k][d] * isz[d];
-            idx[d] = 0;
-          }
+          next_inner(p, idx);
         }
       }
     });

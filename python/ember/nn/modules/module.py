@@ -112,15 +112,12 @@ class _Registry(dict):
             return
         self._owners.append(owner)
         d = owner.__dict__
-        self._mirror_missing(d, owner)
-
-    def _detach(self, owner):
-        self._owners = [m for m in self._owners if m is not owner]
-
-    def _mirror_missing(self, d, owner):
         for k, v in self.items():
             if k not in d:  # one there already is our mirror or a shadowing attribute
                 self._mirror(k, v, (owner,))
+
+    def _detach(self, owner):
+        self._owners = [m for m in self._owners if m is not owner]
 
 
 class Module:

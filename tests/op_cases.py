@@ -375,6 +375,12 @@ def _put_along(a, i, v, axis):
     return out
 
 
+def _index_add(a, axis, i, b, alpha=1):
+    out = a.copy()
+    np.add.at(np.moveaxis(out, axis, 0), i, alpha * np.moveaxis(b, axis, 0))
+    return out
+
+
 def _scatter_add(a, i, b, axis):
     out = a.copy()
     for idx in np.ndindex(*i.shape):
@@ -449,6 +455,12 @@ CASES += [
     C("scatter_add_src_larger", lambda L, a, i, b: a.scatter_add(1, i, b),
       [(2, 3), ints(3, (2, 4)), (3, 5)],
       lambda a, i, b: _scatter_add(a, i, b[:2, :4], 1), grad=False),
+    C("index_add", lambda L, a, i, b: a.index_add(0, i, b), [(3, 4), ints(3, (5,)), (5, 4)],
+      lambda a, i, b: _index_add(a, 0, i, b)),
+    C("index_add_fn_alpha", lambda L, a, i, b: L.index_add(a, -1, i, b, alpha=-2.5),
+      [(2, 3, 4), ints(4, (6,)), (2, 3, 6)], lambda a, i, b: _index_add(a, 2, i, b, -2.5)),
+    C("index_add_mid_dim", lambda L, a, i, b: a.index_add(1, i, b), [(2, 3, 4), ints(3, (2,)), (2, 2, 4)],
+      lambda a, i, b: _index_add(a, 1, i, b)),
     C("take_along_dim", lambda L, a, i: L.take_along_dim(a, i, 1), [(3, 4), ints(4, (3, 6))],
       lambda a, i: np.take_along_axis(a, i, 1)),
     C("take_along_dim_bcast", lambda L, a, i: a.take_along_dim(i, 2),

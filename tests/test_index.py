@@ -461,3 +461,50 @@ def test_embedding_backward_with_repeats_matches_torch():
         grads.append((e.weight.grad.numpy(), e2.weight.grad.numpy(), out.detach().numpy()))
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_index_add_inplace_integer_alpha_and_0d_match_torch():
+    rng = np.random.default_rng(5)
+    base = rng.integers(-5, 5, (6, 3))
+    src = rng.integers(-5, 5, (4, 3))
+    idx = np.array([5, 0, 5, 2])
+    outs = []
+    for L in (ember, torch):
+        x = L.from_numpy(base.copy())
+        y = x.index_add_(0, L.from_numpy(idx), L.from_numpy(src), alpha=2.5)  # alpha taken as int 2
+        assert y is x
+        z = L.zeros(()).index_add(0, L.tensor([0]), L.tensor(3.0))
+        w = L.zeros(4).index_add(0, L.tensor(1), L.tensor([2.0]))  # a 0-d index is one index
+        a = L.from_numpy(rng.standard_normal((5, 2)).astype(np.float32) * 0 + 1).requires_grad_()
+        s = L.ones(3, 2, requires_grad=True)
+        b = a * 1
+        b.index_add_(0, L.tensor([1, 1, 4]), s, alpha=3.0)  # recorded in place: grads reach a and s
+        (b * L.arange(10.0).reshape(5, 2)).sum().backward()
+        outs.append([x.numpy(), z.numpy(), w.numpy(), a.grad.numpy(), s.grad.numpy()])
+    for e, t in zip(*outs):
+        np.testing.assert_array_equal(e, t)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda L, x: x.index_add(0, L.tensor([[0]]), L.ones(1, 3)), "index_add(): Index is supposed to be a vector"),
+    (lambda L, x: x.index_add(0, L.tensor([0.0]), L.ones(1, 3)), "index_add(): Expected dtype int32/int64 for index"),
+    (lambda L, x: x.index_add(0, L.tensor([0, 1]), L.ones(1, 3)),
+     "index_add(): Number of indices (2) should be equal to source.size(dim): (1), for dim: 0"),
+    (lambda L, x: x.index_add(0, L.tensor([0]), L.ones(1, 3, dtype=L.float64)),
+     "index_add(): self (float32) and source (float64) must have the same scalar type"),
+    # torch raises RuntimeError here and IndexError for the same bound in index_select; ember raises
+    # IndexError for every out-of-range index (checked below by the message, and the type here)
+    (lambda L, x: x.index_add(0, L.tensor([7]), L.ones(1, 3)), "index 7 is out of bounds for dimension 0 with size 5"),
+    (lambda L, x: x.index_add(0, L.tensor([-1]), L.ones(1, 3)), "index -1 is out of bounds for dimension 0 with size 5"),
+    (lambda L, x: x.index_add(0, L.tensor([0]), L.ones(1, 4)),
+     "source tensor shape must match self tensor shape, excluding the specified dimension"),
+    (lambda L, x: x.index_add(2, L.tensor([0]), L.ones(1, 3)), "out of range"),
+    (lambda L, x: x.index_add_(0, L.tensor([0]), L.ones(1, 3), alpha="a"), "alpha"),
+])
+def test_index_add_errors_name_the_op_like_torch(call, message):
+    with pytest.raises((RuntimeError, IndexError, TypeError)) as te:
+        call(torch, torch.zeros(5, 3))
+    expected = IndexError if "out of bounds" in message else type(te.value)
+    with pytest.raises(expected) as ee:
+        call(ember, ember.zeros(5, 3))
+    assert message in str(ee.value), str(ee.value)  # torch's own wording differs (index_add_, Float)

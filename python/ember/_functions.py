@@ -18,7 +18,7 @@ from ._C import (  # noqa: F401
     reshape, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes, swapdims, t,
     movedim, moveaxis, select, narrow, split, chunk, unbind, cat, concat, concatenate, stack, flip,
     roll, tril, triu,
-    index_select, gather, scatter, scatter_add, take_along_dim, index_put, index_put_, masked_fill,
+    index_select, index_add, gather, scatter, scatter_add, take_along_dim, index_put, index_put_, masked_fill,
     masked_select, nonzero,
 )
 # --- interop branch: creation, random, DLPack, printing --------------------------------------

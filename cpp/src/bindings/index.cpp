@@ -120,6 +120,21 @@ void bind_index(py::module_& m) {
     py::gil_scoped_release r;
     return ops::index_select(x, d, i);
   }, py::arg("dim"), py::arg("index"));
+  auto alpha_arg = [](py::handle a) {
+    auto s = as_scalar(a);
+    EMBER_CHECK(s.has_value(), TypeError, "index_add(): argument 'alpha' must be a number, not ", type_name(a));
+    return *s;
+  };
+  both(m, "index_add", [alpha_arg](const Tensor& x, int64_t d, const Tensor& i, const Tensor& s, py::object alpha) {
+    Scalar a = alpha_arg(alpha);
+    py::gil_scoped_release r;
+    return ops::index_add(x, d, i, s, a);
+  }, py::arg("dim"), py::arg("index"), py::arg("source"), py::kw_only(), py::arg("alpha") = 1);
+  c.def("index_add_", [alpha_arg](Tensor& x, int64_t d, const Tensor& i, const Tensor& s, py::object alpha) {
+    Scalar a = alpha_arg(alpha);
+    py::gil_scoped_release r;
+    return ops::index_add_(x, d, i, s, a);
+  }, py::arg("dim"), py::arg("index"), py::arg("source"), py::kw_only(), py::arg("alpha") = 1);
   both(m, "gather", [](const Tensor& x, int64_t d, const Tensor& i) {
     py::gil_scoped_release r;
     return ops::gather(x, d, i);

@@ -257,6 +257,64 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return index_plan(x, plan_index(x.shape(), idx, false, "index_select(): "));
 }
 
+// --- index_add --------------------------------------------------------------------------------------
+namespace {
+// torch's checks, in torch's order; returns the wrapped dim. A 0-d self takes a 0-d source.
+int64_t check_index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, const char* op) {
+  dim = wrap_dim(dim, x.dim(), op);
+  EMBER_CHECK(index.dim() <= 1, IndexError, op, "(): Index is supposed to be a vector, but got dim: ", index.dim(),
+              " with size: ", list_str(index.shape()));
+  EMBER_CHECK(is_index_dtype(index.dtype()), RuntimeError, op, "(): Expected dtype int32/int64 for index but got: ",
+              dtype_name(index.dtype()));
+  EMBER_CHECK(source.dtype() == x.dtype(), RuntimeError, op, "(): self (", dtype_name(x.dtype()), ") and source (",
+              dtype_name(source.dtype()), ") must have the same scalar type");
+  const int64_t slices = source.dim() == 0 ? 1 : source.dim() > dim ? source.size(dim) : -1;
+  EMBER_CHECK(slices < 0 || index.numel() == slices, RuntimeError, op, "(): Number of indices (", index.numel(),
+              ") should be equal to source.size(dim): (", slices, "), for dim: ", dim);
+  bool same = source.dim() == x.dim();
+  for (int64_t d = 0; same && d < x.dim(); ++d) same = d == dim || source.size(d) == x.size(d);
+  EMBER_CHECK(same, RuntimeError, op, "(): source tensor shape must match self tensor shape, excluding the "
+              "specified dimension. Got self.shape = ", list_str(x.shape()), " source.shape = ", list_str(source.shape()));
+  return dim;
+}
+
+// The plan of x.index_select(dim, index): index_add writes source (that shape) back through it.
+IndexPlan index_add_plan(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
+  std::vector<Tensor> idx(dim + 1);
+  idx[dim] = index.dim() ? index : Tensor::make_view(index, {1}, {1}, index.offset());
+  return plan_index(x.shape(), idx, false, op);
+}
+
+// alpha * source, alpha taken in self's dtype (torch: 2.5 adds 2x to an integer tensor).
+Tensor scaled_source(const Tensor& source, Scalar alpha) {
+  if (alpha.to_double() == 1.0) return source;
+  Scalar a = is_floating(source.dtype()) ? alpha : Scalar(static_cast<int64_t>(alpha.to_double()));
+  return mul(source, wrap_scalar(a));
+}
+}  // namespace
+
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, Scalar alpha) {
+  dim = check_index_add(x, dim, index, source, "index_add");
+  if (x.dim() == 0)
+    return reshape(index_add(reshape(x, {1}), 0, index, reshape(source, {1}), alpha), {});
+  return index_put_plan(x, index_add_plan(x, dim, index, "index_add(): "), scaled_source(source, alpha), true);
+}
+
+Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, Scalar alpha) {
+  dim = check_index_add(x, dim, index, source, "index_add_");
+  if (x.dim() == 0) {
+    Tensor flat = reshape(x, {1});
+    index_add_(flat, 0, index, reshape(source, {1}), alpha);
+    return x;
+  }
+  IndexPlan p = index_add_plan(x, dim, index, "index_add_(): ");
+  return write_inplace(x, source, "index_add_", [&] { return index_add(x, dim, index, source, alpha); },
+                       [&](const Tensor& s) {
+                         NoGradGuard ng;
+                         scatter_raw(x, p, scaled_source(s, alpha), true);
+                       });
+}
+
 // --- gather / scatter ----------------------------------------------------------------------------
 namespace {
 // Element offsets index * t.stride(dim) (shape of index, validated against t.size(dim)).

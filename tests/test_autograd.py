@@ -404,3 +404,25 @@ def test_activation_backward_fused_matches_formula(name):
     # atol: gelu's Phi + x phi cancels near x = -2.4 (in torch's formula as in ours)
     np.testing.assert_allclose(fused, gx.detach().numpy(), rtol=2e-6, atol=1e-6)
     np.testing.assert_allclose(fused, xt.grad.numpy(), rtol=2e-6, atol=1e-6)
+
+
+@requires_torch
+def test_data_has_its_own_version_counter_and_detach_shares_it():
+    out = []
+    for L in (ember, torch):
+        w = L.ones(3, requires_grad=True)
+        y = (w * w).sum()
+        d = w.data
+        d.mul_(2)  # through .data: autograd does not see it (torch's rule), the gradient uses 2s
+        y.backward()
+        r = [w._version, d._version, w.grad.tolist(), w.detach().tolist()]
+        v = L.ones(3, requires_grad=True)
+        z = (v * v).sum()
+        v.detach().mul_(2)  # through detach(): shared counter, backward must refuse
+        try:
+            z.backward()
+            r.append("no error")
+        except RuntimeError as e:
+            r.append("modified by an inplace operation" in str(e))
+        out.append(r)
+    assert out[0] == out[1], out

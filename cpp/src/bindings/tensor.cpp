@@ -90,7 +90,13 @@ void bind_tensor(py::module_& m) {
         }
         return t;
       })
-      .def_property("data", [](Tensor& t) { return t.detach(); }, [](Tensor& t, const Tensor& src) {
+      .def_property("data", [](Tensor& t) {
+        // torch's .data: same memory, outside the graph, and a version counter of its own, so
+        // in-place writes through it are not seen by autograd's saved-tensor checks.
+        Tensor d = t.detach();
+        d.impl()->version = std::make_shared<VersionCounter>();
+        return d;
+      }, [](Tensor& t, const Tensor& src) {
         // Rebind this tensor to src's memory and metadata, keeping autograd state (torch's .data =).
         TensorImpl* d = t.impl();
         d->storage = src.impl()->storage;

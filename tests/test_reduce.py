@@ -288,3 +288,83 @@ def test_softmax_float32_accuracy_and_extremes():
     lo = N(T(a).log_softmax(1))
     with np.errstate(divide="ignore"):
         np.testing.assert_allclose(lo[2:], np.log(ref[2:]), rtol=1e-5, atol=1e-4)
+
+
+# --- sort, argsort, topk ----------------------------------------------------------------------------
+def _sort_inputs(dtype):
+    rng = np.random.default_rng(11)
+    if dtype == "bool":
+        return rng.random((3, 40)) > 0.5
+    if dtype.startswith("float"):
+        a = rng.integers(-4, 4, (3, 40)).astype(dtype)  # many ties
+        a[0, ::7] = np.nan
+        a[1, 3] = np.inf
+        a[1, 5] = -np.inf
+        return a
+    return rng.integers(-4, 4, (3, 40)).astype(dtype)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_stable_with_ties_nan_and_inf_matches_torch(dtype, descending):
+    a = _sort_inputs(dtype)
+    res = []
+    for L in (ember, torch):
+        x = L.from_numpy(a)
+        v, i = L.sort(x, dim=1, descending=descending, stable=True)
+        v0, i0 = x.sort(0, descending)  # the other dim, positional form
+        res.append([v.numpy(), i.numpy(), v0.numpy(), L.argsort(x, dim=1, descending=descending, stable=True).numpy()])
+        if dtype != "bool":
+            for k in (0, 1, 5, 40):
+                tv, ti = x.topk(k, dim=1, largest=not descending)
+                # ties make topk's indices implementation-defined: compare the values, and check
+                # the indices point at them
+                res[-1].append(tv.numpy())
+                np.testing.assert_array_equal(np.take_along_axis(a, ti.numpy(), 1), tv.numpy())
+    for e, t in zip(*res):
+        np.testing.assert_array_equal(e, t)
+
+
+@requires_torch
+def test_sort_and_topk_gradients_shapes_and_0d_match_torch():
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((4, 300, 3))  # long rows: the parallel path
+    g = rng.standard_normal((4, 300, 3))
+    out = []
+    for L in (ember, torch):
+        x = L.from_numpy(a).requires_grad_()
+        v, i = x.sort(dim=1, descending=True)
+        (v * L.from_numpy(g)).sum().backward()
+        gx = x.grad.numpy().copy()
+        x.grad = None
+        tv, ti = L.topk(x, 7, dim=-2)
+        (tv * L.from_numpy(g[:, :7])).sum().backward()
+        s0 = L.tensor(3.5, requires_grad=True)
+        v0, i0 = s0.sort()
+        v0.backward()
+        e = L.zeros(2, 0).sort(1)
+        r = L.ones(5).topk(0)
+        out.append([v.detach().numpy(), i.numpy(), gx, tv.detach().numpy(), ti.numpy(), x.grad.numpy(),
+                    float(v0.detach()), int(i0), float(s0.grad), tuple(e.values.shape), tuple(r.indices.shape),
+                    type(x.sort()).__name__, type(x.topk(1)).__name__])
+    for e, t in zip(*out):
+        if isinstance(e, np.ndarray):
+            np.testing.assert_allclose(e, t, rtol=1e-12)
+        else:
+            assert e == t
+
+
+@requires_torch
+@pytest.mark.parametrize("call", [
+    lambda L: L.ones(3, 4).topk(5),
+    lambda L: L.ones(3, 4).topk(-1),
+    lambda L: L.ones(3, 4).sort(dim=2),
+    lambda L: L.ones(3, 4).topk(1, dim=-3),
+])
+def test_sort_topk_errors_match_torch_types(call):
+    with pytest.raises((RuntimeError, IndexError)) as t:
+        call(torch)
+    with pytest.raises(type(t.value)) as e:
+        call(ember)
+    assert ("topk" in str(e.value) or "sort" in str(e.value) or "Dimension out of range" in str(e.value)), str(e.value)

@@ -9,7 +9,7 @@ from ._C import (  # noqa: F401
     isneginf, clamp, clip, where,
     # --- reductions ---
     sum, mean, prod, var, std, var_mean, std_mean, max, min, amax, amin, argmax, argmin,
-    logsumexp, all, any, norm, softmax, log_softmax, cumsum, cumprod,
+    logsumexp, all, any, norm, softmax, log_softmax, cumsum, cumprod, sort, argsort, topk,
     zeros, ones, empty, zeros_like, ones_like, empty_like, full, full_like, arange, linspace, eye,
 )
 

@@ -11,3 +11,5 @@ def _make(name, fields):
 
 max = _make("max", ["values", "indices"])  # noqa: A001  (torch's names)
 min = _make("min", ["values", "indices"])  # noqa: A001
+sort = _make("sort", ["values", "indices"])
+topk = _make("topk", ["values", "indices"])

@@ -135,6 +135,10 @@ struct Backend {
   // out (contiguous, x's shape and dtype) = inclusive cumulative sum/prod along dim; reverse
   // scans from the end.
   virtual void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) = 0;
+  // x contiguous, rows along its last dim (n each) -> values (x's dtype), indices (int64), both
+  // contiguous with rows of k: the first k of each row in ascending or descending order (NaN
+  // above every number). k == n is a full, stable sort; k < n is top-k, ties by position.
+  virtual void sort(const Tensor& x, bool descending, int64_t k, const Tensor& values, const Tensor& indices) = 0;
 
   // --- indexing (index family: gather, scatter, index_select, advanced indexing) ---------------
   // Reads and writes go through element offsets: `src`/`dst` are restrided views of the indexed

@@ -33,6 +33,9 @@ struct CpuBackend final : Backend {
   void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse) override {
     cpu::scan(op, x, dim, out, reverse);
   }
+  void sort(const Tensor& x, bool descending, int64_t k, const Tensor& values, const Tensor& indices) override {
+    cpu::sort(x, descending, k, values, indices);
+  }
   // --- index family ---
   void index_offsets(const std::vector<Tensor>& indices, const std::vector<int64_t>& sizes,
                      const std::vector<int64_t>& strides, const std::vector<int64_t>& dims, const Tensor& out,

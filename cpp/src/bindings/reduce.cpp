@@ -211,6 +211,34 @@ void bind_reduce(py::module_& m) {
     };
     EMBER_BIND_BOTH(is_prod ? "cumprod" : "cumsum", f, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
   }
+
+  // --- sorting ------------------------------------------------------------------------------------
+  auto sortf = [](const Tensor& x, int64_t dim, bool descending, bool stable) {
+    Tensor v, i;
+    {
+      py::gil_scoped_release r;
+      std::tie(v, i) = ops::sort(x, dim, descending, stable);
+    }
+    return named_pair("sort", v, i);
+  };
+  EMBER_BIND_BOTH("sort", sortf, py::arg("dim") = -1, py::arg("descending") = false, py::kw_only(),
+                  py::arg("stable") = false);
+  auto argsortf = [](const Tensor& x, int64_t dim, bool descending, bool stable) {
+    py::gil_scoped_release r;
+    return ops::argsort(x, dim, descending, stable);
+  };
+  EMBER_BIND_BOTH("argsort", argsortf, py::arg("dim") = -1, py::arg("descending") = false, py::kw_only(),
+                  py::arg("stable") = false);
+  auto topkf = [](const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted) {
+    Tensor v, i;
+    {
+      py::gil_scoped_release r;
+      std::tie(v, i) = ops::topk(x, k, dim, largest, sorted);
+    }
+    return named_pair("topk", v, i);
+  };
+  EMBER_BIND_BOTH("topk", topkf, py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true,
+                  py::arg("sorted") = true);
 #undef EMBER_BIND_BOTH
 }
 

@@ -20,6 +20,8 @@ void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& values,
 void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log);
 void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log);
 void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse);
+// sort.cpp
+void sort(const Tensor& x, bool descending, int64_t k, const Tensor& values, const Tensor& indices);
 
 // index.cpp (index family)
 void index_offsets(const std::vector<Tensor>& indices, const std::vector<int64_t>& sizes,

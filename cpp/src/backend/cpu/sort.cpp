@@ -47,18 +47,15 @@ struct ThenIndex {  // strict weak order with ties broken by position
 template <class T, class C>
 void sort_row(const T* x, int64_t n, int64_t k, bool full, const C& cmp, std::vector<Item<T>>& buf, T* v,
               int64_t* ix) {
-  buf.resize(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) buf[j] = {x[j], j};
-  if (full) {
-    std::stable_sort(buf.begin(), buf.end(), cmp);
-  } else if (k <= 32) {
-    // Small k: one pass keeping the best k in order; most values lose one comparison against the
-    // current k-th and are done (a later equal value never displaces an earlier one: ties by
-    // position, as partial_sort with ThenIndex orders them).
+  if (!full && k <= 32) {
+    // Small k: one pass over x keeping the best k in order; most values lose one comparison
+    // against the current k-th and are done (a later equal value never displaces an earlier one:
+    // ties by position, as partial_sort with ThenIndex orders them).
+    buf.resize(static_cast<size_t>(k));
     const ThenIndex<C> order{cmp};
     int64_t cnt = 0;
     for (int64_t j = 0; j < n; ++j) {
-      const Item<T> it = buf[j];
+      const Item<T> it{x[j], j};
       if (cnt == k && !cmp(it, buf[k - 1])) continue;
       const int64_t end = cnt < k ? cnt++ : k - 1;  // slots [0, end) stay candidates
       int64_t pos = std::upper_bound(buf.begin(), buf.begin() + end, it, order) - buf.begin();
@@ -66,7 +63,12 @@ void sort_row(const T* x, int64_t n, int64_t k, bool full, const C& cmp, std::ve
       buf[pos] = it;
     }
   } else {
-    std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), ThenIndex<C>{cmp});
+    buf.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) buf[j] = {x[j], j};
+    if (full)
+      std::stable_sort(buf.begin(), buf.end(), cmp);
+    else
+      std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), ThenIndex<C>{cmp});
   }
   for (int64_t j = 0; j < k; ++j) {
     v[j] = buf[j].first;

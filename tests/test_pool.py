@@ -65,7 +65,9 @@ def test_module_vs_torch(name, kw, shape):
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("width", [6, 42])  # 42: output rows of 21, the AVX-512 2x2 path + tail
+# 42: output rows of 21, the AVX-512 2x2 path + tail; 28, 32, 10, 11: float rows of 14, 16 and 5
+# outputs, the masked whole-row kernel (11: an odd width, its last column unused)
+@pytest.mark.parametrize("width", [6, 42, 28, 32, 10, 11])
 def test_indices_match_torch_with_ties_and_nan(op, args, dtype, width):
     rng = np.random.default_rng(2)
     x = rng.integers(-2, 3, (2, 3, 8, width)).astype(dtype)

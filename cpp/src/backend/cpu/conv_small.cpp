@@ -394,16 +394,18 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
       for (int64_t i = 0; i < WN; ++i) dw[i] += q[i];
     }
   }
-  if (dbias)
-    for (int64_t o = 0; o < g.O; ++o) {
-      T s = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const T* q = gy + (n * g.O + o) * L;
+  if (dbias)  // one output channel per task (the same summation order at any thread count)
+    parallel_for(0, g.O, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.N * L)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        T s = 0;
+        for (int64_t n = 0; n < g.N; ++n) {
+          const T* q = gy + (n * g.O + o) * L;
 #pragma omp simd reduction(+ : s)
-        for (int64_t l = 0; l < L; ++l) s += q[l];
+          for (int64_t l = 0; l < L; ++l) s += q[l];
+        }
+        dbias[o] = s;
       }
-      dbias[o] = s;
-    }
+    });
 }
 
 // --- input gradient by rows ---------------------------------------------------------------------

@@ -201,10 +201,13 @@ bool direct_a_enabled() {
 // packed A block (MC x KC) and the packed B block (KC x NC, up to 1 MiB) in L2.
 template <class T, int MR, int NR>
 void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt) {
-  // KC x NR B micro-panels are reused across the MC rows of an A block; MC x KC A blocks stay in
-  // L2 (2 MiB). KC = 256 for every tile: 384 measured ~3% faster with 8 x 48 at n >= 512, but the
-  // k blocking fixes the fp32 summation order, and test_large_blocks_and_threads (K = 600) sits at
-  // 97% of its tolerance with this one. Measured: MC 12..36 panels within noise.
+  // An MR x KC A micro-panel (8 KiB) is reused from L1 across the NC columns of the B block, which
+  // streams from L2 (the KC x 48 B micro-panel, 48 KiB, does not fit L1 beside anything: with the
+  // B micro-panel as the reused one, n = 512..2048 ran 1-5% slower at 1 and 2 threads, and KC =
+  // 128 / 192 to fit it, 3-10% slower). MC x KC A blocks stay in L2 (2 MiB). KC = 256 for every
+  // tile: 384 or 512 (balanced over K) measured within noise in this loop order; the k blocking
+  // fixes the fp32 summation order, and test_large_blocks_and_threads (K = 600) sits at 97% of
+  // its tolerance with this one. Measured: MC 12..36 panels within noise.
   constexpr int64_t KC = 256;
   constexpr int64_t MC = MR * (sizeof(T) == 4 ? 24 : 12);
   // The KC x NC block of B stays in half of L2 (1 MiB), N split into equal blocks: NC = 128
@@ -256,11 +259,11 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
       for (int64_t ic = 0; ic < p.M; ic += MC) {
         const int64_t mc = std::min(MC, p.M - ic);
         if (!direct) pack_a<T, MR>(mc, kc, p.a + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf, pt);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const T* bp = bbuf + (jr / NR) * kc * NR;
-          const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const T* bp = bbuf + (jr / NR) * kc * NR;
+            const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
             T* c = p.c + (ic + ir) * p.rsc + (jc + jr) * p.csc;
             if (direct) pt.da(kc, p.a + (ic + ir) * p.rsa + pc, p.rsa, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);
             else kern(kc, abuf + (ir / MR) * kc * MR, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);

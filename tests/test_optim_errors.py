@@ -116,52 +116,129 @@ def test_param_list_errors_like_torch():
     assert "Parameter Group 0" in repr(oe) and "betas: (0.9, 0.999)" in repr(oe)
 
 
+ADAM = dict(lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0, eps=1e-8, amsgrad=False, maximize=False,
+            decoupled_weight_decay=False)
+SGD = dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+
+
 def test_kernel_argument_errors():
     p = ember.nn.Parameter(ember.ones(4))
     g = ember.ones(4)
     step = _C.zeros(())
+    steps = _C._optim_steps
     with pytest.raises(ValueError, match="state 'exp_avg' has shape"):
-        _C._adam_step(
-            p,
-            g,
-            ember.zeros(3),
-            ember.zeros(4),
-            None,
-            step,
-            0.1,
-            0.9,
-            0.999,
-            0,
-            1e-8,
-            False,
-            False,
-            False,
-        )
+        steps("adam", [p], [g], [[ember.zeros(3), ember.zeros(4), None]], [step], [], **ADAM)
     with pytest.raises(ValueError, match="missing state 'max_exp_avg_sq'"):
-        _C._adam_step(
-            p,
-            g,
-            ember.zeros(4),
-            ember.zeros(4),
-            None,
-            step,
-            0.1,
-            0.9,
-            0.999,
-            0,
-            1e-8,
-            True,
-            False,
-            False,
-        )
+        steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [step], [], **{**ADAM, "amsgrad": True})
     with pytest.raises(ValueError, match="gradient has shape"):
-        _C._sgd_step(p, ember.ones(5), None, 0.1, 0.0, 0.0, 0.0, False, False)
+        steps("sgd", [p], [ember.ones(5)], [[None]], [], [], **SGD)
     with pytest.raises(TypeError, match="gradient has dtype"):
-        _C._sgd_step(p, ember.ones(4).double(), None, 0.1, 0.0, 0.0, 0.0, False, False)
+        steps("sgd", [p], [ember.ones(4).double()], [[None]], [], [], **SGD)
     with pytest.raises(TypeError, match="floating-point"):
-        _C._sgd_step(
-            ember.ones(4).long(), ember.ones(4).long(), None, 0.1, 0.0, 0.0, 0.0, False, False
-        )
+        steps("sgd", [ember.ones(4).long()], [ember.ones(4).long()], [[None]], [], [], **SGD)
     with pytest.raises(ValueError, match="'step' must be a 1-element tensor"):
-        _C._adagrad_step(p, g, ember.zeros(4), ember.zeros(2), 0.1, 0, 0, 1e-10, False)
+        steps("adagrad", [p], [g], [[ember.zeros(4)]], [ember.zeros(2)], [], lr=0.1, eps=1e-10)
+    with pytest.raises(ValueError, match="got 1 parameters but 2 gradients"):
+        steps("sgd", [p], [g, g], [[None]], [], [], **SGD)
+    with pytest.raises(ValueError, match="got 1 parameters but 0 step counters"):
+        steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [], [], **ADAM)
+    with pytest.raises(TypeError, match="unexpected hyperparameter 'betas'"):
+        steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [step], [], betas=(0.9, 0.99))
+    with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
+        steps("lion", [p], [g], [[]], [step], [])
     np.testing.assert_array_equal(p.detach().numpy(), np.ones(4))  # nothing was written
+    assert step.item() == 0
+
+
+def test_group_step_checks_every_parameter_before_writing():
+    # A bad third parameter: the first two are not updated and no step counter advances (torch's
+    # per-parameter loop would have updated the first two before raising).
+    ps = [ember.nn.Parameter(ember.ones(n)) for n in (3, 70000, 5)]
+    for p in ps:
+        p.grad = ember.ones(p.shape)
+    opt = ember.optim.Adam(ps, lr=0.1)
+    opt.step()
+    before = [p.detach().numpy().copy() for p in ps]
+    good = opt.state[ps[2]]["exp_avg"]
+    opt.state[ps[2]]["exp_avg"] = ember.zeros(4)
+    with pytest.raises(ValueError, match=r"Adam: state 'exp_avg' has shape \(4,\) but the parameter has shape \(5,\)"):
+        opt.step()
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.detach().numpy(), b)
+    assert all(opt.state[p]["step"].item() == 1 for p in ps)
+    opt.state[ps[2]]["exp_avg"] = good
+    opt.step()
+    assert all(opt.state[p]["step"].item() == 2 for p in ps)
+    assert all((p.detach().numpy() < b).all() for p, b in zip(ps, before))
+
+
+GROUP_CASES = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adadelta", dict(lr=0.5)),
+    ("Adamax", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01)),
+]
+
+
+@pytest.mark.parametrize("name,kw", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
+def test_group_step_equals_one_parameter_at_a_time(name, kw):
+    # One call updates the whole group, threads splitting the elements of all parameters evenly
+    # (sizes across the 32768-element grain, empty, 1-element, non-contiguous, float64 beside
+    # float32): bit for bit what one optimizer per parameter gives.
+    rng = np.random.default_rng(0)
+    shapes = [(70001,), (0,), (1,), (5, 3), (40000,), (7, 9)]
+    dtypes = [np.float32, np.float32, np.float32, np.float32, np.float64, np.float32]
+    init = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+
+    def params():
+        ps = [ember.nn.Parameter(ember.tensor(a)) for a in init]
+        ps[3] = ember.nn.Parameter(ember.tensor(init[3].T.copy()).t())  # non-contiguous (5, 3)
+        return ps
+
+    group, single = params(), params()
+    assert not group[3].is_contiguous()
+    opt = getattr(ember.optim, name)(group, **kw)
+    opts = [getattr(ember.optim, name)([p], **kw) for p in single]
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(2)
+        for step in range(3):
+            grads = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+            for ps in (group, single):
+                for p, g in zip(ps, grads):
+                    p.grad = ember.tensor(g)
+            opt.step()
+            for o in opts:
+                o.step()
+    finally:
+        ember.set_num_threads(old)
+    for a, b in zip(group, single):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert not np.array_equal(group[0].detach().numpy(), init[0])
+
+
+def test_group_step_with_a_repeated_parameter_updates_it_twice_in_order():
+    # The same tensor twice in one call (torch warns about duplicate parameters, then its loop
+    # updates twice): overlapping memory is updated one parameter after another.
+    kw = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+    p, q = ember.ones(50000), ember.ones(50000)
+    g = ember.full((50000,), 0.5)
+    out = _C._optim_steps("sgd", [p, p], [g, g], [[None], [None]], [], [], **kw)
+    for _ in range(2):
+        _C._optim_steps("sgd", [q], [g], [[None]], [], [], **kw)
+    np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert out[0][0] is not out[1][0]
+    views, r = ember.ones(50000), ember.ones(50000)  # overlapping views: also one after the other
+    _C._optim_steps("sgd", [views[::2], views[:100]], [g[:25000], g[:100]], [[None], [None]], [], [], **kw)
+    _C._optim_steps("sgd", [r[::2]], [g[:25000]], [[None]], [], [], **kw)
+    _C._optim_steps("sgd", [r[:100]], [g[:100]], [[None]], [], [], **kw)
+    np.testing.assert_array_equal(views.numpy(), r.numpy())
+    assert views[0].item() == pytest.approx(0.9) and views[1].item() == pytest.approx(0.95)
+    p, q = ember.ones(100), ember.ones(100)  # q's gradient is p: read after p's update
+    _C._optim_steps("sgd", [p, q], [g[:100], p], [[None], [None]], [], [], **{**kw, "momentum": 0.0})
+    np.testing.assert_allclose(q.numpy(), np.full(100, 1 - 0.1 * 0.95, np.float32), rtol=1e-6)

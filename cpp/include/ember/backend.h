@@ -62,6 +62,13 @@ struct OptimParams {
   double c0 = 0, c1 = 0, c2 = 0, c3 = 0;     // per-step coefficients (kind-specific)
   bool flag = false;                         // RAdam: rectified (rho_t > 5)
 };
+// One parameter's update: param, grad and the kind's state tensors (in the order of ops/optim.h),
+// all contiguous with param's shape and floating dtype, on one device; grad is only read.
+struct OptimJob {
+  Tensor param, grad;
+  std::vector<Tensor> state;
+  OptimParams p;
+};
 // --- end optimizer family ---
 enum class ScanOp : int { Sum, Prod };
 
@@ -179,10 +186,9 @@ struct Backend {
                     Scalar alpha, const void* A, int64_t lda, const void* B, int64_t ldb, Scalar beta,
                     void* C, int64_t ldc) = 0;
   // --- optimizer family ----------------------------------------------------------------------
-  // One fused update of param in place from grad and the kind's state tensors (in the order of
-  // ops/optim.h), all contiguous with param's shape and floating dtype; grad is only read.
-  virtual void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad,
-                          const std::vector<Tensor>& state, const OptimParams& p) = 0;
+  // One fused update per job, in place (see OptimJob), all jobs in one pass: a multi-tensor step
+  // whose threads split the jobs' elements evenly, however the parameters' sizes fall.
+  virtual void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) = 0;
 
   // --- convolution (conv branch) ---------------------------------------------------------------
   // Contiguous float tensors of one dtype, shapes as in ConvGeom; outputs are overwritten.

@@ -63,10 +63,7 @@ struct CpuBackend final : Backend {
     cpu::gemm(dt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
   // --- optimizer family ---
-  void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
-                  const OptimParams& p) override {
-    cpu::optim_step(kind, param, grad, state, p);
-  }
+  void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) override { cpu::optim_step(kind, jobs); }
   // --- convolution (conv branch) ---
   void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
     cpu::conv2d_forward(g, x, w, b, y);

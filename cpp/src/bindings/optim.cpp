@@ -1,6 +1,6 @@
-// Bindings for the fused optimizer updates used by ember.optim: _C._<name>_step(param, grad,
-// state tensors..., step, hyperparameters...). One call per parameter; the GIL is released
-// around the kernel. State tensors that an option turns off are passed as None.
+// Binding for the fused optimizer updates used by ember.optim: _C._optim_steps(kind, params,
+// grads, states, steps, mu_products, **hyperparameters) updates a whole parameter group in one
+// call (ops::optim_steps_), with the GIL released. State tensors that an option turns off are None.
 #include "common.h"
 #include "ember/ops/optim.h"
 
@@ -10,115 +10,71 @@ namespace {
 using OptT = std::optional<Tensor>;
 Tensor opt(const OptT& t) { return t ? *t : Tensor(); }
 
-std::vector<Tensor> run(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
-                        const Tensor& step, const Tensor& mu_product, const ops::OptimHyper& h) {
-  py::gil_scoped_release r;
-  return ops::optim_step_(kind, param, grad, std::move(state), step, mu_product, h);
+// _optim_steps' keyword arguments: OptimHyper's fields by name.
+ops::OptimHyper hyper_from(const py::kwargs& kw) {
+  ops::OptimHyper h;
+  for (const auto& item : kw) {
+    const std::string k = py::cast<std::string>(item.first);
+    const py::handle v = item.second;
+    double* d = k == "lr" ? &h.lr : k == "weight_decay" ? &h.weight_decay : k == "eps" ? &h.eps
+              : k == "momentum" ? &h.momentum : k == "dampening" ? &h.dampening : k == "beta1" ? &h.beta1
+              : k == "beta2" ? &h.beta2 : k == "lr_decay" ? &h.lr_decay : k == "alpha" ? &h.alpha
+              : k == "rho" ? &h.rho : k == "momentum_decay" ? &h.momentum_decay : nullptr;
+    bool* b = k == "maximize" ? &h.maximize : k == "nesterov" ? &h.nesterov : k == "amsgrad" ? &h.amsgrad
+            : k == "decoupled_weight_decay" ? &h.decoupled_weight_decay : k == "centered" ? &h.centered
+            : nullptr;
+    if (d) *d = py::cast<double>(v);
+    else if (b) *b = py::cast<bool>(v);
+    else throw py::type_error("_optim_steps: unexpected hyperparameter '" + k + "'");
+  }
+  return h;
+}
+
+OptimKind kind_from(const std::string& k) {
+  if (k == "sgd") return OptimKind::SGD;
+  if (k == "adam") return OptimKind::Adam;
+  if (k == "adagrad") return OptimKind::Adagrad;
+  if (k == "rmsprop") return OptimKind::RMSprop;
+  if (k == "adadelta") return OptimKind::Adadelta;
+  if (k == "adamax") return OptimKind::Adamax;
+  if (k == "nadam") return OptimKind::NAdam;
+  if (k == "radam") return OptimKind::RAdam;
+  throw py::value_error("_optim_steps: unknown optimizer '" + k + "'");
+}
+
+std::vector<Tensor> defined_or_empty(const std::vector<OptT>& v) {
+  std::vector<Tensor> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = opt(v[i]);
+  return out;
 }
 }  // namespace
 
 void bind_optim(py::module_& m) {
   m.def(
-      "_sgd_step",
-      [](const Tensor& param, const Tensor& grad, const OptT& momentum_buffer, double lr, double momentum,
-         double dampening, double weight_decay, bool nesterov, bool maximize) -> py::object {
-        ops::OptimHyper h;
-        h.lr = lr, h.momentum = momentum, h.dampening = dampening, h.weight_decay = weight_decay;
-        h.nesterov = nesterov, h.maximize = maximize;
-        auto s = run(OptimKind::SGD, param, grad, {opt(momentum_buffer)}, Tensor(), Tensor(), h);
-        return s[0].defined() ? py::cast(s[0]) : py::none();
+      "_optim_steps",
+      [](const std::string& kind, const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+         const std::vector<std::vector<OptT>>& states, const std::vector<OptT>& steps,
+         const std::vector<OptT>& mu_products, const py::kwargs& kw) {
+        const OptimKind k = kind_from(kind);
+        const ops::OptimHyper h = hyper_from(kw);
+        std::vector<std::vector<Tensor>> st(states.size());
+        for (size_t i = 0; i < states.size(); ++i) st[i] = defined_or_empty(states[i]);
+        std::vector<std::vector<Tensor>> out;
+        {
+          py::gil_scoped_release r;
+          out = ops::optim_steps_(k, params, grads, std::move(st), defined_or_empty(steps),
+                                  defined_or_empty(mu_products), h);
+        }
+        std::vector<std::vector<OptT>> res(out.size());
+        for (size_t i = 0; i < out.size(); ++i)
+          for (const Tensor& t : out[i]) res[i].push_back(t.defined() ? OptT(t) : std::nullopt);
+        return res;
       },
-      py::arg("param"), py::arg("grad"), py::arg("momentum_buffer"), py::arg("lr"), py::arg("momentum"),
-      py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-      "One SGD update of param in place; returns the momentum buffer (created on the first step).");
-  m.def(
-      "_adam_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-         const OptT& max_exp_avg_sq, const Tensor& step, double lr, double beta1, double beta2,
-         double weight_decay, double eps, bool amsgrad, bool maximize, bool decoupled_weight_decay) {
-        ops::OptimHyper h;
-        h.lr = lr, h.beta1 = beta1, h.beta2 = beta2, h.weight_decay = weight_decay, h.eps = eps;
-        h.amsgrad = amsgrad, h.maximize = maximize, h.decoupled_weight_decay = decoupled_weight_decay;
-        run(OptimKind::Adam, param, grad, {exp_avg, exp_avg_sq, opt(max_exp_avg_sq)}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"),
-      py::arg("step"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("weight_decay"), py::arg("eps"),
-      py::arg("amsgrad"), py::arg("maximize"), py::arg("decoupled_weight_decay"),
-      "One Adam (decoupled_weight_decay: AdamW) update of param in place.");
-  m.def(
-      "_adagrad_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& sum, const Tensor& step, double lr,
-         double weight_decay, double lr_decay, double eps, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.weight_decay = weight_decay, h.lr_decay = lr_decay, h.eps = eps, h.maximize = maximize;
-        run(OptimKind::Adagrad, param, grad, {sum}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("sum"), py::arg("step"), py::arg("lr"), py::arg("weight_decay"),
-      py::arg("lr_decay"), py::arg("eps"), py::arg("maximize"), "One Adagrad update of param in place.");
-  m.def(
-      "_rmsprop_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& square_avg, const OptT& grad_avg,
-         const OptT& momentum_buffer, const Tensor& step, double lr, double alpha, double eps, double weight_decay,
-         double momentum, bool centered, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.alpha = alpha, h.eps = eps, h.weight_decay = weight_decay, h.momentum = momentum;
-        h.centered = centered, h.maximize = maximize;
-        run(OptimKind::RMSprop, param, grad, {square_avg, opt(grad_avg), opt(momentum_buffer)}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("square_avg"), py::arg("grad_avg"), py::arg("momentum_buffer"),
-      py::arg("step"), py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"),
-      py::arg("momentum"), py::arg("centered"), py::arg("maximize"), "One RMSprop update of param in place.");
-  m.def(
-      "_adadelta_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& acc_delta,
-         const Tensor& step, double lr, double rho, double eps, double weight_decay, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.rho = rho, h.eps = eps, h.weight_decay = weight_decay, h.maximize = maximize;
-        run(OptimKind::Adadelta, param, grad, {square_avg, acc_delta}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("square_avg"), py::arg("acc_delta"), py::arg("step"),
-      py::arg("lr"), py::arg("rho"), py::arg("eps"), py::arg("weight_decay"), py::arg("maximize"),
-      "One Adadelta update of param in place.");
-  m.def(
-      "_adamax_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_inf, const Tensor& step,
-         double lr, double beta1, double beta2, double eps, double weight_decay, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.beta1 = beta1, h.beta2 = beta2, h.eps = eps, h.weight_decay = weight_decay;
-        h.maximize = maximize;
-        run(OptimKind::Adamax, param, grad, {exp_avg, exp_inf}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_inf"), py::arg("step"), py::arg("lr"),
-      py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("maximize"),
-      "One Adamax update of param in place.");
-  m.def(
-      "_nadam_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-         const Tensor& mu_product, const Tensor& step, double lr, double beta1, double beta2, double weight_decay,
-         double momentum_decay, double eps, bool decoupled_weight_decay, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.beta1 = beta1, h.beta2 = beta2, h.weight_decay = weight_decay;
-        h.momentum_decay = momentum_decay, h.eps = eps, h.decoupled_weight_decay = decoupled_weight_decay;
-        h.maximize = maximize;
-        run(OptimKind::NAdam, param, grad, {exp_avg, exp_avg_sq}, step, mu_product, h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("mu_product"),
-      py::arg("step"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("weight_decay"),
-      py::arg("momentum_decay"), py::arg("eps"), py::arg("decoupled_weight_decay"), py::arg("maximize"),
-      "One NAdam update of param in place.");
-  m.def(
-      "_radam_step",
-      [](const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-         const Tensor& step, double lr, double beta1, double beta2, double weight_decay, double eps,
-         bool decoupled_weight_decay, bool maximize) {
-        ops::OptimHyper h;
-        h.lr = lr, h.beta1 = beta1, h.beta2 = beta2, h.weight_decay = weight_decay, h.eps = eps;
-        h.decoupled_weight_decay = decoupled_weight_decay, h.maximize = maximize;
-        run(OptimKind::RAdam, param, grad, {exp_avg, exp_avg_sq}, step, Tensor(), h);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("step"),
-      py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("weight_decay"), py::arg("eps"),
-      py::arg("decoupled_weight_decay"), py::arg("maximize"), "One RAdam update of param in place.");
+      py::arg("kind"), py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("steps"),
+      py::arg("mu_products"),
+      "One update of every parameter in place, in one call (kind: 'sgd', 'adam', ...; states[i]: "
+      "params[i]'s state tensors in the kernel's order, None where off; keyword arguments: the "
+      "hyperparameters). Returns the states (SGD's momentum buffers created on the first step).");
 }
 
 }  // namespace ember::py_bind

@@ -4,7 +4,10 @@
 // bump version counters but record no history. Non-contiguous tensors go through contiguous copies.
 #include "ember/ops/optim.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include "common.h"
 
@@ -148,9 +151,13 @@ Tensor contiguous_copy(const Tensor& t) {
 
 }  // namespace
 
-std::vector<Tensor> optim_step_(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
-                                const Tensor& step, const Tensor& mu_product, const OptimHyper& h) {
-  const char* op = kind_name(kind);
+namespace {
+
+// Checks one parameter's arguments (nothing is written yet) and completes its state list: options
+// that are off become undefined, SGD's missing momentum buffer is allocated (filled from the
+// gradient by the kernel). Returns whether it was allocated.
+bool check_param(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor>& state,
+                 const Tensor& mu_product, const OptimHyper& h, const char* op) {
   EMBER_CHECK(param.defined() && param.is_floating_point(), TypeError, op,
               ": can only optimize floating-point tensors, got ", param.defined() ? dtype_name(param.dtype()) : "None");
   check_like(grad, param, op, "gradient");
@@ -161,32 +168,120 @@ std::vector<Tensor> optim_step_(OptimKind kind, const Tensor& param, const Tenso
     if (!names[i]) {
       state[i] = Tensor();
     } else if (kind == OptimKind::SGD && !state[i].defined()) {
-      state[i] = Tensor::empty(param.shape(), param.dtype(), param.device());  // filled from grad
+      state[i] = Tensor::empty(param.shape(), param.dtype(), param.device());
       first = true;
     } else {
       check_like(state[i], param, op, names[i]);
     }
   }
   if (kind == OptimKind::NAdam) check_counter(mu_product, op, "mu_product");
-  OptimParams o = step_params(kind, h, step, mu_product, op);
-  o.first = first;
-  if (param.numel() == 0) return state;
+  return first;
+}
 
-  // The kernel wants contiguous operands: run on copies of the others, then write them back.
-  Tensor p = param.is_contiguous() ? param : contiguous_copy(param);
-  Tensor g = grad.is_contiguous() ? grad : contiguous_copy(grad);
-  std::vector<Tensor> s(state.size());
-  for (size_t i = 0; i < state.size(); ++i)
-    if (state[i].defined()) s[i] = state[i].is_contiguous() ? state[i] : contiguous_copy(state[i]);
-  backend_of(param).optim_step(kind, p, g, s, o);
-  if (!p.same(param)) copy_into(param, p);
-  param.bump_version();
-  for (size_t i = 0; i < state.size(); ++i) {
-    if (!state[i].defined()) continue;
-    if (!s[i].same(state[i])) copy_into(state[i], s[i]);
-    state[i].bump_version();
+// Whether the memory of two parameters' tensors (param, grad, states: spans from the lowest to the
+// highest element address) may overlap: then they are updated one after another, in order, as
+// torch's loop would. (A sweep over the sorted spans: an overlap between two parameters shows
+// against the furthest-reaching span seen so far, or earlier between that one and another.)
+bool may_overlap(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<std::vector<Tensor>>& states) {
+  struct Span {
+    uintptr_t lo, hi;
+    size_t owner;
+    bool operator<(const Span& o) const { return lo < o.lo; }
+  };
+  std::vector<Span> spans;
+  auto add = [&](const Tensor& t, size_t owner) {
+    if (!t.defined() || t.numel() == 0) return;
+    int64_t lo = 0, hi = 0;
+    for (size_t d = 0; d < t.shape().size(); ++d) {
+      const int64_t ext = (t.shape()[d] - 1) * t.strides()[d];
+      (ext < 0 ? lo : hi) += ext;
+    }
+    const auto base = reinterpret_cast<uintptr_t>(t.raw_data());
+    const auto item = static_cast<int64_t>(t.itemsize());
+    spans.push_back({base + lo * item, base + (hi + 1) * item, owner});
+  };
+  for (size_t i = 0; i < params.size(); ++i) {
+    add(params[i], i);
+    add(grads[i], i);
+    for (const Tensor& s : states[i]) add(s, i);
   }
-  return state;
+  std::sort(spans.begin(), spans.end());
+  uintptr_t reach = 0;
+  size_t owner = 0;
+  for (const Span& s : spans) {
+    if (s.lo < reach && s.owner != owner) return true;
+    if (s.hi > reach) reach = s.hi, owner = s.owner;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::vector<Tensor>> optim_steps_(OptimKind kind, const std::vector<Tensor>& params,
+                                              const std::vector<Tensor>& grads,
+                                              std::vector<std::vector<Tensor>> states,
+                                              const std::vector<Tensor>& steps,
+                                              const std::vector<Tensor>& mu_products, const OptimHyper& h) {
+  const char* op = kind_name(kind);
+  const size_t n = params.size();
+  auto check_len = [&](size_t got, const char* what) {
+    EMBER_CHECK(got == n, ValueError, op, ": got ", n, " parameters but ", got, " ", what);
+  };
+  check_len(grads.size(), "gradients");
+  check_len(states.size(), "state lists");
+  if (kind != OptimKind::SGD) check_len(steps.size(), "step counters");
+  if (kind == OptimKind::NAdam) check_len(mu_products.size(), "mu_product counters");
+  auto step_of = [&](size_t i) { return kind == OptimKind::SGD ? Tensor() : steps[i]; };
+  auto mu_of = [&](size_t i) { return kind == OptimKind::NAdam ? mu_products[i] : Tensor(); };
+
+  // Every argument is checked before anything (a parameter, a state, a counter) is written.
+  std::vector<char> first(n);
+  for (size_t i = 0; i < n; ++i) {
+    first[i] = check_param(kind, params[i], grads[i], states[i], mu_of(i), h, op);
+    if (kind != OptimKind::SGD) check_counter(steps[i], op, "step");
+    if (i > 0) check_same_device(params[i], params[0], op);
+  }
+
+  // The kernels want contiguous operands: non-contiguous ones run on copies, written back after.
+  // Parameters [b, e) in one backend pass.
+  auto update = [&](size_t b, size_t e) {
+    std::vector<OptimJob> jobs(e - b);
+    for (size_t i = b; i < e; ++i) {
+      OptimJob& j = jobs[i - b];
+      j.p = step_params(kind, h, step_of(i), mu_of(i), op);
+      j.p.first = first[i];
+      j.param = params[i].is_contiguous() ? params[i] : contiguous_copy(params[i]);
+      j.grad = grads[i].is_contiguous() ? grads[i] : contiguous_copy(grads[i]);
+      j.state.resize(states[i].size());
+      for (size_t k = 0; k < states[i].size(); ++k) {
+        const Tensor& t = states[i][k];
+        if (t.defined()) j.state[k] = t.is_contiguous() ? t : contiguous_copy(t);
+      }
+    }
+    backend_of(params[b]).optim_step(kind, jobs);
+    for (size_t i = b; i < e; ++i) {
+      const OptimJob& j = jobs[i - b];
+      if (!j.param.same(params[i])) copy_into(params[i], j.param);
+      params[i].bump_version();
+      for (size_t k = 0; k < states[i].size(); ++k) {
+        if (!states[i][k].defined()) continue;
+        if (!j.state[k].same(states[i][k])) copy_into(states[i][k], j.state[k]);
+        states[i][k].bump_version();
+      }
+    }
+  };
+  if (n > 1 && may_overlap(params, grads, states)) {
+    for (size_t i = 0; i < n; ++i) update(i, i + 1);
+  } else if (n > 0) {
+    update(0, n);
+  }
+  return states;
+}
+
+std::vector<Tensor> optim_step_(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
+                                const Tensor& step, const Tensor& mu_product, const OptimHyper& h) {
+  return optim_steps_(kind, {param}, {grad}, {std::move(state)}, {step}, {mu_product}, h)[0];
 }
 
 }  // namespace ember::ops

@@ -54,23 +54,21 @@ class Adadelta(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, adadelta_step, zeros_like = self.state, _C._adadelta_step, _C.zeros_like
+        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
-            args = (
-                float(group["lr"]),
-                group["rho"],
-                group["eps"],
-                group["weight_decay"],
-                group["maximize"],
-            )
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
                 st = state[p]
                 if len(st) == 0:
                     st["step"] = _counter()
                     st["square_avg"] = zeros_like(p)
                     st["acc_delta"] = zeros_like(p)
-                adadelta_step(p, g, st["square_avg"], st["acc_delta"], st["step"], *args)
+            if params:
+                _C._optim_steps(
+                    "adadelta", params, [p.grad for p in params],
+                    [[state[p]["square_avg"], state[p]["acc_delta"]] for p in params],
+                    [state[p]["step"] for p in params], [],
+                    lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], maximize=group["maximize"],
+                )
         return loss

@@ -64,21 +64,17 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, adagrad_step = self.state, _C._adagrad_step
+        state = self.state
         for group in self.param_groups:
-            args = (
-                float(group["lr"]),
-                group["weight_decay"],
-                group["lr_decay"],
-                group["eps"],
-                group["maximize"],
-            )
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if len(st) == 0:
-                    self._init_state(p, st, self.defaults["initial_accumulator_value"])
-                adagrad_step(p, g, st["sum"], st["step"], *args)
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if len(state[p]) == 0:
+                    self._init_state(p, state[p], self.defaults["initial_accumulator_value"])
+            if params:
+                _C._optim_steps(
+                    "adagrad", params, [p.grad for p in params], [[state[p]["sum"]] for p in params],
+                    [state[p]["step"] for p in params], [],
+                    lr=float(group["lr"]), weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
+                    eps=group["eps"], maximize=group["maximize"],
+                )
         return loss

@@ -77,23 +77,13 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, adam_step, zeros_like = self.state, _C._adam_step, _C.zeros_like
+        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            args = (
-                float(group["lr"]),
-                float(beta1),
-                float(beta2),
-                group["weight_decay"],
-                group["eps"],
-                amsgrad,
-                group["maximize"],
-                group["decoupled_weight_decay"],
-            )
+            params, states, steps = [], [], []
             for p in group["params"]:
-                g = p.grad
-                if g is None:
+                if p.grad is None:
                     continue
                 st = state[p]
                 if len(st) == 0:
@@ -102,13 +92,14 @@ class Adam(Optimizer):
                     st["exp_avg_sq"] = zeros_like(p)
                     if amsgrad:
                         st["max_exp_avg_sq"] = zeros_like(p)
-                adam_step(
-                    p,
-                    g,
-                    st["exp_avg"],
-                    st["exp_avg_sq"],
-                    st.get("max_exp_avg_sq"),
-                    st["step"],
-                    *args,
+                params.append(p)
+                states.append([st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq")])
+                steps.append(st["step"])
+            if params:
+                _C._optim_steps(
+                    "adam", params, [p.grad for p in params], states, steps, [],
+                    lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2),
+                    weight_decay=group["weight_decay"], eps=group["eps"], amsgrad=amsgrad,
+                    maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
                 )
         return loss

@@ -64,21 +64,12 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, rmsprop_step, zeros_like = self.state, _C._rmsprop_step, _C.zeros_like
+        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             momentum, centered = group["momentum"], group["centered"]
-            args = (
-                float(group["lr"]),
-                group["alpha"],
-                group["eps"],
-                group["weight_decay"],
-                momentum,
-                centered,
-                group["maximize"],
-            )
+            params, states, steps = [], [], []
             for p in group["params"]:
-                g = p.grad
-                if g is None:
+                if p.grad is None:
                     continue
                 st = state[p]
                 if len(st) == 0:
@@ -88,13 +79,14 @@ class RMSprop(Optimizer):
                         st["momentum_buffer"] = zeros_like(p)
                     if centered:
                         st["grad_avg"] = zeros_like(p)
-                rmsprop_step(
-                    p,
-                    g,
-                    st["square_avg"],
-                    st.get("grad_avg"),
-                    st.get("momentum_buffer"),
-                    st["step"],
-                    *args,
+                params.append(p)
+                states.append([st["square_avg"], st.get("grad_avg"), st.get("momentum_buffer")])
+                steps.append(st["step"])
+            if params:
+                _C._optim_steps(
+                    "rmsprop", params, [p.grad for p in params], states, steps, [],
+                    lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+                    maximize=group["maximize"],
                 )
         return loss

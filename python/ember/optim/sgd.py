@@ -61,23 +61,19 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, sgd_step = self.state, _C._sgd_step
+        state = self.state
         for group in self.param_groups:
-            lr, momentum = float(group["lr"]), group["momentum"]
-            args = (
-                momentum,
-                group["dampening"],
-                group["weight_decay"],
-                group["nesterov"],
-                group["maximize"],
+            momentum = group["momentum"]
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            bufs = [state[p].get("momentum_buffer") for p in params] if momentum != 0 else [None] * len(params)
+            out = _C._optim_steps(
+                "sgd", params, [p.grad for p in params], [[b] for b in bufs], [], [],
+                lr=float(group["lr"]), momentum=momentum, dampening=group["dampening"],
+                weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"],
             )
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if momentum != 0:
-                    st = state[p]
-                    st["momentum_buffer"] = sgd_step(p, g, st.get("momentum_buffer"), lr, *args)
-                else:
-                    sgd_step(p, g, None, lr, *args)
+            if momentum != 0:
+                for p, st in zip(params, out):
+                    state[p]["momentum_buffer"] = st[0]
         return loss

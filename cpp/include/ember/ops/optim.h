@@ -39,4 +39,14 @@ std::vector<Tensor> optim_step_(OptimKind kind, const Tensor& param, const Tenso
                                 std::vector<Tensor> state, const Tensor& step, const Tensor& mu_product,
                                 const OptimHyper& h);
 
+// The same update for a list of parameters in one call (a multi-tensor step): states[i], steps[i]
+// and mu_products[i] belong to params[i] (steps may be empty for SGD, mu_products for all but
+// NAdam). Every argument is checked before anything is written; then one kernel pass covers all
+// parameters (one after another if their memory may overlap). Returns the states.
+std::vector<std::vector<Tensor>> optim_steps_(OptimKind kind, const std::vector<Tensor>& params,
+                                              const std::vector<Tensor>& grads,
+                                              std::vector<std::vector<Tensor>> states,
+                                              const std::vector<Tensor>& steps,
+                                              const std::vector<Tensor>& mu_products, const OptimHyper& h);
+
 }  // namespace ember::ops

@@ -57,8 +57,7 @@ enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
 // optim.cpp (optimizer family)
-void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
-                const OptimParams& p);
+void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs);
 
 // --- conv.cpp, conv_direct.cpp (conv branch): see Backend for the contracts ----------------------
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);

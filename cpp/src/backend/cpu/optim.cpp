@@ -5,7 +5,9 @@
 // with FMA, addcdiv as self + (value * t1) / t2), so trajectories match torch to float tolerance.
 // Assumes: all tensors contiguous, one floating dtype, param's numel (ops/optim.cpp checks).
 // Built with -ffp-contract=off (CMakeLists.txt): every FMA here is explicit.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "cpu_backend.h"
 #include "loops.h"
@@ -287,53 +289,74 @@ EMBER_OPTIM_LOOP_(optim_avx512,
 
 constexpr int64_t kGrain = 1 << 15;  // elements per thread: the update is memory-bound
 
+// One parameter's update over an element range [b, e), for the CPU's ISA.
+using Runner = std::function<void(int64_t, int64_t)>;
+
 template <class K>
-void launch(const K& k, int64_t n) {
+Runner runner(const K& k) {
   const Isa isa = cpu_isa();
-  parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+  return [k, isa](int64_t b, int64_t e) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (isa == Isa::Avx512) return optim_avx512::run(k, b, e);
     if (isa == Isa::Avx2) return optim_avx2::run(k, b, e);
 #endif
     optim_base::run(k, b, e);
-  });
+  };
 }
 
 template <class T>
-void step_typed(OptimKind kind, const Tensor& p, const Tensor& g, const std::vector<Tensor>& s,
-                const OptimParams& o) {
-  const int64_t n = p.numel();
+Runner make_runner(OptimKind kind, const OptimJob& j) {
+  const Tensor &p = j.param, &g = j.grad;
+  const std::vector<Tensor>& s = j.state;
+  const OptimParams& o = j.p;
   switch (kind) {
     case OptimKind::SGD:
-      if (o.momentum != 0) return launch(SgdK<T, true>(p, g, s, o), n);
-      return launch(SgdK<T, false>(p, g, s, o), n);
+      if (o.momentum != 0) return runner(SgdK<T, true>(p, g, s, o));
+      return runner(SgdK<T, false>(p, g, s, o));
     case OptimKind::Adam:
-      if (o.amsgrad) return launch(AdamK<T, true>(p, g, s, o), n);
-      return launch(AdamK<T, false>(p, g, s, o), n);
-    case OptimKind::Adagrad: return launch(AdagradK<T>(p, g, s, o), n);
+      if (o.amsgrad) return runner(AdamK<T, true>(p, g, s, o));
+      return runner(AdamK<T, false>(p, g, s, o));
+    case OptimKind::Adagrad: return runner(AdagradK<T>(p, g, s, o));
     case OptimKind::RMSprop: {
       const bool mom = o.momentum > 0;
-      if (o.centered && mom) return launch(RmspropK<T, true, true>(p, g, s, o), n);
-      if (o.centered) return launch(RmspropK<T, true, false>(p, g, s, o), n);
-      if (mom) return launch(RmspropK<T, false, true>(p, g, s, o), n);
-      return launch(RmspropK<T, false, false>(p, g, s, o), n);
+      if (o.centered && mom) return runner(RmspropK<T, true, true>(p, g, s, o));
+      if (o.centered) return runner(RmspropK<T, true, false>(p, g, s, o));
+      if (mom) return runner(RmspropK<T, false, true>(p, g, s, o));
+      return runner(RmspropK<T, false, false>(p, g, s, o));
     }
-    case OptimKind::Adadelta: return launch(AdadeltaK<T>(p, g, s, o), n);
-    case OptimKind::Adamax: return launch(AdamaxK<T>(p, g, s, o), n);
-    case OptimKind::NAdam: return launch(NadamK<T>(p, g, s, o), n);
-    case OptimKind::RAdam: return launch(RadamK<T>(p, g, s, o), n);
+    case OptimKind::Adadelta: return runner(AdadeltaK<T>(p, g, s, o));
+    case OptimKind::Adamax: return runner(AdamaxK<T>(p, g, s, o));
+    case OptimKind::NAdam: return runner(NadamK<T>(p, g, s, o));
+    case OptimKind::RAdam: return runner(RadamK<T>(p, g, s, o));
   }
   throw RuntimeError("optim_step: unknown optimizer kind");
 }
 
 }  // namespace
 
-void optim_step(OptimKind kind, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state,
-                const OptimParams& p) {
-  if (param.numel() == 0) return;
-  dispatch_float(param.dtype(), "optim_step", [&](auto tag) {
-    using T = decltype(tag);
-    step_typed<T>(kind, param, grad, state, p);
+// The jobs' elements laid end to end, [start[i], start[i + 1]) for job i: parallel_for splits
+// that range evenly, so two threads share a step of many small parameters (LeNet: ten, one of
+// them 78% of the elements) as well as one of a single large one.
+void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) {
+  std::vector<Runner> run;
+  std::vector<int64_t> start{0};
+  run.reserve(jobs.size());
+  start.reserve(jobs.size() + 1);
+  for (const OptimJob& j : jobs) {
+    const int64_t n = j.param.numel();
+    if (n == 0) continue;
+    dispatch_float(j.param.dtype(), "optim_step", [&](auto tag) {
+      run.push_back(make_runner<decltype(tag)>(kind, j));
+    });
+    start.push_back(start.back() + n);
+  }
+  parallel_for(0, start.back(), kGrain, [&](int64_t b, int64_t e) {
+    size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), b) - start.begin()) - 1;
+    for (; b < e; ++i) {
+      const int64_t hi = std::min(e, start[i + 1]);
+      run[i](b - start[i], hi - start[i]);
+      b = hi;
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 """ember.optim validation errors: every invalid hyperparameter, parameter list and state_dict
 raises what torch raises (type and message); the fused kernels' argument checks."""
+
 import ember
 import numpy as np
 import pytest
@@ -116,9 +117,24 @@ def test_param_list_errors_like_torch():
     assert "Parameter Group 0" in repr(oe) and "betas: (0.9, 0.999)" in repr(oe)
 
 
-ADAM = dict(lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0, eps=1e-8, amsgrad=False, maximize=False,
-            decoupled_weight_decay=False)
-SGD = dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+ADAM = {
+    "lr": 0.1,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "weight_decay": 0,
+    "eps": 1e-8,
+    "amsgrad": False,
+    "maximize": False,
+    "decoupled_weight_decay": False,
+}
+SGD = {
+    "lr": 0.1,
+    "momentum": 0.0,
+    "dampening": 0.0,
+    "weight_decay": 0.0,
+    "nesterov": False,
+    "maximize": False,
+}
 
 
 def test_kernel_argument_errors():
@@ -129,7 +145,15 @@ def test_kernel_argument_errors():
     with pytest.raises(ValueError, match="state 'exp_avg' has shape"):
         steps("adam", [p], [g], [[ember.zeros(3), ember.zeros(4), None]], [step], [], **ADAM)
     with pytest.raises(ValueError, match="missing state 'max_exp_avg_sq'"):
-        steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [step], [], **{**ADAM, "amsgrad": True})
+        steps(
+            "adam",
+            [p],
+            [g],
+            [[ember.zeros(4), ember.zeros(4), None]],
+            [step],
+            [],
+            **{**ADAM, "amsgrad": True},
+        )
     with pytest.raises(ValueError, match="gradient has shape"):
         steps("sgd", [p], [ember.ones(5)], [[None]], [], [], **SGD)
     with pytest.raises(TypeError, match="gradient has dtype"):
@@ -143,7 +167,15 @@ def test_kernel_argument_errors():
     with pytest.raises(ValueError, match="got 1 parameters but 0 step counters"):
         steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [], [], **ADAM)
     with pytest.raises(TypeError, match="unexpected hyperparameter 'betas'"):
-        steps("adam", [p], [g], [[ember.zeros(4), ember.zeros(4), None]], [step], [], betas=(0.9, 0.99))
+        steps(
+            "adam",
+            [p],
+            [g],
+            [[ember.zeros(4), ember.zeros(4), None]],
+            [step],
+            [],
+            betas=(0.9, 0.99),
+        )
     with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
         steps("lion", [p], [g], [[]], [step], [])
     np.testing.assert_array_equal(p.detach().numpy(), np.ones(4))  # nothing was written
@@ -161,7 +193,10 @@ def test_group_step_checks_every_parameter_before_writing():
     before = [p.detach().numpy().copy() for p in ps]
     good = opt.state[ps[2]]["exp_avg"]
     opt.state[ps[2]]["exp_avg"] = ember.zeros(4)
-    with pytest.raises(ValueError, match=r"Adam: state 'exp_avg' has shape \(4,\) but the parameter has shape \(5,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Adam: state 'exp_avg' has shape \(4,\) but the parameter has shape \(5,\)",
+    ):
         opt.step()
     for p, b in zip(ps, before):
         np.testing.assert_array_equal(p.detach().numpy(), b)
@@ -173,15 +208,15 @@ def test_group_step_checks_every_parameter_before_writing():
 
 
 GROUP_CASES = [
-    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
-    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
-    ("AdamW", dict(lr=0.01)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
-    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
-    ("Adadelta", dict(lr=0.5)),
-    ("Adamax", dict(lr=0.01)),
-    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
-    ("RAdam", dict(lr=0.01)),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.01}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    ("Adadelta", {"lr": 0.5}),
+    ("Adamax", {"lr": 0.01}),
+    ("NAdam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.01}),
 ]
 
 
@@ -225,7 +260,14 @@ def test_group_step_equals_one_parameter_at_a_time(name, kw):
 def test_group_step_with_a_repeated_parameter_updates_it_twice_in_order():
     # The same tensor twice in one call (torch warns about duplicate parameters, then its loop
     # updates twice): overlapping memory is updated one parameter after another.
-    kw = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+    kw = {
+        "lr": 0.1,
+        "momentum": 0.9,
+        "dampening": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+        "maximize": False,
+    }
     p, q = ember.ones(50000), ember.ones(50000)
     g = ember.full((50000,), 0.5)
     out = _C._optim_steps("sgd", [p, p], [g, g], [[None], [None]], [], [], **kw)
@@ -234,11 +276,15 @@ def test_group_step_with_a_repeated_parameter_updates_it_twice_in_order():
     np.testing.assert_array_equal(p.numpy(), q.numpy())
     assert out[0][0] is not out[1][0]
     views, r = ember.ones(50000), ember.ones(50000)  # overlapping views: also one after the other
-    _C._optim_steps("sgd", [views[::2], views[:100]], [g[:25000], g[:100]], [[None], [None]], [], [], **kw)
+    _C._optim_steps(
+        "sgd", [views[::2], views[:100]], [g[:25000], g[:100]], [[None], [None]], [], [], **kw
+    )
     _C._optim_steps("sgd", [r[::2]], [g[:25000]], [[None]], [], [], **kw)
     _C._optim_steps("sgd", [r[:100]], [g[:100]], [[None]], [], [], **kw)
     np.testing.assert_array_equal(views.numpy(), r.numpy())
     assert views[0].item() == pytest.approx(0.9) and views[1].item() == pytest.approx(0.95)
     p, q = ember.ones(100), ember.ones(100)  # q's gradient is p: read after p's update
-    _C._optim_steps("sgd", [p, q], [g[:100], p], [[None], [None]], [], [], **{**kw, "momentum": 0.0})
+    _C._optim_steps(
+        "sgd", [p, q], [g[:100], p], [[None], [None]], [], [], **{**kw, "momentum": 0.0}
+    )
     np.testing.assert_allclose(q.numpy(), np.full(100, 1 - 0.1 * 0.95, np.float32), rtol=1e-6)

@@ -65,10 +65,16 @@ class Adadelta(Optimizer):
                     st["acc_delta"] = zeros_like(p)
             if params:
                 _C._optim_steps(
-                    "adadelta", params, [p.grad for p in params],
+                    "adadelta",
+                    params,
+                    [p.grad for p in params],
                     [[state[p]["square_avg"], state[p]["acc_delta"]] for p in params],
-                    [state[p]["step"] for p in params], [],
-                    lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
-                    weight_decay=group["weight_decay"], maximize=group["maximize"],
+                    [state[p]["step"] for p in params],
+                    [],
+                    lr=float(group["lr"]),
+                    rho=group["rho"],
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                    maximize=group["maximize"],
                 )
         return loss

@@ -72,9 +72,16 @@ class Adagrad(Optimizer):
                     self._init_state(p, state[p], self.defaults["initial_accumulator_value"])
             if params:
                 _C._optim_steps(
-                    "adagrad", params, [p.grad for p in params], [[state[p]["sum"]] for p in params],
-                    [state[p]["step"] for p in params], [],
-                    lr=float(group["lr"]), weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
-                    eps=group["eps"], maximize=group["maximize"],
+                    "adagrad",
+                    params,
+                    [p.grad for p in params],
+                    [[state[p]["sum"]] for p in params],
+                    [state[p]["step"] for p in params],
+                    [],
+                    lr=float(group["lr"]),
+                    weight_decay=group["weight_decay"],
+                    lr_decay=group["lr_decay"],
+                    eps=group["eps"],
+                    maximize=group["maximize"],
                 )
         return loss

@@ -97,9 +97,19 @@ class Adam(Optimizer):
                 steps.append(st["step"])
             if params:
                 _C._optim_steps(
-                    "adam", params, [p.grad for p in params], states, steps, [],
-                    lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2),
-                    weight_decay=group["weight_decay"], eps=group["eps"], amsgrad=amsgrad,
-                    maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
+                    "adam",
+                    params,
+                    [p.grad for p in params],
+                    states,
+                    steps,
+                    [],
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    weight_decay=group["weight_decay"],
+                    eps=group["eps"],
+                    amsgrad=amsgrad,
+                    maximize=group["maximize"],
+                    decoupled_weight_decay=group["decoupled_weight_decay"],
                 )
         return loss

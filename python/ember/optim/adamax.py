@@ -72,10 +72,17 @@ class Adamax(Optimizer):
                     st["exp_inf"] = zeros_like(p)
             if params:
                 _C._optim_steps(
-                    "adamax", params, [p.grad for p in params],
+                    "adamax",
+                    params,
+                    [p.grad for p in params],
                     [[state[p]["exp_avg"], state[p]["exp_inf"]] for p in params],
-                    [state[p]["step"] for p in params], [],
-                    lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2), eps=group["eps"],
-                    weight_decay=group["weight_decay"], maximize=group["maximize"],
+                    [state[p]["step"] for p in params],
+                    [],
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                    maximize=group["maximize"],
                 )
         return loss

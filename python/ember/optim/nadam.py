@@ -85,12 +85,19 @@ class NAdam(Optimizer):
                     st["exp_avg_sq"] = zeros_like(p)
             if params:
                 _C._optim_steps(
-                    "nadam", params, [p.grad for p in params],
+                    "nadam",
+                    params,
+                    [p.grad for p in params],
                     [[state[p]["exp_avg"], state[p]["exp_avg_sq"]] for p in params],
-                    [state[p]["step"] for p in params], [state[p]["mu_product"] for p in params],
-                    lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2),
-                    weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
-                    eps=group["eps"], decoupled_weight_decay=group["decoupled_weight_decay"],
+                    [state[p]["step"] for p in params],
+                    [state[p]["mu_product"] for p in params],
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    weight_decay=group["weight_decay"],
+                    momentum_decay=group["momentum_decay"],
+                    eps=group["eps"],
+                    decoupled_weight_decay=group["decoupled_weight_decay"],
                     maximize=group["maximize"],
                 )
         return loss

@@ -84,9 +84,18 @@ class RMSprop(Optimizer):
                 steps.append(st["step"])
             if params:
                 _C._optim_steps(
-                    "rmsprop", params, [p.grad for p in params], states, steps, [],
-                    lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
-                    weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+                    "rmsprop",
+                    params,
+                    [p.grad for p in params],
+                    states,
+                    steps,
+                    [],
+                    lr=float(group["lr"]),
+                    alpha=group["alpha"],
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                    momentum=momentum,
+                    centered=centered,
                     maximize=group["maximize"],
                 )
         return loss

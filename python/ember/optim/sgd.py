@@ -67,11 +67,24 @@ class SGD(Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            bufs = [state[p].get("momentum_buffer") for p in params] if momentum != 0 else [None] * len(params)
+            bufs = (
+                [state[p].get("momentum_buffer") for p in params]
+                if momentum != 0
+                else [None] * len(params)
+            )
             out = _C._optim_steps(
-                "sgd", params, [p.grad for p in params], [[b] for b in bufs], [], [],
-                lr=float(group["lr"]), momentum=momentum, dampening=group["dampening"],
-                weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"],
+                "sgd",
+                params,
+                [p.grad for p in params],
+                [[b] for b in bufs],
+                [],
+                [],
+                lr=float(group["lr"]),
+                momentum=momentum,
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
             )
             if momentum != 0:
                 for p, st in zip(params, out):

@@ -1,14 +1,17 @@
 """Ember vs PyTorch on the CPU, side by side in one process, interleaved, medians and ratios.
 
     pip install ".[bench]"   # torch 2.13
-    python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak 240]
+    python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak auto]
                                   [--only gemm conv train overhead rss]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
 MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, and peak
 RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
-Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed. --peak takes the
-FP32 FMA peak of one core (GFLOP/s, measured separately) and prints GEMM rates as % of it.
+Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed. GEMM rates are
+printed as % of the FP32 FMA peak: --peak auto (the default where a C compiler is found) builds
+bench/fma_peak.c and runs it, one copy per thread, right before and right after each thread
+count's GEMM rows (the machine's speed drifts; the higher of the two is used); --peak 240 takes
+a fixed per-core figure instead.
 """
 import argparse
 import json
@@ -36,6 +39,27 @@ LIBS = {"ember": ember, "torch": torch}
 
 
 SETTLE_S = 0.3
+
+
+_FMA_EXE = []
+
+
+def fma_peak(nt):
+    """FP32 FMA peak of nt cores now, GFLOP/s: bench/fma_peak.c (built once with cc), nt copies at
+    once; None without a C compiler."""
+    import shutil
+    import tempfile
+    if not _FMA_EXE:
+        cc = shutil.which("cc") or shutil.which("gcc")
+        exe = os.path.join(tempfile.mkdtemp(prefix="ember_fma_"), "fma_peak")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fma_peak.c")
+        flags = [] if ember._C._cpu_isa() == "avx512" else ["-DYMM"]
+        ok = cc and subprocess.run([cc, "-O2", *flags, src, "-o", exe], capture_output=True).returncode == 0
+        _FMA_EXE.append(exe if ok else None)
+    if _FMA_EXE[0] is None:
+        return None
+    procs = [subprocess.Popen([_FMA_EXE[0]], stdout=subprocess.PIPE, text=True) for _ in range(nt)]
+    return sum(float(p.communicate()[0].split()[0]) for p in procs)
 
 
 def other_load(window=0.2):
@@ -198,8 +222,9 @@ def main():
     ap.add_argument("--only", nargs="+", default=None, metavar="SECTION",
                     choices=["gemm", "conv", "train", "overhead", "rss"],
                     help="run only these sections (default: all)")
-    ap.add_argument("--peak", type=float, default=None,
-                    help="measured FP32 FMA peak per core in GFLOP/s: GEMM rows then show %% of peak")
+    ap.add_argument("--peak", default="auto",
+                    help="FP32 FMA peak per core in GFLOP/s for the GEMM rows' %% of peak, or 'auto' "
+                         "(measured in the run by bench/fma_peak.c), or 'none'")
     args = ap.parse_args()
     rep = 3 if args.quick else args.repeat
     run = lambda section: args.only is None or section in args.only  # noqa: E731
@@ -228,18 +253,32 @@ def main():
     for nt in args.threads:
         ember.set_num_threads(nt)
         torch.set_num_threads(nt)
-        for n in ([] if not run("gemm") else [512] if args.quick else [128, 512, 1024, 2048]):
+        sizes = [] if not run("gemm") else [512] if args.quick else [128, 512, 1024, 2048]
+        gemm_rows = []
+        peaks = [fma_peak(nt)] if sizes and args.peak == "auto" else []
+        for n in sizes:
             makers, flops = gemm(n)
             inner = max(1, 2 ** 24 // n ** 3 * 4)
             med = interleaved(makers, rep, inner=inner)
             med["numpy"] = numpy_gemm(n, nt, rep, inner)
             gf = {k: flops / v / 1e9 for k, v in med.items()}
-            pct = f" ({100 * gf['ember'] / (args.peak * nt):.0f}% of peak)" if args.peak else ""
             report(f"sgemm n={n}", nt, med,
-                   extra=f"  GFLOP/s ember {gf['ember']:.0f}{pct} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
+                   extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
             rows[-1]["gflops"] = gf
-            if args.peak:
-                rows[-1]["ember_pct_of_peak"] = 100 * gf["ember"] / (args.peak * nt)
+            gemm_rows.append(rows[-1])
+        if peaks:
+            peaks.append(fma_peak(nt))
+        peak = (max(peaks) if peaks and None not in peaks
+                else float(args.peak) * nt if args.peak not in ("auto", "none") else None)
+        if peak and gemm_rows:
+            print(f"{'':44s} {nt}T  FP32 FMA peak {peak:.0f} GFLOP/s"
+                  + (f" (measured before / after: {peaks[0]:.0f} / {peaks[1]:.0f})" if peaks else "")
+                  + "; ember at " + ", ".join(f"{r['workload'].split('=')[1]}: "
+                                               f"{100 * r['gflops']['ember'] / peak:.0f}%" for r in gemm_rows))
+            for r in gemm_rows:
+                r["peak_gflops"] = peak
+                r["ember_pct_of_peak"] = 100 * r["gflops"]["ember"] / peak
+                r["torch_pct_of_peak"] = 100 * r["gflops"]["torch"] / peak
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
                                       ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)

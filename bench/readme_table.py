@@ -1,6 +1,6 @@
 """The README's benchmark table from a compare_torch.py --json file:
 
-    python bench/compare_torch.py --threads 1 2 --peak 240 --json out.json
+    python bench/compare_torch.py --threads 1 2 --json out.json
     python bench/readme_table.py out.json
 """
 import json
@@ -35,6 +35,8 @@ def main(path):
                 extra = f"; ember {r['gflops']['ember']:.0f} GFLOP/s"
                 if "ember_pct_of_peak" in r:
                     extra += f" = {r['ember_pct_of_peak']:.0f}% of peak"
+                    if "torch_pct_of_peak" in r:
+                        extra += f", torch {r['torch_pct_of_peak']:.0f}%"
             if r.get("other_load", 0) > 0.1:
                 extra += f"; machine {100 * r['other_load']:.0f}% busy with other work: unreliable"
             cells.append(f"{fmt(r['ember'])} / {fmt(r['torch'])} {r['unit']} ({r['ratio']:.2f}x{extra})")

@@ -1,5 +1,5 @@
-// Optimizer updates (cpp/src/ops/optim.cpp): each applies one step of a torch.optim algorithm to
-// one parameter in place, outside autograd, as a single fused kernel pass. Hyperparameters carry
+// Optimizer updates (cpp/src/ops/optim.cpp): one step of a torch.optim algorithm, in place and
+// outside autograd, for one parameter or a whole parameter group, as a single fused kernel pass. Hyperparameters carry
 // torch's names and meanings; `step` (and NAdam's `mu_product`) are the 0-d float tensors torch
 // keeps in optimizer state, advanced here. Tensors: param's shape, one floating dtype, one device.
 #pragma once

@@ -29,6 +29,12 @@ def test_bool_negation_and_subtraction_rejected():
         -b
     with pytest.raises(TypeError, match="logical_xor"):
         b - b
+    with pytest.raises(TypeError, match="with a bool tensor is not supported"):
+        ember.ones(3) - b
+    with pytest.raises(TypeError, match="with a bool tensor is not supported"):
+        ember.ones(3).sub_(True)
+    with pytest.raises(TypeError, match="sub_: .* two bool tensors"):
+        b.clone().sub_(b)
 
 
 def test_integer_division_by_zero_raises():
@@ -157,3 +163,56 @@ def test_isclose_allclose_equal_match_torch():
 def test_top_level_conv2d():
     x, w = ember.ones(1, 1, 4, 4), ember.ones(2, 1, 3, 3)
     assert tuple(ember.conv2d(x, w).shape) == (1, 2, 2, 2) and float(ember.conv2d(x, w).sum()) == 72.0
+
+
+def test_inplace_ops_with_operands_of_other_dtypes_match_torch():
+    # In-place ops convert an operand of another dtype (Python scalars, 0-d tensors, int64 into
+    # float32, bool into uint8) to self's dtype and compute there, as torch does; values, dtype and
+    # wrap-around must agree with torch, across the vector body and its tail (n = 37).
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    selfs = {
+        "float32": rng.standard_normal(37).astype(np.float32) * 3,
+        "float64": rng.standard_normal(37) * 3,
+        "int32": rng.integers(-50, 50, 37).astype(np.int32),
+        "uint8": rng.integers(0, 255, 37).astype(np.uint8),
+    }
+    others = [
+        2, 3.5, -1, True,
+        ("t0", np.array(2.5)), ("t0", np.array(3, np.int64)), ("t0", np.array(1.5, np.float32)),
+        ("t", rng.integers(1, 5, 37)), ("t", rng.integers(0, 2, 37).astype(bool)),
+        ("t", rng.standard_normal(37).astype(np.float32)),
+    ]
+    for sname, base in selfs.items():
+        for other in others:
+            for op in ("add_", "sub_", "mul_", "div_"):
+                def run(L):
+                    s = L.tensor(base.copy()) if L is ember else torch.from_numpy(base.copy())
+                    o = other
+                    if isinstance(other, tuple):
+                        o = L.tensor(other[1]) if L is ember else torch.from_numpy(other[1].copy())
+                    getattr(s, op)(o)
+                    return s
+                try:
+                    want = run(torch)
+                except RuntimeError as e:  # torch refuses: so must ember, for the same reason
+                    key = "can't be cast" if "can't be cast" in str(e) else "with a bool tensor"
+                    assert key in str(e)
+                    with pytest.raises((RuntimeError, TypeError), match=key):
+                        run(ember)
+                    continue
+                got = run(ember)
+                assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], (sname, other, op)
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=0,
+                                           err_msg=f"{sname} {op} {other}")
+
+
+def test_clamp_inplace_open_sides_keep_infinities_and_nan():
+    x = ember.tensor([float("-inf"), -2.0, 0.5, 3.0, float("inf"), float("nan")] * 7)
+    y = x.clone().clamp_(min=-1.0)
+    np.testing.assert_array_equal(y.numpy()[:6], [-1.0, -1.0, 0.5, 3.0, np.inf, np.nan])
+    y = x.clone().clamp_(max=1.0)
+    np.testing.assert_array_equal(y.numpy()[:6], [-np.inf, -2.0, 0.5, 1.0, 1.0, np.nan])
+    i = ember.tensor([-(2 ** 31), -5, 0, 7, 2 ** 31 - 1] * 5, dtype=ember.int32)
+    np.testing.assert_array_equal(i.clone().clamp_(min=-3).numpy()[:5], [-3, -3, 0, 7, 2 ** 31 - 1])
+    np.testing.assert_array_equal(i.clone().clamp_(max=3).numpy()[:5], [-(2 ** 31), -5, 0, 3, 3])

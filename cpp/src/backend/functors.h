@@ -191,14 +191,13 @@ struct IsFinite {
 };
 
 // Parametrised.
+// lo / hi: the bounds, or the type's lowest / highest where a side is open (branch-free, so the
+// loop vectorises). NaN passes: both compares are false.
 template <class T> struct Clamp {
   T lo, hi;
-  bool has_lo, has_hi;
   EMBER_HD T operator()(T a) const {
-    if (isnan_(a)) return a;
-    if (has_lo && a < lo) a = lo;
-    if (has_hi && a > hi) a = hi;
-    return a;
+    a = a < lo ? lo : a;
+    return a > hi ? hi : a;
   }
 };
 template <class T> struct PowScalar { T e; EMBER_HD T operator()(T a) const { return Pow{}(a, e); } };

@@ -119,10 +119,20 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
-  EMBER_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, TypeError,
-              "sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+namespace {
+// torch refuses bool operands in subtraction (one or both; a Python bool counts).
+void check_sub_operands(const Tensor& a, const Tensor& b, const char* name) {
+  EMBER_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, TypeError, name,
+              ": subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
               "`logical_xor()` operator instead.");
+  EMBER_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, TypeError, name,
+              ": subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+              "invert a mask, use the `~` or `logical_not()` operator instead.");
+}
+}  // namespace
+
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  check_sub_operands(a, b, "sub");
   DType rt = result_type(a, b);
   Tensor out;
   if (alpha.to_double() == 1.0) {
@@ -622,11 +632,16 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other, BinaryOp op, bool need
     commit_inplace(self, to_dtype(result, self.dtype()));
     return self;
   }
-  if (rt == self.dtype() && other.dtype() == self.dtype()) {
+  if (rt == self.dtype()) {
+    // The op computes in self's dtype: an operand of another dtype (a Python scalar, a float32
+    // tensor += int64 one) is converted first, as torch casts its inputs to the common dtype.
     // Writing into self while reading a different view of the same memory needs a temporary.
-    bool overlap = other.storage() == self.storage() &&
-                   !(other.raw_data() == self.raw_data() && other.strides() == self.strides());
-    backend_of(self).binary(op, self, overlap ? clone(other.detach()) : other, self);
+    const bool overlap = other.storage() == self.storage() &&
+                         !(other.raw_data() == self.raw_data() && other.strides() == self.strides());
+    Tensor o = other.dtype() != self.dtype() ? to_dtype(other.detach(), self.dtype())
+               : overlap                     ? clone(other.detach())
+                                             : other;
+    backend_of(self).binary(op, self, o, self);
   } else {
     NoGradGuard ng;
     copy_into(self, out_of_place(self, other));
@@ -647,6 +662,7 @@ Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [](const Tensor& a, const Tensor& b) { return add(a, b); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
+  check_sub_operands(self, other, "sub_");
   if (alpha.to_double() != 1.0) return add_(self, other, Scalar(-alpha.to_double()));
   return inplace_binary(self, other, BinaryOp::Sub, false, "sub_",
                         [](const Tensor& a, const Tensor& b) { return sub(a, b); });

@@ -2,6 +2,7 @@
 // is in ../functors.h; float32 transcendentals use the vectorisable versions in vec_math.h
 // instead of libm. The strided/broadcast iteration is loops.h.
 #include <cmath>
+#include <limits>
 
 #include "../functors.h"
 #include "cpu_backend.h"
@@ -62,6 +63,16 @@ void run_unary(const StridedIter& it, const F& f) {
   it.for_each([&f](char** p, const int64_t* s, int64_t n) { unary_loop<Out, T>(p, s, n, f); });
 }
 
+// clamp's open sides: no value is below / above these (infinities where the type has them).
+template <class T>
+T lowest_of() {
+  return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+}
+template <class T>
+T highest_of() {
+  return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+}
+
 template <class T>
 void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
   constexpr bool kFloat = std::is_floating_point_v<T>;
@@ -76,7 +87,8 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
     case UnaryOp::Round: return run_unary<T>(it, fn::Round{});
     case UnaryOp::Trunc: return run_unary<T>(it, fn::Trunc{});
     case UnaryOp::Clamp:
-      return run_unary<T>(it, fn::Clamp<T>{static_cast<T>(pr.p0), static_cast<T>(pr.p1), pr.has_min, pr.has_max});
+      return run_unary<T>(it, fn::Clamp<T>{pr.has_min ? static_cast<T>(pr.p0) : lowest_of<T>(),
+                                           pr.has_max ? static_cast<T>(pr.p1) : highest_of<T>()});
     case UnaryOp::PowScalar: return run_unary<T>(it, fn::PowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::RPowScalar: return run_unary<T>(it, fn::RPowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::LeakyRelu: return run_unary<T>(it, fn::LeakyRelu<T>{static_cast<T>(pr.p0)});

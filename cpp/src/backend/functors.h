@@ -127,6 +127,9 @@ struct Sign {
 struct Square { template <class T> EMBER_HD T operator()(T a) const { return a * a; } };
 struct Relu { template <class T> EMBER_HD T operator()(T a) const { return isnan_(a) ? a : (a > T(0) ? a : T(0)); } };
 struct Reciprocal { template <class T> EMBER_HD T operator()(T a) const { return T(1) / a; } };
+struct Cube { template <class T> EMBER_HD T operator()(T a) const { return a * a * a; } };
+struct RecipSquare { template <class T> EMBER_HD T operator()(T a) const { return T(1) / (a * a); } };
+struct Identity { template <class T> EMBER_HD T operator()(T a) const { return a; } };
 struct Exp { template <class T> EMBER_HD T operator()(T a) const { return std::exp(a); } };
 struct Exp2 { template <class T> EMBER_HD T operator()(T a) const { return std::exp2(a); } };
 struct Expm1 { template <class T> EMBER_HD T operator()(T a) const { return std::expm1(a); } };

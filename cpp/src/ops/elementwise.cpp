@@ -676,6 +676,16 @@ Tensor& div_(Tensor& self, const Tensor& other) {
                         [](const Tensor& a, const Tensor& b) { return div(a, b); });
 }
 Tensor& pow_(Tensor& self, const Tensor& other) {
+  if (other.impl()->wrapped_number && is_floating(self.dtype()) &&
+      !(GradMode::is_enabled() && self.requires_grad())) {
+    // A Python number exponent: pow(tensor, scalar)'s kernel, special exponents included.
+    check_inplace(self, "pow_");
+    UnaryParams p;
+    p.p0 = to_dtype(other, DType::Float64).data<double>()[0];
+    if (p.p0 != 1.0) backend_of(self).unary(UnaryOp::PowScalar, self, self, p);  // x ** 1 is x
+    self.bump_version();
+    return self;
+  }
   return inplace_binary(self, other, BinaryOp::Pow, true, "pow_",
                         [](const Tensor& a, const Tensor& b) { return pow(a, b); });
 }

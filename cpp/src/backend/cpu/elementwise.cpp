@@ -89,7 +89,20 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
     case UnaryOp::Clamp:
       return run_unary<T>(it, fn::Clamp<T>{pr.has_min ? static_cast<T>(pr.p0) : lowest_of<T>(),
                                            pr.has_max ? static_cast<T>(pr.p1) : highest_of<T>()});
-    case UnaryOp::PowScalar: return run_unary<T>(it, fn::PowScalar<T>{static_cast<T>(pr.p0)});
+    case UnaryOp::PowScalar:
+      if constexpr (kFloat) {
+        // torch's special exponents (ATen's pow_tensor_scalar kernels): products, sqrt and
+        // reciprocals instead of pow, for its roundings (x ** 2 is x * x) and 20x the speed.
+        const double e = pr.p0;
+        if (e == 2) return run_unary<T>(it, fn::Square{});
+        if (e == 3) return run_unary<T>(it, fn::Cube{});
+        if (e == -2) return run_unary<T>(it, fn::RecipSquare{});
+        if (e == 0.5) return run_unary<T>(it, fn::Sqrt{});
+        if (e == -0.5) return run_unary<T>(it, fn::Rsqrt{});
+        if (e == -1) return run_unary<T>(it, fn::Reciprocal{});
+        if (e == 1) return run_unary<T>(it, fn::Identity{});
+      }
+      return run_unary<T>(it, fn::PowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::RPowScalar: return run_unary<T>(it, fn::RPowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::LeakyRelu: return run_unary<T>(it, fn::LeakyRelu<T>{static_cast<T>(pr.p0)});
     case UnaryOp::LogicalNot: return run_unary<T>(it, fn::LogicalNot{});

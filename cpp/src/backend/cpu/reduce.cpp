@@ -1,8 +1,9 @@
 // CPU reductions. The input is arranged as (O, R, I): O kept outer elements, R reduced, I kept
 // inner elements (a view when the reduced dims are one block of a contiguous tensor, else a
-// permuted contiguous copy with I = 1). Rows (I = 1) reduce contiguous memory with several
-// accumulators; columns (I > 1) accumulate whole rows, vectorised along I. Long single rows are
-// split into fixed 64K chunks (results do not depend on the thread count).
+// permuted contiguous copy with I = 1). Rows (I = 1) reduce contiguous memory with 64
+// accumulators; columns (I > 1) accumulate whole rows, vectorised along I; both loops are compiled
+// per ISA (reduce_kernels.inc). Float sums accumulate in double (rows: after 16 float steps). Long single rows are split into
+// fixed 64K chunks (results do not depend on the thread count).
 #include <cmath>
 #include <limits>
 
@@ -14,16 +15,19 @@ namespace ember::cpu {
 namespace {
 
 template <class T> struct SumOp {
+  static constexpr bool kIsSum = true;
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
   static Acc init() { return Acc(0); }
   static Acc combine(Acc a, Acc b) { return a + b; }
 };
 template <class T> struct ProdOp {
+  static constexpr bool kIsSum = false;
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
   static Acc init() { return Acc(1); }
   static Acc combine(Acc a, Acc b) { return a * b; }
 };
 template <class T> struct MaxOp {
+  static constexpr bool kIsSum = false;
   using Acc = T;
   static Acc init() {
     if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
@@ -32,6 +36,7 @@ template <class T> struct MaxOp {
   static Acc combine(Acc a, Acc b) { return fn::Maximum{}(a, b); }
 };
 template <class T> struct MinOp {
+  static constexpr bool kIsSum = false;
   using Acc = T;
   static Acc init() {
     if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
@@ -40,29 +45,55 @@ template <class T> struct MinOp {
   static Acc combine(Acc a, Acc b) { return fn::Minimum{}(a, b); }
 };
 struct AllOp {
+  static constexpr bool kIsSum = false;
   using Acc = bool;
   static Acc init() { return true; }
   static Acc combine(Acc a, Acc b) { return a && b; }
 };
 struct AnyOp {
+  static constexpr bool kIsSum = false;
   using Acc = bool;
   static Acc init() { return false; }
   static Acc combine(Acc a, Acc b) { return a || b; }
 };
 
-// Reduce n contiguous values: 8 independent accumulators so the loop vectorises and pipelines.
+namespace reduce_base {
+#define EMBER_REDUCE_ATTR
+#include "reduce_kernels.inc"
+#undef EMBER_REDUCE_ATTR
+}  // namespace reduce_base
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace reduce_avx2 {
+#define EMBER_REDUCE_ATTR __attribute__((target("avx2,fma")))
+#include "reduce_kernels.inc"
+#undef EMBER_REDUCE_ATTR
+}  // namespace reduce_avx2
+namespace reduce_avx512 {
+#define EMBER_REDUCE_ATTR \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#include "reduce_kernels.inc"
+#undef EMBER_REDUCE_ATTR
+}  // namespace reduce_avx512
+#endif
+
 template <class Op, class T>
 typename Op::Acc reduce_row(const T* x, int64_t n) {
-  using Acc = typename Op::Acc;
-  constexpr int L = 8;
-  Acc acc[L];
-  for (int l = 0; l < L; ++l) acc[l] = Op::init();
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int l = 0; l < L; ++l) acc[l] = Op::combine(acc[l], static_cast<Acc>(x[i + l]));
-  for (; i < n; ++i) acc[0] = Op::combine(acc[0], static_cast<Acc>(x[i]));
-  for (int l = 1; l < L; ++l) acc[0] = Op::combine(acc[0], acc[l]);
-  return acc[0];
+#if defined(__x86_64__) && defined(__GNUC__)
+  const Isa isa = cpu_isa();
+  if (isa == Isa::Avx512) return reduce_avx512::row<Op>(x, n);
+  if (isa == Isa::Avx2) return reduce_avx2::row<Op>(x, n);
+#endif
+  return reduce_base::row<Op>(x, n);
+}
+
+template <class Op, class T>
+void reduce_columns(const T* x, int64_t R, int64_t I, int64_t ni, typename Op::Acc* acc) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const Isa isa = cpu_isa();
+  if (isa == Isa::Avx512) return reduce_avx512::columns<Op>(x, R, I, ni, acc);
+  if (isa == Isa::Avx2) return reduce_avx2::columns<Op>(x, R, I, ni, acc);
+#endif
+  reduce_base::columns<Op>(x, R, I, ni, acc);
 }
 
 template <class Op, class T>
@@ -105,12 +136,7 @@ void reduce_kernel(const T* x, T* out, int64_t O, int64_t R, int64_t I, bool mea
     Acc acc[kBlock];
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / iblocks, i0 = (t % iblocks) * kBlock, ni = std::min(kBlock, I - i0);
-      for (int64_t i = 0; i < ni; ++i) acc[i] = Op::init();
-      for (int64_t r = 0; r < R; ++r) {
-        const T* row = x + (o * R + r) * I + i0;
-#pragma omp simd
-        for (int64_t i = 0; i < ni; ++i) acc[i] = Op::combine(acc[i], static_cast<Acc>(row[i]));
-      }
+      reduce_columns<Op>(x + o * R * I + i0, R, I, ni, acc);
       for (int64_t i = 0; i < ni; ++i) out[o * I + i0 + i] = finish(acc[i]);
     }
   });

@@ -368,3 +368,19 @@ def test_sort_topk_errors_match_torch_types(call):
     with pytest.raises(type(t.value)) as e:
         call(ember)
     assert ("topk" in str(e.value) or "sort" in str(e.value) or "Dimension out of range" in str(e.value)), str(e.value)
+
+
+def test_two_norm_is_one_pass_and_accurate():
+    # p = 2 runs one sum-of-squares reduction (float rows: 16 float steps per lane, then double):
+    # within 2 ulp of the float64 value on rows, columns, whole tensors, odd lengths and 0-d inputs,
+    # with NaN and inf propagating.
+    rng = np.random.default_rng(4)
+    for shape, dim in [((7, 300), None), ((7, 300), 1), ((300, 7), 0), ((3, 1025, 5), 1),
+                       ((100003,), None), ((), None)]:
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        got = ember.tensor(x).norm(dim=dim).numpy()
+        want = np.sqrt((x.astype(np.float64) ** 2).sum(axis=dim))
+        np.testing.assert_allclose(got, want, rtol=2 * 2.0 ** -23, err_msg=str((shape, dim)))
+    assert ember.tensor(-3.0).norm().item() == 3.0
+    assert np.isnan(ember.tensor([1.0, float("nan"), 2.0]).norm().item())
+    assert ember.tensor([1.0, float("-inf")]).norm().item() == float("inf")

@@ -46,7 +46,7 @@ enum class BinaryOp : int {
 inline bool binary_op_returns_bool(BinaryOp op) { return op >= BinaryOp::Eq; }
 inline bool unary_op_returns_bool(UnaryOp op) { return op >= UnaryOp::LogicalNot; }
 
-enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
+enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean, SumSq /* sum of squares (floating) */ };
 
 // --- optimizer family (issue 4: ember.optim) ---
 enum class OptimKind : int { SGD, Adam, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam };

@@ -232,12 +232,11 @@ Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim, std::o
   Tensor out;
   {
     NoGradGuard ng;
-    Tensor a = abs(xin);
     if (p == 0) out = sum(compare(BinaryOp::Ne, xin, S(0)), dims, keepdim, xin.dtype());
-    else if (p == 1) out = sum(a, dims, keepdim);
-    else if (p == 2) out = sqrt(sum(mul(xin, xin), dims, keepdim));
-    else if (std::isinf(p)) out = p > 0 ? amax(a, dims, keepdim) : amin(a, dims, keepdim);
-    else out = pow(sum(pow(a, Scalar(p)), dims, keepdim), Scalar(1.0 / p));
+    else if (p == 1) out = sum(abs(xin), dims, keepdim);
+    else if (p == 2) out = sqrt(reduce_raw(ReduceOp::SumSq, xin, dims, keepdim, xin.dtype()));  // one pass
+    else if (std::isinf(p)) out = p > 0 ? amax(abs(xin), dims, keepdim) : amin(abs(xin), dims, keepdim);
+    else out = pow(sum(pow(abs(xin), Scalar(p)), dims, keepdim), Scalar(1.0 / p));
   }
   if (auto node = make_node<NormBackward>({xin})) {
     node->x = SavedVariable(xin, false);

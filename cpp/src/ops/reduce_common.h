@@ -50,8 +50,8 @@ inline Tensor reduce_raw(ReduceOp op, const Tensor& x, std::vector<int64_t> dims
   reduced_shapes(x.shape(), dims, kept, dropped);
   Tensor xin = cast_raw(x, out_dtype);
   Tensor out = Tensor::empty(kept, out_dtype, x.device());
-  if (dims.empty()) {  // 0-d input: the reduction is the identity
-    copy_into(out, xin);
+  if (dims.empty()) {  // 0-d input: the reduction is the identity (squared for SumSq)
+    copy_into(out, op == ReduceOp::SumSq ? Tensor(mul(xin, xin)) : xin);
   } else if (x.numel() == 0) {
     Scalar init = op == ReduceOp::Prod || op == ReduceOp::All ? Scalar(int64_t(1)) : Scalar(int64_t(0));
     if (op == ReduceOp::Mean) init = Scalar(std::nan(""));

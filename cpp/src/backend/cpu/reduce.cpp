@@ -17,17 +17,24 @@ namespace {
 template <class T> struct SumOp {
   static constexpr bool kIsSum = true;
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  template <class U> static U pre(U x) { return x; }  // applied to each value on the way in
   static Acc init() { return Acc(0); }
   static Acc combine(Acc a, Acc b) { return a + b; }
 };
+// Sum of squares (norm's p = 2): each value squared in the accumulator's type on the way in.
+template <class T> struct SumSqOp : SumOp<T> {
+  template <class U> static U pre(U x) { return x * x; }
+};
 template <class T> struct ProdOp {
   static constexpr bool kIsSum = false;
+  template <class U> static U pre(U x) { return x; }
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
   static Acc init() { return Acc(1); }
   static Acc combine(Acc a, Acc b) { return a * b; }
 };
 template <class T> struct MaxOp {
   static constexpr bool kIsSum = false;
+  template <class U> static U pre(U x) { return x; }
   using Acc = T;
   static Acc init() {
     if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
@@ -37,6 +44,7 @@ template <class T> struct MaxOp {
 };
 template <class T> struct MinOp {
   static constexpr bool kIsSum = false;
+  template <class U> static U pre(U x) { return x; }
   using Acc = T;
   static Acc init() {
     if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
@@ -46,12 +54,14 @@ template <class T> struct MinOp {
 };
 struct AllOp {
   static constexpr bool kIsSum = false;
+  template <class U> static U pre(U x) { return x; }
   using Acc = bool;
   static Acc init() { return true; }
   static Acc combine(Acc a, Acc b) { return a && b; }
 };
 struct AnyOp {
   static constexpr bool kIsSum = false;
+  template <class U> static U pre(U x) { return x; }
   using Acc = bool;
   static Acc init() { return false; }
   static Acc combine(Acc a, Acc b) { return a || b; }
@@ -182,6 +192,9 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, cons
       switch (op) {
         case ReduceOp::Sum: return reduce_kernel<SumOp<T>>(xp, op_, O, R, I, false);
         case ReduceOp::Mean: return reduce_kernel<SumOp<T>>(xp, op_, O, R, I, true);
+        case ReduceOp::SumSq:
+          if constexpr (std::is_floating_point_v<T>) return reduce_kernel<SumSqOp<T>>(xp, op_, O, R, I, false);
+          throw TypeError(str("reduce: sum of squares expects a floating tensor, got ", x.dtype()));
         case ReduceOp::Prod: return reduce_kernel<ProdOp<T>>(xp, op_, O, R, I, false);
         case ReduceOp::Max: return reduce_kernel<MaxOp<T>>(xp, op_, O, R, I, false);
         case ReduceOp::Min: return reduce_kernel<MinOp<T>>(xp, op_, O, R, I, false);

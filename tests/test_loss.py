@@ -343,3 +343,22 @@ def test_short_rows_and_special_values_match_torch(C, dtype):
         le.sum().backward()
         lt.sum().backward()
         np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fn,param", [("huber_loss", "delta"), ("smooth_l1_loss", "beta")])
+def test_huber_and_smooth_l1_kernels_match_torch_at_the_edges(fn, param):
+    # One fused elementwise kernel each: values and gradients at |d| == delta/beta (torch's side:
+    # the linear branch), near it, far out, at +-inf and NaN, for small and large parameters.
+    d = np.array([0.0, -0.0, 0.3, -0.3, 0.5, -0.5, 0.5000001, 1.0, -1.0, 2.5, -7.0, 1e-3, 1e4, -1e4,
+                  np.inf, -np.inf, np.nan] * 3, dtype=np.float32)
+    y = np.linspace(-1, 1, d.size).astype(np.float32)
+    for v in (0.5, 1.0, 1e-3, 10.0):
+        ex = ember.tensor(d + y).requires_grad_()
+        tx = torch.from_numpy(d + y).requires_grad_()
+        e = getattr(EF, fn)(ex, ember.tensor(y), reduction="none", **{param: v})
+        t = getattr(torch.nn.functional, fn)(tx, torch.from_numpy(y), reduction="none", **{param: v})
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=2e-7, atol=0, err_msg=str(v))
+        g = np.linspace(0.5, 2.0, d.size).astype(np.float32)
+        e.backward(ember.tensor(g))
+        t.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=2e-7, atol=0, err_msg=str(v))

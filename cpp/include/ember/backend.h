@@ -22,6 +22,8 @@ enum class UnaryOp : int {
   PowScalar,   // x ** p0
   RPowScalar,  // p0 ** x
   LeakyRelu,   // x > 0 ? x : p0 * x
+  Huber,       // z = |x|: z < p0 ? z^2 / 2 : p0 (z - p0 / 2)      (huber_loss of x = input - target)
+  SmoothL1,    // z = |x|: z < p0 ? z^2 / 2 / p0 : z - p0 / 2     (smooth_l1_loss, p0 = beta > 0)
   // bool out
   LogicalNot, IsNan, IsInf, IsFinite, IsPosInf, IsNegInf,
 };

@@ -205,6 +205,21 @@ template <class T> struct Clamp {
 };
 template <class T> struct PowScalar { T e; EMBER_HD T operator()(T a) const { return Pow{}(a, e); } };
 template <class T> struct RPowScalar { T b; EMBER_HD T operator()(T a) const { return Pow{}(b, a); } };
+// torch's huber_loss / smooth_l1_loss of d = input - target, with its roundings.
+template <class T> struct Huber {
+  T delta;
+  EMBER_HD T operator()(T d) const {
+    const T z = d < T(0) ? -d : d;
+    return z < delta ? T(0.5) * z * z : delta * (z - T(0.5) * delta);
+  }
+};
+template <class T> struct SmoothL1 {
+  T beta;
+  EMBER_HD T operator()(T d) const {
+    const T z = d < T(0) ? -d : d;
+    return z < beta ? T(0.5) * z * z / beta : z - T(0.5) * beta;
+  }
+};
 template <class T> struct LeakyRelu { T slope; EMBER_HD T operator()(T a) const { return a > T(0) ? a : a * slope; } };
 
 }  // namespace ember::fn

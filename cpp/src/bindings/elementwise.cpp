@@ -253,6 +253,10 @@ void bind_elementwise(py::module_& m) {
     py::gil_scoped_release r;
     return ops::unary(tanh ? UnaryOp::GeluTanh : UnaryOp::Gelu, x);
   }, py::arg("input"), py::arg("tanh") = false);
+  m.def("_huber", [](const Tensor& d, double delta) { py::gil_scoped_release r; return ops::huber(d, delta); },
+        py::arg("input"), py::arg("delta"));
+  m.def("_smooth_l1", [](const Tensor& d, double beta) { py::gil_scoped_release r; return ops::smooth_l1(d, beta); },
+        py::arg("input"), py::arg("beta"));
   m.def("_leaky_relu", [](const Tensor& x, double s) { py::gil_scoped_release r; return ops::leaky_relu(x, s); },
         py::arg("input"), py::arg("negative_slope") = 0.01);
 

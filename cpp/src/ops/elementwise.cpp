@@ -409,6 +409,8 @@ UnaryInfo info(UnaryOp op) {
     case UnaryOp::PowScalar: return {"Pow", false, true, false};
     case UnaryOp::RPowScalar: return {"Pow", true, false, true};
     case UnaryOp::LeakyRelu: return {"LeakyRelu", true, true, false};
+    case UnaryOp::Huber: return {"HuberLoss", true, true, false};
+    case UnaryOp::SmoothL1: return {"SmoothL1Loss", true, true, false};
     case UnaryOp::Exp: return {"Exp", true, false, true};
     case UnaryOp::Exp2: return {"Exp2", true, false, true};
     case UnaryOp::Expm1: return {"Expm1", true, false, true};
@@ -532,6 +534,10 @@ struct UnaryBackward : Node {
       }
       case UnaryOp::LeakyRelu:  // g where x > 0, else slope g
         return {where(compare(BinaryOp::Gt, xv, S(0)), g, mul(g, S(p.p0)))};
+      case UnaryOp::Huber:  // g clamp(x, -delta, delta)
+        return {mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g)};
+      case UnaryOp::SmoothL1:  // g clamp(x, -beta, beta) / beta (torch: x g / beta inside)
+        return {div(mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g), S(p.p0))};
       default: break;
     }
     throw NotImplementedError(str("backward of ", name(), " is not implemented"));
@@ -566,8 +572,9 @@ Tensor unary_impl(UnaryOp op, const Tensor& x, const UnaryParams& p) {
 }  // namespace
 
 Tensor unary(UnaryOp op, const Tensor& x) {
-  EMBER_CHECK(op != UnaryOp::Clamp && op != UnaryOp::PowScalar && op != UnaryOp::RPowScalar && op != UnaryOp::LeakyRelu,
-              RuntimeError, "unary: parametrised ops go through clamp/pow/leaky_relu");
+  EMBER_CHECK(op != UnaryOp::Clamp && op != UnaryOp::PowScalar && op != UnaryOp::RPowScalar && op != UnaryOp::LeakyRelu &&
+                  op != UnaryOp::Huber && op != UnaryOp::SmoothL1,
+              RuntimeError, "unary: parametrised ops go through clamp/pow/leaky_relu/huber/smooth_l1");
   return unary_impl(op, x, UnaryParams{});
 }
 Tensor neg(const Tensor& x) { return unary_impl(UnaryOp::Neg, x, {}); }
@@ -580,6 +587,20 @@ Tensor sigmoid(const Tensor& x) { return unary_impl(UnaryOp::Sigmoid, x, {}); }
 Tensor tanh(const Tensor& x) { return unary_impl(UnaryOp::Tanh, x, {}); }
 Tensor relu(const Tensor& x) { return unary_impl(UnaryOp::Relu, x, {}); }
 Tensor logical_not(const Tensor& x) { return unary_impl(UnaryOp::LogicalNot, x, {}); }
+
+Tensor huber(const Tensor& d, double delta) {
+  EMBER_CHECK(delta > 0, RuntimeError, "huber_loss does not support non-positive values for delta, got ", delta);
+  UnaryParams p;
+  p.p0 = delta;
+  return unary_impl(UnaryOp::Huber, d, p);
+}
+
+Tensor smooth_l1(const Tensor& d, double beta) {
+  EMBER_CHECK(beta > 0, RuntimeError, "smooth_l1: beta must be positive (beta = 0 is l1), got ", beta);
+  UnaryParams p;
+  p.p0 = beta;
+  return unary_impl(UnaryOp::SmoothL1, d, p);
+}
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   UnaryParams p;

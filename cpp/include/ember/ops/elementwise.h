@@ -42,6 +42,9 @@ Tensor relu(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max);
 Tensor clamp(const Tensor& x, const Tensor* min, const Tensor* max);  // tensor bounds
 Tensor leaky_relu(const Tensor& x, double negative_slope);
+// huber_loss / smooth_l1_loss elementwise, of d = input - target (delta, beta > 0).
+Tensor huber(const Tensor& d, double delta);
+Tensor smooth_l1(const Tensor& d, double beta);
 Tensor logical_not(const Tensor& x);
 
 // In-place arithmetic: self = self op other (other broadcast to self; result cast to self's dtype,

@@ -105,6 +105,12 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
       return run_unary<T>(it, fn::PowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::RPowScalar: return run_unary<T>(it, fn::RPowScalar<T>{static_cast<T>(pr.p0)});
     case UnaryOp::LeakyRelu: return run_unary<T>(it, fn::LeakyRelu<T>{static_cast<T>(pr.p0)});
+    case UnaryOp::Huber:
+      if constexpr (kFloat) return run_unary<T>(it, fn::Huber<T>{static_cast<T>(pr.p0)});
+      break;
+    case UnaryOp::SmoothL1:
+      if constexpr (kFloat) return run_unary<T>(it, fn::SmoothL1<T>{static_cast<T>(pr.p0)});
+      break;
     case UnaryOp::LogicalNot: return run_unary<T>(it, fn::LogicalNot{});
     case UnaryOp::IsNan: return run_unary<T>(it, fn::IsNan{});
     case UnaryOp::IsInf: return run_unary<T>(it, fn::IsInf{});

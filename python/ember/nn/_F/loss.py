@@ -91,9 +91,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     x, y = _broadcast(input, target)
-    z = _C.abs(x - y)
-    loss = _C.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
-    return _weighted(loss, weight, reduction, mean_by_weight=False)
+    return _weighted(_C._huber(x - y, float(delta)), weight, reduction, mean_by_weight=False)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -101,10 +99,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     x, y = _broadcast(input, target)
-    z = _C.abs(x - y)
     if beta == 0.0:
-        return _reduce(z, reduction)
-    return _reduce(_C.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta), reduction)
+        return _reduce(_C.abs(x - y), reduction)
+    return _reduce(_C._smooth_l1(x - y, float(beta)), reduction)
 
 
 # --- classification ---------------------------------------------------------------------------

@@ -1,36 +1,95 @@
 // CPU random fills: Philox4x32-10 blocks turned into uniform, normal (Box-Muller), bounded
 // integer and raw 64-bit values. Value i uses block counter + i / k (k = 4 narrow, 2 wide) and
-// nothing else, so the output is the same whatever the thread count.
+// nothing else, so the output is the same whatever the thread count. Philox and the float
+// transforms run vectorised (random_kernels.inc, per ISA; no FMA contraction in this file, so
+// every ISA gives the same bits).
 // Assumes: `out` is contiguous; parameters were validated by the op (ops/random.cpp).
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "cpu_backend.h"
 #include "ember/random.h"
+#include "loops.h"
 #include "parallel.h"
+#include "vec_math.h"
 
 namespace ember::cpu {
 
 namespace {
 constexpr double kTwoPi = 6.283185307179586476925286766559;
 constexpr int64_t kGrainBlocks = 4096;
+constexpr int64_t kChunk = 256;  // blocks generated at a time (4 KiB of words)
 
-// [0, 1) with 24 (float) or 53 (double) random bits.
-inline float u24(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
+namespace random_base {
+#define EMBER_RANDOM_ATTR
+#include "random_kernels.inc"
+#undef EMBER_RANDOM_ATTR
+}  // namespace random_base
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace random_avx2 {
+#define EMBER_RANDOM_ATTR __attribute__((target("avx2,fma")))
+#include "random_kernels.inc"
+#undef EMBER_RANDOM_ATTR
+}  // namespace random_avx2
+namespace random_avx512 {
+#define EMBER_RANDOM_ATTR \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#include "random_kernels.inc"
+#undef EMBER_RANDOM_ATTR
+}  // namespace random_avx512
+#define EMBER_RANDOM_CALL(FN, ...)                                  \
+  do {                                                              \
+    const Isa isa_ = cpu_isa();                                     \
+    if (isa_ == Isa::Avx512) random_avx512::FN(__VA_ARGS__);        \
+    else if (isa_ == Isa::Avx2) random_avx2::FN(__VA_ARGS__);       \
+    else random_base::FN(__VA_ARGS__);                              \
+  } while (0)
+#else
+#define EMBER_RANDOM_CALL(FN, ...) random_base::FN(__VA_ARGS__)
+#endif
+
+// [0, 1) with 53 random bits (float: 24, in random_kernels.inc).
 inline double u53(uint32_t hi, uint32_t lo) {
   return static_cast<double>(((uint64_t(hi) << 32) | lo) >> 11) * (1.0 / 9007199254740992.0);
 }
 inline uint64_t w64(uint32_t hi, uint32_t lo) { return (uint64_t(hi) << 32) | lo; }
 
-// gen(block words, vals) writes K values of type V per block; out[i] = cast(vals[i % K]).
+// gen(block words, vals) writes K values of type V per block; out[i] = cast(vals[i % K]). The
+// blocks' words come from the vectorised Philox kChunk blocks at a time.
 template <int K, class T, class V, class Gen>
 void fill_blocks(T* out, int64_t n, uint64_t key, uint64_t counter, Gen gen) {
   const int64_t nblocks = (n + K - 1) / K;
   parallel_for(0, nblocks, kGrainBlocks, [&](int64_t b0, int64_t b1) {
+    alignas(64) uint32_t w[4 * kChunk];
     V vals[K];
-    for (int64_t b = b0; b < b1; ++b) {
-      gen(philox_block(key, counter + static_cast<uint64_t>(b)), vals);
-      const int64_t i0 = b * K, m = std::min<int64_t>(K, n - i0);
-      for (int64_t j = 0; j < m; ++j) out[i0 + j] = static_cast<T>(vals[j]);
+    for (int64_t c = b0; c < b1; c += kChunk) {
+      const int64_t nb = std::min(kChunk, b1 - c);
+      EMBER_RANDOM_CALL(philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
+      for (int64_t b = 0; b < nb; ++b) {
+        gen(std::array<uint32_t, 4>{w[4 * b], w[4 * b + 1], w[4 * b + 2], w[4 * b + 3]}, vals);
+        const int64_t i0 = (c + b) * K, m = std::min<int64_t>(K, n - i0);
+        for (int64_t j = 0; j < m; ++j) out[i0 + j] = static_cast<T>(vals[j]);
+      }
+    }
+  });
+}
+
+// float uniform / normal: value i is word i of the stream (4 per block), transformed by a
+// vectorised loop (normal: Box-Muller on word pairs, both values of a pair in one block).
+void fill_f32(bool normal, float* out, int64_t n, uint64_t key, uint64_t counter, float a, float b) {
+  const int64_t nblocks = (n + 3) / 4;
+  parallel_for(0, nblocks, kGrainBlocks, [&](int64_t b0, int64_t b1) {
+    alignas(64) uint32_t w[4 * kChunk];
+    alignas(64) float tail[4 * kChunk];
+    for (int64_t c = b0; c < b1; c += kChunk) {
+      const int64_t nb = std::min(kChunk, b1 - c);
+      EMBER_RANDOM_CALL(philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
+      const int64_t i0 = c * 4, m = std::min<int64_t>(4 * nb, n - i0);
+      float* dst = m == 4 * nb ? out + i0 : tail;
+      if (normal) EMBER_RANDOM_CALL(normal_f32, w, 2 * nb, a, b, dst);
+      else EMBER_RANDOM_CALL(uniform_f32, w, 4 * nb, a, b, dst);
+      if (dst == tail) std::copy(tail, tail + m, out + i0);
     }
   });
 }
@@ -40,20 +99,8 @@ void fill_float(RandomOp op, T* out, int64_t n, uint64_t key, uint64_t counter, 
   const T a = static_cast<T>(p.a), b = static_cast<T>(p.b), span = static_cast<T>(p.b - p.a);
   using W = std::array<uint32_t, 4>;
   if constexpr (std::is_same_v<T, float>) {
-    if (op == RandomOp::Uniform) {
-      fill_blocks<4, T, float>(out, n, key, counter, [&](const W& w, float* v) {
-        for (int j = 0; j < 4; ++j) v[j] = a + span * u24(w[j]);
-      });
-    } else {  // two Box-Muller pairs per block
-      fill_blocks<4, T, float>(out, n, key, counter, [&](const W& w, float* v) {
-        for (int j = 0; j < 4; j += 2) {
-          const float u1 = static_cast<float>((w[j] >> 8) + 1) * (1.0f / 16777216.0f);  // (0, 1]
-          const float r = std::sqrt(-2.0f * std::log(u1)), th = static_cast<float>(kTwoPi) * u24(w[j + 1]);
-          v[j] = a + b * r * std::cos(th);
-          v[j + 1] = a + b * r * std::sin(th);
-        }
-      });
-    }
+    if (op == RandomOp::Uniform) fill_f32(false, out, n, key, counter, a, span);
+    else fill_f32(true, out, n, key, counter, a, b);  // two Box-Muller pairs per block
   } else {
     if (op == RandomOp::Uniform) {
       fill_blocks<2, T, double>(out, n, key, counter, [&](const W& w, double* v) {

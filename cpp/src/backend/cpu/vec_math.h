@@ -166,6 +166,27 @@ EMBER_VM_INLINE float log_f32(float x) {
   return x != x ? x : res;
 }
 
+// cos(2 pi u) and sin(2 pi u) for u in [0, 1] (Box-Muller's angle): the quadrant comes from
+// 4u exactly (q = round(4u), f = 4u - q in [-1/2, 1/2] with no rounding), then Cephes' sinf/cosf
+// polynomials on r = f pi/2 in [-pi/4, pi/4]. About 1 ulp; no argument reduction error.
+EMBER_VM_INLINE void sincos_2pi_f32(float u, float& c, float& s) {
+  const float t = 4.0f * u;
+  const float q = std::nearbyint(t);
+  const float r = (t - q) * 1.57079632679489662f;
+  const float z = r * r;
+  float ps = -1.9515295891e-4f;
+  ps = ps * z + 8.3321608736e-3f;
+  ps = ps * z - 1.6666654611e-1f;
+  const float sr = r + r * z * ps;
+  float pc = 2.443315711809948e-5f;
+  pc = pc * z - 1.388731625493765e-3f;
+  pc = pc * z + 4.166664568298827e-2f;
+  const float cr = 1.0f - 0.5f * z + z * z * pc;
+  const int32_t k = static_cast<int32_t>(q) & 3;  // quadrant: (cos, sin) = (cr, sr) rotated k times
+  c = k == 0 ? cr : k == 1 ? -sr : k == 2 ? -cr : sr;
+  s = k == 0 ? sr : k == 1 ? cr : k == 2 ? -sr : -cr;
+}
+
 // log2(x) = e + log(1 + f) * log2(e), with log2(e) split into a float and a correction term.
 // Special values as log. Max error 1.9 ulp (0.9 with FMA).
 EMBER_VM_INLINE float log2_f32(float x) {

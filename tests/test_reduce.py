@@ -384,3 +384,28 @@ def test_two_norm_is_one_pass_and_accurate():
     assert ember.tensor(-3.0).norm().item() == 3.0
     assert np.isnan(ember.tensor([1.0, float("nan"), 2.0]).norm().item())
     assert ember.tensor([1.0, float("-inf")]).norm().item() == float("inf")
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_max_min_argmax_rows_and_columns_match_torch_with_ties_and_nan(dtype):
+    # 64-lane extreme plus a block-wise first-index search: ties give the first index, a NaN
+    # anywhere gives the first NaN, on row lengths around the lane count and on columns.
+    rng = np.random.default_rng(9)
+    for n in (1, 63, 64, 65, 129, 1000):
+        x = rng.integers(-3, 4, (6, n)).astype(dtype)  # many ties
+        if dtype != "int64":
+            x[1, n // 2] = np.nan
+            x[2, -1] = np.nan
+            x[3, :] = -np.inf
+            if n > 2:
+                x[4, [0, n - 1]] = np.nan
+        for dim in (1, 0):
+            e, t = ember.tensor(x), torch.from_numpy(x.copy())
+            for name in ("max", "min"):
+                ev, ei = getattr(e, name)(dim)
+                tv, ti = getattr(t, name)(dim)
+                np.testing.assert_array_equal(ev.numpy(), tv.numpy(), err_msg=f"{name} {n} {dim}")
+                np.testing.assert_array_equal(ei.numpy(), ti.numpy(), err_msg=f"{name} {n} {dim}")
+            np.testing.assert_array_equal(e.argmax(dim).numpy(), t.argmax(dim).numpy())
+            np.testing.assert_array_equal(e.argmin(dim).numpy(), t.argmin(dim).numpy())

@@ -1,8 +1,10 @@
 // CPU arg-reduction: values and first indices of the max/min along one dim, in one pass over the
-// (O, R, I) layout. Rows (I = 1) find the extreme with 8 independent lanes, then the first index
+// (O, R, I) layout. Rows (I = 1) find the extreme with 64 independent lanes, then the first index
 // holding it; columns (I > 1) keep running (value, index) pairs for a block of I, vectorised.
+// Both loops are compiled per ISA (arg_kernels.inc).
 // NaN propagates like torch: the first NaN wins.
 #include "dim_layout.h"
+#include "loops.h"
 #include "parallel.h"
 
 namespace ember::cpu {
@@ -17,27 +19,33 @@ inline bool better(T v, T best) {  // strictly better, or the first NaN
   }
 }
 
-// x (R,) -> (value, index)
-template <bool IsMax, class T>
-void arg_row(const T* x, int64_t R, T* val, int64_t* idx) {
-  constexpr int L = 8;
-  T acc[L];
-  for (int l = 0; l < L; ++l) acc[l] = x[0];
-  int64_t r = 0;
-  for (; r + L <= R; r += L)
-    for (int l = 0; l < L; ++l) acc[l] = better<IsMax>(x[r + l], acc[l]) ? x[r + l] : acc[l];
-  for (; r < R; ++r) acc[0] = better<IsMax>(x[r], acc[0]) ? x[r] : acc[0];
-  T best = acc[0];
-  for (int l = 1; l < L; ++l) best = better<IsMax>(acc[l], best) ? acc[l] : best;
-  int64_t at = 0;
-  if (best != best) {
-    while (x[at] == x[at]) ++at;
-  } else {
-    while (x[at] != best) ++at;
-  }
-  *val = best;
-  *idx = at;
-}
+namespace arg_base {
+#define EMBER_ARG_ATTR
+#include "arg_kernels.inc"
+#undef EMBER_ARG_ATTR
+}  // namespace arg_base
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace arg_avx2 {
+#define EMBER_ARG_ATTR __attribute__((target("avx2,fma")))
+#include "arg_kernels.inc"
+#undef EMBER_ARG_ATTR
+}  // namespace arg_avx2
+namespace arg_avx512 {
+#define EMBER_ARG_ATTR \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#include "arg_kernels.inc"
+#undef EMBER_ARG_ATTR
+}  // namespace arg_avx512
+#define EMBER_ARG_CALL(FN, ...)                                   \
+  do {                                                            \
+    const Isa isa_ = cpu_isa();                                   \
+    if (isa_ == Isa::Avx512) arg_avx512::FN(__VA_ARGS__);         \
+    else if (isa_ == Isa::Avx2) arg_avx2::FN(__VA_ARGS__);        \
+    else arg_base::FN(__VA_ARGS__);                               \
+  } while (0)
+#else
+#define EMBER_ARG_CALL(FN, ...) arg_base::FN(__VA_ARGS__)
+#endif
 
 // x (O, R, I) -> val, idx (O, I)
 template <bool IsMax, class T>
@@ -45,7 +53,7 @@ void arg_kernel(const T* x, T* val, int64_t* idx, int64_t O, int64_t R, int64_t 
   if (I == 1) {
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(R, 1));
     parallel_for(0, O, grain, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) arg_row<IsMax>(x + o * R, R, val + o, idx + o);
+      for (int64_t o = b; o < e; ++o) EMBER_ARG_CALL(arg_row<IsMax>, x + o * R, R, val + o, idx + o);
     });
     return;
   }
@@ -57,17 +65,7 @@ void arg_kernel(const T* x, T* val, int64_t* idx, int64_t O, int64_t R, int64_t 
       const int64_t o = t / iblocks, i0 = (t % iblocks) * kBlock, ni = std::min(kBlock, I - i0);
       T* bv = val + o * I + i0;
       int64_t* bi = idx + o * I + i0;
-      const T* first = x + o * R * I + i0;
-      for (int64_t i = 0; i < ni; ++i) bv[i] = first[i], bi[i] = 0;
-      for (int64_t r = 1; r < R; ++r) {
-        const T* row = first + r * I;
-#pragma omp simd
-        for (int64_t i = 0; i < ni; ++i) {
-          const bool take = better<IsMax>(row[i], bv[i]);
-          bv[i] = take ? row[i] : bv[i];
-          bi[i] = take ? r : bi[i];
-        }
-      }
+      EMBER_ARG_CALL(arg_columns<IsMax>, x + o * R * I + i0, R, I, ni, bv, bi);
     }
   });
 }

@@ -264,6 +264,18 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
   dispatch_all(out.dtype(), "where", [&](auto tag) {
     using T = decltype(tag);
     it.for_each([](char** p, const int64_t* s, int64_t n) {
+      constexpr int64_t e = sizeof(T);
+      if (s[0] == e && s[1] == 1 && (s[2] == e || s[2] == 0) && (s[3] == e || s[3] == 0) &&
+          (s[2] == e || s[3] == e)) {
+        // contiguous out and condition, a and b contiguous or one of them one value: vectorised
+        T* o = reinterpret_cast<T*>(p[0]);
+        const uint8_t* c = reinterpret_cast<const uint8_t*>(p[1]);
+        const T *a = reinterpret_cast<const T*>(p[2]), *b = reinterpret_cast<const T*>(p[3]);
+        if (s[2] == 0) EMBER_ISA_CALL_(T, sel_sv, o, c, *a, b, n);
+        else if (s[3] == 0) EMBER_ISA_CALL_(T, sel_vs, o, c, a, *b, n);
+        else EMBER_ISA_CALL_(T, sel_vv, o, c, a, b, n);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i)
         *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
                                                      ? *reinterpret_cast<const T*>(p[2] + i * s[2])

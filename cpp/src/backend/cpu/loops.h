@@ -98,6 +98,29 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testin
   ATTR void bin_sv(Out* o, const In a, const In* b, int64_t n, const F& f) {                     \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a, b[i]);                       \
   }                                                                                              \
+  /* where: a / b each a vector (v) or one value (s); the condition read as bytes (a bool      \
+     load does not vectorise with GCC 12, a byte compare does) */                               \
+  template <class T>                                                                             \
+  ATTR void sel_vv(T* o, const uint8_t* c, const T* a, const T* b, int64_t n) {                     \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                        \
+      const T av = a[i], bv = b[i]; /* both loaded: the select becomes a blend */                \
+      o[i] = c[i] != 0 ? av : bv;                                                                   \
+    }                                                                                            \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR void sel_sv(T* o, const uint8_t* c, const T a, const T* b, int64_t n) {                      \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                        \
+      const T bv = b[i];                                                                         \
+      o[i] = c[i] != 0 ? a : bv;                                                                    \
+    }                                                                                            \
+  }                                                                                              \
+  template <class T>                                                                             \
+  ATTR void sel_vs(T* o, const uint8_t* c, const T* a, const T b, int64_t n) {                      \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                        \
+      const T av = a[i];                                                                         \
+      o[i] = c[i] != 0 ? av : b;                                                                    \
+    }                                                                                            \
+  }                                                                                              \
   }
 EMBER_SIMD_LOOPS_(isa_base, )
 #if defined(__x86_64__) && defined(__GNUC__)

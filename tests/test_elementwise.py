@@ -246,3 +246,22 @@ def test_pow_special_exponents_match_torch(dtype):
     (xt ** 2).sum().backward()
     (xe ** 2).sum().backward()
     np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "uint8", "bool"])
+def test_where_and_masked_fill_fast_paths_match_numpy(dtype):
+    # Contiguous condition and operands (vector / vector, scalar / vector, vector / scalar) take
+    # the vectorised select; a broadcast row takes the strided loop. Lengths cross the vectors.
+    rng = np.random.default_rng(2)
+    for n in (1, 15, 16, 17, 1000):
+        c = rng.random(n) < 0.5
+        a = (rng.standard_normal(n) * 9).astype(dtype)
+        b = (rng.standard_normal(n) * 9).astype(dtype)
+        ec, ea, eb = ember.tensor(c), ember.tensor(a), ember.tensor(b)
+        np.testing.assert_array_equal(ember.where(ec, ea, eb).numpy(), np.where(c, a, b))
+        s = a[0]
+        np.testing.assert_array_equal(ember.where(ec, ember.tensor(s), eb).numpy(), np.where(c, s, b))
+        np.testing.assert_array_equal(ember.where(ec, ea, ember.tensor(s)).numpy(), np.where(c, a, s))
+        np.testing.assert_array_equal(ea.masked_fill(ec, s).numpy(), np.where(c, s, a))
+        m2 = rng.random((3, n)) < 0.5
+        np.testing.assert_array_equal(ember.where(ember.tensor(m2), ea, eb).numpy(), np.where(m2, a, b))

@@ -265,3 +265,33 @@ def test_where_and_masked_fill_fast_paths_match_numpy(dtype):
         np.testing.assert_array_equal(ea.masked_fill(ec, s).numpy(), np.where(c, s, a))
         m2 = rng.random((3, n)) < 0.5
         np.testing.assert_array_equal(ember.where(ember.tensor(m2), ea, eb).numpy(), np.where(m2, a, b))
+
+
+def test_add_sub_with_alpha_is_one_fused_pass_matching_torch():
+    # a + alpha * b in one kernel (sub: alpha negated, as torch): values within an ulp of the
+    # operands' scale (both fuse the multiply-add in the vector body), integers wrapping alike,
+    # in place and out of place, and alpha's gradient.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for n in (5, 37, 1000):
+        a = rng.standard_normal(n).astype(np.float32)
+        b = rng.standard_normal(n).astype(np.float32)
+        scale = np.abs(a) + 0.75 * np.abs(b)
+        for alpha in (0.75, -0.75, 3):
+            for op in ("add", "sub"):
+                want = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b), alpha=alpha).numpy()
+                got = getattr(ember, op)(ember.tensor(a), ember.tensor(b), alpha=alpha).numpy()
+                assert np.all(np.abs(got - want) <= 2.0 ** -23 * 4 * scale), (n, alpha, op)
+                inplace = ember.tensor(a)
+                getattr(inplace, op + "_")(ember.tensor(b), alpha=alpha)
+                np.testing.assert_array_equal(inplace.numpy(), got)
+    i = rng.integers(-2 ** 62, 2 ** 62, 40)
+    j = rng.integers(-2 ** 62, 2 ** 62, 40)
+    want = torch.add(torch.from_numpy(i), torch.from_numpy(j), alpha=7).numpy()
+    np.testing.assert_array_equal(ember.add(ember.tensor(i), ember.tensor(j), alpha=7).numpy(), want)
+    want = torch.sub(torch.from_numpy(i), torch.from_numpy(j), alpha=-3).numpy()
+    np.testing.assert_array_equal(ember.tensor(i).sub_(ember.tensor(j), alpha=-3).numpy(), want)
+    xe, ye = ember.tensor(a[:5]).requires_grad_(), ember.tensor(b[:5]).requires_grad_()
+    ember.sub(xe, ye, alpha=0.5).sum().backward()
+    np.testing.assert_array_equal(ye.grad.numpy(), np.full(5, -0.5, np.float32))
+    np.testing.assert_array_equal(xe.grad.numpy(), np.ones(5, np.float32))

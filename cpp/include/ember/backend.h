@@ -124,6 +124,9 @@ struct Backend {
   virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) = 0;
   // a and b share a dtype; out has it too, or bool for comparisons.
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = a + alpha * b (add / sub with alpha), as binary: one dtype, broadcasting strides. Floats
+  // fuse the multiply-add where the CPU has FMA (torch's vectorised add does).
+  virtual void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out) = 0;
   // out = cond ? a : b (cond bool; a, b, out one dtype).
   virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
 

@@ -16,6 +16,9 @@ struct CpuBackend final : Backend {
   void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override {
     cpu::binary(op, a, b, out);
   }
+  void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out) override {
+    cpu::add_scaled(a, b, alpha, out);
+  }
   void where(const Tensor& c, const Tensor& a, const Tensor& b, const Tensor& out) override {
     cpu::where(c, a, b, out);
   }

@@ -47,6 +47,17 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType compute, 
   return out;
 }
 
+// a + alpha * b in one pass (add / sub with alpha != 1), as binary_raw.
+Tensor add_scaled_raw(const Tensor& a, const Tensor& b, Scalar alpha, DType compute, const char* name) {
+  check_same_device(a, b, name);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor ac = a.dtype() != compute ? cast_raw(a, compute) : a;
+  Tensor bc = b.dtype() != compute ? cast_raw(b, compute) : b;
+  Tensor out = Tensor::empty(shape, compute, a.impl()->wrapped_number ? b.device() : a.device());
+  backend_of(out).add_scaled(ac, bc, alpha, out);
+  return out;
+}
+
 void check_int_division(const Tensor& b, DType compute, const char* name) {
   if (is_floating(compute)) return;
   Tensor zero = binary_raw(BinaryOp::Eq, b, wrap_scalar(Scalar(int64_t(0))), b.dtype(), name);
@@ -109,8 +120,7 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   } else {
     EMBER_CHECK(is_floating(rt) || !alpha.is_floating(), RuntimeError,
                 "add: for integral input tensors, argument alpha must not be a floating point number.");
-    NoGradGuard ng;
-    out = binary_raw(BinaryOp::Add, a, binary_raw(BinaryOp::Mul, b, wrap_scalar(alpha), rt, "add"), rt, "add");
+    out = add_scaled_raw(a, b, alpha, rt, "add");
   }
   if (auto node = make_node<AddBackward>({a, b})) {
     node->alpha = alpha;
@@ -131,6 +141,13 @@ void check_sub_operands(const Tensor& a, const Tensor& b, const char* name) {
 }
 }  // namespace
 
+namespace {
+Scalar negated(Scalar s) {  // -alpha in alpha's own kind
+  if (s.is_floating()) return Scalar(-s.to_double());
+  return Scalar(static_cast<int64_t>(0 - static_cast<uint64_t>(s.to_int())));
+}
+}  // namespace
+
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   check_sub_operands(a, b, "sub");
   DType rt = result_type(a, b);
@@ -138,8 +155,7 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   if (alpha.to_double() == 1.0) {
     out = binary_raw(BinaryOp::Sub, a, b, rt, "sub");
   } else {
-    NoGradGuard ng;
-    out = binary_raw(BinaryOp::Sub, a, binary_raw(BinaryOp::Mul, b, wrap_scalar(alpha), rt, "sub"), rt, "sub");
+    out = add_scaled_raw(a, b, negated(alpha), rt, "sub");  // torch: sub is add with -alpha
   }
   if (auto node = make_node<SubBackward>({a, b})) {
     node->alpha = alpha;
@@ -637,7 +653,8 @@ namespace {
 // self = f(self, other), writing into self's memory. When autograd records, the op runs out of
 // place (on a clone of self if its backward needs self's old value) and commit_inplace takes over.
 Tensor& inplace_binary(Tensor& self, const Tensor& other, BinaryOp op, bool needs_self, const char* name,
-                       const std::function<Tensor(const Tensor&, const Tensor&)>& out_of_place) {
+                       const std::function<Tensor(const Tensor&, const Tensor&)>& out_of_place,
+                       std::optional<Scalar> alpha = std::nullopt) {  // alpha: self + alpha * other
   check_inplace(self, name);
   check_same_device(self, other, name);
   DType rt = result_type(self, other);
@@ -662,7 +679,8 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other, BinaryOp op, bool need
     Tensor o = other.dtype() != self.dtype() ? to_dtype(other.detach(), self.dtype())
                : overlap                     ? clone(other.detach())
                                              : other;
-    backend_of(self).binary(op, self, o, self);
+    if (alpha) backend_of(self).add_scaled(self, o, *alpha, self);
+    else backend_of(self).binary(op, self, o, self);
   } else {
     NoGradGuard ng;
     copy_into(self, out_of_place(self, other));
@@ -676,15 +694,15 @@ Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
   if (alpha.to_double() != 1.0) {
     EMBER_CHECK(is_floating(self.dtype()) || !alpha.is_floating(), RuntimeError,
                 "add_: for integral input tensors, argument alpha must not be a floating point number.");
-    return inplace_binary(self, mul(other, wrap_scalar(alpha)), BinaryOp::Add, false, "add_",
-                          [](const Tensor& a, const Tensor& b) { return add(a, b); });
+    return inplace_binary(self, other, BinaryOp::Add, false, "add_",
+                          [alpha](const Tensor& a, const Tensor& b) { return add(a, b, alpha); }, alpha);
   }
   return inplace_binary(self, other, BinaryOp::Add, false, "add_",
                         [](const Tensor& a, const Tensor& b) { return add(a, b); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
   check_sub_operands(self, other, "sub_");
-  if (alpha.to_double() != 1.0) return add_(self, other, Scalar(-alpha.to_double()));
+  if (alpha.to_double() != 1.0) return add_(self, other, negated(alpha));
   return inplace_binary(self, other, BinaryOp::Sub, false, "sub_",
                         [](const Tensor& a, const Tensor& b) { return sub(a, b); });
 }

@@ -11,6 +11,7 @@ void copy(const Tensor& src, const Tensor& dst);
 void fill(const Tensor& dst, Scalar value);
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p);
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out);
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 
 // reduce.cpp

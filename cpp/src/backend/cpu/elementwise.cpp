@@ -200,6 +200,21 @@ void run_binary(const StridedIter& it, const F& f) {
   it.for_each([&f](char** p, const int64_t* s, int64_t n) { binary_loop<Out, T>(p, s, n, f); });
 }
 
+// a + alpha * b (bool: a || (alpha && b), as torch's add for bool tensors); wraps for integers.
+template <class T>
+struct AddScaledF {
+  T alpha;
+  T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a || (alpha && b);
+    else if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return static_cast<T>(static_cast<U>(a) + static_cast<U>(alpha) * static_cast<U>(b));
+    } else {
+      return a + alpha * b;
+    }
+  }
+};
+
 template <class T>
 void binary_typed(BinaryOp op, const StridedIter& it) {
   switch (op) {
@@ -257,6 +272,14 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p)
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   StridedIter it(out, {&a, &b});
   dispatch_all(a.dtype(), "binary", [&](auto tag) { binary_typed<decltype(tag)>(op, it); });
+}
+
+void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out) {
+  StridedIter it(out, {&a, &b});
+  dispatch_all(a.dtype(), "add", [&](auto tag) {
+    using T = decltype(tag);
+    run_binary<T>(it, AddScaledF<T>{alpha.to<T>()});
+  });
 }
 
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {

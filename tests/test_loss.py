@@ -362,3 +362,27 @@ def test_huber_and_smooth_l1_kernels_match_torch_at_the_edges(fn, param):
         e.backward(ember.tensor(g))
         t.backward(torch.from_numpy(g))
         np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=2e-7, atol=0, err_msg=str(v))
+
+
+@requires_torch
+def test_mse_loss_one_pass_values_gradients_and_double_backward():
+    # mean / sum reduce d = input - target with one sum-of-squares pass (gradient 2 d g / n):
+    # values and first and second derivatives as torch's, on sizes around the vector length.
+    rng = np.random.default_rng(8)
+    for n in (1, 17, 1000, 4099):
+        x = rng.standard_normal(n).astype(np.float32)
+        y = rng.standard_normal(n).astype(np.float32)
+        for r in ("mean", "sum"):
+            ex, ey = ember.tensor(x).requires_grad_(), ember.tensor(y).requires_grad_()
+            tx, ty = torch.from_numpy(x).requires_grad_(), torch.from_numpy(y).requires_grad_()
+            e = EF.mse_loss(ex, ey, reduction=r)
+            t = torch.nn.functional.mse_loss(tx, ty, reduction=r)
+            np.testing.assert_allclose(e.item(), t.item(), rtol=2e-6)
+            (egx,) = ember.autograd.grad(e, ex, create_graph=True)
+            (tgx,) = torch.autograd.grad(t, tx, create_graph=True)
+            np.testing.assert_allclose(egx.detach().numpy(), tgx.detach().numpy(), rtol=1e-6, atol=1e-9)
+            (egy,) = ember.autograd.grad((egx * egx).sum(), ey)
+            (tgy,) = torch.autograd.grad((tgx * tgx).sum(), ty)
+            np.testing.assert_allclose(egy.numpy(), tgy.numpy(), rtol=1e-5, atol=1e-9)
+    empty = EF.mse_loss(ember.zeros(0), ember.zeros(0))
+    assert np.isnan(empty.item())

@@ -162,6 +162,35 @@ Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim, std::optional<DTy
   return out;
 }
 
+namespace {
+struct SquaredSumBackward : Node {  // d/dx sum(x^2) [/ n] = 2 x g [/ n]
+  SavedVariable x;
+  double scale = 2.0;
+  std::string name() const override { return "SquaredSumBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    return {mul(x.unpack(this), mul(g[0], S(scale)))};
+  }
+  void release_variables() override { x.reset(); }
+};
+}  // namespace
+
+Tensor squared_sum(const Tensor& x, bool mean) {
+  EMBER_CHECK(is_floating(x.dtype()), RuntimeError, "squared_sum: expected a floating tensor, got ",
+              dtype_name(x.dtype()));
+  const double n = static_cast<double>(x.numel());
+  Tensor out = reduce_raw(ReduceOp::SumSq, x, {}, false, x.dtype());  // one pass
+  if (mean) {  // (empty: 0 / 0 = NaN, as torch's mean)
+    NoGradGuard ng;
+    out = div(out, S(n));
+  }
+  if (auto node = make_node<SquaredSumBackward>({x})) {
+    node->x = SavedVariable(x, false);
+    node->scale = mean ? 2.0 / n : 2.0;
+    set_history(out, node);
+  }
+  return out;
+}
+
 Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
   EMBER_CHECK(is_floating(x.dtype()), RuntimeError,
               "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "

@@ -15,6 +15,8 @@ using Dims = std::vector<int64_t>;
 Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false,
            std::optional<DType> dtype = std::nullopt);
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+// sum(x^2) over all elements, / numel if mean: one pass (mse_loss's reduction of d = x - y).
+Tensor squared_sum(const Tensor& x, bool mean);
 // Reduce `grad` (broadcast result) back to `shape` by summing broadcast dims (engine, backward).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

@@ -84,6 +84,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     reduction = _legacy_reduction(size_average, reduce, reduction)
     x, y = _broadcast(input, target)
     d = x - y
+    if weight is None and reduction in ("mean", "sum") and d.is_floating_point():
+        return _C._squared_sum(d, reduction == "mean")  # one pass, gradient 2 d g (/ n)
     return _weighted(d * d, weight, reduction)
 
 

@@ -295,3 +295,22 @@ def test_add_sub_with_alpha_is_one_fused_pass_matching_torch():
     ember.sub(xe, ye, alpha=0.5).sum().backward()
     np.testing.assert_array_equal(ye.grad.numpy(), np.full(5, -0.5, np.float32))
     np.testing.assert_array_equal(xe.grad.numpy(), np.ones(5, np.float32))
+
+
+def test_set_flush_denormal_like_torch():
+    # torch.set_flush_denormal: subnormal inputs and results become zero on every kernel thread
+    # while on; off restores IEEE subnormals. (Checked in bytes: numpy's own printing and
+    # arithmetic would see the flag too.)
+    tiny = np.array([1e-40, -3e-42, 1.0], dtype=np.float32)
+    big = np.full(200_000, 1e-40, dtype=np.float32)
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(2)
+        assert ember.set_flush_denormal(True) is True
+        assert (ember.tensor(tiny) * 1).numpy().tobytes() == np.array([0, -0.0, 1], np.float32).tobytes()
+        assert not (ember.tensor(big) * 1).numpy().view(np.uint32).any()
+    finally:
+        assert ember.set_flush_denormal(False) is True
+        ember.set_num_threads(old)
+    assert (ember.tensor(tiny) * 1).numpy().tobytes() == tiny.tobytes()
+    assert (ember.tensor(big) * 1).numpy().tobytes() == big.tobytes()

@@ -12,6 +12,7 @@ from ._C import (  # noqa: F401  (re-exports)
     set_default_dtype,
     get_num_threads,
     set_num_threads,
+    set_flush_denormal,
     is_grad_enabled,
     promote_types,
     result_type,

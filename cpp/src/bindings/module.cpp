@@ -167,6 +167,9 @@ void bind_core(py::module_& m) {
 
   m.def("_set_size_class", [](py::object cls) { g_size_class = cls.inc_ref().ptr(); });
   m.def("get_num_threads", &cpu::get_num_threads);
+  m.def("set_flush_denormal", &cpu::set_flush_denormal, py::arg("mode"),
+        "Flush denormal floats to zero in CPU arithmetic (torch.set_flush_denormal); returns whether "
+        "the CPU supports it (x86-64 here).");
   m.def("set_num_threads", &cpu::set_num_threads, py::arg("int"));
   m.def("_empty_cache", &cpu_allocator::empty_cache);
   m.def("_cached_bytes", &cpu_allocator::cached_bytes);

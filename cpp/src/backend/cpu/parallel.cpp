@@ -33,6 +33,29 @@ void set_num_threads(int n) {
 #endif
 }
 
+// torch.set_flush_denormal: FTZ (results) and DAZ (inputs) in MXCSR, on the calling thread and on
+// every OpenMP worker (MXCSR is per thread; threads created later inherit the caller's).
+bool set_flush_denormal(bool on) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  constexpr unsigned kFtzDaz = 0x8040;  // bit 15 flush-to-zero, bit 6 denormals-are-zero
+  auto apply = [on] {
+    const unsigned csr = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(on ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
+  };
+  apply();
+#ifdef EMBER_HAS_OPENMP
+  if (!in_parallel_region()) {
+#pragma omp parallel num_threads(std::max(get_num_threads(), hardware_threads()))
+    apply();
+  }
+#endif
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
+}
+
 Isa cpu_isa() {
   static const Isa isa = [] {
     Isa best = Isa::Base;

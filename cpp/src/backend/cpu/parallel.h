@@ -15,6 +15,8 @@ namespace ember::cpu {
 int get_num_threads();
 void set_num_threads(int n);
 int hardware_threads();
+// Flush denormal floats to zero on the CPU (all kernel threads); false where unsupported.
+bool set_flush_denormal(bool on);
 
 inline bool in_parallel_region() {
 #ifdef EMBER_HAS_OPENMP

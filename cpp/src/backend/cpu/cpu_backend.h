@@ -12,6 +12,9 @@ void fill(const Tensor& dst, Scalar value);
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p);
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out);
+// copy_transpose.cpp: copy() for a transposed 4-byte source into a contiguous destination, in
+// 16 x 16 tiles; false (nothing done) when the layout is not such a transpose.
+bool copy_transposed(const Tensor& src, const Tensor& dst);
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 
 // reduce.cpp

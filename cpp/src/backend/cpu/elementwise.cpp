@@ -23,6 +23,7 @@ void copy(const Tensor& src, const Tensor& dst) {
     });
     return;
   }
+  if (copy_transposed(src, dst)) return;
   StridedIter it(dst, {&src});
   dispatch_all(dst.dtype(), "copy", [&](auto dtag) {
     using D = decltype(dtag);

@@ -86,6 +86,11 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testin
   ATTR void un_v(Out* o, const In* a, int64_t n, const F& f) {                                   \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);                          \
   }                                                                                              \
+  /* a read backwards (flip): o[i] = f(a[-i]) */                                                 \
+  template <class Out, class In, class F>                                                        \
+  ATTR void un_rev(Out* o, const In* a, int64_t n, const F& f) {                                 \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[-i]);                         \
+  }                                                                                              \
   template <class Out, class In, class F>                                                        \
   ATTR void bin_vv(Out* o, const In* a, const In* b, int64_t n, const F& f) {                    \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);                    \
@@ -145,6 +150,8 @@ inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
   const In* a = reinterpret_cast<const In*>(p[1]);
   if (s[0] == sizeof(Out) && s[1] == sizeof(In)) {
     EMBER_ISA_CALL_(In, un_v, o, a, n, f);
+  } else if (s[0] == sizeof(Out) && s[1] == -static_cast<int64_t>(sizeof(In))) {
+    EMBER_ISA_CALL_(In, un_rev, o, a, n, f);
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));

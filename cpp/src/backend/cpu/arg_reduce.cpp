@@ -26,25 +26,15 @@ namespace arg_base {
 }  // namespace arg_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace arg_avx2 {
-#define EMBER_ARG_ATTR __attribute__((target("avx2,fma")))
+#define EMBER_ARG_ATTR EMBER_ATTR_AVX2
 #include "arg_kernels.inc"
 #undef EMBER_ARG_ATTR
 }  // namespace arg_avx2
 namespace arg_avx512 {
-#define EMBER_ARG_ATTR \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define EMBER_ARG_ATTR EMBER_ATTR_AVX512
 #include "arg_kernels.inc"
 #undef EMBER_ARG_ATTR
 }  // namespace arg_avx512
-#define EMBER_ARG_CALL(FN, ...)                                   \
-  do {                                                            \
-    const Isa isa_ = cpu_isa();                                   \
-    if (isa_ == Isa::Avx512) arg_avx512::FN(__VA_ARGS__);         \
-    else if (isa_ == Isa::Avx2) arg_avx2::FN(__VA_ARGS__);        \
-    else arg_base::FN(__VA_ARGS__);                               \
-  } while (0)
-#else
-#define EMBER_ARG_CALL(FN, ...) arg_base::FN(__VA_ARGS__)
 #endif
 
 // x (O, R, I) -> val, idx (O, I)
@@ -53,7 +43,7 @@ void arg_kernel(const T* x, T* val, int64_t* idx, int64_t O, int64_t R, int64_t 
   if (I == 1) {
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(R, 1));
     parallel_for(0, O, grain, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) EMBER_ARG_CALL(arg_row<IsMax>, x + o * R, R, val + o, idx + o);
+      for (int64_t o = b; o < e; ++o) EMBER_NS_ISA_CALL_(arg, arg_row<IsMax>, x + o * R, R, val + o, idx + o);
     });
     return;
   }
@@ -65,7 +55,7 @@ void arg_kernel(const T* x, T* val, int64_t* idx, int64_t O, int64_t R, int64_t 
       const int64_t o = t / iblocks, i0 = (t % iblocks) * kBlock, ni = std::min(kBlock, I - i0);
       T* bv = val + o * I + i0;
       int64_t* bi = idx + o * I + i0;
-      EMBER_ARG_CALL(arg_columns<IsMax>, x + o * R * I + i0, R, I, ni, bv, bi);
+      EMBER_NS_ISA_CALL_(arg, arg_columns<IsMax>, x + o * R * I + i0, R, I, ni, bv, bi);
     }
   });
 }

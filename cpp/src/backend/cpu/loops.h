@@ -127,16 +127,29 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testin
     }                                                                                            \
   }                                                                                              \
   }
+// The target attributes of the AVX2 and AVX-512 builds of a loop. A kernel file with its own
+// per-ISA loops includes its .inc three times, in namespaces NS_base, NS_avx2 and NS_avx512 (with
+// an attribute macro set to nothing, EMBER_ATTR_AVX2 and EMBER_ATTR_AVX512), and calls them
+// through EMBER_NS_ISA_CALL_(NS, FN, args...), an expression that picks the CPU's best (reduce.cpp).
+#define EMBER_ATTR_AVX2 __attribute__((target("avx2,fma")))
+#define EMBER_ATTR_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBER_NS_ISA_CALL_(NS, FN, ...)                                               \
+  (::ember::cpu::cpu_isa() == ::ember::cpu::Isa::Avx512 ? NS##_avx512::FN(__VA_ARGS__) \
+   : ::ember::cpu::cpu_isa() == ::ember::cpu::Isa::Avx2 ? NS##_avx2::FN(__VA_ARGS__)  \
+                                                        : NS##_base::FN(__VA_ARGS__))
+#else
+#define EMBER_NS_ISA_CALL_(NS, FN, ...) NS##_base::FN(__VA_ARGS__)
+#endif
+
 EMBER_SIMD_LOOPS_(isa_base, )
 #if defined(__x86_64__) && defined(__GNUC__)
-EMBER_SIMD_LOOPS_(isa_avx2, __attribute__((target("avx2,fma"))))
-EMBER_SIMD_LOOPS_(isa_avx512,
-                  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+EMBER_SIMD_LOOPS_(isa_avx2, EMBER_ATTR_AVX2)
+EMBER_SIMD_LOOPS_(isa_avx512, EMBER_ATTR_AVX512)
 #define EMBER_ISA_CALL_(In, FN, ...)                                            \
   do {                                                                          \
-    Isa isa_ = std::is_floating_point_v<In> ? cpu_isa() : Isa::Base;            \
-    if (isa_ == Isa::Avx512) isa_avx512::FN(__VA_ARGS__);                       \
-    else if (isa_ == Isa::Avx2) isa_avx2::FN(__VA_ARGS__);                      \
+    if constexpr (std::is_floating_point_v<In>) EMBER_NS_ISA_CALL_(isa, FN, __VA_ARGS__); \
     else isa_base::FN(__VA_ARGS__);                                             \
   } while (0)
 #else

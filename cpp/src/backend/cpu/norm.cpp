@@ -47,25 +47,17 @@ namespace norm_base {
 }  // namespace norm_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace norm_avx2 {
-#define EMBER_NORM_ATTR __attribute__((target("avx2,fma")))
+#define EMBER_NORM_ATTR EMBER_ATTR_AVX2
 #include "norm_kernels.inc"
 #undef EMBER_NORM_ATTR
 }  // namespace norm_avx2
 namespace norm_avx512 {
-#define EMBER_NORM_ATTR __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define EMBER_NORM_ATTR EMBER_ATTR_AVX512
 #include "norm_kernels.inc"
 #undef EMBER_NORM_ATTR
 }  // namespace norm_avx512
-#define NORM_CALL(FN, T, ...)                                          \
-  do {                                                                 \
-    const Isa isa = cpu_isa();                                        \
-    if (isa == Isa::Avx512) norm_avx512::FN<T>(__VA_ARGS__);           \
-    else if (isa == Isa::Avx2) norm_avx2::FN<T>(__VA_ARGS__);          \
-    else norm_base::FN<T>(__VA_ARGS__);                                 \
-  } while (0)
-#else
-#define NORM_CALL(FN, T, ...) norm_base::FN<T>(__VA_ARGS__)
 #endif
+#define NORM_CALL(FN, T, ...) EMBER_NS_ISA_CALL_(norm, FN<T>, __VA_ARGS__)
 
 }  // namespace
 

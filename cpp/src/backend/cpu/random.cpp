@@ -28,25 +28,15 @@ namespace random_base {
 }  // namespace random_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace random_avx2 {
-#define EMBER_RANDOM_ATTR __attribute__((target("avx2,fma")))
+#define EMBER_RANDOM_ATTR EMBER_ATTR_AVX2
 #include "random_kernels.inc"
 #undef EMBER_RANDOM_ATTR
 }  // namespace random_avx2
 namespace random_avx512 {
-#define EMBER_RANDOM_ATTR \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define EMBER_RANDOM_ATTR EMBER_ATTR_AVX512
 #include "random_kernels.inc"
 #undef EMBER_RANDOM_ATTR
 }  // namespace random_avx512
-#define EMBER_RANDOM_CALL(FN, ...)                                  \
-  do {                                                              \
-    const Isa isa_ = cpu_isa();                                     \
-    if (isa_ == Isa::Avx512) random_avx512::FN(__VA_ARGS__);        \
-    else if (isa_ == Isa::Avx2) random_avx2::FN(__VA_ARGS__);       \
-    else random_base::FN(__VA_ARGS__);                              \
-  } while (0)
-#else
-#define EMBER_RANDOM_CALL(FN, ...) random_base::FN(__VA_ARGS__)
 #endif
 
 // [0, 1) with 53 random bits (float: 24, in random_kernels.inc).
@@ -65,7 +55,7 @@ void fill_blocks(T* out, int64_t n, uint64_t key, uint64_t counter, Gen gen) {
     V vals[K];
     for (int64_t c = b0; c < b1; c += kChunk) {
       const int64_t nb = std::min(kChunk, b1 - c);
-      EMBER_RANDOM_CALL(philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
+      EMBER_NS_ISA_CALL_(random, philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
       for (int64_t b = 0; b < nb; ++b) {
         gen(std::array<uint32_t, 4>{w[4 * b], w[4 * b + 1], w[4 * b + 2], w[4 * b + 3]}, vals);
         const int64_t i0 = (c + b) * K, m = std::min<int64_t>(K, n - i0);
@@ -84,11 +74,11 @@ void fill_f32(bool normal, float* out, int64_t n, uint64_t key, uint64_t counter
     alignas(64) float tail[4 * kChunk];
     for (int64_t c = b0; c < b1; c += kChunk) {
       const int64_t nb = std::min(kChunk, b1 - c);
-      EMBER_RANDOM_CALL(philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
+      EMBER_NS_ISA_CALL_(random, philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
       const int64_t i0 = c * 4, m = std::min<int64_t>(4 * nb, n - i0);
       float* dst = m == 4 * nb ? out + i0 : tail;
-      if (normal) EMBER_RANDOM_CALL(normal_f32, w, 2 * nb, a, b, dst);
-      else EMBER_RANDOM_CALL(uniform_f32, w, 4 * nb, a, b, dst);
+      if (normal) EMBER_NS_ISA_CALL_(random, normal_f32, w, 2 * nb, a, b, dst);
+      else EMBER_NS_ISA_CALL_(random, uniform_f32, w, 4 * nb, a, b, dst);
       if (dst == tail) std::copy(tail, tail + m, out + i0);
     }
   });

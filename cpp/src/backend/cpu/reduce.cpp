@@ -74,13 +74,12 @@ namespace reduce_base {
 }  // namespace reduce_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace reduce_avx2 {
-#define EMBER_REDUCE_ATTR __attribute__((target("avx2,fma")))
+#define EMBER_REDUCE_ATTR EMBER_ATTR_AVX2
 #include "reduce_kernels.inc"
 #undef EMBER_REDUCE_ATTR
 }  // namespace reduce_avx2
 namespace reduce_avx512 {
-#define EMBER_REDUCE_ATTR \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define EMBER_REDUCE_ATTR EMBER_ATTR_AVX512
 #include "reduce_kernels.inc"
 #undef EMBER_REDUCE_ATTR
 }  // namespace reduce_avx512
@@ -88,22 +87,7 @@ namespace reduce_avx512 {
 
 template <class Op, class T>
 typename Op::Acc reduce_row(const T* x, int64_t n) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return reduce_avx512::row<Op>(x, n);
-  if (isa == Isa::Avx2) return reduce_avx2::row<Op>(x, n);
-#endif
-  return reduce_base::row<Op>(x, n);
-}
-
-template <class Op, class T>
-void reduce_columns(const T* x, int64_t R, int64_t I, int64_t ni, typename Op::Acc* acc) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  const Isa isa = cpu_isa();
-  if (isa == Isa::Avx512) return reduce_avx512::columns<Op>(x, R, I, ni, acc);
-  if (isa == Isa::Avx2) return reduce_avx2::columns<Op>(x, R, I, ni, acc);
-#endif
-  reduce_base::columns<Op>(x, R, I, ni, acc);
+  return EMBER_NS_ISA_CALL_(reduce, row<Op>, x, n);
 }
 
 template <class Op, class T>
@@ -146,7 +130,7 @@ void reduce_kernel(const T* x, T* out, int64_t O, int64_t R, int64_t I, bool mea
     Acc acc[kBlock];
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / iblocks, i0 = (t % iblocks) * kBlock, ni = std::min(kBlock, I - i0);
-      reduce_columns<Op>(x + o * R * I + i0, R, I, ni, acc);
+      EMBER_NS_ISA_CALL_(reduce, columns<Op>, x + o * R * I + i0, R, I, ni, acc);
       for (int64_t i = 0; i < ni; ++i) out[o * I + i0 + i] = finish(acc[i]);
     }
   });

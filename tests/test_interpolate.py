@@ -62,3 +62,14 @@ def test_errors():
         F.interpolate(ember.randn(1, 2, 3), size=4, mode="bilinear")
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.interpolate(x, size=4, mode="bicubic")
+
+
+@pytest.mark.parametrize("mode,align", MODES)
+def test_large_sizes_match_torch(mode, align):
+    # Source coordinates for whole output rows at once (numpy, in the input's float type): the
+    # same indices and weights as torch's on long axes, where a float64 shortcut would drift.
+    x = np.random.default_rng(3).standard_normal((1, 1, 37, 1000)).astype(np.float32)
+    sizes = [{"size": (100, 2333)}, {"scale_factor": 0.37}, {"size": (13, 511)}, {"scale_factor": (2.1, 0.5)}]
+    for kw in sizes:
+        e, t = both(x, mode=mode, align_corners=align, **kw)
+        np.testing.assert_allclose(e, t, rtol=0, atol=2e-6, err_msg=str(kw))

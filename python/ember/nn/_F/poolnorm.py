@@ -6,6 +6,8 @@ interpolate are compositions of differentiable gather ops."""
 import math
 import struct
 
+import numpy as np
+
 from ... import _C
 
 __all__ = [
@@ -292,34 +294,41 @@ def _src_scale(in_size, out_size, scale, align_corners, r):
     return r(1.0 / scale) if scale is not None and scale > 0 else r(r(in_size) / r(out_size))
 
 
+def _np_float(dtype):
+    """The numpy type torch computes source coordinates in: the input's (float32 for float32)."""
+    return np.float64 if dtype == _C.dtype.float64 else np.float32
+
+
 def _nearest_index(in_size, out_size, scale, dtype):
     if out_size == in_size:  # torch's shortcuts: copy, and halving for an exact 2x
-        idx = list(range(out_size))
+        idx = np.arange(out_size, dtype=np.int64)
     elif out_size == 2 * in_size:
-        idx = [d >> 1 for d in range(out_size)]
+        idx = np.arange(out_size, dtype=np.int64) >> 1
     else:
-        r = _rounder(dtype)
-        s = _src_scale(in_size, out_size, scale, False, r)
-        idx = [min(int(math.floor(r(d * s))), in_size - 1) for d in range(out_size)]
-    return _C.tensor(idx, dtype=_C.dtype.int64)
+        f = _np_float(dtype)
+        s = f(_src_scale(in_size, out_size, scale, False, _rounder(dtype)))
+        src = np.arange(out_size, dtype=f) * s  # one rounding in f, as torch's d * s
+        idx = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    return _C.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))
 
 
 def _linear_weights(in_size, out_size, scale, align_corners, dtype):
-    r = _rounder(dtype)
-    s = _src_scale(in_size, out_size, scale, align_corners, r)
-    i0, i1, lam = [], [], []
-    for d in range(out_size):
-        src = r(d * s) if align_corners else max(r(r((d + 0.5) * s) - 0.5), 0.0)
-        lo = min(int(math.floor(src)), in_size - 1)
-        hi = lo + 1 if lo < in_size - 1 else lo
-        i0.append(lo)
-        i1.append(hi)
-        lam.append(min(max(r(src - lo), 0.0), 1.0))
-    return (
-        _C.tensor(i0, dtype=_C.dtype.int64),
-        _C.tensor(i1, dtype=_C.dtype.int64),
-        _C.tensor(lam, dtype=dtype),
-    )
+    f = _np_float(dtype)
+    s = f(_src_scale(in_size, out_size, scale, align_corners, _rounder(dtype)))
+    d = np.arange(out_size, dtype=f)
+    if align_corners:
+        src = d * s
+    elif f is np.float32:
+        # torch's kernels (built for AVX2 / AVX-512) contract s * (d + 0.5) - 0.5 into one FMA:
+        # exact in float64 here (a 24 x 24-bit product less 0.5), then rounded once to float32.
+        fused = s.astype(np.float64) * (d + f(0.5)).astype(np.float64) - 0.5
+        src = np.maximum(fused.astype(np.float32), f(0))
+    else:
+        src = np.maximum((d + f(0.5)) * s - f(0.5), f(0))
+    lo = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    hi = np.where(lo < in_size - 1, lo + 1, lo)
+    lam = np.clip(src - lo.astype(f), f(0), f(1)).astype(f)
+    return _C.from_numpy(lo), _C.from_numpy(hi), _C.from_numpy(np.ascontiguousarray(lam))
 
 
 def interpolate(

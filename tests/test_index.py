@@ -508,3 +508,21 @@ def test_index_add_errors_name_the_op_like_torch(call, message):
     with pytest.raises(expected) as ee:
         call(ember, ember.zeros(5, 3))
     assert message in str(ee.value), str(ee.value)  # torch's own wording differs (index_add_, Float)
+
+
+@pytest.mark.parametrize("shape", [(1,), (70001,), (3, 65537), (257, 300), (2, 3, 40000), (5, 1, 7, 9), (0, 4)])
+def test_nonzero_and_mask_indexing_match_numpy(shape):
+    # Branch-free compaction per 64K block (an odometer along the last dim): coordinates across
+    # block and row boundaries, at 1 and 2 threads, and x[mask] built on them.
+    rng = np.random.default_rng(len(shape) * 7 + shape[-1])
+    m = rng.random(shape) < 0.37
+    x = rng.standard_normal(shape).astype(np.float32)
+    old = ember.get_num_threads()
+    try:
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            np.testing.assert_array_equal(ember.tensor(m).nonzero().numpy(), np.argwhere(m))
+            np.testing.assert_array_equal(ember.tensor(x)[ember.tensor(m)].numpy(), x[m])
+    finally:
+        ember.set_num_threads(old)
+    assert ember.tensor(True).nonzero().shape == (1, 0) and ember.tensor(False).nonzero().shape == (0, 0)

@@ -179,17 +179,36 @@ void nonzero(const Tensor& x, const Tensor& out) {
   }
   int64_t* o = out.data<int64_t>();
   const Shape& shape = x.shape();
+  if (nd == 0) {  // a 0-d true: one row of no coordinates
+    return;
+  }
+  const uint8_t* pb = reinterpret_cast<const uint8_t*>(p);
   parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
+    std::vector<int64_t> c(static_cast<size_t>(nd));
     for (int64_t blk = b; blk < e; ++blk) {
-      int64_t row = start[blk], hi = std::min(n, (blk + 1) * kBlock);
-      for (int64_t i = blk * kBlock; i < hi; ++i) {
-        if (!p[i]) continue;
-        int64_t rem = i;
-        for (int64_t d = nd - 1; d >= 0; --d) {
-          o[row * nd + d] = rem % shape[d];
-          rem /= shape[d];
+      int64_t row = start[blk];
+      const int64_t end_row = start[blk + 1], lo = blk * kBlock, hi = std::min(n, lo + kBlock);
+      if (row == end_row) continue;
+      int64_t rem = lo;  // the block's first coordinates; then an odometer along the last dim
+      for (int64_t d = nd - 1; d >= 0; --d) c[d] = rem % shape[d], rem /= shape[d];
+      const int64_t last = shape[nd - 1];
+      for (int64_t i = lo; i < hi && row < end_row;) {
+        const int64_t seg = std::min(hi, i + (last - c[nd - 1]));  // to the end of this last-dim row
+        // Branch-free compaction: every position writes its coordinates at `row`, which only a
+        // true element advances (the next element overwrites a false one's); rows past the
+        // block's share are not written.
+        const int64_t c0 = c[nd - 1] - i;
+        for (int64_t j = i; j < seg; ++j) {
+          if (row < end_row) {
+            int64_t* dst = o + row * nd;
+            for (int64_t d = 0; d + 1 < nd; ++d) dst[d] = c[d];
+            dst[nd - 1] = c0 + j;
+          }
+          row += pb[j] != 0;
         }
-        row++;
+        c[nd - 1] += seg - i;
+        for (int64_t d = nd - 1; d > 0 && c[d] == shape[d]; --d) c[d] = 0, ++c[d - 1];
+        i = seg;
       }
     }
   });

@@ -54,27 +54,14 @@ class Adadelta(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                st = state[p]
-                if len(st) == 0:
-                    st["step"] = _counter()
-                    st["square_avg"] = zeros_like(p)
-                    st["acc_delta"] = zeros_like(p)
-            if params:
-                _C._optim_steps(
-                    "adadelta",
-                    params,
-                    [p.grad for p in params],
-                    [[state[p]["square_avg"], state[p]["acc_delta"]] for p in params],
-                    [state[p]["step"] for p in params],
-                    [],
-                    lr=float(group["lr"]),
-                    rho=group["rho"],
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    maximize=group["maximize"],
-                )
+            self._fused_update(
+                group, "adadelta", _init_state, ("square_avg", "acc_delta"), rho=group["rho"]
+            )
         return loss
+
+
+def _init_state(p, st):
+    st["step"] = _counter()
+    st["square_avg"] = _C.zeros_like(p)
+    st["acc_delta"] = _C.zeros_like(p)

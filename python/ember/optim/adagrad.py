@@ -64,24 +64,13 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state = self.state
+        init_value = self.defaults["initial_accumulator_value"]
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                if len(state[p]) == 0:
-                    self._init_state(p, state[p], self.defaults["initial_accumulator_value"])
-            if params:
-                _C._optim_steps(
-                    "adagrad",
-                    params,
-                    [p.grad for p in params],
-                    [[state[p]["sum"]] for p in params],
-                    [state[p]["step"] for p in params],
-                    [],
-                    lr=float(group["lr"]),
-                    weight_decay=group["weight_decay"],
-                    lr_decay=group["lr_decay"],
-                    eps=group["eps"],
-                    maximize=group["maximize"],
-                )
+            self._fused_update(
+                group,
+                "adagrad",
+                lambda p, st: self._init_state(p, st, init_value),
+                ("sum",),
+                lr_decay=group["lr_decay"],
+            )
         return loss

@@ -77,39 +77,25 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            params, states, steps = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = state[p]
-                if len(st) == 0:
-                    st["step"] = _counter()
-                    st["exp_avg"] = zeros_like(p)
-                    st["exp_avg_sq"] = zeros_like(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = zeros_like(p)
-                params.append(p)
-                states.append([st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq")])
-                steps.append(st["step"])
-            if params:
-                _C._optim_steps(
-                    "adam",
-                    params,
-                    [p.grad for p in params],
-                    states,
-                    steps,
-                    [],
-                    lr=float(group["lr"]),
-                    beta1=float(beta1),
-                    beta2=float(beta2),
-                    weight_decay=group["weight_decay"],
-                    eps=group["eps"],
-                    amsgrad=amsgrad,
-                    maximize=group["maximize"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"],
-                )
+
+            def init(p, st, amsgrad=amsgrad):
+                st["step"] = _counter()
+                st["exp_avg"] = _C.zeros_like(p)
+                st["exp_avg_sq"] = _C.zeros_like(p)
+                if amsgrad:
+                    st["max_exp_avg_sq"] = _C.zeros_like(p)
+
+            self._fused_update(
+                group,
+                "adam",
+                init,
+                ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+                beta1=float(beta1),
+                beta2=float(beta2),
+                amsgrad=amsgrad,
+                decoupled_weight_decay=group["decoupled_weight_decay"],
+            )
         return loss

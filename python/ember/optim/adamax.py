@@ -60,29 +60,20 @@ class Adamax(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                st = state[p]
-                if len(st) == 0:
-                    st["step"] = _counter()
-                    st["exp_avg"] = zeros_like(p)
-                    st["exp_inf"] = zeros_like(p)
-            if params:
-                _C._optim_steps(
-                    "adamax",
-                    params,
-                    [p.grad for p in params],
-                    [[state[p]["exp_avg"], state[p]["exp_inf"]] for p in params],
-                    [state[p]["step"] for p in params],
-                    [],
-                    lr=float(group["lr"]),
-                    beta1=float(beta1),
-                    beta2=float(beta2),
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    maximize=group["maximize"],
-                )
+            self._fused_update(
+                group,
+                "adamax",
+                _init_state,
+                ("exp_avg", "exp_inf"),
+                beta1=float(beta1),
+                beta2=float(beta2),
+            )
         return loss
+
+
+def _init_state(p, st):
+    st["step"] = _counter()
+    st["exp_avg"] = _C.zeros_like(p)
+    st["exp_inf"] = _C.zeros_like(p)

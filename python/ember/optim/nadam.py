@@ -72,32 +72,24 @@ class NAdam(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                st = state[p]
-                if len(st) == 0:
-                    st["step"] = _counter()
-                    st["mu_product"] = _counter(1.0)
-                    st["exp_avg"] = zeros_like(p)
-                    st["exp_avg_sq"] = zeros_like(p)
-            if params:
-                _C._optim_steps(
-                    "nadam",
-                    params,
-                    [p.grad for p in params],
-                    [[state[p]["exp_avg"], state[p]["exp_avg_sq"]] for p in params],
-                    [state[p]["step"] for p in params],
-                    [state[p]["mu_product"] for p in params],
-                    lr=float(group["lr"]),
-                    beta1=float(beta1),
-                    beta2=float(beta2),
-                    weight_decay=group["weight_decay"],
-                    momentum_decay=group["momentum_decay"],
-                    eps=group["eps"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"],
-                    maximize=group["maximize"],
-                )
+            self._fused_update(
+                group,
+                "nadam",
+                _init_state,
+                ("exp_avg", "exp_avg_sq"),
+                mu_product=True,
+                beta1=float(beta1),
+                beta2=float(beta2),
+                momentum_decay=group["momentum_decay"],
+                decoupled_weight_decay=group["decoupled_weight_decay"],
+            )
         return loss
+
+
+def _init_state(p, st):
+    st["step"] = _counter()
+    st["mu_product"] = _counter(1.0)
+    st["exp_avg"] = _C.zeros_like(p)
+    st["exp_avg_sq"] = _C.zeros_like(p)

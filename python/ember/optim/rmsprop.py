@@ -64,38 +64,24 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state, zeros_like = self.state, _C.zeros_like
         for group in self.param_groups:
             momentum, centered = group["momentum"], group["centered"]
-            params, states, steps = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = state[p]
-                if len(st) == 0:
-                    st["step"] = _counter()
-                    st["square_avg"] = zeros_like(p)
-                    if momentum > 0:
-                        st["momentum_buffer"] = zeros_like(p)
-                    if centered:
-                        st["grad_avg"] = zeros_like(p)
-                params.append(p)
-                states.append([st["square_avg"], st.get("grad_avg"), st.get("momentum_buffer")])
-                steps.append(st["step"])
-            if params:
-                _C._optim_steps(
-                    "rmsprop",
-                    params,
-                    [p.grad for p in params],
-                    states,
-                    steps,
-                    [],
-                    lr=float(group["lr"]),
-                    alpha=group["alpha"],
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    momentum=momentum,
-                    centered=centered,
-                    maximize=group["maximize"],
-                )
+
+            def init(p, st, momentum=momentum, centered=centered):
+                st["step"] = _counter()
+                st["square_avg"] = _C.zeros_like(p)
+                if momentum > 0:
+                    st["momentum_buffer"] = _C.zeros_like(p)
+                if centered:
+                    st["grad_avg"] = _C.zeros_like(p)
+
+            self._fused_update(
+                group,
+                "rmsprop",
+                init,
+                ("square_avg", "grad_avg", "momentum_buffer"),
+                alpha=group["alpha"],
+                momentum=momentum,
+                centered=centered,
+            )
         return loss

@@ -85,6 +85,8 @@ cases = {
     "floor": lambda L, a, b, i, m: a.floor(),
     "a%3": lambda L, a, b, i, m: a % 3,
     "a//3": lambda L, a, b, i, m: a // 3,
+    "a%b": lambda L, a, b, i, m: a % b,
+    "fmod(a,b)": lambda L, a, b, i, m: L.fmod(a, b),
     "isnan": lambda L, a, b, i, m: a.isnan(),
     "any": lambda L, a, b, i, m: (a > 5).any(),
     "all(1)": lambda L, a, b, i, m: (a > -5).all(1),

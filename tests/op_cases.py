@@ -108,6 +108,8 @@ CASES += [
     C("atan2", lambda L, a, b: L.atan2(a, b), [(3,), lambda rng: _pos(rng, (3,))], np.arctan2),
     C("remainder", lambda L, a, b: a % b, [(4, 3), lambda rng: _pos(rng, (4, 3))], np.mod,
       gradcheck=False),
+    C("fmod", lambda L, a, b: L.fmod(a, b), [(4, 3), lambda rng: _pos(rng, (4, 3))], np.fmod,
+      gradcheck=False),
     C("floor_divide", lambda L, a, b: a // b, [(4, 3), lambda rng: _pos(rng, (4, 3))],
       np.floor_divide, grad=False),
     C("where", lambda L, c, a, b: L.where(c > 0, a, b), [(3, 4), (3, 4), (4,)],

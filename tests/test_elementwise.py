@@ -64,6 +64,97 @@ def test_floor_divide_and_remainder_follow_python_signs():
     np.testing.assert_array_equal((ember.from_numpy(af) % ember.from_numpy(bf)).numpy(), af % bf)
 
 
+def _float32_edge_values(rng, n):
+    """float32 values over the whole range: normals at every scale, integers, huge and subnormal
+    values, random bit patterns (NaNs and infs among them) and the special values."""
+    with np.errstate(all="ignore"):
+        parts = [
+            rng.standard_normal(n) * 10.0 ** rng.integers(-8, 9, n),
+            rng.integers(-1000, 1000, n),
+            rng.standard_normal(n) * 1e30,
+            np.frombuffer(rng.integers(0, 2**32, n, dtype=np.uint32).tobytes(), np.float32),
+            np.resize([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3.4e38, 2.0**24,
+                       2.0**24 + 2, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0], n),
+        ]
+        return np.concatenate([np.asarray(p).astype(np.float32) for p in parts])
+
+
+def _same_bits(x, y):
+    return (x.view(np.uint32) == y.view(np.uint32)) | (np.isnan(x) & np.isnan(y))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float32_fmod_remainder_floor_divide_are_exact(threads):
+    # The float32 kernels divide in float64 and fall back to libm per block where that is not
+    # exact (quotients >= 2^24, b = 0 or inf, NaN): every lane must equal libm's fmod bit for bit
+    # (numpy's np.fmod), remainder and floor_divide torch's formulas on top of it.
+    rng = np.random.default_rng(5)
+    a = _float32_edge_values(rng, 4000)
+    b = rng.permutation(_float32_edge_values(rng, 4000))
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        with np.errstate(all="ignore"):
+            for other in [b, np.float32(3.0), np.float32(-2.5), np.float32(0.1), np.float32(1e-30),
+                          np.float32(7e20), np.float32(0.0), np.float32(np.inf), np.float32(1e-45)]:
+                eb = ember.from_numpy(other) if other.ndim else float(other)
+                ea = ember.from_numpy(a)
+                fm = np.fmod(a, other).astype(np.float32)
+                assert _same_bits(ember.fmod(ea, eb).numpy(), fm).all(), other
+                rem = np.where((fm != 0) & ((other < 0) != (fm < 0)), fm + other, fm).astype(np.float32)
+                assert _same_bits(ember.remainder(ea, eb).numpy(), rem).all(), other
+                # floor_divide, torch's formula (c10::div_floor_floating) written in numpy
+                div = ((a - fm) / other).astype(np.float32)
+                div = np.where((fm != 0) & ((other < 0) != (fm < 0)), div - np.float32(1), div)
+                fl = np.floor(div)
+                fl = np.where(div - fl > 0.5, fl + 1, fl)
+                fl = np.where(div == 0, np.copysign(np.float32(0), a / other), fl)
+                fl = np.where(other == 0, a / other, fl).astype(np.float32)
+                assert _same_bits(ember.floor_divide(ea, eb).numpy(), fl).all(), other
+            # every length around the kernel's blocks, strided and scalar-first operands
+            for n in [1, 15, 16, 17, 1023, 1024, 1025, 2049]:
+                got = ember.fmod(ember.from_numpy(a[:n]), ember.from_numpy(b[:n])).numpy()
+                assert _same_bits(got, np.fmod(a[:n], b[:n])).all(), n
+            got = ember.fmod(ember.from_numpy(a)[::3], ember.from_numpy(b)[::3]).numpy()
+            assert _same_bits(got, np.fmod(a[::3], b[::3])).all()
+            got = ember.remainder(5.5, ember.from_numpy(b)).numpy()
+            want = np.fmod(np.float32(5.5), b)
+            want = np.where((want != 0) & ((b < 0) != (want < 0)), want + b, want).astype(np.float32)
+            assert _same_bits(got, want).all()
+    finally:
+        ember.set_num_threads(old)
+
+
+def test_fmod_large_quotients_and_gradient():
+    # fmod was a - trunc(a / b) * b: wrong once a / b passes 2^24 (fmod(-124874888, 3) gave 8)
+    a = ember.tensor([-124874888.0, 1e30, 7.5, -7.5])
+    np.testing.assert_array_equal(ember.fmod(a, 3.0).numpy(), np.fmod(a.numpy(), np.float32(3.0)))
+    x = ember.tensor([5.5, -5.5, 7.0], requires_grad=True)
+    y = ember.tensor([2.0, 2.0, -3.0], requires_grad=True)
+    ember.fmod(x, y).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [-2.0, 2.0, 2.0])  # -trunc(x / y)
+    assert ember.fmod(x, y).grad_fn.name() == "FmodBackward0"
+
+
+def test_integer_division_edges():
+    # int64 min by -1 wraps as torch does (the hardware division would trap), and truncating
+    # division of integers stays exact beyond 2^53
+    m = ember.tensor([-(2**63), 7, -7])
+    np.testing.assert_array_equal((m // -1).numpy(), [-(2**63), -7, 7])
+    np.testing.assert_array_equal((m % -1).numpy(), [0, 0, 0])
+    np.testing.assert_array_equal(ember.fmod(m, -1).numpy(), [0, 0, 0])
+    np.testing.assert_array_equal(ember.div(m, -1, rounding_mode="trunc").numpy(), [-(2**63), -7, 7])
+    big = ember.tensor([2**60 + 1, -(2**60) - 1])
+    np.testing.assert_array_equal(ember.div(big, 3, rounding_mode="trunc").numpy(),
+                                  [(2**60 + 1) // 3, -((2**60 + 1) // 3)])
+    np.testing.assert_array_equal(ember.fmod(ember.tensor([7, -7]), ember.tensor([3, 3])).numpy(), [1, -1])
+    with pytest.raises(RuntimeError, match="div: ZeroDivisionError"):
+        ember.div(ember.tensor([7]), 0, rounding_mode="trunc")
+    with pytest.raises(RuntimeError, match="fmod: ZeroDivisionError"):
+        ember.fmod(ember.tensor([7]), 0)
+
+
 def test_nan_propagation_in_maximum_and_clamp():
     x = ember.from_numpy(np.array([np.nan, 1.0, -1.0]))
     y = ember.from_numpy(np.array([0.0, np.nan, 0.0]))

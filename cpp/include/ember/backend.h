@@ -34,7 +34,7 @@ struct UnaryParams {
 };
 
 enum class BinaryOp : int {
-  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod,
+  Add, Sub, Mul, Div, FloorDiv, Remainder, Pow, Maximum, Minimum, Atan2, Fmod, TruncDiv,
   ReluBackward,  // g * (y > 0): relu's gradient in one pass (floating point only, no graph)
   // float32 only, no graph: one-pass gradients of the vec_math.h activations
   GeluBackward,     // (g, x) -> g (Phi(x) + x phi(x))

@@ -18,6 +18,12 @@ template <class T> EMBER_HD inline bool isnan_(T v) {
   if constexpr (std::is_floating_point_v<T>) return v != v; else return false;
 }
 
+// -a for signed integers, wrapping at the minimum as two's complement does (torch: min // -1 = min).
+template <class T> EMBER_HD inline T neg_wrap(T a) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(U(0) - static_cast<U>(a));
+}
+
 struct Add { template <class T> EMBER_HD T operator()(T a, T b) const { return a + b; } };
 struct Sub { template <class T> EMBER_HD T operator()(T a, T b) const { return a - b; } };
 struct Mul { template <class T> EMBER_HD T operator()(T a, T b) const { return a * b; } };
@@ -40,10 +46,19 @@ struct FloorDiv {
     } else if constexpr (std::is_same_v<T, bool>) {
       return a;
     } else {
+      if (b == T(-1)) return neg_wrap(a);  // min / -1 wraps (the division would trap)
       T q = a / b;
       if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
       return q;
     }
+  }
+};
+// a / b rounded toward zero (div(rounding_mode='trunc')).
+struct TruncDiv {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) return std::trunc(a / b);
+    else if constexpr (std::is_same_v<T, bool>) return a;
+    else return b == T(-1) ? neg_wrap(a) : T(a / b);
   }
 };
 struct Remainder {
@@ -55,6 +70,7 @@ struct Remainder {
     } else if constexpr (std::is_same_v<T, bool>) {
       return false;
     } else {
+      if (b == T(-1)) return T(0);  // min % -1 would trap
       T m = a % b;
       if (m != 0 && ((b < 0) != (m < 0))) m += b;
       return m;
@@ -65,7 +81,7 @@ struct Fmod {
   template <class T> EMBER_HD T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) return std::fmod(a, b);
     else if constexpr (std::is_same_v<T, bool>) return false;
-    else return a % b;
+    else return b == T(-1) ? T(0) : T(a % b);  // min % -1 would trap
   }
 };
 struct Pow {

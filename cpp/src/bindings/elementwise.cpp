@@ -33,10 +33,9 @@ Tensor div_mode(const Tensor& a, const Tensor& b, const std::optional<std::strin
   if (!mode) return ops::div(a, b);
   if (*mode == "floor") return ops::floor_divide(a, b);
   if (*mode == "trunc") {
-    Tensor q = ops::div(a, b);
-    DType rt = ops::result_type(a, b);
-    Tensor t = ops::unary(UnaryOp::Trunc, q);
-    return is_floating(rt) ? t : ops::to_dtype(t, rt);
+    // floating: trunc of the division, which records the (zero) gradient as torch does
+    if (is_floating(ops::result_type(a, b))) return ops::unary(UnaryOp::Trunc, ops::div(a, b));
+    return ops::trunc_divide(a, b);
   }
   throw ValueError(str("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '", *mode, "'"));
 }
@@ -105,10 +104,7 @@ void bind_elementwise(py::module_& m) {
   binary_fn(m, "true_divide", ops::div);
   binary_fn(m, "floor_divide", ops::floor_divide);
   binary_fn(m, "remainder", ops::remainder);
-  binary_fn(m, "fmod", [](const Tensor& a, const Tensor& b) {
-    Tensor q = ops::unary(UnaryOp::Trunc, ops::div(a, b));
-    return ops::sub(a, ops::mul(ops::to_dtype(q, ops::result_type(a, b)), b));
-  });
+  binary_fn(m, "fmod", ops::fmod);
   binary_fn(m, "maximum", ops::maximum);
   binary_fn(m, "minimum", ops::minimum);
   binary_fn(m, "atan2", ops::atan2);

@@ -275,6 +275,34 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor fmod(const Tensor& a, const Tensor& b) {
+  DType rt = result_type(a, b);
+  check_int_division(b, rt, "fmod");
+  Tensor out = binary_raw(BinaryOp::Fmod, a, b, rt, "fmod");
+  // d fmod(a, b) = (g, -g * trunc(a / b))
+  struct FmodBackward : Node {
+    SavedVariable a, b;
+    std::string name() const override { return "FmodBackward0"; }
+    TensorList apply(TensorList&& g) override {
+      Tensor gb;
+      if (needs_input_grad(1)) gb = neg(mul(g[0], trunc_divide(a.unpack(this), b.unpack(this))));
+      return {g[0], gb};
+    }
+    void release_variables() override { a.reset(); b.reset(); }
+  };
+  if (auto node = make_node<FmodBackward>({a, b})) {
+    if (node->needs_input_grad(1)) node->a = SavedVariable(a, false), node->b = SavedVariable(b, false);
+    set_history(out, node);
+  }
+  return out;
+}
+
+Tensor trunc_divide(const Tensor& a, const Tensor& b) {
+  DType rt = result_type(a, b);
+  check_int_division(b, rt, "div");
+  return binary_raw(BinaryOp::TruncDiv, a, b, rt, "div");  // piecewise constant: no grad
+}
+
 Tensor pow(const Tensor& a, const Tensor& b) {
   DType rt = result_type(a, b);
   if (!is_floating(rt))

@@ -17,6 +17,8 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);  // true division (ints -> float)
 Tensor floor_divide(const Tensor& a, const Tensor& b);
 Tensor remainder(const Tensor& a, const Tensor& b);  // sign of the divisor, like Python's %
+Tensor fmod(const Tensor& a, const Tensor& b);       // sign of the dividend, like C's fmod
+Tensor trunc_divide(const Tensor& a, const Tensor& b);  // div(rounding_mode='trunc')
 Tensor pow(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, Scalar exponent);
 Tensor pow(Scalar base, const Tensor& exponent);

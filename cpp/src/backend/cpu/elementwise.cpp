@@ -195,6 +195,46 @@ struct TanhBackwardF {
   EMBER_VM_INLINE float operator()(float g, float y) const { return g * (1.0f - y * y); }
 };
 
+// float32 fmod, remainder and floor division without a libm fmod per element (checked_binary_loop
+// runs them). fmod(a, b) = a - trunc(a / b) * b in float64 is exact for |a / b| < 2^24: a
+// non-integer quotient of two floats lies at least 2^-25 from an integer and float64's quotient
+// is within 2^-30 of it, so the truncation is right; q * b is exact (24 + 24 bits), and so is
+// a - q * b, which is the float result. Quotients from 2^24 up, b = 0 or inf, and an inf or NaN a
+// set `bad` and go to fn::Fmod (libm). Remainder and FloorDiv then follow functors.h bit for bit.
+EMBER_VM_INLINE float fmod_f32(float a, float b, int& bad) {
+  const double ad = a, bd = b;
+  const double q = std::trunc(ad / bd);
+  bad = !(std::fabs(q) < 0x1p24) | !(std::fabs(bd) <= double(std::numeric_limits<float>::max()));
+  return std::copysign(static_cast<float>(ad - q * bd), a);
+}
+struct FmodF {
+  static float exact(float a, float b) { return fn::Fmod{}(a, b); }
+  EMBER_VM_INLINE float operator()(float a, float b, int& bad) const { return fmod_f32(a, b, bad); }
+};
+struct RemainderF {
+  static float exact(float a, float b) { return fn::Remainder{}(a, b); }
+  EMBER_VM_INLINE float operator()(float a, float b, int& bad) const {
+    const float m = fmod_f32(a, b, bad);
+    return m != 0.0f && ((b < 0.0f) != (m < 0.0f)) ? m + b : m;
+  }
+};
+struct FloorDivF {
+  static float exact(float a, float b) { return fn::FloorDiv{}(a, b); }
+  EMBER_VM_INLINE float operator()(float a, float b, int& bad) const {
+    const float mod = fmod_f32(a, b, bad);  // b == 0 is bad: fn::FloorDiv returns a / b
+    float div = (a - mod) / b;
+    div = mod != 0.0f && ((b < 0.0f) != (mod < 0.0f)) ? div - 1.0f : div;
+    float fl = std::floor(div);
+    fl = div - fl > 0.5f ? fl + 1.0f : fl;
+    return div == 0.0f ? std::copysign(0.0f, a / b) : fl;
+  }
+};
+
+template <class T, class F>
+void run_binary_checked(const StridedIter& it, const F& f) {
+  it.for_each([&f](char** p, const int64_t* s, int64_t n) { checked_binary_loop<T, T>(p, s, n, f); });
+}
+
 template <class T, class F>
 void run_binary(const StridedIter& it, const F& f) {
   using Out = decltype(f(T{}, T{}));
@@ -223,9 +263,16 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
     case BinaryOp::Sub: return run_binary<T>(it, fn::Sub{});
     case BinaryOp::Mul: return run_binary<T>(it, fn::Mul{});
     case BinaryOp::Div: return run_binary<T>(it, fn::Div{});
-    case BinaryOp::FloorDiv: return run_binary<T>(it, fn::FloorDiv{});
-    case BinaryOp::Remainder: return run_binary<T>(it, fn::Remainder{});
-    case BinaryOp::Fmod: return run_binary<T>(it, fn::Fmod{});
+    case BinaryOp::FloorDiv:
+      if constexpr (std::is_same_v<T, float>) return run_binary_checked<T>(it, FloorDivF{});
+      else return run_binary<T>(it, fn::FloorDiv{});
+    case BinaryOp::Remainder:
+      if constexpr (std::is_same_v<T, float>) return run_binary_checked<T>(it, RemainderF{});
+      else return run_binary<T>(it, fn::Remainder{});
+    case BinaryOp::Fmod:
+      if constexpr (std::is_same_v<T, float>) return run_binary_checked<T>(it, FmodF{});
+      else return run_binary<T>(it, fn::Fmod{});
+    case BinaryOp::TruncDiv: return run_binary<T>(it, fn::TruncDiv{});
     case BinaryOp::Pow: return run_binary<T>(it, fn::Pow{});
     case BinaryOp::Maximum: return run_binary<T>(it, fn::Maximum{});
     case BinaryOp::Minimum: return run_binary<T>(it, fn::Minimum{});

@@ -5,6 +5,7 @@
 // dim. `basic_loop` turns a scalar functor into such an inner loop with contiguous and
 // scalar-operand fast paths that the compiler vectorises.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <type_traits>
@@ -103,6 +104,38 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testin
   ATTR void bin_sv(Out* o, const In a, const In* b, int64_t n, const F& f) {                     \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a, b[i]);                       \
   }                                                                                              \
+  /* checked forms: f(a, b, bad) sets bad for a lane its fast path cannot do exactly; the     \
+     result says whether any lane did (checked_binary_loop redoes such blocks with f.exact) */  \
+  template <class Out, class In, class F>                                                        \
+  ATTR int bin_vv_chk(Out* o, const In* a, const In* b, int64_t n, const F& f) {                 \
+    int bad = 0;                                                                                 \
+    _Pragma("omp simd reduction(|:bad)") for (int64_t i = 0; i < n; ++i) {                       \
+      int e = 0;                                                                                 \
+      o[i] = f(a[i], b[i], e);                                                                   \
+      bad |= e;                                                                                  \
+    }                                                                                            \
+    return bad;                                                                                  \
+  }                                                                                              \
+  template <class Out, class In, class F>                                                        \
+  ATTR int bin_vs_chk(Out* o, const In* a, const In b, int64_t n, const F& f) {                  \
+    int bad = 0;                                                                                 \
+    _Pragma("omp simd reduction(|:bad)") for (int64_t i = 0; i < n; ++i) {                       \
+      int e = 0;                                                                                 \
+      o[i] = f(a[i], b, e);                                                                      \
+      bad |= e;                                                                                  \
+    }                                                                                            \
+    return bad;                                                                                  \
+  }                                                                                              \
+  template <class Out, class In, class F>                                                        \
+  ATTR int bin_sv_chk(Out* o, const In a, const In* b, int64_t n, const F& f) {                  \
+    int bad = 0;                                                                                 \
+    _Pragma("omp simd reduction(|:bad)") for (int64_t i = 0; i < n; ++i) {                       \
+      int e = 0;                                                                                 \
+      o[i] = f(a, b[i], e);                                                                      \
+      bad |= e;                                                                                  \
+    }                                                                                            \
+    return bad;                                                                                  \
+  }                                                                                              \
   /* where: a / b each a vector (v) or one value (s); the condition read as bytes (a bool      \
      load does not vectorise with GCC 12, a byte compare does) */                               \
   template <class T>                                                                             \
@@ -187,6 +220,34 @@ inline void binary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]),
                                                    *reinterpret_cast<const In*>(p[2] + i * s[2]));
   }
+}
+
+// A functor with a vectorisable fast path that is exact on most inputs: f(a, b, bad) computes a
+// lane and sets bad where it cannot; f.exact(a, b) is the scalar reference. Contiguous runs go in
+// blocks through the fast path, and a block with any bad lane is redone with exact (which gives
+// the fast path's bits on its good lanes), so results never depend on the blocking.
+template <class Out, class In, class F>
+inline void checked_binary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
+  Out* o = reinterpret_cast<Out*>(p[0]);
+  const In* a = reinterpret_cast<const In*>(p[1]);
+  const In* b = reinterpret_cast<const In*>(p[2]);
+  constexpr int64_t kBlock = 1024;
+  const bool va = s[1] == sizeof(In), vb = s[2] == sizeof(In);
+  if (s[0] == sizeof(Out) && (va || s[1] == 0) && (vb || s[2] == 0) && (va || vb)) {
+    for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, n - i0);
+      int bad;
+      if (va && vb) bad = EMBER_NS_ISA_CALL_(isa, bin_vv_chk, o + i0, a + i0, b + i0, m, f);
+      else if (va) bad = EMBER_NS_ISA_CALL_(isa, bin_vs_chk, o + i0, a + i0, *b, m, f);
+      else bad = EMBER_NS_ISA_CALL_(isa, bin_sv_chk, o + i0, *a, b + i0, m, f);
+      if (bad)
+        for (int64_t i = i0; i < i0 + m; ++i) o[i] = f.exact(a[va ? i : 0], b[vb ? i : 0]);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i)
+    *reinterpret_cast<Out*>(p[0] + i * s[0]) = f.exact(*reinterpret_cast<const In*>(p[1] + i * s[1]),
+                                                       *reinterpret_cast<const In*>(p[2] + i * s[2]));
 }
 
 }  // namespace ember::cpu

@@ -83,9 +83,17 @@ def get_threads():
     return ember.get_num_threads()
 
 
-def timeit(fn, repeat, inner=1, warmup=2):
-    for _ in range(warmup):
+WARMUP_S = 0.05
+
+
+def timeit(fn, repeat, inner=1, warmup=2, warmup_s=0.0):
+    """Samples of fn's time (seconds per call): at least `warmup` calls and `warmup_s` seconds of
+    warm-up first."""
+    t0 = time.perf_counter()
+    k = 0
+    while k < warmup or time.perf_counter() - t0 < warmup_s:
         fn()
+        k += 1
     out = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -97,8 +105,10 @@ def timeit(fn, repeat, inner=1, warmup=2):
 
 def interleaved(makers, repeat, inner=1, rounds=3):
     """makers: {name: () -> fn}. Alternates the libraries in blocks (a pause at 2+ threads, a
-    warm-up call, then repeat/rounds timed samples each). The pause lets the previous library's
-    idle OpenMP pool stop spinning. Returns medians in seconds."""
+    warm-up, then repeat/rounds timed samples each). The pause lets the previous library's idle
+    OpenMP pool stop spinning. After it, the first calls of either library run slow (sleeping
+    workers, cold caches; a 2-thread LeNet step 1.45-1.6 ms for ~5 calls, then 1.28), so each
+    block warms up for at least WARMUP_S seconds. Returns medians in seconds."""
     fns = {k: m() for k, m in makers.items()}
     samples = {k: [] for k in fns}
     per = max(1, -(-repeat // rounds))
@@ -106,7 +116,7 @@ def interleaved(makers, repeat, inner=1, rounds=3):
         for k, f in fns.items():
             if get_threads() > 1:
                 time.sleep(SETTLE_S)
-            samples[k] += timeit(f, per, inner, warmup=2)
+            samples[k] += timeit(f, per, inner, warmup=2, warmup_s=WARMUP_S)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 

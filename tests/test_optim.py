@@ -379,3 +379,65 @@ print(ember._C._cpu_isa(), worst)
     got_isa, worst = out.stdout.split()
     assert got_isa in (isa, "base")  # a CPU without AVX2 runs the baseline kernels
     assert float(worst) <= 1.3e-6  # |e - t| <= 1e-5 + 1.3e-6 |t|
+
+
+SUBNORMAL_CODE = """
+import sys, numpy as np, ember
+cases = eval(sys.argv[2])
+rng = np.random.default_rng(1)
+n = 3001
+
+def mixed(lo, hi, zero=0.2):
+    # magnitudes 2^lo .. 2^hi: normals, values near and below the float32 minimum normal
+    # (2^-126), subnormals, and exact zeros
+    with np.errstate(under="ignore"):
+        x = rng.standard_normal(n) * 2.0 ** rng.integers(lo, hi, n)
+        x[rng.random(n) < zero] = 0
+        return x.astype(np.float32)
+
+out = {}
+for ci, (name, kw) in enumerate(cases):
+    p = ember.nn.Parameter(ember.from_numpy(mixed(-135, 2)))
+    opt = getattr(ember.optim, name)([p], **kw)
+    for step in range(6):
+        # the first half of the elements gets zero and tiny gradients (its state is subnormal or
+        # tiny: SafeF blocks under auto), the second half ordinary ones (float blocks)
+        g = np.concatenate([mixed(-150, -55, 0.3)[: n // 2], mixed(-20, 0, 0.1)[n // 2 :]])
+        p.grad = ember.from_numpy(g)
+        opt.step()
+    out[f"{ci}_p"] = p.detach().numpy().copy()
+    for k, v in opt.state[p].items():
+        if hasattr(v, "numpy") and v.numel() == n:
+            out[f"{ci}_{k}"] = v.numpy().copy()
+np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.parametrize("isa", ["native", "avx2", "base"])
+def test_subnormal_state_path_is_bit_identical(isa, tmp_path):
+    """Float32 blocks whose state holds subnormals run on SafeF (products, quotients and roots in
+    float64, FMAs rounded to odd) instead of the float kernel, whose multiplies take microcode
+    assists there: both must give every optimizer's parameters and state bit for bit. The float
+    kernel alone, SafeF alone and the automatic choice run in subprocesses
+    (EMBER_OPTIM_SUBNORMAL), with FMA (native, avx2) and without (base)."""
+    import os
+    import subprocess
+    import sys
+
+    results = {}
+    for mode in ["float", "safe", "auto"]:
+        env = dict(os.environ, EMBER_OPTIM_SUBNORMAL=mode)
+        if isa != "native":
+            env["EMBER_ISA"] = isa
+        f = tmp_path / f"{mode}.npz"
+        subprocess.run([sys.executable, "-c", SUBNORMAL_CODE, str(f), repr(CASES)], env=env, check=True)
+        results[mode] = dict(np.load(f))
+    ref = results["float"]
+    subnormal_states = sum(
+        int(((v != 0) & (np.abs(v) < 2.0**-126)).sum()) for k, v in ref.items() if not k.endswith("_p")
+    )
+    assert subnormal_states > 10000  # the data does reach the subnormal range
+    for mode in ["safe", "auto"]:
+        assert results[mode].keys() == ref.keys()
+        for k, v in ref.items():
+            np.testing.assert_array_equal(results[mode][k].view(np.uint32), v.view(np.uint32), err_msg=f"{mode} {k}")

@@ -1,9 +1,14 @@
-"""The README's benchmark table from a compare_torch.py --json file:
+"""The README's benchmark table from compare_torch.py --json files:
 
     python bench/compare_torch.py --threads 1 2 --json out.json
-    python bench/readme_table.py out.json
+    python bench/readme_table.py out.json [out2.json ...]
+
+With several runs, each row shows the median over the runs of ember's and of torch's time (each
+already a median within its run), the ratio of those, and the median GFLOP/s and share of peak:
+on a shared machine whole phases run slow, and one run's row can land in one.
 """
 import json
+import statistics
 import sys
 
 
@@ -11,11 +16,35 @@ def fmt(v):
     return f"{v:.3g}"
 
 
-def main(path):
-    data = json.load(open(path))
+def merged_rows(paths):
+    """Rows of one run, or per (workload, threads) medians over several runs."""
+    runs = [json.load(open(p))["rows"] for p in paths]
+    if len(runs) == 1:
+        return runs[0]
+    groups = {}
+    for run in runs:
+        for r in run:
+            groups.setdefault((r["workload"], r.get("threads", 0)), []).append(r)
+    med = statistics.median
+    out = []
+    for rs in groups.values():
+        m = dict(rs[0])
+        m["ember"], m["torch"] = med(r["ember"] for r in rs), med(r["torch"] for r in rs)
+        m["ratio"] = m["torch"] / m["ember"]
+        m["other_load"] = max(r.get("other_load", 0) for r in rs)
+        if "gflops" in m:
+            m["gflops"] = {k: med(r["gflops"][k] for r in rs) for k in m["gflops"]}
+        for k in ("ember_pct_of_peak", "torch_pct_of_peak"):
+            if k in m:
+                m[k] = med(r[k] for r in rs)
+        out.append(m)
+    return out
+
+
+def main(paths):
     rows = {}
     order = []
-    for r in data["rows"]:
+    for r in merged_rows(paths):
         name = r["workload"]
         if name not in rows:
             rows[name] = {}
@@ -44,4 +73,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

@@ -176,27 +176,41 @@ struct SgdK {
   EMBER_INLINE int tiny_at(int64_t i) const { return (MOM ? tiny(buf[i]) : 0); }
 };
 
+// Adam's moments, shared by Adam, NAdam and RAdam: m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2
+template <class T>
+struct Moments {
+  T *m, *v;
+  Lerp<T> w1;
+  T b2, omb2;
+  Moments(const std::vector<Tensor>& s, const OptimParams& o)
+      : m(s[0].data<T>()), v(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)), omb2(T(1 - o.beta2)) {}
+  template <class V, bool F>
+  EMBER_INLINE void update(int64_t i, V gi, V& mi, V& vi) const {
+    mi = w1.template apply<V, F>(V(m[i]), gi);
+    m[i] = T(mi);
+    vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
+    v[i] = T(vi);
+  }
+  EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny_sq(v[i]); }
+};
+
 // m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; vmax = max(vmax, v) (amsgrad)
 // p += -step_size * m / (sqrt(v or vmax) / sqrt(bc2) + eps)     c0 = lr / bc1, c1 = sqrt(bc2)
 template <class T, bool AMS>
 struct AdamK {
   Common<T> c;
-  T *m, *v, *vmax;
-  Lerp<T> w1;
-  T b2, omb2, bc2_sqrt, eps, neg_step;
+  Moments<T> mv;
+  T* vmax;
+  T bc2_sqrt, eps, neg_step;
   AdamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), vmax(AMS ? s[2].data<T>() : nullptr),
-        w1(1 - o.beta1), b2(T(o.beta2)), omb2(T(1 - o.beta2)), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
+      : c(p, g, o), mv(s, o), vmax(AMS ? s[2].data<T>() : nullptr), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
         neg_step(T(-o.c0)) {}
   template <class V, bool F>
   EMBER_INLINE int at(int64_t i) const {
     const int t = tiny_at(i);  // before the stores: its loads are the update's
-    V pi, gi;
+    V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
-    const V mi = w1.template apply<V, F>(V(m[i]), gi);
-    m[i] = T(mi);
-    V vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
-    v[i] = T(vi);
+    mv.template update<V, F>(i, gi, mi, vi);
     if constexpr (AMS) {
       vi = nan_max(V(vmax[i]), vi);
       vmax[i] = T(vi);
@@ -207,7 +221,7 @@ struct AdamK {
     return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const {
-    return tiny(m[i]) | tiny_sq(v[i]) | (AMS ? tiny_sq(vmax[i]) : 0);
+    return mv.tiny_at(i) | (AMS ? tiny_sq(vmax[i]) : 0);
   }
 };
 
@@ -331,27 +345,22 @@ struct AdamaxK {
 template <class T>
 struct NadamK {
   Common<T> c;
-  T *m, *v;
-  Lerp<T> w1;
-  T b2, omb2, bc2, eps, cg, cm;
+  Moments<T> mv;
+  T bc2, eps, cg, cm;
   NadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)),
-        omb2(T(1 - o.beta2)), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)) {}
+      : c(p, g, o), mv(s, o), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)) {}
   template <class V, bool F>
   EMBER_INLINE int at(int64_t i) const {
     const int t = tiny_at(i);  // before the stores: its loads are the update's
-    V pi, gi;
+    V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
-    const V mi = w1.template apply<V, F>(V(m[i]), gi);
-    m[i] = T(mi);
-    const V vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
-    v[i] = T(vi);
+    mv.template update<V, F>(i, gi, mi, vi);
     const V denom = sqrt_(vi / V(bc2)) + V(eps);
     pi = pi + (V(cg) * gi) / denom;
     c.p[i] = T(pi + (V(cm) * mi) / denom);
     return t;
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny_sq(v[i]); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
 };
 
 // m, v as Adam; mh = m / bc1; rectified: p -= mh lr (1 / (sqrt(v) + eps) * sqrt(bc2)) rect,
@@ -359,29 +368,24 @@ struct NadamK {
 template <class T>
 struct RadamK {
   Common<T> c;
-  T *m, *v;
-  Lerp<T> w1;
-  T b2, omb2, bc1, bc2_sqrt, rect, eps, lr;
+  Moments<T> mv;
+  T bc1, bc2_sqrt, rect, eps, lr;
   T rectified;  // 1 or 0
   RadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), m(s[0].data<T>()), v(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)),
-        omb2(T(1 - o.beta2)), bc1(T(o.c0)), bc2_sqrt(T(o.c1)), rect(T(o.c2)), eps(T(o.eps)), lr(T(o.lr)),
+      : c(p, g, o), mv(s, o), bc1(T(o.c0)), bc2_sqrt(T(o.c1)), rect(T(o.c2)), eps(T(o.eps)), lr(T(o.lr)),
         rectified(o.flag ? T(1) : T(0)) {}
   template <class V, bool F>
   EMBER_INLINE int at(int64_t i) const {
     const int t = tiny_at(i);  // before the stores: its loads are the update's
-    V pi, gi;
+    V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
-    const V mi = w1.template apply<V, F>(V(m[i]), gi);
-    m[i] = T(mi);
-    const V vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
-    v[i] = T(vi);
+    mv.template update<V, F>(i, gi, mi, vi);
     const V step = (mi / V(bc1)) * V(lr);
     const V adaptive = (V(T(1)) / (sqrt_(vi) + V(eps))) * V(bc2_sqrt);
     c.p[i] = T(pi - select_(rectified != T(0), (step * adaptive) * V(rect), step));
     return t;
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny_sq(v[i]); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
 };
 
 // The loop, compiled per ISA (see loops.h): FMA where the target has it. Float parameters go in

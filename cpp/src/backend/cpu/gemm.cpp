@@ -430,6 +430,9 @@ constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loo
 // M*N*K below: one thread. 2 threads, us (1 thread -> 2): 64 x 120 x 84 (a LeNet Linear) 9.5 ->
 // 6.9-7.6, 64^3 4.4 -> 3.8-4.1, 48^3 2.2 -> 2.6-2.9.
 constexpr int64_t kThreadWork = 64 * 64 * 64;
+// Batched products: items of M*N*K below 4x this run whole on one thread each, in parallel over
+// the batch (attention heads), grain kBatchWork / work.
+constexpr int64_t kBatchWork = 96 * 96 * 96;
 
 template <class T>
 void gemm_float(const Problem<T>& p, bool threads) {
@@ -565,10 +568,10 @@ void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar al
                  out.stride(nd - 2), out.stride(nd - 1), threads);
   };
   const int64_t work = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
-  if (batch == 1 || work >= kThreadWork * 4) {
+  if (batch == 1 || work >= kBatchWork * 4) {
     for (int64_t i = 0; i < batch; ++i) one(i, true);
   } else {
-    parallel_for(0, batch, std::max<int64_t>(1, kThreadWork / work), [&](int64_t b0, int64_t e0) {
+    parallel_for(0, batch, std::max<int64_t>(1, kBatchWork / work), [&](int64_t b0, int64_t e0) {
       for (int64_t i = b0; i < e0; ++i) one(i, false);
     });
   }

@@ -409,3 +409,30 @@ def test_max_min_argmax_rows_and_columns_match_torch_with_ties_and_nan(dtype):
                 np.testing.assert_array_equal(ei.numpy(), ti.numpy(), err_msg=f"{name} {n} {dim}")
             np.testing.assert_array_equal(e.argmax(dim).numpy(), t.argmax(dim).numpy())
             np.testing.assert_array_equal(e.argmin(dim).numpy(), t.argmin(dim).numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_logsumexp_fused_kernel_matches_torch(dtype, threads):
+    # One reduced dim runs a fused kernel (rows when it is the last dim, blocks of columns
+    # otherwise): long and odd rows, infinities (the shift is 0 where the max is infinite) and NaN.
+    rng = np.random.default_rng(3)
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        for shape, dim in [((300, 1030), 1), ((300, 1030), 0), ((4, 77, 130), 1), ((4, 77, 130), -1),
+                           ((5000,), 0), ((3, 1), 1), ((1, 7), 0)]:
+            x = (rng.standard_normal(shape) * 20).astype(dtype)
+            x.flat[::13] = -np.inf
+            x.flat[5::997] = np.inf
+            x.flat[11::1499] = np.nan
+            for keepdim in (False, True):
+                got = ember.logsumexp(ember.from_numpy(x), dim, keepdim=keepdim).numpy()
+                want = torch.logsumexp(torch.from_numpy(x), dim, keepdim=keepdim).numpy()
+                assert got.shape == want.shape and got.dtype == want.dtype
+                np.testing.assert_allclose(got, want, rtol=3e-6 if dtype == np.float32 else 1e-12, atol=0)
+        x = np.full((3, 4), -np.inf, dtype)
+        np.testing.assert_array_equal(ember.logsumexp(ember.from_numpy(x), 1).numpy(), [-np.inf] * 3)
+    finally:
+        ember.set_num_threads(old)

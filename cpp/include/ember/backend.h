@@ -141,6 +141,9 @@ struct Backend {
                           const Tensor& indices) = 0;
   // out (contiguous, x's shape, float) = softmax or log_softmax of x along dim.
   virtual void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) = 0;
+  // out (contiguous, x's shape without dim, float) = log(sum(exp(x - m))) + m along dim, m the
+  // max (0 where the max is infinite, as torch); size(dim) > 0.
+  virtual void logsumexp(const Tensor& x, int64_t dim, const Tensor& out) = 0;
   // out = dL/dx from y = softmax(x) (or log_softmax) and gy = dL/dy, all one float dtype.
   virtual void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out,
                                 bool log) = 0;

@@ -30,6 +30,7 @@ struct CpuBackend final : Backend {
     cpu::arg_reduce(is_max, x, dim, v, i);
   }
   void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) override { cpu::softmax(x, dim, out, log); }
+  void logsumexp(const Tensor& x, int64_t dim, const Tensor& out) override { cpu::logsumexp(x, dim, out); }
   void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log) override {
     cpu::softmax_backward(y, gy, dim, out, log);
   }

@@ -73,6 +73,14 @@ Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
     NoGradGuard ng;
     if (xin.numel() == 0) {
       out = log(sum(exp(xin), dims, keepdim));  // -inf: the log of an empty sum
+    } else if (dims.size() == 1 || (dims.empty() && xin.dim() == 1)) {  // one dim: the fused kernel, one pass for
+      // the max and one for the sum of exp(x - max) (composite: four passes, two temporaries)
+      const int64_t d = dims.empty() ? 0 : dims[0];
+      Shape kept, dropped;
+      reduced_shapes(xin.shape(), explicit_dims(dims, xin.dim()), kept, dropped);
+      out = Tensor::empty(dropped, xin.dtype(), xin.device());
+      backend_of(xin).logsumexp(xin, d, out);
+      if (keepdim) out = reshape(out, kept);
     } else {  // stable: shift by the max (by 0 where the max is infinite)
       Tensor m = amax(xin, dims, true);
       m = where(unary(UnaryOp::IsInf, m), zeros_like(m), m);

@@ -23,6 +23,7 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, cons
 void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices);
 void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log);
 void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log);
+void logsumexp(const Tensor& x, int64_t dim, const Tensor& out);
 void scan(ScanOp op, const Tensor& x, int64_t dim, const Tensor& out, bool reverse);
 // sort.cpp
 void sort(const Tensor& x, bool descending, int64_t k, const Tensor& values, const Tensor& indices);

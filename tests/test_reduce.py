@@ -438,6 +438,18 @@ def test_logsumexp_fused_kernel_matches_torch(dtype, threads):
         ember.set_num_threads(old)
 
 
+def _reference_order(row, descending):
+    """Positions of row in torch's stable order: NaN above every number (first descending, last
+    ascending), -0 == +0, ties by position."""
+    v = row.astype(np.float64)
+    nan = np.isnan(v)
+    filled = np.where(nan, 0.0, v)
+    idx = np.arange(v.size)
+    if descending:
+        return np.lexsort((idx, -filled, ~nan))
+    return np.lexsort((idx, filled, nan))
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
 @pytest.mark.parametrize("largest", [True, False])
 def test_topk_small_k_long_rows_exact(dtype, largest):
@@ -455,17 +467,10 @@ def test_topk_small_k_long_rows_exact(dtype, largest):
         a[5, ::5] = a[5, 0]  # one value repeated across every chunk
     else:
         a = rng.integers(-50, 50, (6, n)).astype(dtype)
-    v = a.astype(np.float64)
-    nan = np.isnan(v)
-    filled = np.where(nan, 0.0, v)
-    idx = np.broadcast_to(np.arange(n), v.shape)
     for k in (1, 2, 5, 17, 32):
         got_v, got_i = ember.from_numpy(a).topk(k, dim=1, largest=largest)
         for r in range(a.shape[0]):
-            if largest:  # NaN first, then descending, ties by position
-                order = np.lexsort((idx[r], -filled[r], ~nan[r]))
-            else:        # ascending, NaN last, ties by position
-                order = np.lexsort((idx[r], filled[r], nan[r]))
+            order = _reference_order(a[r], largest)
             np.testing.assert_array_equal(got_i.numpy()[r], order[:k], err_msg=f"k={k} row {r}")
             np.testing.assert_array_equal(got_v.numpy()[r], a[r, order[:k]])
 
@@ -492,16 +497,9 @@ def test_full_sort_long_rows_stable_exact(dtype, descending):
         a[5] = rng.integers(0, 4, n) + 7  # high bytes all equal
         a[6, ::2] = np.iinfo(dtype).min
         a[6, 1::4] = np.iinfo(dtype).max
-    v = a.astype(np.float64)
-    nan = np.isnan(v)
-    filled = np.where(nan, 0.0, v)
-    idx = np.arange(n)
     got_v, got_i = ember.from_numpy(a).sort(dim=1, descending=descending, stable=True)
     for r in range(a.shape[0]):
-        if descending:  # NaN first, then descending; equal values (-0 == +0) in input order
-            order = np.lexsort((idx, -filled[r], ~nan[r]))
-        else:
-            order = np.lexsort((idx, filled[r], nan[r]))
+        order = _reference_order(a[r], descending)
         np.testing.assert_array_equal(got_i.numpy()[r], order, err_msg=f"row {r}")
         np.testing.assert_array_equal(got_v.numpy()[r].view(np.uint8), a[r, order].view(np.uint8))
     # argsort and the other dim (columns made rows) take the same path

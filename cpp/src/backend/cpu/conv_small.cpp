@@ -28,6 +28,7 @@
 #include <memory>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "conv_small.h"
 #include "loops.h"
@@ -238,16 +239,25 @@ void correlate_batch(const Plan& p, int64_t N, const T* src, const T* w, const T
 }
 
 // --- weight gradient ----------------------------------------------------------------------------
-// Per image: P (C, Hp, Wp) as in the forward, G (O, Lr) = gy in the wide layout, zero elsewhere.
+// Per image: P (C, Hp, Wp) as in the forward, G (O, Lr) = gy in the wide layout, zero elsewhere;
+// bsum[o] += the image's gy[o] (the bias gradient, row by row), when bsum is not null.
 template <class T>
-void fill_wide_grad(const Plan& p, const T* gy, T* G) {
-  for (int64_t o = 0; o < p.Oout; ++o)
+void fill_wide_grad(const Plan& p, const T* gy, T* G, T* bsum) {
+  for (int64_t o = 0; o < p.Oout; ++o) {
+    T b = 0;
     for (int64_t oh = 0; oh < p.OH; ++oh) {
       const T* s = gy + (o * p.OH + oh) * p.OW;
       T* d = G + o * p.Lr + oh * p.Wp;
-#pragma omp simd
-      for (int64_t ow = 0; ow < p.OW; ++ow) d[ow] = s[ow];
+      T r = 0;
+#pragma omp simd reduction(+ : r)
+      for (int64_t ow = 0; ow < p.OW; ++ow) {
+        d[ow] = s[ow];
+        r += s[ow];
+      }
+      b += r;
     }
+    if (bsum) bsum[o] += b;
+  }
 }
 
 // lanes[((o*C + c)*KH + kh)*KW + kw][L] += per-lane partial sums over j and over the nimg images
@@ -346,7 +356,7 @@ void dw_batch(const Plan& p, const T* P, const T* G, int64_t nimg, int64_t ipx, 
 // images [n0, n1) -> acc (O, C, KH, KW), overwritten. Images go in sub-batches whose P and G
 // stay in cache, so the register partial sums run over several images before they are flushed.
 template <class T>
-void dw_chunk(const Plan& p, const T* x, const T* gy, int64_t n0, int64_t n1, T* acc) {
+void dw_chunk(const Plan& p, const T* x, const T* gy, int64_t n0, int64_t n1, T* acc, T* bsum) {
   constexpr int L = Vec<T>::L;
   const int64_t WN = p.Oout * p.Cin * p.KH * p.KW;
   const int64_t ipx = p.p_size(), igx = p.Oout * p.Lr;
@@ -360,7 +370,7 @@ void dw_chunk(const Plan& p, const T* x, const T* gy, int64_t n0, int64_t n1, T*
     const int64_t nimg = std::min(sb, n1 - n);
     for (int64_t s = 0; s < nimg; ++s) {
       fill_padded(p, x + (n + s) * p.Cin * p.Hs * p.Ws, P.get() + s * ipx);
-      fill_wide_grad(p, gy + (n + s) * p.Oout * p.OH * p.OW, G.get() + s * igx);
+      fill_wide_grad(p, gy + (n + s) * p.Oout * p.OH * p.OW, G.get() + s * igx, bsum);
     }
     dw_batch(p, P.get(), G.get(), nimg, ipx, igx, lanes.get());
   }
@@ -379,14 +389,24 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
   const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
   if (L == 0 || g.N == 0) {
     std::fill(dw, dw + WN, T(0));
-  } else if (chunks == 1) {
-    dw_chunk(p, x, gy, 0, g.N, dw);
+    if (dbias) std::fill(dbias, dbias + g.O, T(0));
+    return;
+  }
+  // Chunks of the batch: chunk 0 writes dw, chunk c > 0 partial[(c - 1) * WN ...]; the bias
+  // gradient is summed in the same pass over gy (per chunk in bpart), so each thread reads the
+  // images it owns (a separate pass by channel read both threads' halves of gy: at 2 threads the
+  // lines written by the other core cost more than the sum, LeNet's conv1 no faster than 1 thread).
+  // Partials are summed in chunk order.
+  std::vector<T> bpart(dbias ? static_cast<size_t>(chunks * g.O) : 0, T(0));
+  auto bias_of = [&](int64_t c) { return dbias ? bpart.data() + c * g.O : nullptr; };
+  if (chunks == 1) {
+    dw_chunk(p, x, gy, 0, g.N, dw, bias_of(0));
   } else {
-    // chunk 0 writes dw, chunk c > 0 partial[(c - 1) * WN ...]; summed in chunk order
     std::unique_ptr<T[]> partial(new T[static_cast<size_t>((chunks - 1) * WN)]);
     parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
       for (int64_t c = b; c < e; ++c)
-        dw_chunk(p, x, gy, g.N * c / chunks, g.N * (c + 1) / chunks, c == 0 ? dw : partial.get() + (c - 1) * WN);
+        dw_chunk(p, x, gy, g.N * c / chunks, g.N * (c + 1) / chunks,
+                 c == 0 ? dw : partial.get() + (c - 1) * WN, bias_of(c));
     });
     for (int64_t c = 1; c < chunks; ++c) {
       const T* q = partial.get() + (c - 1) * WN;
@@ -394,18 +414,12 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
       for (int64_t i = 0; i < WN; ++i) dw[i] += q[i];
     }
   }
-  if (dbias)  // one output channel per task (the same summation order at any thread count)
-    parallel_for(0, g.O, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.N * L)), [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) {
-        T s = 0;
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* q = gy + (n * g.O + o) * L;
-#pragma omp simd reduction(+ : s)
-          for (int64_t l = 0; l < L; ++l) s += q[l];
-        }
-        dbias[o] = s;
-      }
-    });
+  if (dbias)
+    for (int64_t o = 0; o < g.O; ++o) {
+      T s = bpart[o];
+      for (int64_t c = 1; c < chunks; ++c) s += bpart[c * g.O + o];
+      dbias[o] = s;
+    }
 }
 
 // --- input gradient by rows ---------------------------------------------------------------------

@@ -66,6 +66,24 @@ CASES = [
         lambda L, x, p: L.nn.functional.batch_norm(x, None, None, p[0], p[1], training=True),
     ),
     (
+        "interpolate nearest x2 (16,32,32,32)",
+        (16, 32, 32, 32),
+        (),
+        lambda L, x, p: L.nn.functional.interpolate(x, scale_factor=2),
+    ),
+    (
+        "interpolate bilinear x2 (16,32,32,32)",
+        (16, 32, 32, 32),
+        (),
+        lambda L, x, p: L.nn.functional.interpolate(x, scale_factor=2, mode="bilinear"),
+    ),
+    (
+        "interpolate bilinear x0.5 (16,32,32,32)",
+        (16, 32, 32, 32),
+        (),
+        lambda L, x, p: L.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear"),
+    ),
+    (
         "layer_norm (2048,128)",
         (32 * 64, 128),
         ((128,), (128,)),
@@ -86,13 +104,13 @@ def main():
         f"threads={a.threads}, "
         f"torch {torch.__version__}"
     )
-    print(f"{'case':34s} {'pass':8s} {'ember ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
+    print(f"{'case':40s} {'pass':8s} {'ember ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for name, shape, pshapes, make in CASES:
         fe, be = fwd_bwd(ember, make, shape, pshapes)
         ft, bt = fwd_bwd(torch, make, shape, pshapes)
         for label, e_fn, t_fn in (("fwd", fe, ft), ("fwd+bwd", be, bt)):
             te, tt = median_times([e_fn, t_fn], a.repeat)
-            print(f"{name:34s} {label:8s} {te * 1e3:9.3f} {tt * 1e3:9.3f} {te / tt:6.2f}")
+            print(f"{name:40s} {label:8s} {te * 1e3:9.3f} {tt * 1e3:9.3f} {te / tt:6.2f}")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,15 @@ struct PoolParams {
   bool count_include_pad = true;
   int64_t divisor = 0;  // avg: divisor_override when > 0
 };
+// Separable 2-D interpolation (F.interpolate's nearest and bilinear) over planes x (B, H, W) ->
+// out (B, OH, OW). Per output row i: input rows h0[i] and, for linear rows, h1[i] with the second
+// row's weight lh[i] (the first's is 1 - lh[i]); per column j likewise w0, w1, lw. A nearest dim
+// has only h0 (or w0). Linear in both: out = (x00 a0 + x01 a1) b0 + (x10 a0 + x11 a1) b1, with
+// a = (1 - lw, lw), b = (1 - lh, lh), torch's order. Index tables int64, weights in x's dtype.
+struct InterpTables {
+  Tensor h0, h1, lh;  // (OH); h1, lh undefined: nearest along H
+  Tensor w0, w1, lw;  // (OW); w1, lw undefined: nearest along W
+};
 // ----------------------------------------------------------------------------------------------
 
 struct Backend {
@@ -234,6 +243,10 @@ struct Backend {
   // gy to indices, Avg/AdaptiveAvg spread gy over each window.
   virtual void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx,
                                const PoolParams& p) = 0;
+  // x (B, H, W) contiguous -> out (B, OH, OW) contiguous, through t (InterpTables above).
+  virtual void interp2d(const Tensor& x, const Tensor& out, const InterpTables& t) = 0;
+  // gy (B, OH, OW) contiguous -> gx (B, H, W) contiguous (overwritten): the transpose of interp2d.
+  virtual void interp2d_backward(const Tensor& gy, const Tensor& gx, const InterpTables& t) = 0;
   // --- norm family (poolnorm branch) -------------------------------------------------------------
   // x (N, C, S) contiguous -> y (N, C, S); weight/bias (C) or undefined. training: writes the batch
   // mean and biased var (C) into mean/var; else reads them (running stats). invstd (C) is written.

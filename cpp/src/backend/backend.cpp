@@ -100,6 +100,10 @@ struct CpuBackend final : Backend {
                        const PoolParams& p) override {
     cpu::pool2d_backward(op, gy, idx, gx, p);
   }
+  void interp2d(const Tensor& x, const Tensor& out, const InterpTables& t) override { cpu::interp2d(x, out, t); }
+  void interp2d_backward(const Tensor& gy, const Tensor& gx, const InterpTables& t) override {
+    cpu::interp2d_backward(gy, gx, t);
+  }
   void batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& mean, const Tensor& var,
                   const Tensor& invstd, const Tensor& y, bool training, double eps) override {
     cpu::batch_norm(x, w, b, mean, var, invstd, y, training, eps);

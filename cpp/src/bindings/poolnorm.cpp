@@ -26,6 +26,15 @@ void bind_poolnorm(py::module_& m) {
         },
         py::arg("input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("ceil_mode"),
         py::arg("count_include_pad"), py::arg("divisor_override"));
+  m.def("_interp2d",
+        [](const Tensor& x, const Tensor& h0, const std::optional<Tensor>& h1, const std::optional<Tensor>& lh,
+           const Tensor& w0, const std::optional<Tensor>& w1, const std::optional<Tensor>& lw) {
+          py::gil_scoped_release r;
+          return ops::interp2d(x, h0, opt(h1), opt(lh), w0, opt(w1), opt(lw));
+        },
+        py::arg("input"), py::arg("h0"), py::arg("h1"), py::arg("lh"), py::arg("w0"), py::arg("w1"), py::arg("lw"),
+        "F.interpolate's kernel: output row i from input rows h0[i] and h1[i] (weights 1 - lh[i], lh[i]), "
+        "columns likewise; h1/lh (w1/lw) None: nearest along that dim.");
   m.def("_adaptive_avg_pool2d",
         [](const Tensor& x, V size) {
           py::gil_scoped_release r;

@@ -262,4 +262,116 @@ Tensor max_unpool2d(const Tensor& x, const Tensor& indices, std::vector<int64_t>
   return reshape(scatter(z, 1, flat_idx, reshape(x, {pl.B, n})), with_hw(pl.lead, H, W));
 }
 
+// --- interpolation (F.interpolate nearest / bilinear) ----------------------------------------------
+// out = interp(x) through InterpTables (backend.h); its gradient is the transpose, interp2d_backward,
+// and that one's gradient is interp again (both linear), so create_graph works through the pair.
+namespace {
+
+struct Interp {
+  InterpTables t;
+  Planes pl;
+  int64_t OH = 0, OW = 0;
+};
+
+Tensor interp_forward(const Tensor& x, const std::shared_ptr<const Interp>& ip);
+Tensor interp_transpose(const Tensor& g, const std::shared_ptr<const Interp>& ip);
+
+struct InterpTransposeBackward : Node {  // the gradient's gradient: interp of gg
+  std::shared_ptr<const Interp> ip;
+  std::string name() const override { return "UpsampleBackwardBackward0"; }
+  TensorList apply(TensorList&& g) override { return {interp_forward(g[0], ip)}; }
+};
+
+struct InterpBackward : Node {
+  std::shared_ptr<const Interp> ip;
+  bool linear = false;
+  std::string name() const override { return linear ? "UpsampleBilinear2DBackward0" : "UpsampleNearest2DBackward0"; }
+  TensorList apply(TensorList&& g) override { return {interp_transpose(g[0], ip)}; }
+};
+
+Tensor contiguous_nograd(const Tensor& t) {
+  Tensor c = t.detach();
+  if (!c.is_contiguous()) {
+    NoGradGuard ng;
+    c = contiguous(c);
+  }
+  return c;
+}
+
+Tensor interp_forward(const Tensor& x, const std::shared_ptr<const Interp>& ip) {
+  const Planes& pl = ip->pl;
+  Tensor xc = contiguous_nograd(x);
+  Tensor out = Tensor::empty(with_hw(pl.lead, ip->OH, ip->OW), x.dtype(), x.device());
+  backend_of(x).interp2d(planes_view(xc, pl.B, pl.H, pl.W), planes_view(out, pl.B, ip->OH, ip->OW), ip->t);
+  if (auto node = make_node<InterpBackward>({x})) {
+    node->ip = ip;
+    node->linear = ip->t.h1.defined() || ip->t.w1.defined();
+    set_history(out, node);
+  }
+  return out;
+}
+
+Tensor interp_transpose(const Tensor& g, const std::shared_ptr<const Interp>& ip) {
+  const Planes& pl = ip->pl;
+  Tensor gc = contiguous_nograd(g);
+  Tensor gx = Tensor::empty(with_hw(pl.lead, pl.H, pl.W), g.dtype(), g.device());
+  backend_of(g).interp2d_backward(planes_view(gc, pl.B, ip->OH, ip->OW), planes_view(gx, pl.B, pl.H, pl.W), ip->t);
+  if (auto node = make_node<InterpTransposeBackward>({g})) {
+    node->ip = ip;
+    set_history(gx, node);
+  }
+  return gx;
+}
+
+// One dim's table: i0 (int64, 1-D, values in [0, in)), and i1 / lam (both or neither, same length,
+// i1 in range, lam converted to the input's dtype).
+void check_table(Tensor& i0, Tensor& i1, Tensor& lam, int64_t in, const Tensor& x, const char* dim) {
+  const char* op = "interpolate";
+  EMBER_CHECK(i0.defined() && i0.dim() == 1 && i0.dtype() == DType::Int64, RuntimeError, op, ": the ", dim,
+              " index table must be a 1-D int64 tensor, got ", i0.defined() ? describe(i0) : std::string("None"));
+  EMBER_CHECK(i1.defined() == lam.defined(), RuntimeError, op, ": the second ", dim,
+              " index table and its weights go together (got one without the other)");
+  EMBER_CHECK(i0.size(0) > 0, RuntimeError, op, ": output size along ", dim, " must be positive, got 0");
+  auto check_range = [&](Tensor& t) {
+    check_same_device(t, x, op);
+    t = contiguous_nograd(t);
+    const int64_t* v = t.data<int64_t>();
+    for (int64_t k = 0; k < t.numel(); ++k)
+      EMBER_CHECK(v[k] >= 0 && v[k] < in, IndexError, op, ": ", dim, " index ", v[k], " at position ", k,
+                  " is out of range for an input of size ", in);
+  };
+  check_range(i0);
+  if (!i1.defined()) return;
+  EMBER_CHECK(i1.dim() == 1 && i1.dtype() == DType::Int64 && i1.size(0) == i0.size(0), RuntimeError, op,
+              ": the second ", dim, " index table must be int64 of the first's length ", i0.size(0), ", got ",
+              describe(i1));
+  EMBER_CHECK(lam.dim() == 1 && lam.size(0) == i0.size(0) && is_floating(lam.dtype()), RuntimeError, op, ": the ",
+              dim, " weights must be a 1-D float tensor of length ", i0.size(0), ", got ", describe(lam));
+  check_range(i1);
+  check_same_device(lam, x, op);
+  NoGradGuard ng;
+  lam = contiguous_nograd(lam.dtype() == x.dtype() ? lam : to_dtype(lam, x.dtype()));
+}
+
+}  // namespace
+
+Tensor interp2d(const Tensor& x, Tensor h0, Tensor h1, Tensor lh, Tensor w0, Tensor w1, Tensor lw) {
+  const char* op = "interpolate";
+  EMBER_CHECK(x.dim() == 3 || x.dim() == 4, RuntimeError, op, ": expected a 3-D or 4-D input, got ", describe(x));
+  EMBER_CHECK(is_floating(x.dtype()), TypeError, op, ": expected a floating-point input, got ", dtype_name(x.dtype()));
+  auto ip = std::make_shared<Interp>();
+  ip->pl.lead.assign(x.shape().begin(), x.shape().end() - 2);
+  for (auto s : ip->pl.lead) ip->pl.B *= s;
+  ip->pl.H = x.size(-2);
+  ip->pl.W = x.size(-1);
+  EMBER_CHECK(ip->pl.H > 0 && ip->pl.W > 0, RuntimeError, op,
+              ": input and output sizes should be greater than 0, but got input (H: ", ip->pl.H, ", W: ", ip->pl.W, ")");
+  check_table(h0, h1, lh, ip->pl.H, x, "H");
+  check_table(w0, w1, lw, ip->pl.W, x, "W");
+  ip->OH = h0.size(0);
+  ip->OW = w0.size(0);
+  ip->t = InterpTables{h0, h1, lh, w0, w1, lw};
+  return interp_forward(x, ip);
+}
+
 }  // namespace ember::ops

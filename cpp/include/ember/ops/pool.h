@@ -24,4 +24,11 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, std::vector<int6
 // The inverse of max pooling: scatter x into zeros of output_size (H, W) at indices.
 Tensor max_unpool2d(const Tensor& x, const Tensor& indices, std::vector<int64_t> output_size);
 
+// F.interpolate (nearest, bilinear) on the last two dims of a 3-D or 4-D float tensor, separably:
+// output row i reads input rows h0[i] and (linear) h1[i] weighted 1 - lh[i] and lh[i]; columns
+// likewise (backend.h's InterpTables). The tables (int64 indices, float weights; h1 and lh
+// undefined for nearest) are computed by the caller with torch's coordinate rules
+// (python/ember/nn/_F/poolnorm.py). Out-of-range indices raise IndexError.
+Tensor interp2d(const Tensor& x, Tensor h0, Tensor h1, Tensor lh, Tensor w0, Tensor w1, Tensor lw);
+
 }  // namespace ember::ops

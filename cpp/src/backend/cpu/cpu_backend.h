@@ -81,6 +81,8 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
 // --- pool.cpp / norm.cpp (poolnorm branch) --------------------------------------------------------
 void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices, const PoolParams& p);
 void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx, const PoolParams& p);
+void interp2d(const Tensor& x, const Tensor& out, const InterpTables& t);
+void interp2d_backward(const Tensor& gy, const Tensor& gx, const InterpTables& t);
 void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
                 const Tensor& invstd, const Tensor& y, bool training, double eps);
 void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,

@@ -356,13 +356,11 @@ def interpolate(
         sizes, scales = _out_sizes(input, size, scale_factor, nd)
         if recompute_scale_factor:
             scales = [None] * nd
-        out = input
-        for k in range(nd):
-            dim = input.dim() - nd + k
-            out = out.index_select(
-                dim, _nearest_index(input.shape[dim], sizes[k], scales[k], input.dtype)
-            )
-        return out
+        idx = [_nearest_index(input.shape[input.dim() - nd + k], sizes[k], scales[k], input.dtype)
+               for k in range(nd)]
+        if nd == 1:  # rows: the channels, unchanged
+            idx.insert(0, _C.from_numpy(np.arange(input.shape[1], dtype=np.int64)))
+        return _C._interp2d(input, idx[0], None, None, idx[1], None, None)
     if mode == "bilinear":
         if input.dim() != 4:
             raise ValueError(f"Got {input.dim()}D input, but bilinear mode needs 4D input")
@@ -370,17 +368,13 @@ def interpolate(
         sizes, scales = _out_sizes(input, size, scale_factor, 2)
         if recompute_scale_factor:
             scales = [None, None]
-        out = input
+        tables = []
         for k, dim in enumerate((2, 3)):
-            if sizes[k] == input.shape[dim]:
-                continue  # like torch: an unchanged size is copied, whatever the scale_factor
-            i0, i1, lam = _linear_weights(input.shape[dim], sizes[k], scales[k], align, input.dtype)
-            shape = [1, 1, 1, 1]
-            shape[dim] = sizes[k]
-            lam = lam.reshape(shape)
-            a, b = out.index_select(dim, i0), out.index_select(dim, i1)
-            out = a * (1 - lam) + b * lam
-        return out
+            if sizes[k] == input.shape[dim]:  # like torch: an unchanged size is copied, whatever
+                tables += [_C.from_numpy(np.arange(sizes[k], dtype=np.int64)), None, None]  # the scale_factor
+            else:
+                tables += _linear_weights(input.shape[dim], sizes[k], scales[k], align, input.dtype)
+        return _C._interp2d(input, *tables)
     raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, bilinear)")
 
 

@@ -24,12 +24,17 @@ enum class UnaryOp : int {
   LeakyRelu,   // x > 0 ? x : p0 * x
   Huber,       // z = |x|: z < p0 ? z^2 / 2 : p0 (z - p0 / 2)      (huber_loss of x = input - target)
   SmoothL1,    // z = |x|: z < p0 ? z^2 / 2 / p0 : z - p0 / 2     (smooth_l1_loss, p0 = beta > 0)
+  Hardtanh,    // clamp(x, p0, p1); gradient only strictly inside (p0, p1) (torch's hardtanh)
+  Elu,         // x > 0 ? p1 x : p0 p1 expm1(p2 x)   (alpha, scale, input_scale: elu, selu, celu)
+  // torch's formulas: hardsigmoid min(max(x + 3, 0), 6) / 6, hardswish x min(max(x + 3, 0), 6) / 6,
+  // log_sigmoid min(x, 0) - log1p(exp(-|x|))
+  Hardsigmoid, Hardswish, LogSigmoid,
   // bool out
   LogicalNot, IsNan, IsInf, IsFinite, IsPosInf, IsNegInf,
 };
 
 struct UnaryParams {
-  double p0 = 0, p1 = 0;
+  double p0 = 0, p1 = 0, p2 = 0;
   bool has_min = false, has_max = false;
 };
 
@@ -133,6 +138,11 @@ struct Backend {
   virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) = 0;
   // a and b share a dtype; out has it too, or bool for comparisons.
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = g * d op(x) / dx in one pass, x the saved input (floating point, no graph): the
+  // parametrised activations and losses (LeakyRelu, Clamp, Hardtanh, Elu, Hardsigmoid, Hardswish,
+  // LogSigmoid, Huber, SmoothL1), with torch's backward formulas.
+  virtual void unary_backward(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& out,
+                              const UnaryParams& p) = 0;
   // out = a + alpha * b (add / sub with alpha), as binary: one dtype, broadcasting strides. Floats
   // fuse the multiply-add where the CPU has FMA (torch's vectorised add does).
   virtual void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out) = 0;

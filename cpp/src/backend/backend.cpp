@@ -13,6 +13,10 @@ struct CpuBackend final : Backend {
   void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) override {
     cpu::unary(op, x, out, p);
   }
+  void unary_backward(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& out,
+                      const UnaryParams& p) override {
+    cpu::unary_backward(op, g, x, out, p);
+  }
   void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override {
     cpu::binary(op, a, b, out);
   }

@@ -255,6 +255,17 @@ void bind_elementwise(py::module_& m) {
         py::arg("input"), py::arg("beta"));
   m.def("_leaky_relu", [](const Tensor& x, double s) { py::gil_scoped_release r; return ops::leaky_relu(x, s); },
         py::arg("input"), py::arg("negative_slope") = 0.01);
+  m.def("_hardtanh", [](const Tensor& x, double lo, double hi) { py::gil_scoped_release r; return ops::hardtanh(x, lo, hi); },
+        py::arg("input"), py::arg("min_val") = -1.0, py::arg("max_val") = 1.0);
+  m.def("_elu",
+        [](const Tensor& x, double alpha, double scale, double input_scale) {
+          py::gil_scoped_release r;
+          return ops::elu(x, alpha, scale, input_scale);
+        },
+        py::arg("input"), py::arg("alpha") = 1.0, py::arg("scale") = 1.0, py::arg("input_scale") = 1.0);
+  m.def("_hardsigmoid", [](const Tensor& x) { py::gil_scoped_release r; return ops::unary(UnaryOp::Hardsigmoid, x); });
+  m.def("_hardswish", [](const Tensor& x) { py::gil_scoped_release r; return ops::unary(UnaryOp::Hardswish, x); });
+  m.def("_log_sigmoid", [](const Tensor& x) { py::gil_scoped_release r; return ops::unary(UnaryOp::LogSigmoid, x); });
 
   auto clampf = [](const Tensor& x, py::object min, py::object max) {
     bool tmin = is_tensor(min), tmax = is_tensor(max);

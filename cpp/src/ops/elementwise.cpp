@@ -455,6 +455,11 @@ UnaryInfo info(UnaryOp op) {
     case UnaryOp::LeakyRelu: return {"LeakyRelu", true, true, false};
     case UnaryOp::Huber: return {"HuberLoss", true, true, false};
     case UnaryOp::SmoothL1: return {"SmoothL1Loss", true, true, false};
+    case UnaryOp::Hardtanh: return {"Hardtanh", false, true, false};
+    case UnaryOp::Elu: return {"Elu", true, true, false};
+    case UnaryOp::Hardsigmoid: return {"Hardsigmoid", true, true, false};
+    case UnaryOp::Hardswish: return {"Hardswish", true, true, false};
+    case UnaryOp::LogSigmoid: return {"LogSigmoid", true, true, false};
     case UnaryOp::Exp: return {"Exp", true, false, true};
     case UnaryOp::Exp2: return {"Exp2", true, false, true};
     case UnaryOp::Expm1: return {"Expm1", true, false, true};
@@ -490,6 +495,15 @@ UnaryInfo info(UnaryOp op) {
 Tensor S(double v) { return wrap_scalar(Scalar(v)); }
 Tensor U(UnaryOp op, const Tensor& x) { return unary(op, x); }
 
+bool has_fused_grad(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::LeakyRelu: case UnaryOp::Clamp: case UnaryOp::Hardtanh: case UnaryOp::Elu:
+    case UnaryOp::Hardsigmoid: case UnaryOp::Hardswish: case UnaryOp::LogSigmoid: case UnaryOp::Huber:
+    case UnaryOp::SmoothL1: return true;
+    default: return false;
+  }
+}
+
 struct UnaryBackward : Node {
   UnaryOp op;
   UnaryParams p;
@@ -506,6 +520,13 @@ struct UnaryBackward : Node {
       if (GradMode::is_enabled() || g.dtype() != DType::Float32 || v.dtype() != DType::Float32) return {};
       return binary_raw(bop, g, v, DType::Float32, name);
     };
+    // The parametrised activations and losses: one fused pass without create_graph (the same
+    // formulas as below, in torch's order), else differentiable forms.
+    if (has_fused_grad(op) && !GradMode::is_enabled() && g.dtype() == xv.dtype() && is_floating(g.dtype())) {
+      Tensor out = Tensor::empty(xv.shape(), g.dtype(), g.device());
+      backend_of(g).unary_backward(op, g, xv, out, p);
+      return {out};
+    }
     switch (op) {
       case UnaryOp::Neg: return {neg(g)};                                           // -g
       case UnaryOp::Abs: return {mul(g, sign(xv))};                                 // g sign(x)
@@ -582,6 +603,23 @@ struct UnaryBackward : Node {
         return {mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g)};
       case UnaryOp::SmoothL1:  // g clamp(x, -beta, beta) / beta (torch: x g / beta inside)
         return {div(mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g), S(p.p0))};
+      case UnaryOp::Hardtanh: {  // g strictly inside (lo, hi); NaN x passes g (torch)
+        Tensor out = logical(BinaryOp::LogicalOr, compare(BinaryOp::Le, xv, S(p.p0)), compare(BinaryOp::Ge, xv, S(p.p1)));
+        return {where(out, zeros_like(g), g)};
+      }
+      case UnaryOp::Elu: {  // x <= 0: g negip negcoef exp(negip x), else g poscoef
+        Tensor neg_side = mul(mul(g, S(p.p2 * p.p0 * p.p1)), exp(mul(xv, S(p.p2))));
+        return {where(compare(BinaryOp::Le, xv, S(0)), neg_side, mul(g, S(p.p1)))};
+      }
+      case UnaryOp::Hardsigmoid: {  // g / 6 strictly inside (-3, 3)
+        Tensor in = logical(BinaryOp::LogicalAnd, compare(BinaryOp::Gt, xv, S(-3)), compare(BinaryOp::Lt, xv, S(3)));
+        return {where(in, mul(g, S(double(1.0f / 6.0f))), zeros_like(g))};  // torch's float 1/6
+      }
+      case UnaryOp::Hardswish:  // 0 up to -3, g (x / 3 + 1/2) inside, g from 3 (torch 2.13)
+        return {where(compare(BinaryOp::Le, xv, S(-3)), zeros_like(g),
+                      where(compare(BinaryOp::Lt, xv, S(3)), mul(g, add(div(xv, S(3)), S(0.5))), g))};
+      case UnaryOp::LogSigmoid:  // g sigmoid(-x)
+        return {mul(g, sigmoid(neg(xv)))};
       default: break;
     }
     throw NotImplementedError(str("backward of ", name(), " is not implemented"));
@@ -617,8 +655,8 @@ Tensor unary_impl(UnaryOp op, const Tensor& x, const UnaryParams& p) {
 
 Tensor unary(UnaryOp op, const Tensor& x) {
   EMBER_CHECK(op != UnaryOp::Clamp && op != UnaryOp::PowScalar && op != UnaryOp::RPowScalar && op != UnaryOp::LeakyRelu &&
-                  op != UnaryOp::Huber && op != UnaryOp::SmoothL1,
-              RuntimeError, "unary: parametrised ops go through clamp/pow/leaky_relu/huber/smooth_l1");
+                  op != UnaryOp::Huber && op != UnaryOp::SmoothL1 && op != UnaryOp::Hardtanh && op != UnaryOp::Elu,
+              RuntimeError, "unary: parametrised ops go through clamp/pow/leaky_relu/huber/smooth_l1/hardtanh/elu");
   return unary_impl(op, x, UnaryParams{});
 }
 Tensor neg(const Tensor& x) { return unary_impl(UnaryOp::Neg, x, {}); }
@@ -644,6 +682,23 @@ Tensor smooth_l1(const Tensor& d, double beta) {
   UnaryParams p;
   p.p0 = beta;
   return unary_impl(UnaryOp::SmoothL1, d, p);
+}
+
+Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
+  EMBER_CHECK(min_val <= max_val, ValueError, "hardtanh: min_val cannot be greater than max_val, got ", min_val,
+              " > ", max_val);
+  UnaryParams p;
+  p.p0 = min_val;
+  p.p1 = max_val;
+  return unary_impl(UnaryOp::Hardtanh, x, p);
+}
+
+Tensor elu(const Tensor& x, double alpha, double scale, double input_scale) {
+  UnaryParams p;
+  p.p0 = alpha;
+  p.p1 = scale;
+  p.p2 = input_scale;
+  return unary_impl(UnaryOp::Elu, x, p);
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {

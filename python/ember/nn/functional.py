@@ -20,9 +20,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     # NOTE: torch's hardtanh passes the gradient only strictly inside (min_val, max_val), unlike
-    # clamp (inclusive); the two where()s reproduce that at the boundaries.
-    out = _C.where(input <= min_val, _C.full_like(input, min_val),
-                   _C.where(input >= max_val, _C.full_like(input, max_val), input))
+    # clamp (inclusive): its own op.
+    out = _C._hardtanh(input, float(min_val), float(max_val))
     return input.copy_(out) if inplace else out
 
 
@@ -36,18 +35,18 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = _C.where(input > 0, input, _C.expm1(input) * alpha)
+    out = _C._elu(input, float(alpha), 1.0, 1.0)
     return input.copy_(out) if inplace else out
 
 
 def selu(input, inplace=False):
     alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-    out = _C.where(input > 0, input, _C.expm1(input) * alpha) * scale
+    out = _C._elu(input, alpha, scale, 1.0)
     return input.copy_(out) if inplace else out
 
 
 def celu(input, alpha=1.0, inplace=False):
-    out = _C.where(input > 0, input, _C.expm1(input / alpha) * alpha)
+    out = _C._elu(input, float(alpha), 1.0, 1.0 / float(alpha))
     return input.copy_(out) if inplace else out
 
 
@@ -75,18 +74,14 @@ def mish(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    out = _hardsigmoid(input)
+    # torch: min(max(x + 3, 0), 6) / 6; gradient 1/6 strictly inside (-3, 3)
+    out = _C._hardsigmoid(input)
     return input.copy_(out) if inplace else out
 
 
-def _hardsigmoid(x):
-    # torch: 0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between; gradient 1/6 strictly inside
-    return _C.where(x <= -3, _C.zeros_like(x), _C.where(x >= 3, _C.ones_like(x), x / 6 + 0.5))
-
-
 def hardswish(input, inplace=False):
-    # torch: x * relu6(x + 3) / 6; gradient at the ends follows torch's hardswish_backward
-    out = _C.where(input <= -3, _C.zeros_like(input), _C.where(input >= 3, input, input * (input + 3) / 6))
+    # torch: x * relu6(x + 3) / 6; gradient 0 up to -3, x / 3 + 1/2 inside, 1 from 3
+    out = _C._hardswish(input)
     return input.copy_(out) if inplace else out
 
 
@@ -99,7 +94,7 @@ def tanh(input):
 
 
 def logsigmoid(input):
-    return -softplus(-input)
+    return _C._log_sigmoid(input)  # torch's min(x, 0) - log1p(exp(-|x|))
 
 
 def softsign(input):

@@ -44,6 +44,10 @@ Tensor relu(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max);
 Tensor clamp(const Tensor& x, const Tensor* min, const Tensor* max);  // tensor bounds
 Tensor leaky_relu(const Tensor& x, double negative_slope);
+// torch.nn.functional.hardtanh (clamp forward, gradient strictly inside (min_val, max_val)) and
+// elu (x > 0 ? scale x : alpha scale expm1(input_scale x); selu and celu are elu with their constants).
+Tensor hardtanh(const Tensor& x, double min_val, double max_val);
+Tensor elu(const Tensor& x, double alpha, double scale, double input_scale);
 // huber_loss / smooth_l1_loss elementwise, of d = input - target (delta, beta > 0).
 Tensor huber(const Tensor& d, double delta);
 Tensor smooth_l1(const Tensor& d, double beta);

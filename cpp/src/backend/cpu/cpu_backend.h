@@ -10,6 +10,7 @@ namespace ember::cpu {
 void copy(const Tensor& src, const Tensor& dst);
 void fill(const Tensor& dst, Scalar value);
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p);
+void unary_backward(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& out, const UnaryParams& p);
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void add_scaled(const Tensor& a, const Tensor& b, Scalar alpha, const Tensor& out);
 // copy_transpose.cpp: copy() for a transposed 4-byte source into a contiguous destination, in

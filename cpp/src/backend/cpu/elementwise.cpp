@@ -112,6 +112,95 @@ T highest_of() {
   return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
 }
 
+// exp / expm1 / log1p: the vec_math.h versions for float32 (vectorised), libm's for float64.
+template <class T> EMBER_VM_INLINE T ex_(T x) {
+  if constexpr (std::is_same_v<T, float>) return exp_f32(x);
+  else return std::exp(x);
+}
+template <class T> EMBER_VM_INLINE T expm1_(T x) {
+  if constexpr (std::is_same_v<T, float>) return expm1_f32(x);
+  else return std::expm1(x);
+}
+template <class T> EMBER_VM_INLINE T log1p_(T x) {
+  if constexpr (std::is_same_v<T, float>) return log1p_f32(x);
+  else return std::log1p(x);
+}
+
+// The parametrised activations (UnaryOp::Elu ... LogSigmoid), torch's formulas and roundings.
+template <class T> struct EluF {  // elu / selu / celu: negcoef = alpha scale, poscoef = scale
+  T negcoef, poscoef, negip;
+  EMBER_VM_INLINE T operator()(T x) const { return x <= T(0) ? expm1_(x * negip) * negcoef : x * poscoef; }
+};
+template <class T> EMBER_VM_INLINE T relu6_of_x3(T x) {  // min(max(x + 3, 0), 6), NaN passing
+  T a = x + T(3);
+  a = a < T(0) ? T(0) : a;
+  return a > T(6) ? T(6) : a;
+}
+template <class T> struct HardsigmoidF {
+  EMBER_VM_INLINE T operator()(T x) const { return relu6_of_x3(x) / T(6); }
+};
+template <class T> struct HardswishF {
+  EMBER_VM_INLINE T operator()(T x) const { return x * relu6_of_x3(x) / T(6); }
+};
+template <class T> struct LogSigmoidF {  // min(x, 0) - log1p(exp(-|x|))
+  EMBER_VM_INLINE T operator()(T x) const {
+    const T m = x < T(0) ? x : T(0);
+    return m - log1p_(ex_(-std::fabs(x)));
+  }
+};
+
+// Their gradients (g, x) -> g f'(x) for unary_backward, torch's *_backward formulas.
+template <class T> struct LeakyReluGradF {
+  T slope;
+  EMBER_VM_INLINE T operator()(T g, T x) const { return x > T(0) ? g : g * slope; }
+};
+template <class T> struct ClampGradF {  // inclusive bounds (clamp's)
+  T lo, hi;
+  EMBER_VM_INLINE T operator()(T g, T x) const { return (x >= lo) & (x <= hi) ? g : T(0); }
+};
+template <class T> struct HardtanhGradF {  // exclusive bounds; NaN x passes g (torch)
+  T lo, hi;
+  EMBER_VM_INLINE T operator()(T g, T x) const { return (x <= lo) | (x >= hi) ? T(0) : g; }
+};
+template <class T> struct EluGradF {
+  T negcoef, poscoef, negip;
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    return x <= T(0) ? g * negip * negcoef * ex_(x * negip) : g * poscoef;
+  }
+};
+template <class T> struct HardsigmoidGradF {
+  // torch's one_sixth is 1.0f / 6.0f, a float, for double too
+  EMBER_VM_INLINE T operator()(T g, T x) const { return (x > T(-3)) & (x < T(3)) ? g * T(1.0f / 6.0f) : T(0); }
+};
+template <class T> struct HardswishGradF {
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    return x <= T(-3) ? T(0) : x < T(3) ? g * (x / T(3) + T(0.5)) : g;
+  }
+};
+template <class T> struct LogSigmoidGradF {  // g (max_deriv - sign z / (1 + z)), z = exp(-|x|)
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    const T z = ex_(-std::fabs(x));
+    const bool neg = x < T(0);
+    return g * ((neg ? T(1) : T(0)) - (neg ? T(1) : T(-1)) * (z / (T(1) + z)));
+  }
+};
+template <class T> struct HuberGradF {  // g clamp(x, -delta, delta)
+  T delta;
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    T c = x < -delta ? -delta : x;
+    c = c > delta ? delta : c;
+    return c * g;
+  }
+};
+template <class T> struct SmoothL1GradF {  // g clamp(x, -beta, beta) / beta
+  T beta;
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    T c = x < -beta ? -beta : x;
+    c = c > beta ? beta : c;
+    return c * g / beta;
+  }
+};
+
 template <class T>
 void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
   constexpr bool kFloat = std::is_floating_point_v<T>;
@@ -149,6 +238,21 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
       break;
     case UnaryOp::SmoothL1:
       if constexpr (kFloat) return run_unary<T>(it, fn::SmoothL1<T>{static_cast<T>(pr.p0)});
+      break;
+    case UnaryOp::Hardtanh: return run_unary<T>(it, fn::Clamp<T>{static_cast<T>(pr.p0), static_cast<T>(pr.p1)});
+    case UnaryOp::Elu:
+      if constexpr (kFloat)
+        return run_unary<T>(it, EluF<T>{static_cast<T>(pr.p0) * static_cast<T>(pr.p1), static_cast<T>(pr.p1),
+                                        static_cast<T>(pr.p2)});
+      break;
+    case UnaryOp::Hardsigmoid:
+      if constexpr (kFloat) return run_unary<T>(it, HardsigmoidF<T>{});
+      break;
+    case UnaryOp::Hardswish:
+      if constexpr (kFloat) return run_unary<T>(it, HardswishF<T>{});
+      break;
+    case UnaryOp::LogSigmoid:
+      if constexpr (kFloat) return run_unary<T>(it, LogSigmoidF<T>{});
       break;
     case UnaryOp::LogicalNot: return run_unary<T>(it, fn::LogicalNot{});
     case UnaryOp::IsNan: return run_unary<T>(it, fn::IsNan{});
@@ -364,6 +468,29 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) {
   StridedIter it(out, {&x});
   dispatch_all(x.dtype(), "unary", [&](auto tag) { unary_typed<decltype(tag)>(op, it, p); });
+}
+
+void unary_backward(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& out, const UnaryParams& p) {
+  StridedIter it(out, {&g, &x});
+  dispatch_float(out.dtype(), "unary_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T p0 = static_cast<T>(p.p0), p1 = static_cast<T>(p.p1);
+    switch (op) {
+      case UnaryOp::LeakyRelu: return run_binary<T>(it, LeakyReluGradF<T>{p0});
+      case UnaryOp::Clamp:
+        return run_binary<T>(it, ClampGradF<T>{p.has_min ? p0 : lowest_of<T>(), p.has_max ? p1 : highest_of<T>()});
+      case UnaryOp::Hardtanh: return run_binary<T>(it, HardtanhGradF<T>{p0, p1});
+      case UnaryOp::Elu:
+        return run_binary<T>(it, EluGradF<T>{p0 * p1, p1, static_cast<T>(p.p2)});
+      case UnaryOp::Hardsigmoid: return run_binary<T>(it, HardsigmoidGradF<T>{});
+      case UnaryOp::Hardswish: return run_binary<T>(it, HardswishGradF<T>{});
+      case UnaryOp::LogSigmoid: return run_binary<T>(it, LogSigmoidGradF<T>{});
+      case UnaryOp::Huber: return run_binary<T>(it, HuberGradF<T>{p0});
+      case UnaryOp::SmoothL1: return run_binary<T>(it, SmoothL1GradF<T>{p0});
+      default: break;
+    }
+    throw TypeError(str("unary_backward: op ", static_cast<int>(op), " has no fused gradient"));
+  });
 }
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {

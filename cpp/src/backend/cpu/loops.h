@@ -84,24 +84,29 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testin
 #define EMBER_SIMD_LOOPS_(NS, ATTR)                                                              \
   namespace NS {                                                                                 \
   template <class Out, class In, class F>                                                        \
-  ATTR void un_v(Out* o, const In* a, int64_t n, const F& f) {                                   \
+  ATTR void un_v(Out* o, const In* a, int64_t n, const F& fr) {                                  \
+    const F f = fr; /* a local copy: its parameters in registers, not reloaded per element */    \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);                          \
   }                                                                                              \
   /* a read backwards (flip): o[i] = f(a[-i]) */                                                 \
   template <class Out, class In, class F>                                                        \
-  ATTR void un_rev(Out* o, const In* a, int64_t n, const F& f) {                                 \
+  ATTR void un_rev(Out* o, const In* a, int64_t n, const F& fr) {                                \
+    const F f = fr;                                                                              \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[-i]);                         \
   }                                                                                              \
   template <class Out, class In, class F>                                                        \
-  ATTR void bin_vv(Out* o, const In* a, const In* b, int64_t n, const F& f) {                    \
+  ATTR void bin_vv(Out* o, const In* a, const In* b, int64_t n, const F& fr) {                   \
+    const F f = fr;                                                                              \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);                    \
   }                                                                                              \
   template <class Out, class In, class F>                                                        \
-  ATTR void bin_vs(Out* o, const In* a, const In b, int64_t n, const F& f) {                     \
+  ATTR void bin_vs(Out* o, const In* a, const In b, int64_t n, const F& fr) {                    \
+    const F f = fr;                                                                              \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b);                       \
   }                                                                                              \
   template <class Out, class In, class F>                                                        \
-  ATTR void bin_sv(Out* o, const In a, const In* b, int64_t n, const F& f) {                     \
+  ATTR void bin_sv(Out* o, const In a, const In* b, int64_t n, const F& fr) {                    \
+    const F f = fr;                                                                              \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a, b[i]);                       \
   }                                                                                              \
   /* checked forms: f(a, b, bad) sets bad for a lane its fast path cannot do exactly; the     \

@@ -248,3 +248,36 @@ def test_upsample_vs_torch(kw, shape):
     e_mod, t_mod = nn.Upsample(**kw), torch.nn.Upsample(**kw)
     assert repr(e_mod) == repr(t_mod)
     step(e_mod, t_mod, shape, 0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm1d_2d_input_wide(training):
+    """(N, C) inputs take the channel-vectorised kernels: many channels (split across threads, a
+    vector tail), float64 against torch, 1 and 2 threads bit-identical."""
+    rng = np.random.default_rng(5)
+    N, C = 37, 301
+    x = rng.standard_normal((N, C)) * 3 + 1
+    g = rng.standard_normal((N, C))
+    w, b = rng.uniform(0.5, 1.5, C), rng.uniform(-0.5, 0.5, C)
+    rm, rv = rng.standard_normal(C), rng.uniform(0.5, 2, C)
+
+    def run(L):
+        xt = L.from_numpy(x.copy()).requires_grad_()
+        wt, bt = L.from_numpy(w.copy()).requires_grad_(), L.from_numpy(b.copy()).requires_grad_()
+        m, v = L.from_numpy(rm.copy()), L.from_numpy(rv.copy())
+        y = L.nn.functional.batch_norm(xt, m, v, wt, bt, training=training, momentum=0.3)
+        y.backward(L.from_numpy(g.copy()))
+        return [t.detach().numpy() for t in (y, xt.grad, wt.grad, bt.grad, m, v)]
+
+    old = ember.get_num_threads()
+    try:
+        res = []
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            res.append(run(ember))
+    finally:
+        ember.set_num_threads(old)
+    for a, b_ in zip(*res):
+        np.testing.assert_array_equal(a, b_)
+    for e, t in zip(res[0], run(torch)):
+        np.testing.assert_allclose(e, t, rtol=1e-12, atol=1e-12)

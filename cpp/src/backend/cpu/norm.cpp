@@ -71,6 +71,13 @@ void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
     a.mean = mean.data<T>(), a.var = var.data<T>(), a.invstd = invstd.data<T>();
     a.N = x.size(0), a.C = x.size(1), a.S = x.size(2), a.training = training, a.eps = eps;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(a.N * a.S, 1));
+    if (a.S == 1) {  // (N, C): vectorised across channels, rows read whole
+      parallel_for(0, a.C, std::max<int64_t>(grain, 16), [&](int64_t c0, int64_t c1) {
+        std::vector<double> s(static_cast<size_t>(c1 - c0)), q(static_cast<size_t>(c1 - c0));
+        NORM_CALL(bn_fwd_range_s1, T, a, c0, c1, s.data(), q.data());
+      });
+      return;
+    }
     parallel_for(0, a.C, grain, [&](int64_t c0, int64_t c1) { NORM_CALL(bn_fwd_range, T, a, c0, c1); });
   });
 }
@@ -86,6 +93,13 @@ void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
     a.gx = opt_mut<T>(gx), a.gw = opt_mut<T>(gw), a.gb = opt_mut<T>(gb);
     a.N = x.size(0), a.C = x.size(1), a.S = x.size(2), a.training = training;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(a.N * a.S, 1));
+    if (a.S == 1) {
+      parallel_for(0, a.C, std::max<int64_t>(grain, 16), [&](int64_t c0, int64_t c1) {
+        std::vector<double> sg(static_cast<size_t>(c1 - c0)), sgx(static_cast<size_t>(c1 - c0));
+        NORM_CALL(bn_bwd_range_s1, T, a, c0, c1, sg.data(), sgx.data());
+      });
+      return;
+    }
     parallel_for(0, a.C, grain, [&](int64_t c0, int64_t c1) { NORM_CALL(bn_bwd_range, T, a, c0, c1); });
   });
 }

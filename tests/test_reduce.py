@@ -507,3 +507,22 @@ def test_full_sort_long_rows_stable_exact(dtype, descending):
                                                 stable=True).numpy(), got_i.numpy())
     t = ember.from_numpy(np.ascontiguousarray(a.T)).sort(dim=0, descending=descending, stable=True)
     np.testing.assert_array_equal(t.indices.numpy(), got_i.numpy().T)
+
+
+@requires_torch
+@pytest.mark.parametrize("dims", [(0, 2), (0, 2, 4), (1, 3), (0, 1, 3), (4, 0), (0, 1, 3, 4)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_non_adjacent_dims_match_torch(dims, transposed):
+    """Reduced dims in several runs: one pass per run, innermost first (float64 against torch)."""
+    a = np.random.default_rng(8).standard_normal((3, 4, 5, 6, 7))
+    e, t = ember.from_numpy(a.copy()), torch.from_numpy(a.copy())
+    if transposed:
+        e, t = e.transpose(1, 3), t.transpose(1, 3)
+    for op in ("sum", "mean", "amax", "amin", "var", "std", "logsumexp"):
+        np.testing.assert_allclose(getattr(e, op)(dims).numpy(), getattr(t, op)(dims).numpy(), rtol=1e-12,
+                                   atol=1e-12, err_msg=op)
+    np.testing.assert_allclose(e.norm(dim=dims).numpy(), t.square().sum(dims).sqrt().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(e.sum(dims, keepdim=True).numpy(), t.sum(dims, keepdim=True).numpy(), rtol=1e-12,
+                               atol=1e-12)
+    b = a > 0.2
+    np.testing.assert_array_equal(ember.from_numpy(b).sum(dims).numpy(), b.sum(dims))

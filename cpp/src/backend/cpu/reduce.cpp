@@ -4,6 +4,7 @@
 // accumulators; columns (I > 1) accumulate whole rows, vectorised along I; both loops are compiled
 // per ISA (reduce_kernels.inc). Float sums accumulate in double (rows: after 16 float steps). Long single rows are split into
 // fixed 64K chunks (results do not depend on the thread count).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -138,13 +139,39 @@ void reduce_kernel(const T* x, T* out, int64_t O, int64_t R, int64_t I, bool mea
 
 }  // namespace
 
-void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) {
+void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, const Tensor& out) {
   const int64_t nd = x.dim();
   const Shape& sh = x.shape();
+  std::vector<int64_t> dims = dims_in;
+  std::sort(dims.begin(), dims.end());
   std::vector<bool> red(nd, false);
   for (auto d : dims) red[d] = true;
   bool block = true;
   for (size_t k = 1; k < dims.size(); ++k) block = block && dims[k] == dims[k - 1] + 1;
+  if (!block && out.numel() > 0) {
+    // Reduced dims in several runs ((0, 2) of (A, B, C, D)): the innermost run first, in memory
+    // order, then the rest on that result; one pass per run, each a plain (O, R, I) reduction.
+    // (Permuting the reduced dims last and copying made 4-element rows out of a strided gather:
+    // repeat's gradient on (64, 1024) x (2, 2) took 2.9 ms, now ~0.1.) The association of sums and
+    // products follows the runs; a mean is a mean of means (equal counts).
+    Tensor xc = x;
+    if (!xc.is_contiguous()) {
+      xc = Tensor::empty(sh, x.dtype(), x.device());
+      copy(x, xc);
+    }
+    size_t k = dims.size() - 1;
+    while (k > 0 && dims[k - 1] == dims[k] - 1) --k;  // [k, end): the innermost run
+    const std::vector<int64_t> last(dims.begin() + static_cast<int64_t>(k), dims.end());
+    Shape rest_shape;
+    for (int64_t d = 0; d < nd; ++d)
+      if (d < last.front() || d > last.back()) rest_shape.push_back(sh[d]);
+    Tensor part = Tensor::empty(rest_shape, x.dtype(), x.device());
+    reduce(op, xc, last, part);
+    // the other runs keep their indices (all below the removed run); sums of squares add up
+    const ReduceOp next = op == ReduceOp::SumSq ? ReduceOp::Sum : op;
+    reduce(next, part, std::vector<int64_t>(dims.begin(), dims.begin() + static_cast<int64_t>(k)), out);
+    return;
+  }
   int64_t O = 1, R = 1, I = 1;
   Tensor src = x;
   if (block && x.is_contiguous() && !dims.empty()) {

@@ -129,6 +129,12 @@ struct NormBackward : Node {
   void release_variables() override { x.reset(); y.reset(); }
   TensorList apply(TensorList&& g) override {
     Tensor xv = x.unpack(this);
+    if (p == 2) {  // x (g / y), g / y set to 0 where y = 0: on the reduced shape, then one product
+      Tensor yr = y.unpack(this);  // (torch's formula: self * (grad / norm).masked_fill_(norm == 0, 0))
+      Tensor zero = compare(BinaryOp::Eq, yr, S(0));
+      Tensor scale = where(zero, zeros_like(yr), div(g[0], where(zero, ones_like(yr), yr)));
+      return {mul(xv, unreduce(scale, in_shape, dims, keepdim))};
+    }
     Tensor gx = unreduce(g[0], in_shape, dims, keepdim);
     if (p == 0) return {zeros_like(xv)};                     // piecewise constant
     if (p == 1) return {mul(gx, sign(xv))};                  // g sign(x)
@@ -141,8 +147,8 @@ struct NormBackward : Node {
     // NOTE: the gradient at the zero vector is 0 (like torch), through a safe denominator.
     Tensor zero = compare(BinaryOp::Eq, yv, S(0));
     Tensor safe = where(zero, ones_like(yv), yv);
-    Tensor d = p == 2 ? div(xv, safe)                                              // g x / y
-                      : div(mul(sign(xv), pow(abs(xv), Scalar(p - 1))), pow(safe, Scalar(p - 1)));  // g sign(x) |x|^(p-1) / y^(p-1)
+    // g sign(x) |x|^(p-1) / y^(p-1)
+    Tensor d = div(mul(sign(xv), pow(abs(xv), Scalar(p - 1))), pow(safe, Scalar(p - 1)));
     return {where(zero, zeros_like(gx), mul(gx, d))};
   }
 };

@@ -60,6 +60,14 @@ CONV2D = [
     ((1, 6, 5), {"padding": 2}, (3, 1, 28, 28)),                              # LeNet conv1
     ((3, 4, 3), {"padding": 1}, (3, 7, 6)),                                   # unbatched
     ((3, 4, 5), {"padding": 1, "stride": 4}, (1, 3, 5, 5)),                   # batch 1
+    # depthwise, stride 1 (the flipped-correlation dx and per-tap accumulated dw kernels): wide
+    # rows (vector loop and tail), dilation, no padding, a channel multiplier, rectangular taps,
+    # and padding beyond the taps' reach (the general kernels)
+    ((5, 5, 3), {"groups": 5, "padding": 1}, (2, 5, 11, 37)),
+    ((4, 4, 3), {"groups": 4, "padding": 2, "dilation": 2}, (2, 4, 9, 19)),
+    ((3, 6, (2, 3)), {"groups": 3}, (2, 3, 7, 18)),
+    ((2, 2, (3, 1)), {"groups": 2, "padding": (1, 0), "bias": False}, (1, 2, 6, 17)),
+    ((2, 2, 3), {"groups": 2, "padding": 3}, (2, 2, 5, 6)),
 ]
 
 

@@ -58,12 +58,30 @@ void dw_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
 template <class T>
 void dw_backward_input(const ConvGeom& g, const T* gy, const T* w, T* dx) {
   const int64_t mult = g.O / g.groups, L = g.OH * g.OW;
+  if (g.sh == 1 && g.sw == 1 && (g.KH - 1) * g.dh >= g.ph && (g.KW - 1) * g.dw >= g.pw && L > 0) {
+    const int64_t Hg = g.H + (g.KH - 1) * g.dh, Wg = g.W + (g.KW - 1) * g.dw;
+    parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, L * g.KH * g.KW * mult)),
+                 [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> G(new T[static_cast<size_t>(Hg * Wg)]);
+      EMBER_NS_ISA_CALL_(dwk, dw_backward_input_s1_range<T>, g, gy, w, dx, G.get(), b, e);
+    });
+    return;
+  }
   parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, L * g.KH * g.KW * mult)),
                [&](int64_t b, int64_t e) { EMBER_DW_BWD_CALL(dw_backward_input_range<T>, g, gy, w, dx, b, e); });
 }
 
 template <class T>
 void dw_backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias) {
+  if (g.sh == 1 && g.sw == 1 && g.OH > 0 && g.OW > 0) {
+    const int64_t Hp = (g.OH - 1) + (g.KH - 1) * g.dh + 1, Wp = (g.OW - 1) + (g.KW - 1) * g.dw + 1;
+    parallel_for(0, g.O, 1, [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp)]);
+      std::unique_ptr<T[]> acc(new T[static_cast<size_t>(g.KH * g.KW * g.OW)]);
+      EMBER_NS_ISA_CALL_(dwk, dw_backward_weight_s1_range<T>, g, x, gy, dw, dbias, P.get(), Hp, Wp, acc.get(), b, e);
+    });
+    return;
+  }
   parallel_for(0, g.O, 1, [&](int64_t b, int64_t e) {
     EMBER_DW_BWD_CALL(dw_backward_weight_range<T>, g, x, gy, dw, dbias, b, e);
   });

@@ -320,6 +320,15 @@ namespace {
 // Element offsets index * t.stride(dim) (shape of index, validated against t.size(dim)).
 Tensor dim_offsets(const Tensor& t, int64_t dim, const Tensor& index, const char* op) {
   Tensor idx = index_i64(index, index.shape());
+  if (t.strides()[dim] == 1 && t.device().is_cpu()) {
+    // unit stride (gather / scatter along a contiguous last dim): the offsets are the indices
+    // themselves, once checked (a read-only pass instead of writing an offsets tensor)
+    const int64_t size = t.shape()[dim], n = idx.numel();
+    const int64_t* v = idx.data<int64_t>();
+    bool bad = false;
+    for (int64_t i = 0; i < n; ++i) bad |= (v[i] < 0) | (v[i] >= size);
+    if (!bad) return idx;
+  }
   Tensor off = Tensor::empty(index.shape(), DType::Int64, t.device());
   backend_of(t).index_offsets({idx}, {t.shape()[dim]}, {t.strides()[dim]}, {dim}, off, false, op);
   return off;

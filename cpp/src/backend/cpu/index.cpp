@@ -144,6 +144,12 @@ void index_scatter(const Tensor& dst, const Tensor& offsets, const Tensor& value
           rem /= osz[d];
           for (int k = 0; k < 3; ++k) p[k] += c * ost[k][d];
         }
+        if (ni == 1) {  // one indexed dim (scatter along a dim): a strided loop, no odometer
+          const int64_t s1 = ist[1][0], s2 = ist[2][0];
+          for (int64_t i = 0; i < inner_n; ++i)
+            write(p[0], *reinterpret_cast<const int64_t*>(p[1] + i * s1), p[2] + i * s2);
+          continue;
+        }
         int64_t idx[kMaxDims] = {0};
         for (int64_t i = 0; i < inner_n; ++i) {
           write(p[0], *reinterpret_cast<const int64_t*>(p[1]), p[2]);

@@ -273,6 +273,13 @@ struct Backend {
   virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd, const Tensor& gx,
                                    const Tensor& gw, const Tensor& gb) = 0;
+  // x (N, C, S) contiguous, G groups of C / G channels -> y (N, C, S), mean/rstd (N, G); weight /
+  // bias (C) or undefined. Backward: gx (N, C, S), gw, gb (C), each optional.
+  virtual void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                          const Tensor& y, const Tensor& mean, const Tensor& rstd, double eps) = 0;
+  virtual void group_norm_backward(const Tensor& x, const Tensor& gy, int64_t groups, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, const Tensor& gx,
+                                   const Tensor& gw, const Tensor& gb) = 0;
   // ----------------------------------------------------------------------------------------------
 };
 

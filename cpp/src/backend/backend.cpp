@@ -125,6 +125,14 @@ struct CpuBackend final : Backend {
                            const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb) override {
     cpu::layer_norm_backward(x, gy, w, mean, rstd, gx, gw, gb);
   }
+  void group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, const Tensor& y,
+                  const Tensor& mean, const Tensor& rstd, double eps) override {
+    cpu::group_norm(x, groups, w, b, y, mean, rstd, eps);
+  }
+  void group_norm_backward(const Tensor& x, const Tensor& gy, int64_t groups, const Tensor& w, const Tensor& mean,
+                           const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb) override {
+    cpu::group_norm_backward(x, gy, groups, w, mean, rstd, gx, gw, gb);
+  }
 };
 }  // namespace
 

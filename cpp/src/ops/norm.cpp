@@ -235,8 +235,47 @@ Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_sh
   return y;
 }
 
+namespace {
+// GroupNorm over x (N, C, *) viewed as (N, C, S); mean / rstd (N, G) from the forward kernel.
+struct GroupNormBackward : Node {
+  SavedVariable x, weight;
+  Tensor mean_t, rstd_t;  // (N, G)
+  int64_t N = 0, C = 0, G = 1, Sp = 0;
+  bool has_weight = false, has_bias = false;
+  double eps = 1e-5;
+  std::string name() const override { return "NativeGroupNormBackward0"; }
+  void release_variables() override { x.reset(); weight.reset(); }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(this), wv = has_weight ? weight.unpack(this) : Tensor();
+    const int64_t K = C / G * Sp;
+    if (GradMode::is_enabled()) {  // differentiable forms (create_graph), on (N G, K) rows
+      Tensor x2 = reshape(xv, {N * G, K});
+      Tensor m = ops::mean(x2, {1}, true), rs = div(S(1.0), sqrt(add(var(x2, {1}, 0, true), S(eps))));
+      Tensor xhat = reshape(mul(sub(x2, m), rs), {N, C, Sp});
+      Tensor g3 = reshape(g[0], {N, C, Sp});
+      Tensor a = has_weight ? mul(g3, reshape(wv, {1, C, 1})) : g3;
+      Tensor a2 = reshape(a, {N * G, K}), ax2 = reshape(mul(a, xhat), {N * G, K});
+      // d x = rstd (a - mean(a) - xhat mean(a xhat)) per group, a = g w
+      Tensor gx = mul(rs, sub(sub(a2, ops::mean(a2, {1}, true)), mul(reshape(xhat, {N * G, K}), ops::mean(ax2, {1}, true))));
+      Tensor gw = has_weight ? reshape(sum(mul(g3, xhat), {0, 2}), wv.shape()) : Tensor();
+      Tensor gb = has_bias ? reshape(sum(g3, {0, 2}), Shape{C}) : Tensor();
+      return {reshape(gx, xv.shape()), gw, gb};
+    }
+    Tensor xc = contig(xv), gc = contig(g[0]);
+    Tensor gx = needs_input_grad(0) ? Tensor::empty(xv.shape(), xv.dtype(), xv.device()) : Tensor();
+    Tensor gw = has_weight && needs_input_grad(1) ? Tensor::empty(wv.shape(), xv.dtype(), xv.device()) : Tensor();
+    Tensor gb = has_bias && needs_input_grad(2) ? Tensor::empty({C}, xv.dtype(), xv.device()) : Tensor();
+    backend_of(xv).group_norm_backward(view3(xc, N, C, Sp), view3(gc, N, C, Sp), G, contig(wv), mean_t, rstd_t,
+                                       gx.defined() ? view3(gx, N, C, Sp) : Tensor(), gw, gb);
+    return {gx, gw, gb};
+  }
+};
+}  // namespace
+
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
   EMBER_CHECK(input.dim() >= 2, RuntimeError, "group_norm: expected input of shape (N, C, *), got ", describe(input));
+  EMBER_CHECK(is_floating(input.dtype()), TypeError, "group_norm: expected a floating-point input, got ",
+              dtype_name(input.dtype()));
   const int64_t N = input.size(0), C = input.size(1);
   EMBER_CHECK(num_groups > 0 && C % num_groups == 0, RuntimeError,
               "Expected number of channels in input to be divisible by num_groups, but got input of shape ",
@@ -244,12 +283,27 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   for (const Tensor* p : {&weight, &bias})
     EMBER_CHECK(!p->defined() || (p->dim() == 1 && p->numel() == C), RuntimeError, "group_norm: expected ",
                 p == &weight ? "weight" : "bias", " of shape (", C, "), got ", describe(*p));
-  const int64_t rows = N * num_groups;
-  const int64_t K = rows > 0 ? input.numel() / rows : 0;
-  Tensor y = K > 0 ? reshape(layer_norm(reshape(input, {rows, K}), {K}, Tensor(), Tensor(), eps), input.shape())
-                   : mul(input, S(1.0));
-  if (weight.defined()) y = mul(y, channel_view(weight, input.dim()));
-  if (bias.defined()) y = add(y, channel_view(bias, input.dim()));
+  int64_t Sp = 1;
+  for (int64_t d = 2; d < input.dim(); ++d) Sp *= input.size(d);
+  const int64_t G = num_groups;
+  Tensor xc = contig(input);
+  Tensor y = Tensor::empty(input.shape(), input.dtype(), input.device());
+  Tensor mean = Tensor::empty({N, G}, input.dtype(), input.device());
+  Tensor rstd = Tensor::empty({N, G}, input.dtype(), input.device());
+  if (input.numel() > 0)
+    backend_of(input).group_norm(view3(xc, N, C, Sp), G, contig(weight), contig(bias), view3(y, N, C, Sp), mean,
+                                 rstd, eps);
+  if (auto node = make_node<GroupNormBackward>({input, weight, bias})) {
+    node->x = SavedVariable(input, false);
+    if (weight.defined()) node->weight = SavedVariable(weight, false);
+    node->mean_t = mean;
+    node->rstd_t = rstd;
+    node->N = N, node->C = C, node->G = G, node->Sp = Sp;
+    node->has_weight = weight.defined();
+    node->has_bias = bias.defined();
+    node->eps = eps;
+    set_history(y, node);
+  }
   return y;
 }
 

@@ -92,6 +92,10 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
                 const Tensor& rstd, double eps);
 void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,
                          const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb);
+void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                const Tensor& mean, const Tensor& rstd, double eps);
+void group_norm_backward(const Tensor& x, const Tensor& gy, int64_t groups, const Tensor& weight, const Tensor& mean,
+                         const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb);
 // -------------------------------------------------------------------------------------------------
 
 }  // namespace ember::cpu

@@ -40,6 +40,16 @@ struct LnArgs {
   double eps = 0;
 };
 
+template <class T>
+struct GnArgs {
+  const T *x = nullptr, *gy = nullptr, *w = nullptr, *b = nullptr, *mean = nullptr, *rstd = nullptr;
+  T *y = nullptr, *gx = nullptr;
+  T *mean_out = nullptr, *rstd_out = nullptr;  // forward: the statistics written
+  double *ds = nullptr, *db = nullptr;  // backward: per (n, c) sums, (N, C)
+  int64_t N = 0, C = 0, G = 1, S = 0;
+  double eps = 0;
+};
+
 namespace norm_base {
 #define EMBER_NORM_ATTR
 #include "norm_kernels.inc"
@@ -141,6 +151,51 @@ void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
       for (int64_t ch = 0; ch < chunks; ++ch) sw += pw[ch * K + i], sb += pb[ch * K + i];
       if (dw) dw[i] = static_cast<T>(sw);
       if (db) db[i] = static_cast<T>(sb);
+    }
+  });
+}
+
+// x (N, C, S) -> y, mean / rstd (N, G)
+void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                const Tensor& mean, const Tensor& rstd, double eps) {
+  dispatch_float(x.dtype(), "group_norm", [&](auto tag) {
+    using T = decltype(tag);
+    GnArgs<T> a;
+    a.x = x.data<T>(), a.y = y.data<T>(), a.w = opt<T>(weight), a.b = opt<T>(bias);
+    a.N = x.size(0), a.C = x.size(1), a.G = groups, a.S = x.size(2), a.eps = eps;
+    a.mean_out = mean.data<T>(), a.rstd_out = rstd.data<T>();
+    const int64_t K = a.C / a.G * a.S;
+    parallel_for(0, a.N * a.G, std::max<int64_t>(1, 16384 / std::max<int64_t>(K, 1)),
+                 [&](int64_t r0, int64_t r1) { NORM_CALL(gn_fwd_range, T, a, r0, r1); });
+  });
+}
+
+// x, gy (N, C, S); weight (C); mean, rstd (N, G) -> gx (N, C, S), gw, gb (C), each optional
+void group_norm_backward(const Tensor& x, const Tensor& gy, int64_t groups, const Tensor& weight, const Tensor& mean,
+                         const Tensor& rstd, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  dispatch_float(x.dtype(), "group_norm_backward", [&](auto tag) {
+    using T = decltype(tag);
+    GnArgs<T> a;
+    a.x = x.data<T>(), a.gy = gy.data<T>(), a.w = opt<T>(weight), a.mean = mean.data<T>(), a.rstd = rstd.data<T>();
+    a.gx = opt_mut<T>(gx);
+    a.N = x.size(0), a.C = x.size(1), a.G = groups, a.S = x.size(2);
+    std::vector<double> ds(static_cast<size_t>(a.N * a.C)), db(static_cast<size_t>(a.N * a.C));
+    a.ds = ds.data(), a.db = db.data();
+    const int64_t K = a.C / a.G * a.S;
+    parallel_for(0, a.N * a.G, std::max<int64_t>(1, 16384 / std::max<int64_t>(K, 1)),
+                 [&](int64_t r0, int64_t r1) { NORM_CALL(gn_bwd_range, T, a, r0, r1); });
+    T *dw = opt_mut<T>(gw), *dbias = opt_mut<T>(gb);
+    if (!dw && !dbias) return;
+    const int64_t Cg = a.C / a.G;
+    for (int64_t c = 0; c < a.C; ++c) {  // sums over n in order: deterministic at any thread count
+      double sw = 0, sb = 0;
+      for (int64_t n = 0; n < a.N; ++n) {
+        const int64_t r = n * a.G + c / Cg;
+        sw += static_cast<double>(a.rstd[r]) * (ds[n * a.C + c] - static_cast<double>(a.mean[r]) * db[n * a.C + c]);
+        sb += db[n * a.C + c];
+      }
+      if (dw) dw[c] = static_cast<T>(sw);
+      if (dbias) dbias[c] = static_cast<T>(sb);
     }
   });
 }

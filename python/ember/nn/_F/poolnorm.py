@@ -213,6 +213,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.dim() >= 2 and num_groups > 0 and input.shape[1] % num_groups == 0:
+        # torch's _verify_batch_size on (N C / G, G, *): one value per group is an error
+        size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
+        if math.prod([size[0]] + size[2:]) == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
     return _C._group_norm(input, int(num_groups), weight, bias, eps)
 
 

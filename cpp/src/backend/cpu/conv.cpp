@@ -37,8 +37,27 @@ PadGeom pad_geom(const ConvGeom& g) {
   p.use = g.sw == 1 && (g.ph > 0 || g.pw > 0 || p.Hp > g.H || p.Wp > g.W) && g.OH > 0 && g.OW > 0;
   return p;
 }
+// Stride sw > 1 along W: im2col first splits x into sw zero-padded column phases,
+// Q[c][f][i][j] = x[c][i - ph][j sw + f - pw] (0 outside x), i < Hp, j < Wq, so that a tap kw reads
+// phase (kw dw) % sw from column (kw dw) / sw on: contiguous rows instead of a strided gather (which
+// took as long as the GEMM in a stride-2 conv's forward).
+struct PhaseGeom {
+  int64_t Hp = 0, Wq = 0;
+};
+PhaseGeom phase_geom(const ConvGeom& g) {
+  PhaseGeom q;
+  q.Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1;
+  q.Wq = (g.KW - 1) * g.dw / g.sw + g.OW;
+  return q;
+}
+bool use_phases(const ConvGeom& g) { return g.sw > 1 && g.OH > 0 && g.OW > 0; }
+
 int64_t scratch_size(const ConvGeom& g) {
   const PadGeom p = pad_geom(g);
+  if (use_phases(g)) {
+    const PhaseGeom q = phase_geom(g);
+    return g.C * g.sw * q.Hp * q.Wq;
+  }
   return p.use ? g.C * p.Hp * p.Wp : 0;
 }
 
@@ -60,6 +79,41 @@ void pad_image(const ConvGeom& g, const PadGeom& p, const T* x, T* P) {
       for (int64_t j = j0; j < j1; ++j) r[j] = xr[j];
       for (int64_t j = j1; j < p.Wp; ++j) r[j] = T(0);
     }
+}
+
+// x (C, H, W) -> cols (C*KH*KW, OH*OW) through the column phases Q (see PhaseGeom)
+template <class T>
+void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
+  const PhaseGeom q = phase_geom(g);
+  const int64_t sw = g.sw, L = g.OH * g.OW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t f = 0; f < sw; ++f)
+      for (int64_t i = 0; i < q.Hp; ++i) {
+        T* r = Q + ((c * sw + f) * q.Hp + i) * q.Wq;
+        const int64_t ih = i - g.ph;
+        if (ih < 0 || ih >= g.H) {
+          std::fill(r, r + q.Wq, T(0));
+          continue;
+        }
+        const T* xr = x + (c * g.H + ih) * g.W;
+        for (int64_t j = 0; j < q.Wq; ++j) {
+          const int64_t col = j * sw + f - g.pw;
+          r[j] = col >= 0 && col < g.W ? xr[col] : T(0);
+        }
+      }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        const int64_t f = kw * g.dw % sw, j0 = kw * g.dw / sw;
+        const T* src = Q + (c * sw + f) * q.Hp * q.Wq + kh * g.dh * q.Wq + j0;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* r = row + oh * g.OW;
+          const T* xs = src + oh * g.sh * q.Wq;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
+        }
+      }
 }
 
 // P (C, Hp, Wp) -> cols (C*KH*KW, OH*OW) (stride 1 along W)
@@ -112,6 +166,7 @@ void col2im_padded(const ConvGeom& g, const PadGeom& p, const T* cols, T* P, T* 
 // x (C, H, W) -> cols (C*KH*KW, OH*OW); scratch (scratch_size(g) elements) when that is > 0.
 template <class T>
 void im2col(const ConvGeom& g, const T* x, T* cols, T* scratch) {
+  if (use_phases(g)) return im2col_phased(g, x, cols, scratch);
   const PadGeom pg = pad_geom(g);
   if (pg.use) {
     pad_image(g, pg, x, scratch);

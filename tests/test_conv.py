@@ -68,6 +68,9 @@ CONV2D = [
     ((3, 6, (2, 3)), {"groups": 3}, (2, 3, 7, 18)),
     ((2, 2, (3, 1)), {"groups": 2, "padding": (1, 0), "bias": False}, (1, 2, 6, 17)),
     ((2, 2, 3), {"groups": 2, "padding": 3}, (2, 2, 5, 6)),
+    # register-blocked rows: two column chunks (64 + 6), and a row stride with unit column stride
+    ((3, 3, 3), {"groups": 3, "padding": 1}, (1, 3, 9, 70)),
+    ((2, 4, 3), {"groups": 2, "stride": (2, 1), "padding": 1}, (2, 2, 9, 21)),
     # column strides > 1 (im2col through column phases): dilation, odd kernels, uneven widths
     ((3, 4, (3, 4)), {"stride": (1, 3), "padding": (1, 2)}, (2, 3, 7, 17)),
     ((2, 5, 3), {"stride": 2, "padding": 2, "dilation": 2}, (2, 2, 11, 12)),

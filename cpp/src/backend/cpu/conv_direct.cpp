@@ -11,27 +11,42 @@
 #include "loops.h"
 #include "parallel.h"
 
+// The stride-1 kernels keep 64-byte GCC vectors in registers; their always-inline helpers return
+// them, which GCC flags as an ABI change in the baseline build (no call ever crosses one).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace ember::cpu {
 namespace {
 using conv_detail::valid_range;
 
+// EMBER_DW_ACC: the 64-byte accumulators a register-blocked row kernel keeps (of 32 zmm, 16 ymm,
+// 16 xmm).
 namespace dwk_base {
 #define EMBER_DW_ATTR
+#define EMBER_DW_ACC 3
 #include "conv_direct_kernels.inc"
+#undef EMBER_DW_ACC
 #undef EMBER_DW_ATTR
 }  // namespace dwk_base
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace dwk_avx2 {
 #define EMBER_DW_ATTR EMBER_ATTR_AVX2
+#define EMBER_DW_ACC 6
 #include "conv_direct_kernels.inc"
+#undef EMBER_DW_ACC
 #undef EMBER_DW_ATTR
 }  // namespace dwk_avx2
 namespace dwk_avx512 {
 #define EMBER_DW_ATTR EMBER_ATTR_AVX512
+#define EMBER_DW_ACC 16
 #include "conv_direct_kernels.inc"
+#undef EMBER_DW_ACC
 #undef EMBER_DW_ATTR
 }  // namespace dwk_avx512
 #endif
+
+// Elements of slack past a padded plane: the stride-1 kernels read whole 64-byte vectors.
+constexpr int64_t kSlack = 64;
 
 template <class T>
 void dw_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
@@ -40,8 +55,9 @@ void dw_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
   if (L == 0) return;
   parallel_for(0, g.N * g.O, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, L * g.KH * g.KW)),
                [&](int64_t b, int64_t e) {
-    std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp)]);
-    EMBER_NS_ISA_CALL_(dwk, dw_forward_range<T>, g, x, w, bias, y, P.get(), Hp, Wp, b, e);
+    std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp + kSlack)]());
+    std::unique_ptr<int64_t[]> off(new int64_t[static_cast<size_t>(g.KH * g.KW)]);
+    EMBER_NS_ISA_CALL_(dwk, dw_forward_range<T>, g, x, w, bias, y, P.get(), Hp, Wp, off.get(), b, e);
   });
 }
 
@@ -62,8 +78,9 @@ void dw_backward_input(const ConvGeom& g, const T* gy, const T* w, T* dx) {
     const int64_t Hg = g.H + (g.KH - 1) * g.dh, Wg = g.W + (g.KW - 1) * g.dw;
     parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, L * g.KH * g.KW * mult)),
                  [&](int64_t b, int64_t e) {
-      std::unique_ptr<T[]> G(new T[static_cast<size_t>(Hg * Wg)]);
-      EMBER_NS_ISA_CALL_(dwk, dw_backward_input_s1_range<T>, g, gy, w, dx, G.get(), b, e);
+      std::unique_ptr<T[]> G(new T[static_cast<size_t>(Hg * Wg + kSlack)]());
+      std::unique_ptr<int64_t[]> off(new int64_t[static_cast<size_t>(g.KH * g.KW)]);
+      EMBER_NS_ISA_CALL_(dwk, dw_backward_input_s1_range<T>, g, gy, w, dx, G.get(), off.get(), b, e);
     });
     return;
   }
@@ -76,9 +93,11 @@ void dw_backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* db
   if (g.sh == 1 && g.sw == 1 && g.OH > 0 && g.OW > 0) {
     const int64_t Hp = (g.OH - 1) + (g.KH - 1) * g.dh + 1, Wp = (g.OW - 1) + (g.KW - 1) * g.dw + 1;
     parallel_for(0, g.O, 1, [&](int64_t b, int64_t e) {
-      std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp)]);
-      std::unique_ptr<T[]> acc(new T[static_cast<size_t>(g.KH * g.KW * g.OW)]);
-      EMBER_NS_ISA_CALL_(dwk, dw_backward_weight_s1_range<T>, g, x, gy, dw, dbias, P.get(), Hp, Wp, acc.get(), b, e);
+      std::unique_ptr<T[]> P(new T[static_cast<size_t>(Hp * Wp + kSlack)]());
+      std::unique_ptr<T[]> acc(new T[static_cast<size_t>(g.KH * g.KW * (g.OW + kSlack))]);
+      std::unique_ptr<int64_t[]> off(new int64_t[static_cast<size_t>(g.KH * g.KW)]);
+      EMBER_NS_ISA_CALL_(dwk, dw_backward_weight_s1_range<T>, g, x, gy, dw, dbias, P.get(), Hp, Wp, acc.get(),
+                         off.get(), b, e);
     });
     return;
   }

@@ -75,6 +75,12 @@ CONV2D = [
     ((3, 4, (3, 4)), {"stride": (1, 3), "padding": (1, 2)}, (2, 3, 7, 17)),
     ((2, 5, 3), {"stride": 2, "padding": 2, "dilation": 2}, (2, 2, 11, 12)),
     ((16, 8, 4), {"stride": 2, "padding": 1}, (2, 16, 12, 13)),
+    ((2, 3, 3), {"stride": 2}, (2, 2, 8, 10)),                                # last row, column unreached
+    ((2, 3, 2), {"stride": (1, 3), "padding": (0, 1)}, (1, 2, 4, 11)),
+    # strides the taps do not cover (phases unused: the strided gather)
+    ((4, 6, 1), {"stride": 2}, (2, 4, 9, 10)),                                # 1x1 downsampling
+    ((3, 4, 2), {"stride": 3, "padding": 1}, (2, 3, 10, 11)),
+    ((3, 4, 3), {"stride": 2, "dilation": 2, "padding": 2}, (2, 3, 9, 12)),
 ]
 
 

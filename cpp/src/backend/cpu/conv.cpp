@@ -12,6 +12,7 @@
 // Inputs: contiguous float32/float64, checked by the op (cpp/src/ops/conv.cpp).
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "conv_direct.h"
 #include "conv_igemm.h"
@@ -50,7 +51,25 @@ PhaseGeom phase_geom(const ConvGeom& g) {
   q.Wq = (g.KW - 1) * g.dw / g.sw + g.OW;
   return q;
 }
-bool use_phases(const ConvGeom& g) { return g.sw > 1 && g.OH > 0 && g.OW > 0; }
+// Only where the taps read every phase and every row of Q: the split copies all of x, and a 1x1
+// stride-2 convolution (ResNet's downsampling shortcut) reads a quarter of it (the strided gather
+// copies just that).
+bool use_phases(const ConvGeom& g) {
+  if (g.sw <= 1 || g.OH <= 0 || g.OW <= 0) return false;
+  auto covers = [](int64_t taps, int64_t dil, int64_t stride) {  // {k dil mod stride} is all residues
+    if (taps >= stride && dil % stride == 1 % stride) return true;
+    std::vector<char> seen(static_cast<size_t>(stride), 0);
+    int64_t n = 0;
+    for (int64_t k = 0; k < taps && n < stride; ++k) n += !seen[static_cast<size_t>(k * dil % stride)]++;
+    return n == stride;
+  };
+  return covers(g.KW, g.dw, g.sw) && covers(g.KH, g.dh, g.sh);
+}
+// x columns j * sw + f - pw of phase f lie inside x for j in [j0, j1)
+inline void phase_cols(const ConvGeom& g, int64_t f, int64_t& j0, int64_t& j1) {
+  j0 = std::max<int64_t>(0, (g.pw - f + g.sw - 1) / g.sw);
+  j1 = std::max(j0, (g.W + g.pw - f + g.sw - 1) / g.sw);
+}
 
 int64_t scratch_size(const ConvGeom& g) {
   const PadGeom p = pad_geom(g);
@@ -81,11 +100,11 @@ void pad_image(const ConvGeom& g, const PadGeom& p, const T* x, T* P) {
     }
 }
 
-// x (C, H, W) -> cols (C*KH*KW, OH*OW) through the column phases Q (see PhaseGeom)
+// x (C, H, W) -> its column phases Q (C, sw, Hp, Wq) (see PhaseGeom)
 template <class T>
-void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
+void split_phases(const ConvGeom& g, const T* x, T* Q) {
   const PhaseGeom q = phase_geom(g);
-  const int64_t sw = g.sw, L = g.OH * g.OW;
+  const int64_t sw = g.sw;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t f = 0; f < sw; ++f)
       for (int64_t i = 0; i < q.Hp; ++i) {
@@ -95,12 +114,28 @@ void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
           std::fill(r, r + q.Wq, T(0));
           continue;
         }
-        const T* xr = x + (c * g.H + ih) * g.W;
-        for (int64_t j = 0; j < q.Wq; ++j) {
-          const int64_t col = j * sw + f - g.pw;
-          r[j] = col >= 0 && col < g.W ? xr[col] : T(0);
+        // x's columns in [j0, j1), zeros around them
+        const T* xs = x + (c * g.H + ih) * g.W + f - g.pw;
+        int64_t j0, j1;
+        phase_cols(g, f, j0, j1);
+        j0 = std::min(j0, q.Wq);
+        j1 = std::min(j1, q.Wq);
+        for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
+        if (sw == 2) {  // a constant stride: the compiler vectorises the gather with shuffles
+          for (int64_t j = j0; j < j1; ++j) r[j] = xs[2 * j];
+        } else {
+          for (int64_t j = j0; j < j1; ++j) r[j] = xs[j * sw];
         }
+        for (int64_t j = j1; j < q.Wq; ++j) r[j] = T(0);
       }
+}
+
+// x (C, H, W) -> cols (C*KH*KW, OH*OW) through the column phases Q (see PhaseGeom)
+template <class T>
+void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
+  const PhaseGeom q = phase_geom(g);
+  const int64_t sw = g.sw, L = g.OH * g.OW;
+  split_phases(g, x, Q);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
@@ -114,6 +149,51 @@ void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
           for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
         }
       }
+}
+
+// cols (C*KH*KW, OH*OW) -> x (C, H, W), overwritten, through the column phases Q (see PhaseGeom):
+// taps are summed into Q with contiguous adds (the same additions in the same order as col2im's
+// strided scatter), then each x row interleaves its phases' rows; what no tap reaches gets 0.
+template <class T>
+void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
+  const PhaseGeom q = phase_geom(g);
+  const int64_t sw = g.sw, L = g.OH * g.OW;
+  std::fill(Q, Q + g.C * sw * q.Hp * q.Wq, T(0));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        const int64_t f = kw * g.dw % sw, j0 = kw * g.dw / sw;
+        T* dst = Q + (c * sw + f) * q.Hp * q.Wq + kh * g.dh * q.Wq + j0;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r = row + oh * g.OW;
+          T* xs = dst + oh * g.sh * q.Wq;
+#pragma omp simd
+          for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
+        }
+      }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* xr = x + (c * g.H + ih) * g.W;
+      const int64_t i = ih + g.ph;
+      if (i >= q.Hp) {
+        std::fill(xr, xr + g.W, T(0));
+        continue;
+      }
+      for (int64_t f = 0; f < sw; ++f) {
+        const T* qr = Q + ((c * sw + f) * q.Hp + i) * q.Wq;
+        int64_t j0, j1;
+        phase_cols(g, f, j0, j1);
+        const int64_t jq = std::max(j0, std::min(j1, q.Wq));
+        T* xs = xr + f - g.pw;
+        if (sw == 2) {  // a constant stride: vectorised with shuffles
+          for (int64_t j = j0; j < jq; ++j) xs[2 * j] = qr[j];
+        } else {
+          for (int64_t j = j0; j < jq; ++j) xs[j * sw] = qr[j];
+        }
+        for (int64_t j = jq; j < j1; ++j) xs[j * sw] = T(0);
+      }
+    }
 }
 
 // P (C, Hp, Wp) -> cols (C*KH*KW, OH*OW) (stride 1 along W)
@@ -206,6 +286,7 @@ void im2col(const ConvGeom& g, const T* x, T* cols, T* scratch) {
 // cols (C*KH*KW, OH*OW) -> x (C, H, W), overwritten; overlapping taps are summed.
 template <class T>
 void col2im(const ConvGeom& g, const T* cols, T* x, T* scratch) {
+  if (use_phases(g)) return col2im_phased(g, cols, x, scratch);
   const PadGeom pg = pad_geom(g);
   if (pg.use) return col2im_padded(g, pg, cols, scratch, x);
   const int64_t L = g.OH * g.OW;
@@ -235,15 +316,18 @@ void col2im(const ConvGeom& g, const T* cols, T* x, T* scratch) {
       }
 }
 
-// Implicit im2col (stride 1 along W): the image, or its zero-padded copy, read as
-// cols(k = (c, kh, kw), l = (oh, ow)) = base[c * plane + (oh * sh + kh * dh) * row + ow + kw * dw],
-// packed straight into the GEMM's B panels, so no cols buffer is written and read back.
+// Implicit im2col: the image, its zero-padded copy, or its column phases (stride sw > 1 along W)
+// read as cols(k = (c, kh, kw), l = (oh, ow)) = base[c * plane + (oh * sh + kh * dh) * row + ow
+// + tap_col(kw)], tap_col(kw) = kw * dw at stride 1 and (kw * dw % sw) * phase + kw * dw / sw
+// through phases, packed straight into the GEMM's B panels, so no cols buffer is written and read
+// back.
 template <class T>
 struct ImageCols {
   const T* base;
-  int64_t plane, row;
+  int64_t plane, row, phase = 0, sw = 1;
+  int64_t tap_col(int64_t kw, int64_t dw) const { return kw * dw % sw * phase + kw * dw / sw; }
 };
-bool implicit_ok(const ConvGeom& g) { return g.sw == 1 && g.OH > 0 && g.OW > 0; }
+bool implicit_ok(const ConvGeom& g) { return g.OH > 0 && g.OW > 0 && (g.sw == 1 || use_phases(g)); }
 
 // B[k0:k0+kc, j0:j0+nc] of the image's cols (K = Cg*KH*KW rows) -> nr-wide k-major panels.
 template <class T>
@@ -262,7 +346,7 @@ void pack_image_cols(const ConvGeom& g, const ImageCols<T>& src, int64_t k0, int
     }
     int64_t c = k0 / KK, kh = (k0 % KK) / g.KW, kw = k0 % g.KW;
     for (int64_t k = 0; k < kc; ++k) {
-      const T* s = src.base + c * src.plane + kh * g.dh * src.row + kw * g.dw;
+      const T* s = src.base + c * src.plane + kh * g.dh * src.row + src.tap_col(kw, g.dw);
       T* d = dst + k * nr;
       for (int t = 0; t < ns; ++t) {
         const T* ss = s + seg_s[t];
@@ -323,12 +407,16 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
     T* yn = y + n * g.O * L;
     if (implicit) {
       ImageCols<T> ic{xn, g.H * g.W, g.W};
-      if (pg.use) {
+      if (use_phases(g)) {
+        const PhaseGeom q = phase_geom(g);
+        split_phases(g, xn, cols);
+        ic = ImageCols<T>{cols, g.sw * q.Hp * q.Wq, q.Wq, q.Hp * q.Wq, g.sw};
+      } else if (pg.use) {
         pad_image(g, pg, xn, cols);
         ic = ImageCols<T>{cols, pg.Hp * pg.Wp, pg.Wp};
       }
       for (int64_t gi = 0; gi < g.groups; ++gi) {
-        const ImageCols<T> icg{ic.base + gi * Cg * ic.plane, ic.plane, ic.row};
+        const ImageCols<T> icg{ic.base + gi * Cg * ic.plane, ic.plane, ic.row, ic.phase, ic.sw};
         const GemmPackB pack = [&](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, void* dst) {
           pack_image_cols<T>(g, icg, k0, kc, j0, nc, nr, static_cast<T*>(dst));
         };

@@ -441,3 +441,32 @@ def test_subnormal_state_path_is_bit_identical(isa, tmp_path):
         assert results[mode].keys() == ref.keys()
         for k, v in ref.items():
             np.testing.assert_array_equal(results[mode][k].view(np.uint32), v.view(np.uint32), err_msg=f"{mode} {k}")
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("Adam", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5}),
+    ("Adagrad", {"lr": 0.05}),
+])
+def test_no_weight_decay_uses_the_gradient_as_is(name, kw):
+    """Without weight decay or maximize torch uses p.grad untouched: an infinite parameter stays
+    infinite (no 0 * inf NaN) and a -0 gradient keeps its sign in the state, bit for bit."""
+    p = np.array([1.0, np.inf, -np.inf, -0.0, 0.0, 2.0, -3.0], np.float32)
+    g = np.array([-0.0, 1.0, -1.0, -0.0, 0.0, 0.5, -0.0], np.float32)
+    pe = ember.nn.Parameter(ember.from_numpy(p.copy()))
+    pt = torch.nn.Parameter(torch.from_numpy(p.copy()))
+    oe, ot = getattr(ember.optim, name)([pe], **kw), getattr(torch.optim, name)([pt], **kw)
+    for _ in range(3):
+        pe.grad, pt.grad = ember.from_numpy(g.copy()), torch.from_numpy(g.copy())
+        oe.step()
+        ot.step()
+    got, want = pe.detach().numpy(), pt.detach().numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    for k, v in ot.state[pt].items():
+        if isinstance(v, torch.Tensor) and v.ndim == 1:
+            e = oe.state[pe][k].detach().numpy()
+            np.testing.assert_array_equal(e, v.numpy(), err_msg=k)
+            np.testing.assert_array_equal(np.signbit(e), np.signbit(v.numpy()), err_msg=k)

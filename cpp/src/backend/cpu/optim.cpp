@@ -127,8 +127,10 @@ template <class V>
 EMBER_INLINE V nan_max(V a, V b) { return select_((b > a) | (b != b), b, a); }
 
 // What every kind does first: the gradient's sign (maximize), then weight decay, either L2 into
-// the gradient (g += wd * p) or decoupled (p *= 1 - lr * wd).
-template <class T>
+// the gradient (g += wd * p) or decoupled (p *= 1 - lr * wd). PLAIN (no weight decay, no
+// maximize: the common case) loads p and g as they are, as torch uses them; that also spares the
+// SafeF path (subnormal-safe, emulated in double) three emulated operations per element.
+template <class T, bool PLAIN>
 struct Common {
   T* p;
   const T* g;
@@ -139,10 +141,16 @@ struct Common {
         sign(o.maximize ? T(-1) : T(1)) {}
   // Branch-free, so every kernel's loop if-converts and vectorises (GCC gives up on loops with
   // several stores and many selects): x * 1, x * -1 and g + 0 * p are exact.
-  // NOTE: without L2 decay an infinite parameter gets a NaN gradient here (0 * inf), where torch
-  // would keep it infinite; such a parameter has diverged either way.
+  // NOTE: with maximize or decoupled decay but no L2 decay, an infinite parameter gets a NaN
+  // gradient here (0 * inf), where torch would keep it infinite; such a parameter has diverged
+  // either way.
   template <class V, bool F>
   EMBER_INLINE void load(int64_t i, V& pi, V& gi) const {
+    if constexpr (PLAIN) {
+      pi = V(p[i]);
+      gi = V(g[i]);
+      return;
+    }
     pi = V(p[i]) * V(decay);
     gi = V(g[i]) * V(sign);
     gi = fmadd<V, F>(pi, V(wd), gi);
@@ -151,9 +159,9 @@ struct Common {
 
 // buf = first ? g : momentum * buf + (1 - dampening) * g;  g = nesterov ? g + momentum * buf : buf
 // p -= lr * g
-template <class T, bool MOM>
+template <class T, bool MOM, bool PL>
 struct SgdK {
-  Common<T> c;
+  Common<T, PL> c;
   T* buf;
   T mom, keep, neg_lr;
   T nesterov, first;  // 1 or 0: floats, so the selects are vector compares
@@ -194,9 +202,9 @@ struct Moments {
 
 // m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; vmax = max(vmax, v) (amsgrad)
 // p += -step_size * m / (sqrt(v or vmax) / sqrt(bc2) + eps)     c0 = lr / bc1, c1 = sqrt(bc2)
-template <class T, bool AMS>
+template <class T, bool AMS, bool PL>
 struct AdamK {
-  Common<T> c;
+  Common<T, PL> c;
   Moments<T> mv;
   T* vmax;
   T bc2_sqrt, eps, neg_step;
@@ -222,9 +230,9 @@ struct AdamK {
 };
 
 // sum += g^2; p += -clr * g / (sqrt(sum) + eps)                 c0 = clr
-template <class T>
+template <class T, bool PL>
 struct AdagradK {
-  Common<T> c;
+  Common<T, PL> c;
   T* sum;
   T eps, neg_clr;
   AdagradK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
@@ -242,9 +250,9 @@ struct AdagradK {
 
 // sq = a sq + (1 - a) g^2; ga = lerp(ga, g, 1 - a) (centered); avg = sqrt(sq - ga^2) + eps
 // buf = momentum buf + g / avg, p -= lr buf (momentum > 0); else p -= lr g / avg
-template <class T, bool CENTERED, bool MOM>
+template <class T, bool CENTERED, bool MOM, bool PL>
 struct RmspropK {
-  Common<T> c;
+  Common<T, PL> c;
   T *sq, *ga, *buf;
   T a, oma, eps, mom, neg_lr;
   Lerp<T> lerp_ga;
@@ -282,9 +290,9 @@ struct RmspropK {
 
 // sq = rho sq + (1 - rho) g^2; d = sqrt(acc + eps) / sqrt(sq + eps) * g;
 // acc = rho acc + (1 - rho) d^2; p -= lr d                      rho in alpha
-template <class T>
+template <class T, bool PL>
 struct AdadeltaK {
-  Common<T> c;
+  Common<T, PL> c;
   T *sq, *acc;
   T rho, omr, eps, neg_lr;
   AdadeltaK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
@@ -307,9 +315,9 @@ struct AdadeltaK {
 };
 
 // m = lerp(m, g, 1 - b1); u = max(b2 u, |g| + eps); p += -clr * m / u      c0 = lr / bc1
-template <class T>
+template <class T, bool PL>
 struct AdamaxK {
-  Common<T> c;
+  Common<T, PL> c;
   T *m, *u;
   Lerp<T> w1;
   T b2, eps, neg_clr;
@@ -330,9 +338,9 @@ struct AdamaxK {
 };
 
 // m, v as Adam; denom = sqrt(v / bc2) + eps; p += c1 g / denom; p += c2 m / denom   c0 = bc2
-template <class T>
+template <class T, bool PL>
 struct NadamK {
-  Common<T> c;
+  Common<T, PL> c;
   Moments<T> mv;
   T bc2, eps, cg, cm;
   NadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
@@ -351,9 +359,9 @@ struct NadamK {
 
 // m, v as Adam; mh = m / bc1; rectified: p -= mh lr (1 / (sqrt(v) + eps) * sqrt(bc2)) rect,
 // else p -= mh lr                              c0 = bc1, c1 = sqrt(bc2), c2 = rect, flag = rectified
-template <class T>
+template <class T, bool PL>
 struct RadamK {
-  Common<T> c;
+  Common<T, PL> c;
   Moments<T> mv;
   T bc1, bc2_sqrt, rect, eps, lr;
   T rectified;  // 1 or 0
@@ -448,32 +456,39 @@ Runner runner(const K& k) {
   };
 }
 
-template <class T>
-Runner make_runner(OptimKind kind, const OptimJob& j) {
+template <class T, bool PL>
+Runner make_runner_pl(OptimKind kind, const OptimJob& j) {
   const Tensor &p = j.param, &g = j.grad;
   const std::vector<Tensor>& s = j.state;
   const OptimParams& o = j.p;
   switch (kind) {
     case OptimKind::SGD:
-      if (o.momentum != 0) return runner(SgdK<T, true>(p, g, s, o));
-      return runner(SgdK<T, false>(p, g, s, o));
+      if (o.momentum != 0) return runner(SgdK<T, true, PL>(p, g, s, o));
+      return runner(SgdK<T, false, PL>(p, g, s, o));
     case OptimKind::Adam:
-      if (o.amsgrad) return runner(AdamK<T, true>(p, g, s, o));
-      return runner(AdamK<T, false>(p, g, s, o));
-    case OptimKind::Adagrad: return runner(AdagradK<T>(p, g, s, o));
+      if (o.amsgrad) return runner(AdamK<T, true, PL>(p, g, s, o));
+      return runner(AdamK<T, false, PL>(p, g, s, o));
+    case OptimKind::Adagrad: return runner(AdagradK<T, PL>(p, g, s, o));
     case OptimKind::RMSprop: {
       const bool mom = o.momentum > 0;
-      if (o.centered && mom) return runner(RmspropK<T, true, true>(p, g, s, o));
-      if (o.centered) return runner(RmspropK<T, true, false>(p, g, s, o));
-      if (mom) return runner(RmspropK<T, false, true>(p, g, s, o));
-      return runner(RmspropK<T, false, false>(p, g, s, o));
+      if (o.centered && mom) return runner(RmspropK<T, true, true, PL>(p, g, s, o));
+      if (o.centered) return runner(RmspropK<T, true, false, PL>(p, g, s, o));
+      if (mom) return runner(RmspropK<T, false, true, PL>(p, g, s, o));
+      return runner(RmspropK<T, false, false, PL>(p, g, s, o));
     }
-    case OptimKind::Adadelta: return runner(AdadeltaK<T>(p, g, s, o));
-    case OptimKind::Adamax: return runner(AdamaxK<T>(p, g, s, o));
-    case OptimKind::NAdam: return runner(NadamK<T>(p, g, s, o));
-    case OptimKind::RAdam: return runner(RadamK<T>(p, g, s, o));
+    case OptimKind::Adadelta: return runner(AdadeltaK<T, PL>(p, g, s, o));
+    case OptimKind::Adamax: return runner(AdamaxK<T, PL>(p, g, s, o));
+    case OptimKind::NAdam: return runner(NadamK<T, PL>(p, g, s, o));
+    case OptimKind::RAdam: return runner(RadamK<T, PL>(p, g, s, o));
   }
   throw RuntimeError("optim_step: unknown optimizer kind");
+}
+
+
+template <class T>
+Runner make_runner(OptimKind kind, const OptimJob& j) {
+  if (j.p.weight_decay == 0 && !j.p.maximize) return make_runner_pl<T, true>(kind, j);
+  return make_runner_pl<T, false>(kind, j);
 }
 
 }  // namespace

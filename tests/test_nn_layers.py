@@ -96,6 +96,76 @@ def test_dropout_train_and_eval():
         nn.Dropout(1.5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7,), (3, 41), (2, 5, 33, 17)])
+def test_dropout_fused_equals_its_composition(dtype, shape):
+    """F.dropout's fused kernel: the mask, values and generator advance of
+    (x * (rand(x.shape, x.dtype) >= p)) / (1 - p), bit for bit, and the gradient of that
+    composition (at 1 and 2 threads, for a non-contiguous input too)."""
+    F = nn.functional
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[:3] = [np.inf, -0.0, np.nan][: x.size]
+    g = rng.standard_normal(shape).astype(dtype)
+    for threads in (1, 2):
+        prev = ember.get_num_threads()
+        ember.set_num_threads(threads)
+        try:
+            for p in (0.1, 0.5, 0.93):
+                xr = ember.from_numpy(x.copy()).requires_grad_()
+                ember.manual_seed(11)
+                keep = ember.rand(*shape, dtype=xr.dtype) >= p
+                ref = xr * keep / (1.0 - p)
+                after_ref = ember.rand(3).numpy()
+                ref.backward(ember.from_numpy(g.copy()))
+                xe = ember.from_numpy(x.copy()).requires_grad_()
+                ember.manual_seed(11)
+                out = F.dropout(xe, p)
+                after = ember.rand(3).numpy()
+                out.backward(ember.from_numpy(g.copy()))
+                for a, b in ((out, ref), (xe.grad, xr.grad)):
+                    a, b = a.detach().numpy(), b.detach().numpy()
+                    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+                np.testing.assert_array_equal(after, after_ref)
+        finally:
+            ember.set_num_threads(prev)
+    # a transposed (non-contiguous) input draws in its logical order, like rand(x.shape)
+    if len(shape) >= 2:
+        xt = ember.from_numpy(x.copy()).transpose(0, 1)
+        ember.manual_seed(5)
+        want = (xt * (ember.rand(*xt.shape, dtype=xt.dtype) >= 0.3) / 0.7).numpy()
+        ember.manual_seed(5)
+        got = F.dropout(xt, 0.3).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_double_backward_and_inplace():
+    F = nn.functional
+    x = ember.randn(6, 9, dtype=ember.float64, requires_grad=True)
+    ember.manual_seed(2)
+    assert ember.autograd.gradcheck(lambda t: (ember.manual_seed(2), F.dropout(t, 0.4))[1], (x,))
+    # the gradient's own gradient (create_graph): the same mask and scale applied to gg
+    g = ember.randn(6, 9, dtype=ember.float64, requires_grad=True)
+    ember.manual_seed(2)
+    out = F.dropout(x, 0.4)
+    (gx,) = ember.autograd.grad(out, x, g, create_graph=True)
+    h = np.random.default_rng(1).standard_normal((6, 9))
+    gx.backward(ember.from_numpy(h))
+    keep = out.detach().numpy() != 0  # x has no zeros
+    np.testing.assert_array_equal(g.grad.numpy(), (h * keep) / 0.6)
+    np.testing.assert_array_equal(gx.detach().numpy(), (g.detach().numpy() * keep) / 0.6)
+    y = ember.randn(4, 5)
+    ember.manual_seed(9)
+    want = F.dropout(y, 0.2).numpy()
+    ember.manual_seed(9)
+    z = y.clone()
+    assert F.dropout(z, 0.2, inplace=True) is z
+    np.testing.assert_array_equal(z.numpy(), want)
+    ember.manual_seed(9)
+    xi = ember.arange(12).reshape(3, 4)  # integer input: the composition, as before
+    assert F.dropout(xi, 0.5).dtype == ember.float32
+
+
 def test_dropout2d_zeroes_whole_channels():
     ember.manual_seed(1)
     y = nn.Dropout2d(0.5)(ember.ones(8, 16, 4, 4)).numpy()

@@ -200,6 +200,12 @@ struct Backend {
   // fills and 4 otherwise, so values do not depend on how the work is split.
   virtual void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter,
                       const RandomParams& p) = 0;
+  // Dropout: mask = U >= p, U the Uniform [0, 1) fill `random` writes into a tensor of x's dtype
+  // from (key, counter); out = (x * mask) / (1 - p) in x's dtype. Contiguous; mask bool.
+  virtual void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, uint64_t key,
+                       uint64_t counter) = 0;
+  // out = (g * mask) / (1 - p): dropout's gradient, and that one's gradient. Contiguous; mask bool.
+  virtual void dropout_backward(const Tensor& g, const Tensor& mask, const Tensor& out, double p) = 0;
 
   // --- matrix products (linalg) ------------------------------------------------------------------
   // out (*, M, N) = alpha * a (*, M, K) @ b (*, K, N) + beta * out, one dtype (numeric). a's and

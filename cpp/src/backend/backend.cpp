@@ -61,7 +61,14 @@ struct CpuBackend final : Backend {
   // random (interop branch)
   void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p) override {
     cpu::random(op, out, key, counter, p);
+  }  void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, uint64_t key,
+               uint64_t counter) override {
+    cpu::dropout(x, out, mask, p, key, counter);
   }
+  void dropout_backward(const Tensor& g, const Tensor& mask, const Tensor& out, double p) override {
+    cpu::dropout_backward(g, mask, out, p);
+  }
+
   // linalg
   void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta) override {
     cpu::gemm_batched(a, b, out, alpha, beta);

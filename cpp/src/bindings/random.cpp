@@ -212,6 +212,11 @@ void bind_random(py::module_& m) {
     return ops::multinomial(x, n, replacement, g);
   }, py::arg("input"), py::arg("num_samples"), py::arg("replacement") = false, py::kw_only(),
      py::arg("generator") = py::none());
+  // F.dropout's fused kernel for floating input and 0 < p < 1 (functional.py handles the rest)
+  m.def("_dropout", [](const Tensor& x, double p) {
+    py::gil_scoped_release r;
+    return ops::dropout(x, p);
+  }, py::arg("input"), py::arg("p"));
 
   auto& c = tensor_class();
   c.def("bernoulli", bernoulli, py::arg("p") = py::none(), py::kw_only(), py::arg("generator") = py::none());

@@ -201,6 +201,65 @@ Tensor normal(const Tensor& mean, const Tensor& std, Generator* gen) {
   return add(mul(z, s), m);
 }
 
+// --- dropout -----------------------------------------------------------------------------------
+// out = (x * keep) / (1 - p), keep = rand(x.shape, x.dtype) >= p: the same draw, mask and values as
+// that composition (so seeded runs do not change), in one fused pass. The gradient applies the same
+// mask and scale, and so does its own gradient (linear), so create_graph works through the pair.
+namespace {
+struct DropoutMask {
+  Tensor keep;  // bool, x's shape
+  double p = 0;
+};
+
+Tensor dropout_apply(const Tensor& g, const std::shared_ptr<const DropoutMask>& m);
+
+struct DropoutBackward : Node {
+  std::shared_ptr<const DropoutMask> m;
+  std::string name() const override { return "NativeDropoutBackward0"; }
+  TensorList apply(TensorList&& g) override { return {dropout_apply(g[0], m)}; }
+};
+
+Tensor dropout_apply(const Tensor& g, const std::shared_ptr<const DropoutMask>& m) {
+  Tensor gc = g.detach();
+  if (!gc.is_contiguous()) {
+    NoGradGuard ng;
+    gc = contiguous(gc);
+  }
+  Tensor out = Tensor::empty(g.shape(), g.dtype(), g.device());
+  backend_of(g).dropout_backward(gc, m->keep, out, m->p);
+  if (auto node = make_node<DropoutBackward>({g})) {
+    node->m = m;
+    set_history(out, node);
+  }
+  return out;
+}
+}  // namespace
+
+Tensor dropout(const Tensor& x, double p, Generator* gen) {
+  check_floating(x.dtype(), "dropout");
+  EMBER_CHECK(p > 0 && p < 1, RuntimeError, "dropout: expected a probability in (0, 1) here, got ", p);
+  Tensor xc = x.detach();
+  if (!xc.is_contiguous()) {
+    NoGradGuard ng;
+    xc = contiguous(xc);
+  }
+  auto m = std::make_shared<DropoutMask>();
+  m->p = p;
+  m->keep = Tensor::empty(x.shape(), DType::Bool, x.device());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const int64_t n = x.numel();
+  if (n > 0) {  // the blocks rand(x.shape, x.dtype) reserves
+    const uint64_t nblocks = random_is_wide(RandomOp::Uniform, x.dtype(), RandomParams{}) ? (n + 1) / 2 : (n + 3) / 4;
+    const Generator::Draw d = gen_or_default(gen).reserve(nblocks);
+    backend_of(x).dropout(xc, out, m->keep, p, d.key, d.counter);
+  }
+  if (auto node = make_node<DropoutBackward>({x})) {
+    node->m = m;
+    set_history(out, node);
+  }
+  return out;
+}
+
 Tensor bernoulli(const Tensor& p, Generator* gen) {
   check_probability_tensor(p, "bernoulli");
   return bernoulli_mask(p.shape(), p.detach(), p.dtype(), gen);

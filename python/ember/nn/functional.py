@@ -178,9 +178,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:
         out = input * 0
+    elif input.is_floating_point():
+        out = _C._dropout(input, p)  # (input * keep) / (1 - p), keep = rand(...) >= p, fused
     else:
-        keep = _C.rand(*input.shape, dtype=input.dtype if input.is_floating_point() else None) >= p
-        out = input * keep / (1.0 - p)
+        out = input * (_C.rand(*input.shape) >= p) / (1.0 - p)
     return input.copy_(out) if inplace else out
 
 

@@ -47,6 +47,8 @@ Tensor& normal_(Tensor& self, double mean = 0, double std = 1, Generator* gen = 
 // mean + std * N(0, 1), broadcast; no gradient flows to mean or std (like torch).
 Tensor normal(const Tensor& mean, const Tensor& std, Generator* gen = nullptr);
 Tensor bernoulli(const Tensor& p, Generator* gen = nullptr);     // 0/1 of p's dtype
+// (x * keep) / (1 - p), keep = rand(x.shape, x.dtype) >= p, fused; 0 < p < 1, x floating.
+Tensor dropout(const Tensor& x, double p, Generator* gen = nullptr);
 Tensor& bernoulli_(Tensor& self, double p, Generator* gen = nullptr);
 Tensor& bernoulli_(Tensor& self, const Tensor& p, Generator* gen = nullptr);
 // probs (C) or (B, C) of non-negative weights -> int64 (num_samples) or (B, num_samples).

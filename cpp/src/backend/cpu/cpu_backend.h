@@ -40,6 +40,8 @@ void nonzero(const Tensor& x, const Tensor& out);
 
 // random.cpp (interop branch)
 void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, const RandomParams& p);
+void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, uint64_t key, uint64_t counter);
+void dropout_backward(const Tensor& g, const Tensor& mask, const Tensor& out, double p);
 
 // --- gemm.cpp (linalg) ---------------------------------------------------------------------------
 // C (M, N) = alpha * A (M, K) @ B (K, N) + beta * C, every operand by element strides (row, col);

@@ -149,4 +149,49 @@ void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, cons
   }
 }
 
+// Dropout: the words of the Uniform fill a tensor of x's dtype would get (4 values a block for
+// float32, 2 for float64), chunk by chunk, straight into the mask and the output: one pass, where
+// rand, >= p, * and / made four.
+void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, uint64_t key, uint64_t counter) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  bool* mk = mask.data<bool>();
+  dispatch_float(x.dtype(), "dropout", [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int64_t K = std::is_same_v<T, float> ? 4 : 2;  // values a block
+    const T* xs = x.data<T>();
+    T* o = out.data<T>();
+    const T pt = static_cast<T>(p), st = static_cast<T>(1.0 - p);
+    const int64_t nblocks = (n + K - 1) / K;
+    parallel_for(0, nblocks, kGrainBlocks / 4, [&](int64_t b0, int64_t b1) {
+      alignas(64) uint32_t w[4 * kChunk];
+      for (int64_t c = b0; c < b1; c += kChunk) {
+        const int64_t nb = std::min(kChunk, b1 - c);
+        EMBER_NS_ISA_CALL_(random, philox_words, key, counter + static_cast<uint64_t>(c), nb, w);
+        const int64_t i0 = c * K, m = std::min<int64_t>(K * nb, n - i0);
+        if constexpr (std::is_same_v<T, float>) {
+          EMBER_NS_ISA_CALL_(random, dropout_f32, w, m, xs + i0, pt, st, o + i0, mk + i0);
+        } else {
+          EMBER_NS_ISA_CALL_(random, dropout_f64, w, m, xs + i0, pt, st, o + i0, mk + i0);
+        }
+      }
+    });
+  });
+}
+
+void dropout_backward(const Tensor& g, const Tensor& mask, const Tensor& out, double p) {
+  const int64_t n = g.numel();
+  if (n == 0) return;
+  const bool* mk = mask.data<bool>();
+  dispatch_float(g.dtype(), "dropout_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* gs = g.data<T>();
+    T* o = out.data<T>();
+    const T st = static_cast<T>(1.0 - p);
+    parallel_for(0, n, 1 << 15, [&](int64_t b, int64_t e) {
+      EMBER_NS_ISA_CALL_(random, masked_div<T>, gs + b, mk + b, st, o + b, e - b);
+    });
+  });
+}
+
 }  // namespace ember::cpu

@@ -155,7 +155,7 @@ void random(RandomOp op, const Tensor& out, uint64_t key, uint64_t counter, cons
 void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, uint64_t key, uint64_t counter) {
   const int64_t n = x.numel();
   if (n == 0) return;
-  bool* mk = mask.data<bool>();
+  uint8_t* mk = reinterpret_cast<uint8_t*>(mask.data<bool>());
   dispatch_float(x.dtype(), "dropout", [&](auto tag) {
     using T = decltype(tag);
     constexpr int64_t K = std::is_same_v<T, float> ? 4 : 2;  // values a block
@@ -182,7 +182,7 @@ void dropout(const Tensor& x, const Tensor& out, const Tensor& mask, double p, u
 void dropout_backward(const Tensor& g, const Tensor& mask, const Tensor& out, double p) {
   const int64_t n = g.numel();
   if (n == 0) return;
-  const bool* mk = mask.data<bool>();
+  const uint8_t* mk = reinterpret_cast<const uint8_t*>(mask.data<bool>());
   dispatch_float(g.dtype(), "dropout_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* gs = g.data<T>();

@@ -43,6 +43,7 @@ enum class BinaryOp : int {
   ReluBackward,  // g * (y > 0): relu's gradient in one pass (floating point only, no graph)
   // float32 only, no graph: one-pass gradients of the vec_math.h activations
   GeluBackward,     // (g, x) -> g (Phi(x) + x phi(x))
+  GeluTanhBackward, // (g, x) -> gelu(x, approximate='tanh')'s gradient
   SiluBackward,     // (g, x) -> g s (1 + x (1 - s)), s = sigmoid(x)
   SigmoidBackward,  // (g, y) -> g y (1 - y), y = sigmoid(x)
   TanhBackward,     // (g, y) -> g (1 - y^2), y = tanh(x)

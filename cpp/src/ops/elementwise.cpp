@@ -583,6 +583,7 @@ struct UnaryBackward : Node {
         return {mul(g, add(cdf, mul(xv, pdf)))};
       }
       case UnaryOp::GeluTanh: {  // d/dx 0.5 x (1 + tanh(k (x + c x^3)))
+        if (Tensor r = fused(BinaryOp::GeluTanhBackward, xv, "gelu_backward"); r.defined()) return {r};
         const double k = 0.7978845608028654, c = 0.044715;
         Tensor inner = mul(add(xv, mul(pow(xv, Scalar(3.0)), S(c))), S(k));
         Tensor t = tanh(inner);

@@ -335,6 +335,17 @@ struct GeluBackwardF {
     return g * (cdf + x * pdf);
   }
 };
+// torch's 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)), in the sigmoid
+// form of gelu_tanh_f32: with s = sigmoid(z), z = 2 k (x + c x^3), 0.5 (1 + t) = s and
+// 1 - t^2 = 4 s (1 - s), so g (s + x s (1 - s) (2 k) (1 + 3 c x^2)), no cancellation in 1 - t^2.
+struct GeluTanhBackwardF {
+  EMBER_VM_INLINE float operator()(float g, float x) const {
+    const float x2 = x * x;
+    const float s = sigmoid_f32(x * (1.5957691216057308f + 0.0713548162726009f * x2));
+    const float dz = 1.5957691216057308f + 0.2140644488178027f * x2;  // 2 k (1 + 3 c x^2)
+    return g * (s + x * (s * (1.0f - s)) * dz);
+  }
+};
 struct SiluBackwardF {
   EMBER_VM_INLINE float operator()(float g, float x) const {
     const float s = sigmoid_f32(x);
@@ -446,6 +457,7 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
     if constexpr (std::is_same_v<T, float>) {
       switch (op) {
         case BinaryOp::GeluBackward: return run_binary<T>(it, GeluBackwardF{});
+        case BinaryOp::GeluTanhBackward: return run_binary<T>(it, GeluTanhBackwardF{});
         case BinaryOp::SiluBackward: return run_binary<T>(it, SiluBackwardF{});
         case BinaryOp::SigmoidBackward: return run_binary<T>(it, SigmoidBackwardF{});
         case BinaryOp::TanhBackward: return run_binary<T>(it, TanhBackwardF{});

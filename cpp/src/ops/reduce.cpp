@@ -81,17 +81,19 @@ struct VarStdBackward : Node {
   double dof = 1;
   std::string name() const override { return is_std ? "StdBackward0" : "VarBackward0"; }
   void release_variables() override { x.reset(); y.reset(); }
+  // torch's var_backward / std_backward: the scale is formed on the reduced shape, then one
+  // product with the centered input: d var = ((2 / dof) g) (x - mean) (inf for dof <= 0: NaN where
+  // x == mean, like torch); d std = d var with g / (2 std), 0 where std == 0.
   TensorList apply(TensorList&& g) override {
     Tensor xv = x.unpack(this);
     Tensor centered = sub(xv, mean(xv, dims, true));
-    Tensor gx = unreduce(g[0], in_shape, dims, keepdim);
-    // d var = g * 2 (x - mean) / dof
-    if (!is_std) return {mul(gx, div(mul(centered, S(2)), S(dof)))};
-    // d std = g * (x - mean) / (dof * std), 0 where std == 0 (like torch)
-    Tensor sv = unreduce(y.unpack(this), in_shape, dims, keepdim);
-    Tensor zero = compare(BinaryOp::Eq, sv, S(0));
-    Tensor safe = where(zero, ones_like(sv), sv);
-    return {where(zero, zeros_like(gx), div(mul(gx, centered), mul(safe, S(dof))))};
+    Tensor gv = g[0];
+    if (is_std) {
+      Tensor sv = y.unpack(this);
+      gv = where(compare(BinaryOp::Eq, sv, S(0)), zeros_like(gv), div(gv, mul(sv, S(2))));
+    }
+    if (dof <= 0) return {mul(unreduce(gv, in_shape, dims, keepdim), mul(centered, S(INFINITY)))};
+    return {mul(unreduce(mul(gv, S(2.0 / dof)), in_shape, dims, keepdim), centered)};
   }
 };
 
@@ -103,7 +105,7 @@ Tensor var_std(const Tensor& x, const Dims& dims_in, double correction, bool kee
   {  // two passes (mean, then squared deviations): stable for data far from 0
     NoGradGuard ng;
     Tensor centered = sub(x, mean(x, dims, true));
-    out = div(sum(mul(centered, centered), dims, keepdim), S(dof));
+    out = div(reduce_raw(ReduceOp::SumSq, centered, dims, keepdim, x.dtype()), S(dof));
     if (is_std) out = sqrt(out);
   }
   if (auto node = make_node<VarStdBackward>({x})) {

@@ -68,6 +68,12 @@ void softmax(const Tensor& x, int64_t dim, const Tensor& out, bool log) {
     T* yp = out.data<T>();
     const int64_t R = L.R, I = L.I;
     const Isa isa = cpu_isa();
+    if (I == 1) {  // rows, in groups (softmax_rows)
+      parallel_for(0, L.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+        SM_CALL(isa, softmax_rows<T>, xp + b * R, yp + b * R, R, e - b, log);
+      });
+      return;
+    }
     for_each_slice(
         L.O, R, I, [&](int64_t off) { SM_CALL(isa, softmax_row<T>, xp + off, yp + off, R, log); },
         [&](int64_t off, int64_t ni) { SM_CALL(isa, softmax_cols<T>, xp + off, yp + off, R, I, ni, log); });

@@ -551,7 +551,15 @@ def _linear(L, x, w, b=None):
     return fn(x, w, b)
 
 
+def _matmul_scaled(L, a, b, alpha):
+    """ember._C._matmul_scaled (alpha inside the GEMM; scaled_dot_product_attention's scores), or
+    torch's matmul then the product."""
+    return L._C._matmul_scaled(a, b, alpha) if hasattr(L._C, "_matmul_scaled") else L.matmul(a, b) * alpha
+
+
 CASES += [
+    C("matmul_scaled", lambda L, a, b: _matmul_scaled(L, a, b, -0.3), [(2, 3, 4), (3, 1, 4, 5)],
+      lambda a, b: -0.3 * (a @ b)),
     C("mm", lambda L, a, b: L.mm(a, b), [(3, 4), (4, 5)], np.matmul),
     C("matmul_2d", lambda L, a, b: a @ b, [(5, 3), (3, 2)], np.matmul),
     C("matmul_batched", lambda L, a, b: L.matmul(a, b), [(2, 3, 4), (2, 4, 5)], np.matmul),

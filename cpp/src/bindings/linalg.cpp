@@ -41,6 +41,10 @@ const char* isa_name(cpu::GemmIsa isa) {
 
 void bind_linalg(py::module_& m) {
   def_binary(m, "matmul", "input", "other", [](const Tensor& a, const Tensor& b) { return ops::matmul(a, b); });
+  m.def("_matmul_scaled", [](const Tensor& a, const Tensor& b, double alpha) {
+    py::gil_scoped_release r;
+    return ops::matmul_scaled(a, b, Scalar(alpha));
+  }, py::arg("input"), py::arg("other"), py::arg("alpha"));
   def_binary(m, "mm", "input", "mat2", [](const Tensor& a, const Tensor& b) { return ops::mm(a, b); });
   def_binary(m, "bmm", "input", "mat2", [](const Tensor& a, const Tensor& b) { return ops::bmm(a, b); });
   def_binary(m, "mv", "input", "vec", [](const Tensor& a, const Tensor& b) { return ops::mv(a, b); });

@@ -36,8 +36,8 @@ Tensor mT(const Tensor& t) { return transpose(t, -2, -1); }
 Tensor scaled(const Tensor& t, Scalar s) { return s.to_double() == 1.0 ? t : mul(t, wrap_scalar(s)); }
 
 Tensor gemm_op(const Tensor* c, const Tensor& a, const Tensor& b, Scalar beta, Scalar alpha, const char* name);
-Tensor product(const Tensor& a, const Tensor& b) {
-  return gemm_op(nullptr, a, b, Scalar(int64_t(0)), Scalar(int64_t(1)), "matmul");
+Tensor product(const Tensor& a, const Tensor& b, Scalar alpha = Scalar(int64_t(1))) {
+  return gemm_op(nullptr, a, b, Scalar(int64_t(0)), alpha, "matmul");
 }
 
 // d(beta * c + alpha * a @ b) = (beta * g, alpha * g @ b^T, alpha * a^T @ g)
@@ -51,8 +51,9 @@ struct GemmBackward : Node {
     const size_t ia = has_c ? 1 : 0, ib = ia + 1;
     TensorList out(ib + 1);
     if (has_c && needs_input_grad(0)) out[0] = beta.to_double() == 0.0 ? zeros_like(g[0]) : scaled(g[0], beta);
-    if (needs_input_grad(ia)) out[ia] = scaled(product(g[0], mT(b.unpack(this))), alpha);
-    if (needs_input_grad(ib)) out[ib] = scaled(product(mT(a.unpack(this)), g[0]), alpha);
+    // alpha inside the GEMM (the kernel scales what it stores: the same bits as a product pass)
+    if (needs_input_grad(ia)) out[ia] = product(g[0], mT(b.unpack(this)), alpha);
+    if (needs_input_grad(ib)) out[ib] = product(mT(a.unpack(this)), g[0], alpha);
     return out;
   }
   void release_variables() override { a.reset(); b.reset(); }
@@ -233,6 +234,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (da == 1) out = squeeze(out, {-2});
   if (db == 1) out = squeeze(out, {-1});
   return out;
+}
+
+Tensor matmul_scaled(const Tensor& a, const Tensor& b, Scalar alpha) {
+  EMBER_CHECK(a.dim() >= 2 && b.dim() >= 2, RuntimeError, "matmul_scaled: expected operands of at least 2 dims, got ",
+              a.dim(), "D and ", b.dim(), "D");
+  check_dtypes(a, b, "matmul");
+  check_mm_shapes(a, b, "matmul");
+  return product(a, b, alpha);
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {

@@ -10,6 +10,9 @@ namespace ember::ops {
 // torch.matmul: 1-D.1-D dot (0-d), 2-D.1-D mv, 1-D.2-D, 2-D.2-D mm, >= 3-D batched with
 // broadcast batch dims (a 1-D operand is promoted to a matrix, then its dim is removed).
 Tensor matmul(const Tensor& a, const Tensor& b);
+// alpha * (a @ b) for a, b of >= 2 dims (broadcast batch dims), alpha applied inside the GEMM
+// (scaled_dot_product_attention's scores, without a scaling pass).
+Tensor matmul_scaled(const Tensor& a, const Tensor& b, Scalar alpha);
 Tensor mm(const Tensor& a, const Tensor& b);                // (M, K) @ (K, N) -> (M, N)
 Tensor bmm(const Tensor& a, const Tensor& b);               // (B, M, K) @ (B, K, N) -> (B, M, N)
 Tensor mv(const Tensor& m, const Tensor& v);                // (M, K) @ (K) -> (M)

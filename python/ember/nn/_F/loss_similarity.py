@@ -152,7 +152,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     s = 1.0 / math.sqrt(E) if scale is None else scale
-    scores = _C.matmul(query, key.transpose(-2, -1)) * s
+    scores = _C._matmul_scaled(query, key.transpose(-2, -1), s)  # the scale inside the GEMM
     if is_causal:
         keep = _C.ones(L, S, dtype=_C.dtype.bool).tril()
         scores = scores.masked_fill(keep.logical_not(), float("-inf"))

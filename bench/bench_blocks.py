@@ -93,9 +93,10 @@ def _encoder(L, rng):
     B, S, D, H, FF = 32, 64, 128, 4, 512
     n, F = L.nn, L.nn.functional
     L.manual_seed(0)
-    layers = n.ModuleList([n.ModuleDict(dict(qkv=n.Linear(D, 3 * D), out=n.Linear(D, D), ln1=n.LayerNorm(D),
-                                             ff1=n.Linear(D, FF), ff2=n.Linear(FF, D), ln2=n.LayerNorm(D)))
-                           for _ in range(2)])
+    layers = n.ModuleList([
+        n.ModuleDict({"qkv": n.Linear(D, 3 * D), "out": n.Linear(D, D), "ln1": n.LayerNorm(D),
+                      "ff1": n.Linear(D, FF), "ff2": n.Linear(FF, D), "ln2": n.LayerNorm(D)})
+        for _ in range(2)])
     opt = L.optim.AdamW(layers.parameters(), lr=1e-3)
     x, target = tensor(L, rng, B, S, D, grad=False), tensor(L, rng, B, S, D, grad=False)
 
@@ -136,7 +137,7 @@ def main():
     ember.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     print(f"# {args.threads} thread(s), fwd+bwd unless noted, median of {args.rounds} interleaved rounds")
-    print(f"{"block":48s} {'ember_us':>10s} {'torch_us':>10s} {'torch/ember':>12s}")
+    print(f"{'block':48s} {'ember_us':>10s} {'torch_us':>10s} {'torch/ember':>12s}")
     for name, build in CASES.items():
         fe, ft = build(ember, np.random.default_rng(0)), build(torch, np.random.default_rng(0))
         te, tt = [], []

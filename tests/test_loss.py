@@ -386,3 +386,59 @@ def test_mse_loss_one_pass_values_gradients_and_double_backward():
             np.testing.assert_allclose(egy.numpy(), tgy.numpy(), rtol=1e-5, atol=1e-9)
     empty = EF.mse_loss(ember.zeros(0), ember.zeros(0))
     assert np.isnan(empty.item())
+
+
+@requires_torch
+@pytest.mark.parametrize("fn,kw", [("l1_loss", {}), ("huber_loss", {}), ("smooth_l1_loss", {}),
+                                   ("smooth_l1_loss", {"beta": 0.0})])
+def test_l1_and_huber_one_pass_values_gradients_and_double_backward(fn, kw):
+    # l1_loss, and huber_loss / smooth_l1_loss at delta = beta = 1 (beta 0: l1), with mean / sum:
+    # one pass over d = input - target (sum of |d| or of huber(d)), gradient sign(d) or
+    # clamp(d, -1, 1) times g / n. Values and first and second derivatives as torch's, with the
+    # kinks (|d| = 1, d = 0) and non-finite values, on sizes around the vector length.
+    rng = np.random.default_rng(9)
+    for n in (1, 17, 1000, 4099):
+        x = rng.standard_normal(n).astype(np.float32) * 2
+        y = rng.standard_normal(n).astype(np.float32)
+        if n >= 17:
+            x[:4] = y[:4] + np.array([1.0, -1.0, 0.0, 0.5], np.float32)
+        for r in ("mean", "sum"):
+            ex, ey = ember.tensor(x).requires_grad_(), ember.tensor(y).requires_grad_()
+            tx, ty = torch.from_numpy(x).requires_grad_(), torch.from_numpy(y).requires_grad_()
+            e = getattr(EF, fn)(ex, ey, reduction=r, **kw)
+            t = getattr(torch.nn.functional, fn)(tx, ty, reduction=r, **kw)
+            np.testing.assert_allclose(e.item(), t.item(), rtol=2e-6)
+            (egx,) = ember.autograd.grad(e, ex, create_graph=True)
+            (tgx,) = torch.autograd.grad(t, tx, create_graph=True)
+            np.testing.assert_allclose(egx.detach().numpy(), tgx.detach().numpy(), rtol=1e-6, atol=1e-9)
+            if fn != "l1_loss" and kw.get("beta", 1.0) != 0.0:  # |d|'s second derivative is 0 (torch: none)
+                (egy,) = ember.autograd.grad((egx * egx).sum(), ey)
+                (tgy,) = torch.autograd.grad((tgx * tgx).sum(), ty)
+                np.testing.assert_allclose(egy.numpy(), tgy.numpy(), rtol=1e-5, atol=1e-9)
+            e.backward()  # the fused (no graph) gradient
+            t.backward()
+            np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(ey.grad.numpy(), ty.grad.numpy(), rtol=1e-6, atol=1e-9)
+    for v in (np.inf, np.nan):
+        d = np.array([0.5, v, -2.0], np.float32)
+        e = getattr(EF, fn)(ember.tensor(d), ember.zeros(3), **kw).item()
+        t = getattr(torch.nn.functional, fn)(torch.from_numpy(d), torch.zeros(3), **kw).item()
+        np.testing.assert_equal(e, t)
+
+
+@requires_torch
+@pytest.mark.parametrize("fn,param", [("huber_loss", "delta"), ("smooth_l1_loss", "beta")])
+def test_huber_second_derivative_at_the_kinks(fn, param):
+    # create_graph through the elementwise form: slope 1 strictly inside (-delta, delta), 0 from
+    # |d| = delta on (torch's linear branch holds at the kink), for a non-default parameter.
+    y = np.zeros(6, np.float32)
+    x = np.array([0.5, -0.5, 0.25, -0.7, 2.0, 0.0], np.float32)
+    ex, tx = ember.tensor(x).requires_grad_(), torch.from_numpy(x).requires_grad_()
+    e = getattr(EF, fn)(ex, ember.tensor(y), reduction="none", **{param: 0.5})
+    t = getattr(torch.nn.functional, fn)(tx, torch.from_numpy(y), reduction="none", **{param: 0.5})
+    (egx,) = ember.autograd.grad(e.sum(), ex, create_graph=True)
+    (tgx,) = torch.autograd.grad(t.sum(), tx, create_graph=True)
+    np.testing.assert_allclose(egx.detach().numpy(), tgx.detach().numpy(), rtol=1e-6)
+    (egg,) = ember.autograd.grad((egx * egx).sum(), ex)
+    (tgg,) = torch.autograd.grad((tgx * tgx).sum(), tx)
+    np.testing.assert_allclose(egg.numpy(), tgg.numpy(), rtol=1e-6)

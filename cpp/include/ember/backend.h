@@ -54,7 +54,12 @@ enum class BinaryOp : int {
 inline bool binary_op_returns_bool(BinaryOp op) { return op >= BinaryOp::Eq; }
 inline bool unary_op_returns_bool(UnaryOp op) { return op >= UnaryOp::LogicalNot; }
 
-enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean, SumSq /* sum of squares (floating) */ };
+enum class ReduceOp : int {
+  Sum, Prod, Max, Min, All, Any, Mean,
+  SumSq,      // sum of squares (floating)
+  AbsSum,     // sum of |x| (floating): l1_loss
+  Huber1Sum,  // sum of huber(x) with delta 1 (floating): huber_loss / smooth_l1_loss at their defaults
+};
 
 // --- optimizer family (issue 4: ember.optim) ---
 enum class OptimKind : int { SGD, Adam, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam };

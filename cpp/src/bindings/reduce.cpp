@@ -74,6 +74,10 @@ void bind_reduce(py::module_& m) {
     py::gil_scoped_release r;
     return ops::sum(x, dims, keepdim, dt);
   };
+  m.def("_abs_sum", [](const Tensor& x, bool mean) { py::gil_scoped_release r; return ops::abs_sum(x, mean); },
+        py::arg("input"), py::arg("mean"));
+  m.def("_huber_sum", [](const Tensor& x, bool mean) { py::gil_scoped_release r; return ops::huber1_sum(x, mean); },
+        py::arg("input"), py::arg("mean"));
   m.def("_squared_sum", [](const Tensor& x, bool mean) { py::gil_scoped_release r; return ops::squared_sum(x, mean); },
         py::arg("input"), py::arg("mean"));
   EMBER_BIND_BOTH("sum", sumf, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(),

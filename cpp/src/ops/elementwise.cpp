@@ -601,9 +601,9 @@ struct UnaryBackward : Node {
       case UnaryOp::LeakyRelu:  // g where x > 0, else slope g
         return {where(compare(BinaryOp::Gt, xv, S(0)), g, mul(g, S(p.p0)))};
       case UnaryOp::Huber:  // g clamp(x, -delta, delta)
-        return {mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g)};
+        return {mul(huber_slope(xv, p.p0), g)};
       case UnaryOp::SmoothL1:  // g clamp(x, -beta, beta) / beta (torch: x g / beta inside)
-        return {div(mul(clamp(xv, Scalar(-p.p0), Scalar(p.p0)), g), S(p.p0))};
+        return {div(mul(huber_slope(xv, p.p0), g), S(p.p0))};
       case UnaryOp::Hardtanh: {  // g strictly inside (lo, hi); NaN x passes g (torch)
         Tensor out = logical(BinaryOp::LogicalOr, compare(BinaryOp::Le, xv, S(p.p0)), compare(BinaryOp::Ge, xv, S(p.p1)));
         return {where(out, zeros_like(g), g)};
@@ -670,6 +670,10 @@ Tensor sigmoid(const Tensor& x) { return unary_impl(UnaryOp::Sigmoid, x, {}); }
 Tensor tanh(const Tensor& x) { return unary_impl(UnaryOp::Tanh, x, {}); }
 Tensor relu(const Tensor& x) { return unary_impl(UnaryOp::Relu, x, {}); }
 Tensor logical_not(const Tensor& x) { return unary_impl(UnaryOp::LogicalNot, x, {}); }
+
+Tensor huber_slope(const Tensor& d, double delta) {
+  return where(compare(BinaryOp::Lt, abs(d), S(delta)), d, mul(sign(d), S(delta)));
+}
 
 Tensor huber(const Tensor& d, double delta) {
   EMBER_CHECK(delta > 0, RuntimeError, "huber_loss does not support non-positive values for delta, got ", delta);

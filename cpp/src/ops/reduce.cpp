@@ -182,6 +182,50 @@ struct SquaredSumBackward : Node {  // d/dx sum(x^2) [/ n] = 2 x g [/ n]
 };
 }  // namespace
 
+namespace {
+// d/dx sum(f(x)) [/ n] = g [/ n] f'(x): f = |x| (sign) or huber with delta 1 (clamp to [-1, 1]).
+struct PointwiseSumBackward : Node {
+  SavedVariable x;
+  ReduceOp op = ReduceOp::AbsSum;
+  double scale = 1.0;
+  std::string name() const override { return op == ReduceOp::AbsSum ? "AbsSumBackward0" : "HuberSumBackward0"; }
+  TensorList apply(TensorList&& g) override {
+    Tensor xv = x.unpack(this);
+    Tensor gs = expand(mul(g[0], S(scale)), xv.shape());
+    if (op == ReduceOp::AbsSum) return {mul(gs, sign(xv))};
+    if (!GradMode::is_enabled() && gs.dtype() == xv.dtype()) {  // one fused pass
+      Tensor out = Tensor::empty(xv.shape(), xv.dtype(), xv.device());
+      UnaryParams p;
+      p.p0 = 1.0;
+      backend_of(xv).unary_backward(UnaryOp::Huber, gs, xv, out, p);
+      return {out};
+    }
+    return {mul(huber_slope(xv, 1.0), gs)};
+  }
+  void release_variables() override { x.reset(); }
+};
+
+Tensor pointwise_sum(const Tensor& x, ReduceOp op, bool mean, const char* name) {
+  EMBER_CHECK(is_floating(x.dtype()), RuntimeError, name, ": expected a floating tensor, got ", dtype_name(x.dtype()));
+  const double n = static_cast<double>(x.numel());
+  Tensor out = reduce_raw(op, x, {}, false, x.dtype());  // one pass
+  if (mean) {  // (empty: 0 / 0 = NaN, as torch's mean)
+    NoGradGuard ng;
+    out = div(out, S(n));
+  }
+  if (auto node = make_node<PointwiseSumBackward>({x})) {
+    node->x = SavedVariable(x, false);
+    node->op = op;
+    node->scale = mean ? 1.0 / n : 1.0;
+    set_history(out, node);
+  }
+  return out;
+}
+}  // namespace
+
+Tensor abs_sum(const Tensor& x, bool mean) { return pointwise_sum(x, ReduceOp::AbsSum, mean, "abs_sum"); }
+Tensor huber1_sum(const Tensor& x, bool mean) { return pointwise_sum(x, ReduceOp::Huber1Sum, mean, "huber_sum"); }
+
 Tensor squared_sum(const Tensor& x, bool mean) {
   EMBER_CHECK(is_floating(x.dtype()), RuntimeError, "squared_sum: expected a floating tensor, got ",
               dtype_name(x.dtype()));

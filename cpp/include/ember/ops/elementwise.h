@@ -50,6 +50,9 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val);
 Tensor elu(const Tensor& x, double alpha, double scale, double input_scale);
 // huber_loss / smooth_l1_loss elementwise, of d = input - target (delta, beta > 0).
 Tensor huber(const Tensor& d, double delta);
+// huber's derivative in d, differentiable: clamp(d, -delta, delta) with torch's kinks (slope 1
+// strictly inside, 0 from |d| = delta on: the linear branch holds there).
+Tensor huber_slope(const Tensor& d, double delta);
 Tensor smooth_l1(const Tensor& d, double beta);
 Tensor logical_not(const Tensor& x);
 

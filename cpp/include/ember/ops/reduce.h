@@ -17,6 +17,10 @@ Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false,
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // sum(x^2) over all elements, / numel if mean: one pass (mse_loss's reduction of d = x - y).
 Tensor squared_sum(const Tensor& x, bool mean);
+// sum (or mean) of |x|, and of huber(x) with delta 1, in one pass each: l1_loss, and huber_loss /
+// smooth_l1_loss at their default delta / beta, of d = input - target.
+Tensor abs_sum(const Tensor& x, bool mean);
+Tensor huber1_sum(const Tensor& x, bool mean);
 // Reduce `grad` (broadcast result) back to `shape` by summing broadcast dims (engine, backward).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

@@ -26,6 +26,17 @@ template <class T> struct SumOp {
 template <class T> struct SumSqOp : SumOp<T> {
   template <class U> static U pre(U x) { return x * x; }
 };
+template <class T> struct AbsSumOp : SumOp<T> {
+  template <class U> static U pre(U x) { return x < U(0) ? -x : x; }
+};
+// torch's huber_loss with delta 1 (and smooth_l1_loss with beta 1, the same values): z = |x|,
+// z < 1 ? 0.5 z^2 : z - 0.5
+template <class T> struct Huber1SumOp : SumOp<T> {
+  template <class U> static U pre(U x) {
+    const U z = x < U(0) ? -x : x;
+    return z < U(1) ? U(0.5) * z * z : z - U(0.5);
+  }
+};
 template <class T> struct ProdOp {
   static constexpr bool kIsSum = false;
   template <class U> static U pre(U x) { return x; }
@@ -168,7 +179,8 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, c
     Tensor part = Tensor::empty(rest_shape, x.dtype(), x.device());
     reduce(op, xc, last, part);
     // the other runs keep their indices (all below the removed run); sums of squares add up
-    const ReduceOp next = op == ReduceOp::SumSq ? ReduceOp::Sum : op;
+    const bool summed = op == ReduceOp::SumSq || op == ReduceOp::AbsSum || op == ReduceOp::Huber1Sum;
+    const ReduceOp next = summed ? ReduceOp::Sum : op;
     reduce(next, part, std::vector<int64_t>(dims.begin(), dims.begin() + static_cast<int64_t>(k)), out);
     return;
   }
@@ -206,6 +218,12 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, c
         case ReduceOp::SumSq:
           if constexpr (std::is_floating_point_v<T>) return reduce_kernel<SumSqOp<T>>(xp, op_, O, R, I, false);
           throw TypeError(str("reduce: sum of squares expects a floating tensor, got ", x.dtype()));
+        case ReduceOp::AbsSum:
+          if constexpr (std::is_floating_point_v<T>) return reduce_kernel<AbsSumOp<T>>(xp, op_, O, R, I, false);
+          throw TypeError(str("reduce: sum of |x| expects a floating tensor, got ", x.dtype()));
+        case ReduceOp::Huber1Sum:
+          if constexpr (std::is_floating_point_v<T>) return reduce_kernel<Huber1SumOp<T>>(xp, op_, O, R, I, false);
+          throw TypeError(str("reduce: sum of huber expects a floating tensor, got ", x.dtype()));
         case ReduceOp::Prod: return reduce_kernel<ProdOp<T>>(xp, op_, O, R, I, false);
         case ReduceOp::Max: return reduce_kernel<MaxOp<T>>(xp, op_, O, R, I, false);
         case ReduceOp::Min: return reduce_kernel<MinOp<T>>(xp, op_, O, R, I, false);

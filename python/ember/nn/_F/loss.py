@@ -77,7 +77,10 @@ def _broadcast(a, b):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     x, y = _broadcast(input, target)
-    return _weighted(_C.abs(x - y), weight, reduction)
+    d = x - y
+    if weight is None and reduction in ("mean", "sum") and d.is_floating_point():
+        return _C._abs_sum(d, reduction == "mean")  # one pass, gradient sign(d) g (/ n)
+    return _weighted(_C.abs(d), weight, reduction)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -93,7 +96,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
     x, y = _broadcast(input, target)
-    return _weighted(_C._huber(x - y, float(delta)), weight, reduction, mean_by_weight=False)
+    d = x - y
+    if delta == 1.0 and weight is None and reduction in ("mean", "sum") and d.is_floating_point():
+        return _C._huber_sum(d, reduction == "mean")  # one pass, gradient clamp(d, -1, 1) g (/ n)
+    return _weighted(_C._huber(d, float(delta)), weight, reduction, mean_by_weight=False)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -101,9 +107,13 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     x, y = _broadcast(input, target)
+    d = x - y
+    if beta in (0.0, 1.0) and reduction in ("mean", "sum") and d.is_floating_point():
+        fused = _C._abs_sum if beta == 0.0 else _C._huber_sum  # beta 1: huber with delta 1
+        return fused(d, reduction == "mean")
     if beta == 0.0:
-        return _reduce(_C.abs(x - y), reduction)
-    return _reduce(_C._smooth_l1(x - y, float(beta)), reduction)
+        return _reduce(_C.abs(d), reduction)
+    return _reduce(_C._smooth_l1(d, float(beta)), reduction)
 
 
 # --- classification ---------------------------------------------------------------------------

@@ -80,6 +80,45 @@ int64_t scratch_size(const ConvGeom& g) {
   return p.use ? g.C * p.Hp * p.Wp : 0;
 }
 
+// Where tap (c, kh, kw)'s first row starts in the padded image, and in the column phases (phase
+// (kw dw) % sw, from column (kw dw) / sw on).
+inline int64_t pad_tap(const ConvGeom& g, const PadGeom& p, int64_t c, int64_t kh, int64_t kw) {
+  return c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
+}
+inline int64_t phase_tap(const ConvGeom& g, const PhaseGeom& q, int64_t c, int64_t kh, int64_t kw) {
+  return (c * g.sw + kw * g.dw % g.sw) * q.Hp * q.Wq + kh * g.dh * q.Wq + kw * g.dw / g.sw;
+}
+
+// Every cols row (c, kh, kw) against its tap's rows of a padded image or of the column phases:
+// f(cols + k L + oh OW, base + off(c, kh, kw) + oh sh rs) for each output row oh, rs the
+// buffer's row stride (im2col copies the OW values one way, col2im adds them the other).
+template <class T, class U, class Off, class F>
+void for_tap_rows(const ConvGeom& g, T* cols, U* base, int64_t rs, const Off& off, const F& f) {
+  const int64_t L = g.OH * g.OW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+        U* src = base + off(c, kh, kw);
+        for (int64_t oh = 0; oh < g.OH; ++oh) f(row + oh * g.OW, src + oh * g.sh * rs);
+      }
+}
+// im2col's copy (cols rows <- the taps' image rows) and col2im's sum (the other way).
+template <class T, class Off>
+void gather_taps(const ConvGeom& g, T* cols, const T* base, int64_t rs, const Off& off) {
+  for_tap_rows(g, cols, base, rs, off, [&](T* r, const T* xs) {
+#pragma omp simd
+    for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
+  });
+}
+template <class T, class Off>
+void scatter_taps(const ConvGeom& g, const T* cols, T* base, int64_t rs, const Off& off) {
+  for_tap_rows(g, cols, base, rs, off, [&](const T* r, T* xs) {
+#pragma omp simd
+    for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
+  });
+}
+
 // x (C, H, W) -> P (C, Hp, Wp), P[c][i][j] = x[c][i - ph][j - pw] or 0 outside x.
 template <class T>
 void pad_image(const ConvGeom& g, const PadGeom& p, const T* x, T* P) {
@@ -134,21 +173,8 @@ void split_phases(const ConvGeom& g, const T* x, T* Q) {
 template <class T>
 void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
   const PhaseGeom q = phase_geom(g);
-  const int64_t sw = g.sw, L = g.OH * g.OW;
   split_phases(g, x, Q);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
-        const int64_t f = kw * g.dw % sw, j0 = kw * g.dw / sw;
-        const T* src = Q + (c * sw + f) * q.Hp * q.Wq + kh * g.dh * q.Wq + j0;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          T* r = row + oh * g.OW;
-          const T* xs = src + oh * g.sh * q.Wq;
-#pragma omp simd
-          for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
-        }
-      }
+  gather_taps(g, cols, Q, q.Wq, [&](int64_t c, int64_t kh, int64_t kw) { return phase_tap(g, q, c, kh, kw); });
 }
 
 // cols (C*KH*KW, OH*OW) -> x (C, H, W), overwritten, through the column phases Q (see PhaseGeom):
@@ -157,21 +183,9 @@ void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
 template <class T>
 void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
   const PhaseGeom q = phase_geom(g);
-  const int64_t sw = g.sw, L = g.OH * g.OW;
+  const int64_t sw = g.sw;
   std::fill(Q, Q + g.C * sw * q.Hp * q.Wq, T(0));
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
-        const int64_t f = kw * g.dw % sw, j0 = kw * g.dw / sw;
-        T* dst = Q + (c * sw + f) * q.Hp * q.Wq + kh * g.dh * q.Wq + j0;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* r = row + oh * g.OW;
-          T* xs = dst + oh * g.sh * q.Wq;
-#pragma omp simd
-          for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
-        }
-      }
+  scatter_taps(g, cols, Q, q.Wq, [&](int64_t c, int64_t kh, int64_t kw) { return phase_tap(g, q, c, kh, kw); });
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* xr = x + (c * g.H + ih) * g.W;
@@ -199,38 +213,14 @@ void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
 // P (C, Hp, Wp) -> cols (C*KH*KW, OH*OW) (stride 1 along W)
 template <class T>
 void im2col_padded(const ConvGeom& g, const PadGeom& p, const T* P, T* cols) {
-  const int64_t L = g.OH * g.OW;
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
-        const T* src = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          T* r = row + oh * g.OW;
-          const T* xs = src + oh * g.sh * p.Wp;
-#pragma omp simd
-          for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = xs[ow];
-        }
-      }
+  gather_taps(g, cols, P, p.Wp, [&](int64_t c, int64_t kh, int64_t kw) { return pad_tap(g, p, c, kh, kw); });
 }
 
 // cols -> P (zeroed here, taps summed) -> x (C, H, W) (stride 1 along W)
 template <class T>
 void col2im_padded(const ConvGeom& g, const PadGeom& p, const T* cols, T* P, T* x) {
-  const int64_t L = g.OH * g.OW;
   std::fill(P, P + g.C * p.Hp * p.Wp, T(0));
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
-        T* dst = P + c * p.Hp * p.Wp + kh * g.dh * p.Wp + kw * g.dw;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* r = row + oh * g.OW;
-          T* xs = dst + oh * g.sh * p.Wp;
-#pragma omp simd
-          for (int64_t ow = 0; ow < g.OW; ++ow) xs[ow] += r[ow];
-        }
-      }
+  scatter_taps(g, cols, P, p.Wp, [&](int64_t c, int64_t kh, int64_t kw) { return pad_tap(g, p, c, kh, kw); });
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* xr = x + (c * g.H + ih) * g.W;

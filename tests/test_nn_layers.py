@@ -173,6 +173,22 @@ def test_dropout2d_zeroes_whole_channels():
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout2d_uses_torchs_scaled_mask(dtype):
+    # input * (keep / (1 - p)), the scale made on the per-channel mask (torch's form), and the
+    # gradient the same product
+    x = np.random.default_rng(0).standard_normal((4, 8, 5, 5)).astype(dtype)
+    xe = ember.from_numpy(x.copy()).requires_grad_()
+    ember.manual_seed(3)
+    y = nn.functional.dropout2d(xe, 0.3)
+    keep = (y.detach().numpy().reshape(4, 8, -1) != 0).any(-1)[:, :, None, None].astype(dtype)
+    scale = torch.from_numpy(keep) / (1 - 0.3)
+    np.testing.assert_array_equal(y.detach().numpy(), (torch.from_numpy(x) * scale).numpy())
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    y.backward(ember.from_numpy(g))
+    np.testing.assert_array_equal(xe.grad.numpy(), (torch.from_numpy(g) * scale).numpy())
+
+
 def test_linear_default_init_distribution():
     ember.manual_seed(0)
     lin = nn.Linear(400, 300)

@@ -193,7 +193,9 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         return input
     shape = tuple(input.shape[:-2]) + (1, 1)
     keep = _C.rand(*shape, dtype=input.dtype) >= p
-    out = input * keep / (1.0 - p) if p < 1.0 else input * 0
+    # torch's form: input * (keep / (1 - p)), the scale made on the (N, C, 1, 1) mask, so the
+    # full-size work is one product (and one in the gradient)
+    out = input * (keep.to(input.dtype) / (1.0 - p)) if p < 1.0 else input * 0
     return input.copy_(out) if inplace else out
 
 

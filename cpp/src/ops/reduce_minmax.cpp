@@ -44,6 +44,11 @@ struct IndexSelectBackward : Node {
     Tensor gk = keepdim ? g[0] : unsqueeze(g[0], dim);
     Tensor ik = indices.unpack(this);
     if (!keepdim) ik = unsqueeze(ik, dim);
+    if (!GradMode::is_enabled()) {  // g scattered into zeros: no full-size mask and select
+      Tensor z = zeros(in_shape, gk.dtype(), gk.device());
+      scatter_(z, dim, ik, gk);
+      return {z};
+    }
     Tensor pick = compare(BinaryOp::Eq, iota_along(in_shape[dim], dim, nd, gk.device()), ik);
     // d max(x, dim) = where(position == index, g, 0)
     return {expand(where(pick, gk, zeros_like(gk)), in_shape)};

@@ -385,7 +385,7 @@ SUBNORMAL_CODE = """
 import sys, numpy as np, ember
 cases = eval(sys.argv[2])
 rng = np.random.default_rng(1)
-n = 3001
+n = 4001
 
 def mixed(lo, hi, zero=0.2):
     # magnitudes 2^lo .. 2^hi: normals, values near and below the float32 minimum normal
@@ -399,10 +399,20 @@ out = {}
 for ci, (name, kw) in enumerate(cases):
     p = ember.nn.Parameter(ember.from_numpy(mixed(-135, 2)))
     opt = getattr(ember.optim, name)([p], **kw)
+    # which 16-element chunks of the middle quarter get tiny gradients (the rest ordinary ones)
+    chunk_tiny = np.repeat(rng.random(n // 16 + 1) < 0.5, 16)[:n]
     for step in range(6):
-        # the first half of the elements gets zero and tiny gradients (its state is subnormal or
-        # tiny: SafeF blocks under auto), the second half ordinary ones (float blocks)
-        g = np.concatenate([mixed(-150, -55, 0.3)[: n // 2], mixed(-20, 0, 0.1)[n // 2 :]])
+        # Under auto, float32 blocks run the float kernel, SafeF, or go chunk by chunk (16
+        # elements, each on one or the other) by what the block before held. Quarters: zero and
+        # tiny gradients (state subnormal or tiny, some zero); only tiny nonzero ones (every state
+        # value tiny: whole SafeF blocks); chunks of tiny and of ordinary gradients interleaved at
+        # random; ordinary gradients (float blocks).
+        q = n // 4
+        g = mixed(-20, 0, 0.1)
+        g[:q] = mixed(-150, -55, 0.3)[:q]
+        g[q : 2 * q] = mixed(-140, -60, 0.0)[q : 2 * q]
+        mid = np.where(chunk_tiny, mixed(-140, -60, 0.0), g)
+        g[2 * q : 3 * q] = mid[2 * q : 3 * q]
         p.grad = ember.from_numpy(g)
         opt.step()
     out[f"{ci}_p"] = p.detach().numpy().copy()

@@ -480,3 +480,49 @@ def test_no_weight_decay_uses_the_gradient_as_is(name, kw):
             e = oe.state[pe][k].detach().numpy()
             np.testing.assert_array_equal(e, v.numpy(), err_msg=k)
             np.testing.assert_array_equal(np.signbit(e), np.signbit(v.numpy()), err_msg=k)
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
+                                     ("RMSprop", {"lr": 0.005, "centered": True})])
+def test_two_threads_balance_pieces_bit_for_bit(name, kw):
+    """At 2 threads the update runs in pieces taken at run time: each thread starts on its half,
+    then takes the untaken pieces of the other. Parameters of ~160k elements whose first part gets
+    tiny gradients (2^-135 .. 2^-100: a tiny or subnormal state, updated on SafeF, ~5x dearer) make
+    thread 0 the slow one, so thread 1 takes some of its pieces. Every element must be updated
+    exactly once, as at 1 thread: parameters and state equal bit for bit."""
+    rng = np.random.default_rng(3)
+    shapes = [(300, 301), (7,), (129, 65), (250, 211)]
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[(rng.standard_normal(s) * 1e-2).astype(np.float32) for s in shapes] for _ in range(8)]
+
+    def tiny_grads(shape):
+        with np.errstate(under="ignore"):
+            return (rng.standard_normal(shape) * 2.0 ** rng.integers(-135, -100, shape)).astype(np.float32)
+
+    for gs in grads:
+        gs[0][:250] = tiny_grads((250, 301))  # most of the first parameter
+        gs[2][:40] = tiny_grads((40, 65))
+
+    def run(threads):
+        old = ember.get_num_threads()
+        ember.set_num_threads(threads)
+        try:
+            ps = [ember.nn.Parameter(ember.from_numpy(a.copy())) for a in init]
+            opt = getattr(ember.optim, name)(ps, **kw)
+            for gs in grads:
+                for p, g in zip(ps, gs):
+                    p.grad = ember.from_numpy(g.copy())
+                opt.step()
+            out = [p.detach().numpy().copy() for p in ps]
+            for p in ps:
+                out += [v.numpy().copy() for v in opt.state[p].values() if hasattr(v, "numpy") and v.dim() > 0]
+            return out
+        finally:
+            ember.set_num_threads(old)
+
+    one, two = run(1), run(2)
+    assert len(one) == len(two) > len(shapes)
+    tiny = sum(int(((v != 0) & (np.abs(v) < 2.0**-50)).sum()) for v in one[len(shapes):])
+    assert tiny > 50000  # the state is tiny where the gradients are
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))

@@ -463,6 +463,10 @@ EMBER_OPTIM_LOOP_(optim_avx512,
 #endif
 
 constexpr int64_t kGrain = 1 << 15;  // elements per thread: the update is memory-bound
+// Threads take pieces of 2048 elements or more, balanced at run time (parallel_for_balanced): SafeF
+// chunks cost ~5x float ones, and they cluster in some parameters (LeNet's Adam after 2000 steps,
+// split in halves: 52 against 79 us on the two threads).
+constexpr int64_t kPiece = 2048;
 
 // One parameter's update over an element range [b, e), for the CPU's ISA.
 using Runner = std::function<void(int64_t, int64_t)>;
@@ -532,7 +536,9 @@ void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) {
     });
     start.push_back(start.back() + n);
   }
-  parallel_for(0, start.back(), kGrain, [&](int64_t b, int64_t e) {
+  // at least 16 pieces a thread (each piece's first block goes chunk by chunk, see run)
+  const int64_t piece = std::max<int64_t>(kPiece, start.back() / (16 * get_num_threads()) / 512 * 512);
+  parallel_for_balanced(0, start.back(), kGrain, piece, [&](int64_t b, int64_t e) {
     size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), b) - start.begin()) - 1;
     for (; b < e; ++i) {
       const int64_t hi = std::min(e, start[i + 1]);

@@ -3,8 +3,10 @@
 // workers are re-thrown on the caller.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #ifdef EMBER_HAS_OPENMP
 #include <omp.h>
@@ -53,6 +55,66 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
         std::lock_guard<std::mutex> g(mu);
         if (!err) err = std::current_exception();
       }
+    }
+  }
+  if (err) std::rethrow_exception(err);
+#else
+  f(begin, end);
+#endif
+}
+
+// f(begin, end) over pieces of at most `piece` elements, balanced at run time: each thread owns
+// the contiguous share parallel_for would give it and takes its pieces from the front; a thread
+// done with its own takes the last untaken pieces of the others. Threads keep their own data (the
+// same thread mostly gets the same elements call after call, in its cache) while work whose cost
+// varies along the range evens out. For loops whose pieces are independent and whose per-element
+// result does not depend on where a piece starts (no reductions across pieces).
+template <class F>
+void parallel_for_balanced(int64_t begin, int64_t end, int64_t grain, int64_t piece, const F& f) {
+  if (begin >= end) return;
+  const int64_t n = end - begin;
+  int nt = get_num_threads();
+  if (nt <= 1 || n <= std::max<int64_t>(grain, 1) || in_parallel_region()) {
+    f(begin, end);
+    return;
+  }
+#ifdef EMBER_HAS_OPENMP
+  piece = std::max<int64_t>(piece, 1);
+  const int64_t pieces = (n + piece - 1) / piece;
+  nt = static_cast<int>(std::min<int64_t>({nt, pieces, (n + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1)}));
+  // per thread: its untaken pieces [front, back), packed as front << 32 | back
+  struct alignas(64) Share {
+    std::atomic<uint64_t> fb;
+  };
+  std::unique_ptr<Share[]> share(new Share[static_cast<size_t>(nt)]);
+  for (int t = 0; t < nt; ++t)
+    share[t].fb.store(uint64_t(pieces * t / nt) << 32 | uint64_t(pieces * (t + 1) / nt), std::memory_order_relaxed);
+  std::exception_ptr err;
+  std::mutex mu;
+  auto run = [&](int64_t k) {
+    const int64_t b = begin + k * piece;
+    f(b, std::min(end, b + piece));
+  };
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    try {
+      for (int i = 0; i < T; ++i) {
+        const int o = (t + i) % T;  // own share first, then the others'
+        std::atomic<uint64_t>& fb = share[o].fb;
+        uint64_t v = fb.load(std::memory_order_relaxed);
+        for (;;) {
+          const uint64_t front = v >> 32, back = v & 0xffffffffu;
+          if (front >= back) break;
+          const uint64_t next = i == 0 ? (front + 1) << 32 | back : front << 32 | (back - 1);
+          if (!fb.compare_exchange_weak(v, next, std::memory_order_relaxed)) continue;
+          run(static_cast<int64_t>(i == 0 ? front : back - 1));
+          v = fb.load(std::memory_order_relaxed);
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> g(mu);
+      if (!err) err = std::current_exception();
     }
   }
   if (err) std::rethrow_exception(err);

@@ -485,11 +485,11 @@ def test_no_weight_decay_uses_the_gradient_as_is(name, kw):
 @pytest.mark.parametrize("name,kw", [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
                                      ("RMSprop", {"lr": 0.005, "centered": True})])
 def test_two_threads_balance_pieces_bit_for_bit(name, kw):
-    """At 2 threads the update runs in pieces taken at run time: each thread starts on its half,
-    then takes the untaken pieces of the other. Parameters of ~160k elements whose first part gets
-    tiny gradients (2^-135 .. 2^-100: a tiny or subnormal state, updated on SafeF, ~5x dearer) make
-    thread 0 the slow one, so thread 1 takes some of its pieces. Every element must be updated
-    exactly once, as at 1 thread: parameters and state equal bit for bit."""
+    """At 2 threads the update runs in pieces taken at run time: each thread starts on its half of
+    every parameter, then takes the untaken pieces of the other. Parameters of ~160k elements whose
+    first rows get tiny gradients (2^-135 .. 2^-100: a tiny or subnormal state, updated on SafeF,
+    ~5x dearer) make thread 0 the slow one, so thread 1 takes some of its pieces. Every element
+    must be updated exactly once, as at 1 thread: parameters and state equal bit for bit."""
     rng = np.random.default_rng(3)
     shapes = [(300, 301), (7,), (129, 65), (250, 211)]
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]

@@ -276,16 +276,20 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
 
 // Rows of the thread grid (tm x tn == nt) over C's mp x np panels of MR x NR: the one whose largest
 // block has the fewest multiply-adds per k plus packing traffic (rows + cols) per k.
+// Within 5% of the best, all rows (tm = nt): each thread then writes one contiguous block of C,
+// which the elementwise pass that follows (an optimizer step on a weight gradient, split by rows
+// the same way) finds in the same core's cache.
 int grid_rows(int64_t mp, int64_t np, int MR, int NR, int nt) {
   int tm = 1;
-  double best = 1e300;
+  double best = 1e300, all_rows = 1e300;
   for (int d = 1; d <= nt; ++d) {
     if (nt % d || d > mp || nt / d > np) continue;
     const double rows = double((mp + d - 1) / d) * MR, cols = double((np + nt / d - 1) / (nt / d)) * NR;
     const double cost = rows * cols + 32.0 * (rows + cols);
     if (cost < best) best = cost, tm = d;
+    if (d == nt) all_rows = cost;
   }
-  return tm;
+  return all_rows <= 1.05 * best ? nt : tm;
 }
 
 // Split C into a tm x tn grid (tm * tn == nt) of MR/NR-aligned tiles, one per thread.

@@ -520,31 +520,51 @@ Runner make_runner(OptimKind kind, const OptimJob& j) {
 
 }  // namespace
 
-// The jobs' elements laid end to end, [start[i], start[i + 1]) for job i: parallel_for splits
-// that range evenly, so two threads share a step of many small parameters (LeNet: ten, one of
-// them 78% of the elements) as well as one of a single large one.
+// Threads: each parameter is cut into nt equal parts (at 16-element boundaries), part t of every
+// parameter on thread t: the rows a thread updates are those its GEMMs read in the forward (the
+// weight as B^T, split by output feature) and write in the backward (the weight gradient, split by
+// rows, see gemm.cpp's grid_rows), so they stay in that core's L2 from step to step. (With the
+// parameters laid end to end and cut in halves, the MLP's SGD step took 88 us at 2 threads in a
+// training loop against 46 alone.) The parts go in pieces balanced at run time (parallel_pieces).
 void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) {
   std::vector<Runner> run;
-  std::vector<int64_t> start{0};
+  std::vector<int64_t> numel;
   run.reserve(jobs.size());
-  start.reserve(jobs.size() + 1);
+  numel.reserve(jobs.size());
+  int64_t total = 0;
   for (const OptimJob& j : jobs) {
     const int64_t n = j.param.numel();
     if (n == 0) continue;
     dispatch_float(j.param.dtype(), "optim_step", [&](auto tag) {
       run.push_back(make_runner<decltype(tag)>(kind, j));
     });
-    start.push_back(start.back() + n);
+    numel.push_back(n);
+    total += n;
+  }
+  const int nt = static_cast<int>(std::min<int64_t>(get_num_threads(), (total + kGrain - 1) / kGrain));
+  if (nt <= 1 || in_parallel_region()) {
+    for (size_t i = 0; i < run.size(); ++i) run[i](0, numel[i]);
+    return;
   }
   // at least 16 pieces a thread (each piece's first block goes chunk by chunk, see run)
-  const int64_t piece = std::max<int64_t>(kPiece, start.back() / (16 * get_num_threads()) / 512 * 512);
-  parallel_for_balanced(0, start.back(), kGrain, piece, [&](int64_t b, int64_t e) {
-    size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), b) - start.begin()) - 1;
-    for (; b < e; ++i) {
-      const int64_t hi = std::min(e, start[i + 1]);
-      run[i](b - start[i], hi - start[i]);
-      b = hi;
+  const int64_t piece = std::max<int64_t>(kPiece, total / (16 * nt) / 512 * 512);
+  struct Piece {
+    size_t job;
+    int64_t b, e;
+  };
+  std::vector<Piece> pieces;
+  std::vector<int64_t> home{0};
+  for (int t = 0; t < nt; ++t) {
+    for (size_t i = 0; i < run.size(); ++i) {
+      const int64_t n = numel[i];
+      const int64_t b = t == 0 ? 0 : n * t / nt / 16 * 16, e = t == nt - 1 ? n : n * (t + 1) / nt / 16 * 16;
+      for (int64_t k = b; k < e; k += piece) pieces.push_back({i, k, std::min(e, k + piece)});
     }
+    home.push_back(static_cast<int64_t>(pieces.size()));
+  }
+  parallel_pieces(home.data(), nt, [&](int64_t k) {
+    const Piece& p = pieces[static_cast<size_t>(k)];
+    run[p.job](p.b, p.e);
   });
 }
 

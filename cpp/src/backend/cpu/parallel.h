@@ -63,38 +63,24 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
 #endif
 }
 
-// f(begin, end) over pieces of at most `piece` elements, balanced at run time: each thread owns
-// the contiguous share parallel_for would give it and takes its pieces from the front; a thread
-// done with its own takes the last untaken pieces of the others. Threads keep their own data (the
-// same thread mostly gets the same elements call after call, in its cache) while work whose cost
-// varies along the range evens out. For loops whose pieces are independent and whose per-element
-// result does not depend on where a piece starts (no reductions across pieces).
+// run(k) for every piece k in [0, home[nt]), balanced at run time over nt threads: thread t owns
+// the pieces [home[t], home[t + 1]) and takes them from the front; a thread done with its own
+// takes the last untaken pieces of the others. Threads keep their own data (the same thread
+// mostly gets the same pieces call after call, in its cache) while work whose cost varies evens
+// out. For pieces that are independent, whose results do not depend on the thread (no reductions
+// across pieces). Call outside parallel regions, with nt > 1.
 template <class F>
-void parallel_for_balanced(int64_t begin, int64_t end, int64_t grain, int64_t piece, const F& f) {
-  if (begin >= end) return;
-  const int64_t n = end - begin;
-  int nt = get_num_threads();
-  if (nt <= 1 || n <= std::max<int64_t>(grain, 1) || in_parallel_region()) {
-    f(begin, end);
-    return;
-  }
+void parallel_pieces(const int64_t* home, int nt, const F& run) {
 #ifdef EMBER_HAS_OPENMP
-  piece = std::max<int64_t>(piece, 1);
-  const int64_t pieces = (n + piece - 1) / piece;
-  nt = static_cast<int>(std::min<int64_t>({nt, pieces, (n + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1)}));
   // per thread: its untaken pieces [front, back), packed as front << 32 | back
   struct alignas(64) Share {
     std::atomic<uint64_t> fb;
   };
   std::unique_ptr<Share[]> share(new Share[static_cast<size_t>(nt)]);
   for (int t = 0; t < nt; ++t)
-    share[t].fb.store(uint64_t(pieces * t / nt) << 32 | uint64_t(pieces * (t + 1) / nt), std::memory_order_relaxed);
+    share[t].fb.store(uint64_t(home[t]) << 32 | uint64_t(home[t + 1]), std::memory_order_relaxed);
   std::exception_ptr err;
   std::mutex mu;
-  auto run = [&](int64_t k) {
-    const int64_t b = begin + k * piece;
-    f(b, std::min(end, b + piece));
-  };
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -119,8 +105,30 @@ void parallel_for_balanced(int64_t begin, int64_t end, int64_t grain, int64_t pi
   }
   if (err) std::rethrow_exception(err);
 #else
-  f(begin, end);
+  for (int64_t k = 0; k < home[nt]; ++k) run(k);
 #endif
+}
+
+// f(begin, end) over pieces of at most `piece` elements through parallel_pieces, thread t owning
+// the contiguous share parallel_for would give it.
+template <class F>
+void parallel_for_balanced(int64_t begin, int64_t end, int64_t grain, int64_t piece, const F& f) {
+  if (begin >= end) return;
+  const int64_t n = end - begin;
+  int nt = get_num_threads();
+  if (nt <= 1 || n <= std::max<int64_t>(grain, 1) || in_parallel_region()) {
+    f(begin, end);
+    return;
+  }
+  piece = std::max<int64_t>(piece, 1);
+  const int64_t pieces = (n + piece - 1) / piece;
+  nt = static_cast<int>(std::min<int64_t>({nt, pieces, (n + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1)}));
+  std::unique_ptr<int64_t[]> home(new int64_t[static_cast<size_t>(nt) + 1]);
+  for (int t = 0; t <= nt; ++t) home[t] = pieces * t / nt;
+  parallel_pieces(home.get(), nt, [&](int64_t k) {
+    const int64_t b = begin + k * piece;
+    f(b, std::min(end, b + piece));
+  });
 }
 
 }  // namespace ember::cpu

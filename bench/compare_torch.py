@@ -2,11 +2,12 @@
 
     pip install ".[bench]"   # torch 2.13
     python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak auto]
-                                  [--only gemm conv train overhead rss]
+                                  [--only gemm conv train overhead scaling rss]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
-MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, and peak
-RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
+MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, the
+2-thread speed-up of the conv nets' steps (1 and 2 threads in alternating blocks), and peak RSS
+(measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
 Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed. GEMM rates are
 printed as % of the FP32 FMA peak: --peak auto (the default where a C compiler is found) builds
 bench/fma_peak.c and runs it, one copy per thread, right before and right after each thread
@@ -179,6 +180,26 @@ def train_step(name):
     return {"ember": lambda: train_step_for(ember, name), "torch": lambda: train_step_for(torch, name)}
 
 
+def thread_scaling(name, repeat, rounds=5):
+    """2-thread speed-up of a training step, for each library: its step timed in blocks that
+    alternate between 1 and 2 threads (a pause before each block, a warm-up in it), so both thread
+    counts see the same phases of this shared machine; median 1-thread time / median 2-thread
+    time. (The train rows run every 1-thread row first and then every 2-thread row, minutes apart:
+    their ratio for LeNet ranged 1.26-1.82x over six runs.)"""
+    out = {}
+    for lib, L in LIBS.items():
+        step = train_step_for(L, name)
+        samples = {1: [], 2: []}
+        per = max(1, -(-repeat // rounds))
+        for _ in range(rounds):
+            for nt in (1, 2):
+                L.set_num_threads(nt)
+                time.sleep(SETTLE_S)
+                samples[nt] += timeit(step, per, warmup=2, warmup_s=WARMUP_S)
+        out[lib] = statistics.median(samples[1]) / statistics.median(samples[2])
+    return out
+
+
 def small_add(graph):
     def make(L):
         a = L.ones(1, requires_grad=graph)
@@ -230,7 +251,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", nargs="+", default=None, metavar="SECTION",
-                    choices=["gemm", "conv", "train", "overhead", "rss"],
+                    choices=["gemm", "conv", "train", "overhead", "scaling", "rss"],
                     help="run only these sections (default: all)")
     ap.add_argument("--peak", default="auto",
                     help="FP32 FMA peak per core in GFLOP/s for the GEMM rows' %% of peak, or 'auto' "
@@ -304,6 +325,16 @@ def main():
                    unit="us", scale=1e6)
             report("step: Linear(8,8) fwd+bwd batch 1", nt, interleaved(tiny_linear(), rep, inner=200),
                    unit="us", scale=1e6)
+    if run("scaling") and 1 in args.threads and 2 in args.threads:
+        for m in ["lenet", "one_conv"] + ([] if args.quick else ["vgg"]):
+            sp = thread_scaling(m, rep)
+            ember.set_num_threads(2)
+            busy = other_load()
+            rows.append({"workload": f"2T speed-up, train step {m}", "ember": sp["ember"], "torch": sp["torch"],
+                         "unit": "x", "other_load": busy})
+            flag = f"  [!] machine {100 * busy:.0f}% busy with other work: unreliable" if busy > 0.1 else ""
+            print(f"{'2T speed-up, train step ' + m:44s}     ember {sp['ember']:9.2f}  torch {sp['torch']:9.2f}"
+                  f" x (1T / 2T time, alternating blocks){flag}")
     for m in (["import", "lenet"] + ([] if args.quick else ["vgg"])) if run("rss") else []:
         e, t = peak_rss("ember", m), peak_rss("torch", m)
         rows.append({"workload": f"peak RSS {m}", "ember": e, "torch": t, "ratio": t / e, "unit": "MiB"})

@@ -94,6 +94,24 @@ def test_conv2d_float32():
 
 
 @pytest.mark.parametrize("args,kwargs,shape", [
+    ((3, 5, 3), {"stride": 2, "padding": 1}, (2, 3, 7, 45)),                  # rows of 23: runs of 16 + 7
+    ((4, 6, 3), {"stride": 2, "padding": 1, "groups": 2}, (2, 4, 9, 37)),
+    ((2, 3, 3), {"stride": 2, "padding": 3, "dilation": 3}, (1, 2, 11, 40)),
+    ((32, 4, 3), {"stride": 2, "padding": 1}, (2, 32, 6, 34)),                # K = 288: a k-block mid-channel
+    ((3, 4, 5), {"stride": (1, 2), "padding": 2}, (2, 3, 8, 20)),
+    ((2, 3, 3), {"stride": 2}, (2, 2, 8, 10)),                                # last row, column unreached
+    ((3, 5, (3, 4)), {"stride": 2, "padding": (1, 2)}, (2, 3, 9, 33)),
+    ((3, 4, 3), {"stride": 2, "padding": 1}, (2, 3, 6, 7)),                   # rows narrower than a vector
+    ((2, 3, (3, 9)), {"stride": 2, "padding": (1, 4)}, (1, 2, 7, 30)),         # KW > 8
+])
+def test_conv2d_float32_column_stride_2(args, kwargs, shape):
+    """float32 with column stride 2: on AVX-512 the forward packs the GEMM's B panels straight from
+    the image (masked loads of a row's 32 columns, the even ones kept), elsewhere through the
+    column phases; both against torch."""
+    compare("Conv2d", args, kwargs, shape, dtype="float32", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("args,kwargs,shape", [
     ((3, 5, 3), {}, (2, 3, 11)),
     ((4, 6, 4), {"stride": 2, "padding": 3, "dilation": 2, "groups": 2}, (3, 4, 13)),
     ((2, 2, 4), {"padding": "same", "groups": 2}, (2, 2, 7)),

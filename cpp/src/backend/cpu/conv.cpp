@@ -150,11 +150,11 @@ void split_phases(const ConvGeom& g, const T* x, T* Q) {
   const PhaseGeom q = phase_geom(g);
   const int64_t sw = g.sw;
   // each phase's columns of x: [j0, j1) (phase_cols divides: once per phase, not per row)
-  int64_t cols0[16], cols1[16];
-  for (int64_t f = 0; f < sw && f < 16; ++f) {
-    phase_cols(g, f, cols0[f], cols1[f]);
-    cols0[f] = std::min(cols0[f], q.Wq);
-    cols1[f] = std::min(cols1[f], q.Wq);
+  std::vector<int64_t> cols0(static_cast<size_t>(sw)), cols1(static_cast<size_t>(sw));
+  for (int64_t f = 0; f < sw; ++f) {
+    int64_t a, b;
+    phase_cols(g, f, a, b);
+    cols0[static_cast<size_t>(f)] = std::min(a, q.Wq), cols1[static_cast<size_t>(f)] = std::min(b, q.Wq);
   }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t f = 0; f < sw; ++f)
@@ -167,14 +167,7 @@ void split_phases(const ConvGeom& g, const T* x, T* Q) {
         }
         // x's columns in [j0, j1), zeros around them
         const T* xs = x + (c * g.H + ih) * g.W + f - g.pw;
-        int64_t j0, j1;
-        if (f < 16) {
-          j0 = cols0[f], j1 = cols1[f];
-        } else {
-          phase_cols(g, f, j0, j1);
-          j0 = std::min(j0, q.Wq);
-          j1 = std::min(j1, q.Wq);
-        }
+        const int64_t j0 = cols0[static_cast<size_t>(f)], j1 = cols1[static_cast<size_t>(f)];
         for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
         if (sw == 2) {  // a constant stride: the compiler vectorises the gather with shuffles
           for (int64_t j = j0; j < j1; ++j) r[j] = xs[2 * j];
@@ -202,6 +195,8 @@ void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
   const int64_t sw = g.sw;
   std::fill(Q, Q + g.C * sw * q.Hp * q.Wq, T(0));
   scatter_taps(g, cols, Q, q.Wq, [&](int64_t c, int64_t kh, int64_t kw) { return phase_tap(g, q, c, kh, kw); });
+  std::vector<int64_t> cols0(static_cast<size_t>(sw)), cols1(static_cast<size_t>(sw));  // per phase, once
+  for (int64_t f = 0; f < sw; ++f) phase_cols(g, f, cols0[static_cast<size_t>(f)], cols1[static_cast<size_t>(f)]);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* xr = x + (c * g.H + ih) * g.W;
@@ -212,8 +207,7 @@ void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
       }
       for (int64_t f = 0; f < sw; ++f) {
         const T* qr = Q + ((c * sw + f) * q.Hp + i) * q.Wq;
-        int64_t j0, j1;
-        phase_cols(g, f, j0, j1);
+        const int64_t j0 = cols0[static_cast<size_t>(f)], j1 = cols1[static_cast<size_t>(f)];
         const int64_t jq = std::max(j0, std::min(j1, q.Wq));
         T* xs = xr + f - g.pw;
         if (sw == 2) {  // a constant stride: vectorised with shuffles

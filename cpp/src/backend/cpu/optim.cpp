@@ -463,7 +463,7 @@ EMBER_OPTIM_LOOP_(optim_avx512,
 #endif
 
 constexpr int64_t kGrain = 1 << 15;  // elements per thread: the update is memory-bound
-// Threads take pieces of 2048 elements or more, balanced at run time (parallel_for_balanced): SafeF
+// Threads take pieces of 2048 elements or more, balanced at run time (parallel_pieces): SafeF
 // chunks cost ~5x float ones, and they cluster in some parameters (LeNet's Adam after 2000 steps,
 // split in halves: 52 against 79 us on the two threads).
 constexpr int64_t kPiece = 2048;

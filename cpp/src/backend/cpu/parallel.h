@@ -68,7 +68,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
 // takes the last untaken pieces of the others. Threads keep their own data (the same thread
 // mostly gets the same pieces call after call, in its cache) while work whose cost varies evens
 // out. For pieces that are independent, whose results do not depend on the thread (no reductions
-// across pieces). Call outside parallel regions, with nt > 1.
+// across pieces). Call outside parallel regions, with nt > 1 and fewer than 2^32 pieces.
 template <class F>
 void parallel_pieces(const int64_t* home, int nt, const F& run) {
 #ifdef EMBER_HAS_OPENMP
@@ -107,28 +107,6 @@ void parallel_pieces(const int64_t* home, int nt, const F& run) {
 #else
   for (int64_t k = 0; k < home[nt]; ++k) run(k);
 #endif
-}
-
-// f(begin, end) over pieces of at most `piece` elements through parallel_pieces, thread t owning
-// the contiguous share parallel_for would give it.
-template <class F>
-void parallel_for_balanced(int64_t begin, int64_t end, int64_t grain, int64_t piece, const F& f) {
-  if (begin >= end) return;
-  const int64_t n = end - begin;
-  int nt = get_num_threads();
-  if (nt <= 1 || n <= std::max<int64_t>(grain, 1) || in_parallel_region()) {
-    f(begin, end);
-    return;
-  }
-  piece = std::max<int64_t>(piece, 1);
-  const int64_t pieces = (n + piece - 1) / piece;
-  nt = static_cast<int>(std::min<int64_t>({nt, pieces, (n + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1)}));
-  std::unique_ptr<int64_t[]> home(new int64_t[static_cast<size_t>(nt) + 1]);
-  for (int t = 0; t <= nt; ++t) home[t] = pieces * t / nt;
-  parallel_pieces(home.get(), nt, [&](int64_t k) {
-    const int64_t b = begin + k * piece;
-    f(b, std::min(end, b + piece));
-  });
 }
 
 }  // namespace ember::cpu

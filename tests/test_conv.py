@@ -103,11 +103,14 @@ def test_conv2d_float32():
     ((3, 5, (3, 4)), {"stride": 2, "padding": (1, 2)}, (2, 3, 9, 33)),
     ((3, 4, 3), {"stride": 2, "padding": 1}, (2, 3, 6, 7)),                   # rows narrower than a vector
     ((2, 3, (3, 9)), {"stride": 2, "padding": (1, 4)}, (1, 2, 7, 30)),         # KW > 8
+    ((3, 4, 2), {"stride": 2}, (2, 3, 7, 11)),                                # last column unreached
+    ((2, 3, 2), {"stride": 2, "padding": 1}, (1, 2, 6, 37)),
 ])
 def test_conv2d_float32_column_stride_2(args, kwargs, shape):
     """float32 with column stride 2: on AVX-512 the forward packs the GEMM's B panels straight from
-    the image (masked loads of a row's 32 columns, the even ones kept), elsewhere through the
-    column phases; both against torch."""
+    the image (masked loads of a row's 32 columns, the even ones kept), and the input gradient
+    interleaves both column phases into each row at once (zeros where no tap reaches); elsewhere
+    through the phases one element at a time. Both against torch."""
     compare("Conv2d", args, kwargs, shape, dtype="float32", rtol=1e-4, atol=1e-5)
 
 

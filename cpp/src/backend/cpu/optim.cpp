@@ -546,7 +546,8 @@ void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) {
     for (size_t i = 0; i < run.size(); ++i) run[i](0, numel[i]);
     return;
   }
-  // at least 16 pieces a thread (each piece's first block goes chunk by chunk, see run)
+  // pieces of 2048 elements, or of 1/16 of a thread's share when larger: each piece's first block goes
+  // chunk by chunk (see run), a cost that many small pieces of a large step would add up
   const int64_t piece = std::max<int64_t>(kPiece, total / (16 * nt) / 512 * 512);
   struct Piece {
     size_t job;

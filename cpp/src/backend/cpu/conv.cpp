@@ -70,10 +70,18 @@ bool use_phases(const ConvGeom& g) {
   };
   return covers(g.KW, g.dw, g.sw) && covers(g.KH, g.dh, g.sh);
 }
-// x columns j * sw + f - pw of phase f lie inside x for j in [j0, j1)
-inline void phase_cols(const ConvGeom& g, int64_t f, int64_t& j0, int64_t& j1) {
-  j0 = std::max<int64_t>(0, (g.pw - f + g.sw - 1) / g.sw);
-  j1 = std::max(j0, (g.W + g.pw - f + g.sw - 1) / g.sw);
+// x columns j * sw + f - pw of phase f lie inside x for j in [j0, j1): one range per phase (the
+// divisions done once per call, not per row)
+struct ColRange {
+  int64_t j0, j1;
+};
+inline std::vector<ColRange> phase_cols(const ConvGeom& g) {
+  std::vector<ColRange> r(static_cast<size_t>(g.sw));
+  for (int64_t f = 0; f < g.sw; ++f) {
+    const int64_t j0 = std::max<int64_t>(0, (g.pw - f + g.sw - 1) / g.sw);
+    r[static_cast<size_t>(f)] = {j0, std::max(j0, (g.W + g.pw - f + g.sw - 1) / g.sw)};
+  }
+  return r;
 }
 
 int64_t scratch_size(const ConvGeom& g) {
@@ -149,13 +157,7 @@ template <class T>
 void split_phases(const ConvGeom& g, const T* x, T* Q) {
   const PhaseGeom q = phase_geom(g);
   const int64_t sw = g.sw;
-  // each phase's columns of x: [j0, j1) (phase_cols divides: once per phase, not per row)
-  std::vector<int64_t> cols0(static_cast<size_t>(sw)), cols1(static_cast<size_t>(sw));
-  for (int64_t f = 0; f < sw; ++f) {
-    int64_t a, b;
-    phase_cols(g, f, a, b);
-    cols0[static_cast<size_t>(f)] = std::min(a, q.Wq), cols1[static_cast<size_t>(f)] = std::min(b, q.Wq);
-  }
+  const std::vector<ColRange> pc = phase_cols(g);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t f = 0; f < sw; ++f)
       for (int64_t i = 0; i < q.Hp; ++i) {
@@ -167,7 +169,8 @@ void split_phases(const ConvGeom& g, const T* x, T* Q) {
         }
         // x's columns in [j0, j1), zeros around them
         const T* xs = x + (c * g.H + ih) * g.W + f - g.pw;
-        const int64_t j0 = cols0[static_cast<size_t>(f)], j1 = cols1[static_cast<size_t>(f)];
+        const ColRange& cr = pc[static_cast<size_t>(f)];
+        const int64_t j0 = std::min(cr.j0, q.Wq), j1 = std::min(cr.j1, q.Wq);
         for (int64_t j = 0; j < j0; ++j) r[j] = T(0);
         if (sw == 2) {  // a constant stride: the compiler vectorises the gather with shuffles
           for (int64_t j = j0; j < j1; ++j) r[j] = xs[2 * j];
@@ -187,6 +190,12 @@ void im2col_phased(const ConvGeom& g, const T* x, T* cols, T* Q) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// Lanes [a, b) of a 16-lane mask, a and b clamped to [0, 16].
+inline __mmask16 lanes16(int64_t a, int64_t b) {
+  a = std::min<int64_t>(std::max<int64_t>(a, 0), 16), b = std::min<int64_t>(std::max<int64_t>(b, 0), 16);
+  return static_cast<__mmask16>(a >= b ? 0u : ((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
 // One x row from its two column phases' rows (column stride 2, float32, AVX-512):
 // x[iw] = Q_f[j] for iw + pw = 2 j + f when j < jq[f], else 0. Per 32 columns: two masked loads
 // (past jq: zeros), two permutes interleaving them, two masked stores. The element loop it
@@ -197,18 +206,14 @@ __attribute__((target("avx512f,avx512vl"))) void interleave_phases_s2_avx512(con
                                                                                int64_t W, float* xr) {
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  auto below = [](int64_t n) -> __mmask16 {  // lanes [0, n), n clamped to [0, 16]
-    n = std::min<int64_t>(std::max<int64_t>(n, 0), 16);
-    return static_cast<__mmask16>((1u << n) - 1u);
-  };
   for (int64_t iw0 = 0; iw0 < W; iw0 += 32) {
     const int64_t base = iw0 + pw;  // even output lanes: phase fa, odd ones: the other
     const int fa = static_cast<int>(base & 1), fb = 1 - fa;
     const int64_t ja = (base - fa) / 2, jb = (base + 1 - fb) / 2;
-    const __m512 a = _mm512_maskz_loadu_ps(below(jq[fa] - ja), q[fa] + ja);
-    const __m512 b = _mm512_maskz_loadu_ps(below(jq[fb] - jb), q[fb] + jb);
-    _mm512_mask_storeu_ps(xr + iw0, below(W - iw0), _mm512_permutex2var_ps(a, lo, b));
-    _mm512_mask_storeu_ps(xr + iw0 + 16, below(W - iw0 - 16), _mm512_permutex2var_ps(a, hi, b));
+    const __m512 a = _mm512_maskz_loadu_ps(lanes16(0, jq[fa] - ja), q[fa] + ja);
+    const __m512 b = _mm512_maskz_loadu_ps(lanes16(0, jq[fb] - jb), q[fb] + jb);
+    _mm512_mask_storeu_ps(xr + iw0, lanes16(0, W - iw0), _mm512_permutex2var_ps(a, lo, b));
+    _mm512_mask_storeu_ps(xr + iw0 + 16, lanes16(0, W - iw0 - 16), _mm512_permutex2var_ps(a, hi, b));
   }
 }
 #endif
@@ -222,14 +227,13 @@ void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
   const int64_t sw = g.sw;
   std::fill(Q, Q + g.C * sw * q.Hp * q.Wq, T(0));
   scatter_taps(g, cols, Q, q.Wq, [&](int64_t c, int64_t kh, int64_t kw) { return phase_tap(g, q, c, kh, kw); });
-  std::vector<int64_t> cols0(static_cast<size_t>(sw)), cols1(static_cast<size_t>(sw));  // per phase, once
-  for (int64_t f = 0; f < sw; ++f) phase_cols(g, f, cols0[static_cast<size_t>(f)], cols1[static_cast<size_t>(f)]);
+  const std::vector<ColRange> pc = phase_cols(g);
   // float32, stride 2, AVX-512: each x row interleaved from both phase rows at once; jqs: the end of
   // each phase's summed columns (past it, up to its last column inside x, zeros)
   const bool fast_s2 = std::is_same_v<T, float> && sw == 2 && cpu_isa() == Isa::Avx512;
   int64_t jqs[2] = {0, 0};
   for (int64_t f = 0; f < 2 && fast_s2; ++f)
-    jqs[f] = std::max(cols0[static_cast<size_t>(f)], std::min(cols1[static_cast<size_t>(f)], q.Wq));
+    jqs[f] = std::max(pc[static_cast<size_t>(f)].j0, std::min(pc[static_cast<size_t>(f)].j1, q.Wq));
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* xr = x + (c * g.H + ih) * g.W;
@@ -248,7 +252,7 @@ void col2im_phased(const ConvGeom& g, const T* cols, T* x, T* Q) {
 #endif
       for (int64_t f = 0; f < sw; ++f) {
         const T* qr = Q + ((c * sw + f) * q.Hp + i) * q.Wq;
-        const int64_t j0 = cols0[static_cast<size_t>(f)], j1 = cols1[static_cast<size_t>(f)];
+        const int64_t j0 = pc[static_cast<size_t>(f)].j0, j1 = pc[static_cast<size_t>(f)].j1;
         const int64_t jq = std::max(j0, std::min(j1, q.Wq));
         T* xs = xr + f - g.pw;
         if (sw == 2) {  // a constant stride: vectorised with shuffles
@@ -370,6 +374,18 @@ struct ImageCols {
 };
 bool implicit_ok(const ConvGeom& g) { return g.OH > 0 && g.OW > 0 && (g.sw == 1 || use_phases(g)); }
 
+// The runs of one output row inside the w columns of B from column p0 (l = oh OW + ow), at most
+// cap long: f(j, oh, ow, n) for each, j its first column in the panel.
+template <class F>
+void panel_runs(const ConvGeom& g, int64_t p0, int64_t w, int64_t cap, const F& f) {
+  for (int64_t j = 0; j < w;) {
+    const int64_t l = p0 + j, oh = l / g.OW, ow = l % g.OW;
+    const int64_t n = std::min({w - j, g.OW - ow, cap});
+    f(j, oh, ow, n);
+    j += n;
+  }
+}
+
 // B[k0:k0+kc, j0:j0+nc] of the image's cols (K = Cg*KH*KW rows) -> nr-wide k-major panels.
 template <class T>
 void pack_image_cols(const ConvGeom& g, const ImageCols<T>& src, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
@@ -379,12 +395,9 @@ void pack_image_cols(const ConvGeom& g, const ImageCols<T>& src, int64_t k0, int
   for (int64_t p0 = j0; p0 < j0 + nc; p0 += nr, dst += kc * nr) {
     const int64_t w = std::min<int64_t>(nr, j0 + nc - p0);
     int ns = 0;
-    for (int64_t j = 0; j < w;) {
-      const int64_t l = p0 + j, oh = l / g.OW, ow = l % g.OW;
-      const int64_t n = std::min(w - j, g.OW - ow);
+    panel_runs(g, p0, w, w, [&](int64_t j, int64_t oh, int64_t ow, int64_t n) {
       seg_j[ns] = j, seg_s[ns] = oh * g.sh * src.row + ow, seg_n[ns] = n, ++ns;
-      j += n;
-    }
+    });
     int64_t c = k0 / KK, kh = (k0 % KK) / g.KW, kw = k0 % g.KW;
     for (int64_t k = 0; k < kc; ++k) {
       const T* s = src.base + c * src.plane + kh * g.dh * src.row + src.tap_col(kw, g.dw);
@@ -418,29 +431,21 @@ __attribute__((target("avx512f,avx512vl"))) void pack_cols_s2_avx512(const ConvG
   const int64_t KK = g.KH * g.KW;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512 zero = _mm512_setzero_ps();
-  // lanes [a, b) of a 16-lane mask, a and b clamped to [0, 16]
-  auto lanes = [](int64_t a, int64_t b) -> __mmask16 {
-    a = std::min<int64_t>(std::max<int64_t>(a, 0), 16), b = std::min<int64_t>(std::max<int64_t>(b, 0), 16);
-    return static_cast<__mmask16>(a >= b ? 0u : ((1u << b) - 1u) & ~((1u << a) - 1u));
-  };
   int64_t seg_j[64], seg_oh[64], seg_ow[64];
   __mmask16 seg_st[64];  // runs of <= 16 outputs of one output row inside a panel (nr <= 64)
   for (int64_t p0 = j0; p0 < j0 + nc; p0 += nr, dst += kc * nr) {
     const int64_t w = std::min<int64_t>(nr, j0 + nc - p0);
     int ns = 0;
-    for (int64_t j = 0; j < w;) {
-      const int64_t l = p0 + j, oh = l / g.OW, ow = l % g.OW;
-      const int64_t n = std::min<int64_t>({w - j, g.OW - ow, 16});
-      seg_j[ns] = j, seg_oh[ns] = oh, seg_ow[ns] = ow, seg_st[ns] = lanes(0, n), ++ns;
-      j += n;
-    }
+    panel_runs(g, p0, w, 16, [&](int64_t j, int64_t oh, int64_t ow, int64_t n) {
+      seg_j[ns] = j, seg_oh[ns] = oh, seg_ow[ns] = ow, seg_st[ns] = lanes16(0, n), ++ns;
+    });
     // each run's load masks per tap column (the input columns inside the row), for KW <= 8
     __mmask16 mask_a[64][8], mask_b[64][8];
     const bool table = g.KW <= 8;
     for (int t = 0; t < ns && table; ++t)
       for (int64_t q = 0; q < g.KW; ++q) {
         const int64_t iw0 = 2 * seg_ow[t] + q * g.dw - g.pw;
-        mask_a[t][q] = lanes(-iw0, g.W - iw0), mask_b[t][q] = lanes(-iw0 - 16, g.W - iw0 - 16);
+        mask_a[t][q] = lanes16(-iw0, g.W - iw0), mask_b[t][q] = lanes16(-iw0 - 16, g.W - iw0 - 16);
       }
     int64_t c = k0 / KK, kh = (k0 % KK) / g.KW, kw = k0 % g.KW;
     const int64_t c_end = (k0 + kc + KK - 1) / KK;  // channels this block reads
@@ -470,8 +475,8 @@ __attribute__((target("avx512f,avx512vl"))) void pack_cols_s2_avx512(const ConvG
         const uintptr_t row = reinterpret_cast<uintptr_t>(xc + ih * g.W);
         const float* lo = reinterpret_cast<const float*>(row + static_cast<uintptr_t>(iw0 * 4));
         const float* hi = reinterpret_cast<const float*>(row + static_cast<uintptr_t>((iw0 + 16) * 4));
-        const __m512 a = _mm512_maskz_loadu_ps(table ? mask_a[t][kw] : lanes(-iw0, g.W - iw0), lo);
-        const __m512 b = _mm512_maskz_loadu_ps(table ? mask_b[t][kw] : lanes(-iw0 - 16, g.W - iw0 - 16), hi);
+        const __m512 a = _mm512_maskz_loadu_ps(table ? mask_a[t][kw] : lanes16(-iw0, g.W - iw0), lo);
+        const __m512 b = _mm512_maskz_loadu_ps(table ? mask_b[t][kw] : lanes16(-iw0 - 16, g.W - iw0 - 16), hi);
         _mm512_mask_storeu_ps(d + seg_j[t], seg_st[t], _mm512_permutex2var_ps(a, even, b));
       }
       for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;

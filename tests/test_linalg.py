@@ -100,6 +100,45 @@ def test_fp32_error_within_rounding_bound(isa, threads, M, N, K):
     assert (err / scale).max() <= 4.0
 
 
+# Linear's bias goes into the GEMM's epilogue (each micro-tile after its last K block, or a pass
+# after the direct loops): the direct loops (tiny, M = 1, N = 1), K = 0, one K block and several,
+# several B column blocks (N > 1024), the per-micro-panel B path (M within one A block, B over
+# 512 KiB), tiles split over threads by rows and by columns, and edge tiles.
+LINEAR_SIZES = [(3, 4, 5), (1, 300, 70), (50, 1, 40), (4, 6, 0), (30, 45, 7), (129, 257, 600), (20, 2100, 300),
+                (64, 1024, 288), (128, 256, 784), (300, 40, 20), (97, 100, 41)]
+
+
+@pytest.mark.parametrize("M,N,K", LINEAR_SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in LINEAR_SIZES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_bias_epilogue(isa, threads, M, N, K, dtype):
+    rng = np.random.default_rng(M + 7 * N + 13 * K)
+    x, w = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype) * 10
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = x64 @ w64.T + bias
+    # |error| within a few units of rounding of |x| |w^T| + |bias| (see the test below)
+    scale = (np.abs(x64) @ np.abs(w64).T + np.abs(bias)) * (2.0 ** -24 if dtype == np.float32 else 2.0 ** -53)
+    for lx, lw in [("c", "c"), ("t", "t"), ("s", "p")]:
+        b = layout(bias[None, :], "s")[0]  # a strided bias: made contiguous first
+        out = ember.nn.functional.linear(layout(x, lx), layout(w, lw), b)
+        assert out.shape == (M, N) and out.dtype == ember.from_numpy(x).dtype
+        assert (np.abs(out.numpy() - ref) <= 4.0 * scale).all()
+    np.testing.assert_array_equal(ember.nn.functional.linear(E(x), E(w), E(bias)).numpy(),
+                                  ember.nn.functional.linear(E(x), E(w), E(bias)).numpy())
+
+
+def test_linear_bias_epilogue_integers():
+    x = np.arange(12, dtype=np.int64).reshape(3, 4) - 5
+    w = np.arange(20, dtype=np.int64).reshape(5, 4) % 7 - 3
+    b = np.array([2**62, -1, 3, 0, 7], dtype=np.int64)
+    out = ember.nn.functional.linear(E(x), E(w), E(b)).numpy()
+    np.testing.assert_array_equal(out, x @ w.T + b)
+    big = np.full((2, 1), 2**62, dtype=np.int64)  # wraps around like the product
+    np.testing.assert_array_equal(
+        ember.nn.functional.linear(E(big), E(np.full((1, 1), 2, dtype=np.int64)), E(np.array([2**62]))).numpy(),
+        (big * 2 + 2**62))
+
+
 def test_thread_count_does_not_change_results():
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((203, 301)).astype(np.float32), rng.standard_normal((301, 157)).astype(np.float32)

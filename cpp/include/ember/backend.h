@@ -219,6 +219,9 @@ struct Backend {
   // copy). beta == 0 never reads out (NaN there does not propagate).
   virtual void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha,
                             Scalar beta) = 0;
+  // out (M, N) = a (M, K) @ b (K, N) + bias (N, contiguous): Linear's forward, the bias added in
+  // the product's epilogue instead of a pass of its own. 2-D, any strides for a, b and out.
+  virtual void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) = 0;
   // The same for one matrix on raw row-major pointers, BLAS-style: op(A) (M, K), op(B) (K, N),
   // C (M, N); transa means A is stored (K, M). lda/ldb/ldc are row strides in elements.
   virtual void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K,

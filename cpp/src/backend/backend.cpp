@@ -73,6 +73,9 @@ struct CpuBackend final : Backend {
   void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta) override {
     cpu::gemm_batched(a, b, out, alpha, beta);
   }
+  void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) override {
+    cpu::gemm_bias(a, b, bias, out);
+  }
   void gemm(DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, Scalar alpha, const void* A, int64_t lda,
             const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) override {
     cpu::gemm(dt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -131,11 +131,11 @@ struct LinearBackward : Node {
 // x (M, in) @ w (out, in)^T + bias -> (M, out)
 Tensor linear_2d(const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor out = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
-  if (bias.defined()) copy_into(out, bias);
   {
     NoGradGuard ng;
-    backend_of(out).gemm_batched(x, Tensor::make_view(w, {w.size(1), w.size(0)}, {w.stride(1), w.stride(0)}, w.offset()),
-                                 out, Scalar(int64_t(1)), Scalar(int64_t(bias.defined() ? 1 : 0)));
+    const Tensor wt = Tensor::make_view(w, {w.size(1), w.size(0)}, {w.stride(1), w.stride(0)}, w.offset());
+    if (bias.defined()) backend_of(out).gemm_bias(x, wt, contiguous(bias), out);
+    else backend_of(out).gemm_batched(x, wt, out, Scalar(int64_t(1)), Scalar(int64_t(0)));
   }
   TensorList inputs{x, w};
   if (bias.defined()) inputs.push_back(bias);

@@ -60,6 +60,8 @@ void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K
           int64_t lda, const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc);
 // a (*, M, K), b (*, K, N) -> out (*, M, N); a's and b's batch dims equal out's or have stride 0.
 void gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, Scalar alpha, Scalar beta);
+// out (M, N) = a (M, K) @ b (K, N) + bias (N), the bias added to each micro-tile as it is finished.
+void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out);
 // The micro-kernel ISA (detected once; tests may force a narrower one the CPU also supports).
 enum class GemmIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 GemmIsa gemm_isa();

@@ -167,16 +167,32 @@ struct Problem {
   // B from a packer instead of memory (gemm_packed_b), and this sub-problem's first column of B.
   const GemmPackB* packb = nullptr;
   int64_t j_off = 0;
+  // Row vector added to every row of C after the product (gemm_bias; contiguous, N elements).
+  const T* bias = nullptr;
   // The sub-problem C[i0:i0+m, j0:j0+n].
   Problem sub(int64_t i0, int64_t m, int64_t j0, int64_t n) const {
     Problem p = *this;
     p.M = m, p.N = n;
     p.a = a + i0 * rsa, p.c = c + i0 * rsc + j0 * csc;
     if (!packb) p.b = b + j0 * csb;
+    if (bias) p.bias = bias + j0;
     p.j_off = j_off + j0;
     return p;
   }
 };
+
+// C[i0:i1, j0:j1] += bias[j0:j1]: the bias epilogue, per micro-tile (still in L1) in the blocked
+// paths, over C afterwards in the others.
+template <class T>
+void add_bias(T* c, int64_t rsc, int64_t csc, const T* bias, int64_t m, int64_t n) {
+  for (int64_t i = 0; i < m; ++i, c += rsc) {
+    if (csc == 1) {
+      for (int64_t j = 0; j < n; ++j) c[j] += bias[j];
+    } else {
+      for (int64_t j = 0; j < n; ++j) c[j * csc] += bias[j];
+    }
+  }
+}
 
 // C = beta * C (K == 0 or alpha == 0): beta == 0 writes zeros without reading.
 template <class T>
@@ -235,6 +251,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
+      const bool bias_now = p.bias && pc + kc == p.K;
       if (!direct) pack_a<T, MR>(p.M, kc, p.a + pc * p.csa, p.rsa, p.csa, abuf, pt);
       for (int64_t jr = 0; jr < p.N; jr += NR) {
         const int n = static_cast<int>(std::min<int64_t>(NR, p.N - jr));
@@ -244,6 +261,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
           T* c = p.c + ir * p.rsc + jr * p.csc;
           if (direct) pt.da(kc, p.a + ir * p.rsa + pc, p.rsa, bpanel, c, p.rsc, p.csc, p.alpha, beta, m, n);
           else kern(kc, abuf + (ir / MR) * kc * MR, bpanel, c, p.rsc, p.csc, p.alpha, beta, m, n);
+          if (bias_now) add_bias(c, p.rsc, p.csc, p.bias + jr, m, n);
         }
       }
     }
@@ -254,6 +272,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
+      const bool bias_now = p.bias && pc + kc == p.K;
       if (p.packb) (*p.packb)(pc, kc, p.j_off + jc, nc, NR, bbuf);
       else pack_b<T, NR>(kc, nc, p.b + pc * p.rsb + jc * p.csb, p.rsb, p.csb, bbuf, pt);
       for (int64_t ic = 0; ic < p.M; ic += MC) {
@@ -267,6 +286,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
             T* c = p.c + (ic + ir) * p.rsc + (jc + jr) * p.csc;
             if (direct) pt.da(kc, p.a + (ic + ir) * p.rsa + pc, p.rsa, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);
             else kern(kc, abuf + (ir / MR) * kc * MR, bp, c, p.rsc, p.csc, p.alpha, beta, m, n);
+            if (bias_now) add_bias(c, p.rsc, p.csc, p.bias + jc + jr, m, n);
           }
         }
       }
@@ -441,10 +461,13 @@ constexpr int64_t kBatchWork = 96 * 96 * 96;
 template <class T>
 void gemm_float(const Problem<T>& p, bool threads) {
   if (p.M == 0 || p.N == 0) return;
-  if (p.K == 0 || p.alpha == T(0)) return scale_c(p);
   const int64_t work = p.M * p.N * p.K;
-  if (!p.packb && (work <= kDirectWork || p.M == 1 || p.N == 1))
-    return gemm_direct(p, threads && work >= kThreadWork);
+  if (p.K == 0 || p.alpha == T(0) || (!p.packb && (work <= kDirectWork || p.M == 1 || p.N == 1))) {
+    if (p.K == 0 || p.alpha == T(0)) scale_c(p);
+    else gemm_direct(p, threads && work >= kThreadWork);
+    if (p.bias) add_bias(p.c, p.rsc, p.csc, p.bias, p.M, p.N);
+    return;
+  }
   const int nt = threads && work >= kThreadWork ? get_num_threads() : 1;
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
@@ -497,6 +520,14 @@ void gemm_any(const Problem<T>& p, bool threads) {
   } else {
     if (p.M == 0 || p.N == 0) return;
     gemm_int(p, threads);
+    if (p.bias) {  // wrap-around, like the product
+      using U = std::make_unsigned_t<T>;
+      for (int64_t i = 0; i < p.M; ++i)
+        for (int64_t j = 0; j < p.N; ++j) {
+          T& cv = p.c[i * p.rsc + j * p.csc];
+          cv = static_cast<T>(static_cast<U>(cv) + static_cast<U>(p.bias[j]));
+        }
+    }
   }
 }
 
@@ -545,6 +576,20 @@ void gemm(DType dtype, bool transa, bool transb, int64_t M, int64_t N, int64_t K
           int64_t lda, const void* B, int64_t ldb, Scalar beta, void* C, int64_t ldc) {
   gemm_strided(dtype, M, N, K, alpha, A, transa ? 1 : lda, transa ? lda : 1, B, transb ? 1 : ldb,
                transb ? ldb : 1, beta, C, ldc, 1, true);
+}
+
+void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) {
+  EMBER_CHECK(a.dim() == 2 && b.dim() == 2 && out.dim() == 2 && bias.dim() == 1 && bias.size(0) == out.size(1) &&
+                  (bias.size(0) <= 1 || bias.stride(0) == 1),
+              RuntimeError, "gemm_bias: expected 2-D a, b, out and a contiguous bias of out's columns");
+  dispatch_numeric(out.dtype(), "gemm_bias", [&](auto tag) {
+    using T = decltype(tag);
+    Problem<T> p = make_problem<T>(out.size(0), out.size(1), a.size(1), Scalar(int64_t(1)), a.raw_data(), a.stride(0),
+                                   a.stride(1), b.raw_data(), b.stride(0), b.stride(1), Scalar(int64_t(0)),
+                                   out.raw_data(), out.stride(0), out.stride(1));
+    p.bias = static_cast<const T*>(bias.raw_data());
+    gemm_any(p, true);
+  });
 }
 
 // a (*, M, K), b (*, K, N) -> out (*, M, N); a's and b's batch dims equal out's or have stride 0.

@@ -81,6 +81,35 @@ def test_indices_match_torch_with_ties_and_nan(op, args, dtype, width):
     np.testing.assert_array_equal(ye.numpy(), yt.numpy())
 
 
+# 2x2 / stride 2 gradients bit for bit against torch: widths and heights with a last column / row
+# no window covers, float rows of every forward kernel width, ties and NaN (the gradient goes where
+# the forward's index points), the average with and without a divisor, on 1 and 2 threads (65 x 70:
+# split over both).
+@pytest.mark.parametrize("pool", ["max", "avg", "avg_div3"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hw", [(8, 6), (7, 42), (28, 28), (9, 32), (10, 10), (5, 11), (3, 70), (65, 70)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_2x2_backward_vs_torch(pool, dtype, hw, threads):
+    rng = np.random.default_rng(hw[0] * 100 + hw[1])
+    x = rng.integers(-2, 3, (2, 3) + hw).astype(dtype)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    g = rng.standard_normal((2, 3, hw[0] // 2, hw[1] // 2)).astype(dtype)
+    fns = {"max": lambda L, t: L.nn.functional.max_pool2d(t, 2),
+           "avg": lambda L, t: L.nn.functional.avg_pool2d(t, 2),
+           "avg_div3": lambda L, t: L.nn.functional.avg_pool2d(t, 2, divisor_override=3)}
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        grads = []
+        for L in (ember, torch):
+            t = L.from_numpy(x.copy()).requires_grad_()
+            fns[pool](L, t).backward(L.from_numpy(g.copy()))
+            grads.append(t.grad.numpy())
+    finally:
+        ember.set_num_threads(old)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 def test_max_pool_gradient_with_overlap_and_ties():
     x = np.random.default_rng(3).integers(-1, 2, (2, 2, 8, 8)).astype(np.float64)
     xe = ember.from_numpy(x.copy()).requires_grad_()

@@ -50,6 +50,13 @@ def layout(a, kind):
     return E(a)
 
 
+def poison_cache(shape, dtype):
+    """Frees a NaN-filled block of the result's size: the caching allocator hands it to the next
+    result, so elements a kernel fails to write show (not the previous call's right answer)."""
+    block = ember.full(shape, float("nan"), dtype=ember.float32 if dtype == np.float32 else ember.float64)
+    del block
+
+
 def check(out, ref, dtype):
     tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"rtol": 2e-5, "atol": 2e-5}
     np.testing.assert_allclose(out.numpy(), ref, **tol)
@@ -57,11 +64,14 @@ def check(out, ref, dtype):
 
 # Sizes around the register tiles (fp32 AVX-512 12x32 and 8x48, 14x16, 6x16, 6x8, 4x8) and the
 # K / M / N blocks (KC 256, MC 288 / 168 / 192, B blocks of up to 1 MiB: 300 x 1100 x 300 splits N
-# in two); the last two take the per-micro-panel B packing (M within one A block, B over 512 KiB).
+# in two); 64 x 1024 x 288 and 37 x 2000 x 70 take the per-micro-panel B packing (M within one A
+# block, B over 512 KiB); the last eight, with M <= 8 and K >= 16, the unpacked dot-rows kernel
+# (fp32 AVX-512, A row-major and B transposed: the "c"/"p" x "t" layouts).
 SIZES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (6, 8, 1), (7, 9, 2), (11, 64, 9), (12, 31, 3), (13, 31, 5),
          (14, 32, 8), (15, 33, 17), (24, 65, 7), (25, 95, 4), (28, 16, 256), (29, 17, 257), (27, 64, 300),
          (40, 8, 33), (97, 100, 41), (100, 97, 1), (31, 65, 129), (300, 45, 64), (45, 300, 64),
-         (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1100, 300), (64, 1024, 288), (37, 2000, 70)]
+         (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1100, 300), (64, 1024, 288), (37, 2000, 70),
+         (1, 37, 16), (2, 1, 40), (3, 50, 17), (4, 130, 64), (5, 100, 31), (6, 9, 47), (7, 2, 1000), (8, 33, 300)]
 
 
 @pytest.mark.parametrize("M,N,K", SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in SIZES])
@@ -71,6 +81,7 @@ def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
     a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
     ref = a.astype(np.float64) @ b.astype(np.float64)
     for la, lb in [("c", "c"), ("t", "c"), ("c", "t"), ("t", "t"), ("s", "s"), ("p", "c"), ("p", "t")]:
+        poison_cache((M, N), dtype)
         out = ember.mm(layout(a, la), layout(b, lb))
         assert out.shape == (M, N) and out.is_contiguous()
         check(out, ref, dtype)
@@ -103,9 +114,10 @@ def test_fp32_error_within_rounding_bound(isa, threads, M, N, K):
 # Linear's bias goes into the GEMM's epilogue (each micro-tile after its last K block, or a pass
 # after the direct loops): the direct loops (tiny, M = 1, N = 1), K = 0, one K block and several,
 # several B column blocks (N > 1024), the per-micro-panel B path (M within one A block, B over
-# 512 KiB), tiles split over threads by rows and by columns, and edge tiles.
+# 512 KiB), the dot-rows kernel (M <= 8: 1 x 300 x 70, 6 x 70 x 33, 8 x 300 x 128, its columns
+# split over threads), tiles split over threads by rows and by columns, and edge tiles.
 LINEAR_SIZES = [(3, 4, 5), (1, 300, 70), (50, 1, 40), (4, 6, 0), (30, 45, 7), (129, 257, 600), (20, 2100, 300),
-                (64, 1024, 288), (128, 256, 784), (300, 40, 20), (97, 100, 41)]
+                (64, 1024, 288), (128, 256, 784), (300, 40, 20), (97, 100, 41), (6, 70, 33), (8, 300, 128)]
 
 
 @pytest.mark.parametrize("M,N,K", LINEAR_SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in LINEAR_SIZES])
@@ -118,7 +130,7 @@ def test_linear_bias_epilogue(isa, threads, M, N, K, dtype):
     ref = x64 @ w64.T + bias
     # |error| within a few units of rounding of |x| |w^T| + |bias| (see the test below)
     scale = (np.abs(x64) @ np.abs(w64).T + np.abs(bias)) * (2.0 ** -24 if dtype == np.float32 else 2.0 ** -53)
-    for lx, lw in [("c", "c"), ("t", "t"), ("s", "p")]:
+    for lx, lw in [("c", "c"), ("t", "t"), ("s", "p"), ("p", "p")]:
         b = layout(bias[None, :], "s")[0]  # a strided bias: made contiguous first
         out = ember.nn.functional.linear(layout(x, lx), layout(w, lw), b)
         assert out.shape == (M, N) and out.dtype == ember.from_numpy(x).dtype
@@ -179,6 +191,20 @@ def test_alpha_beta_and_nan_safe_beta_zero(isa):
         check(out, a @ b, np.float64)
         out = ember.baddbmm(E(nan[None]), E(a[None]), E(b[None]), beta=0, alpha=3)
         check(out, 3 * (a @ b)[None], np.float64)
+
+
+def test_alpha_beta_and_nan_safe_beta_zero_fp32_few_rows(isa):
+    # M <= 8 with B transposed: the dot-rows kernel on AVX-512 (alpha, beta, beta = 0 over NaN)
+    rng = np.random.default_rng(6)
+    M, N, K = 5, 37, 40
+    a, b = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
+    c = rng.standard_normal((M, N)).astype(np.float32)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    for beta, alpha in [(1, 1), (0.5, 2.0), (-1.0, 0.25), (2, 0)]:
+        check(ember.addmm(E(c), E(a), layout(b, "t"), beta=beta, alpha=alpha), beta * c + alpha * ref, np.float32)
+    out = ember.addmm(E(np.full((M, N), np.nan, dtype=np.float32)), E(a), layout(b, "t"), beta=0)
+    assert not np.isnan(out.numpy()).any()
+    check(out, ref, np.float32)
 
 
 def test_strided_and_broadcast_views():

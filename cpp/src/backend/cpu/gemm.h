@@ -48,6 +48,11 @@ void ukernel_avx512_f32_8x48_da(int64_t kc, const float* a, int64_t lda, const f
                                 int64_t csc, float alpha, float beta, int m, int n);
 void pack_t_avx512_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst);
 void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const float* src, int64_t ld, float* dst);
+// C (m x n, m <= 8) = alpha * A B + beta * C (+ bias[j] per column when bias is not null), A's
+// rows (a + i * lda) and B's columns (b + j * ldb) contiguous along k; nothing packed.
+void gemm_dot_rows_avx512_f32(int m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                              int64_t ldb, float* c, int64_t rsc, int64_t csc, float alpha, float beta,
+                              const float* bias);
 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,
                         double alpha, double beta, int m, int n);
 // gemm_avx2.cpp (call only when the CPU supports avx2 and fma)

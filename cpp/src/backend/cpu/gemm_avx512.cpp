@@ -227,6 +227,74 @@ EMBER_AVX512 void ukernel_avx512_f32_8x48_da(int64_t kc, const float* a, int64_t
   kTileTable<PM, PN, true>[m - 1][(n + 15) / 16 - 1](kc, a, lda, b, c, rsc, csc, alpha, beta, m, n);
 }
 
+namespace {
+// RM rows of A against n <= J columns of B at once, both contiguous along k: RM * J accumulators,
+// per 16 k one load of each row and column and RM * J FMAs; the remaining k masked (nothing past
+// k is read). Then each accumulator is summed across its lanes.
+template <int RM, int J>
+EMBER_AVX512 void f32_dot_block(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                                int64_t rsc, int64_t csc, float alpha, float beta, const float* bias, int n) {
+  __m512 acc[RM][J];
+#pragma GCC unroll 8
+  for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) acc[i][j] = _mm512_setzero_ps();
+  const __mmask16 tail = static_cast<__mmask16>((1u << (k % 16)) - 1);
+  for (int64_t k0 = 0; k0 < k; k0 += 16) {
+    const __mmask16 mk = k - k0 >= 16 ? __mmask16(0xFFFF) : tail;
+    __m512 bv[J];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) bv[j] = j < n ? _mm512_maskz_loadu_ps(mk, b + j * ldb + k0) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; ++i) {
+      const __m512 av = _mm512_maskz_loadu_ps(mk, a + i * lda + k0);
+#pragma GCC unroll 8
+      for (int j = 0; j < J; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RM; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < J; ++j) {
+      if (j >= n) break;
+      float& cv = c[i * rsc + j * csc];
+      float v = alpha * _mm512_reduce_add_ps(acc[i][j]);
+      if (beta != 0.0f) v += beta * cv;
+      if (bias) v += bias[j];
+      cv = v;
+    }
+  }
+}
+
+// All RM rows against columns in blocks of J (RM * J + J + 1 <= 28 registers).
+template <int RM, int J>
+EMBER_AVX512 void f32_dot_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                               int64_t ldb, float* c, int64_t rsc, int64_t csc, float alpha, float beta,
+                               const float* bias) {
+  for (int64_t j0 = 0; j0 < n; j0 += J)
+    f32_dot_block<RM, J>(k, a, lda, b + j0 * ldb, ldb, c + j0 * csc, rsc, csc, alpha, beta, bias ? bias + j0 : nullptr,
+                         static_cast<int>(n - j0 < J ? n - j0 : J));
+}
+}  // namespace
+
+// Few rows of A (m <= 8) against B's columns, both contiguous along k (a Linear's x and weight at
+// small batch): C = alpha * A B + beta * C (+ bias per column). Nothing is packed: B is read once,
+// each column against all m rows, which packing B (all of it, for m rows) cost several times over.
+EMBER_AVX512 void gemm_dot_rows_avx512_f32(int m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                                           int64_t ldb, float* c, int64_t rsc, int64_t csc, float alpha, float beta,
+                                           const float* bias) {
+  switch (m) {
+    case 1: return f32_dot_rows<1, 8>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 2: return f32_dot_rows<2, 8>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 3: return f32_dot_rows<3, 5>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 4: return f32_dot_rows<4, 4>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 5: return f32_dot_rows<5, 3>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 6: return f32_dot_rows<6, 3>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    case 7: return f32_dot_rows<7, 3>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+    default: return f32_dot_rows<8, 3>(n, k, a, lda, b, ldb, c, rsc, csc, alpha, beta, bias);
+  }
+}
+
 // C (m x n of a 14 x 16 tile) = alpha * a @ b + beta * C, fp64
 EMBER_AVX512 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc,
                                      int64_t csc, double alpha, double beta, int m, int n) {

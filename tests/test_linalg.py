@@ -132,6 +132,7 @@ def test_linear_bias_epilogue(isa, threads, M, N, K, dtype):
     scale = (np.abs(x64) @ np.abs(w64).T + np.abs(bias)) * (2.0 ** -24 if dtype == np.float32 else 2.0 ** -53)
     for lx, lw in [("c", "c"), ("t", "t"), ("s", "p"), ("p", "p")]:
         b = layout(bias[None, :], "s")[0]  # a strided bias: made contiguous first
+        poison_cache((M, N), dtype)
         out = ember.nn.functional.linear(layout(x, lx), layout(w, lw), b)
         assert out.shape == (M, N) and out.dtype == ember.from_numpy(x).dtype
         assert (np.abs(out.numpy() - ref) <= 4.0 * scale).all()

@@ -65,13 +65,16 @@ def check(out, ref, dtype):
 # Sizes around the register tiles (fp32 AVX-512 12x32 and 8x48, 14x16, 6x16, 6x8, 4x8) and the
 # K / M / N blocks (KC 256, MC 288 / 168 / 192, B blocks of up to 1 MiB: 300 x 1100 x 300 splits N
 # in two); 64 x 1024 x 288 and 37 x 2000 x 70 take the per-micro-panel B packing (M within one A
-# block, B over 512 KiB); the last eight, with M <= 8 and K >= 16, the unpacked dot-rows kernel
-# (fp32 AVX-512, A row-major and B transposed: the "c"/"p" x "t" layouts).
+# block, B over 512 KiB); the eight from 1 x 37 x 16, with M <= 8 and K >= 16, the unpacked dot-rows
+# kernel (fp32 AVX-512, A row-major and B transposed: the "c"/"p" x "t" layouts). With B row-major
+# ("c"), M <= 32 and B within 1 MiB, fp32 AVX-512 reads A and B in place (direct B): M = 11..31
+# here, K over its 1024 blocks in the last (and in test_fp32_error_within_rounding_bound).
 SIZES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (6, 8, 1), (7, 9, 2), (11, 64, 9), (12, 31, 3), (13, 31, 5),
          (14, 32, 8), (15, 33, 17), (24, 65, 7), (25, 95, 4), (28, 16, 256), (29, 17, 257), (27, 64, 300),
          (40, 8, 33), (97, 100, 41), (100, 97, 1), (31, 65, 129), (300, 45, 64), (45, 300, 64),
          (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1100, 300), (64, 1024, 288), (37, 2000, 70),
-         (1, 37, 16), (2, 1, 40), (3, 50, 17), (4, 130, 64), (5, 100, 31), (6, 9, 47), (7, 2, 1000), (8, 33, 300)]
+         (1, 37, 16), (2, 1, 40), (3, 50, 17), (4, 130, 64), (5, 100, 31), (6, 9, 47), (7, 2, 1000), (8, 33, 300),
+         (3, 40, 2100)]
 
 
 @pytest.mark.parametrize("M,N,K", SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in SIZES])
@@ -96,18 +99,21 @@ def test_large_blocks_and_threads(isa, threads, dtype):
         check(ember.mm(E(a), E(b)), a.astype(np.float64) @ b.astype(np.float64), dtype)
 
 
-@pytest.mark.parametrize("M,N,K", [(129, 257, 600), (64, 300, 2000), (300, 64, 1500), (33, 1100, 777)])
-def test_fp32_error_within_rounding_bound(isa, threads, M, N, K):
+@pytest.mark.parametrize("M,N,K", [(129, 257, 600), (64, 300, 2000), (300, 64, 1500), (33, 1100, 777),
+                                   (20, 100, 1030), (8, 500, 3000), (5, 301, 2000)])
+@pytest.mark.parametrize("b_layout", ["c", "t"])
+def test_fp32_error_within_rounding_bound(isa, threads, M, N, K, b_layout):
     # The standard GEMM error measure: |C - C_exact| <= c * u * (|A| |B|) elementwise (u = 2^-24).
     # On these inputs numpy's OpenBLAS lands at c = 1.1-2.9 and Ember at 0.9-2.4 (every ISA); the
     # deterministic worst case is c = K. Holds near-zero entries to their real rounding scale, where
     # an rtol/atol check cannot (OpenBLAS and MKL exceed test_large_blocks_and_threads' tolerance
-    # on its K = 600 case by 16%).
+    # on its K = 600 case by 16%). The last three, with few rows, take the unpacked kernels on fp32
+    # AVX-512 (direct B with B row-major, dot rows with B transposed), with longer summation chains.
     rng = np.random.default_rng(K)
     a, b = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
     ref = a.astype(np.float64) @ b.astype(np.float64)
     scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)) * 2.0 ** -24
-    err = np.abs(ember.mm(E(a), E(b)).numpy() - ref)
+    err = np.abs(ember.mm(E(a), layout(b, b_layout)).numpy() - ref)
     assert (err / scale).max() <= 4.0
 
 

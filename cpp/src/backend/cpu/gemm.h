@@ -53,6 +53,10 @@ void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const float* src, int6
 void gemm_dot_rows_avx512_f32(int m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                               int64_t ldb, float* c, int64_t rsc, int64_t csc, float alpha, float beta,
                               const float* bias);
+// C (m x n, m <= 8, n <= 48) with A and B read in place: A (i, k) at a[i * rsa + k * csa], B's row
+// k at b + k * ldb, contiguous along n (columns >= n are not read).
+void ukernel_avx512_f32_db(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, int64_t ldb,
+                           float* c, int64_t rsc, int64_t csc, float alpha, float beta, int m, int n);
 void ukernel_avx512_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,
                         double alpha, double beta, int m, int n);
 // gemm_avx2.cpp (call only when the CPU supports avx2 and fma)

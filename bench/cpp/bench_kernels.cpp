@@ -32,7 +32,19 @@ void BM_linear_xWt(benchmark::State& st) {
 }
 BENCHMARK(BM_linear_xWt)
     ->Args({128, 784, 256})->Args({128, 256, 128})->Args({128, 128, 10})
-    ->Args({64, 400, 120})->Args({1, 8, 8})->Args({128, 2048, 256});
+    ->Args({64, 400, 120})->Args({1, 8, 8})->Args({128, 2048, 256})
+    ->Args({1, 784, 256})->Args({4, 784, 256})->Args({8, 784, 256});  // small batches: the dot-rows kernel
+
+// a (M, K) @ b (K, N), b row-major, few rows (x @ W; a Linear's input gradient at small batch: A
+// and B read in place, nothing packed).
+void BM_mm_few_rows(benchmark::State& st) {
+  NoGradGuard ng;
+  const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = randn({M, K}), b = randn({K, N});
+  for (auto _ : st) keep(ops::mm(a, b));
+  set_flops(st, 2.0 * M * K * N);
+}
+BENCHMARK(BM_mm_few_rows)->Args({1, 256, 784})->Args({4, 256, 784})->Args({8, 256, 784})->Args({16, 256, 784});
 
 // Transposed operands: a^T (K, M)^T @ b (K, N) (the dW = x^T . dy of a linear backward) and
 // a (M, K) @ b^T (N, K)^T.

@@ -5,7 +5,10 @@
 // transposed and sliced views are packed straight from their memory. beta == 0 never reads C.
 // fp32 AVX-512 has two register tiles (8 x 48, 12 x 32), picked per problem by a cycle estimate
 // (prefer_8x48). When M fits one A block and B is large, B is packed per micro-panel just before
-// use instead of per KC x NC block (small-M conv and Linear shapes).
+// use instead of per KC x NC block (small-M conv and Linear shapes). fp32 products with few rows of
+// A skip packing on AVX-512: dot rows (B's columns contiguous along k: a Linear's forward at
+// small batch) and direct B (B's rows contiguous along n: x @ W). A bias row (gemm_bias, Linear)
+// is added in the epilogue, per micro-tile.
 // Threads: C is cut into a tm x tn grid, one tile per thread, each packing its own panels.
 #include <algorithm>
 #include <cstdlib>

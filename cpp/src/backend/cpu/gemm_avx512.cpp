@@ -4,7 +4,9 @@
 // accumulators + 3 B vectors; 11 loads per 24 FMAs, ~226 GFLOP/s in L1 against a 240 peak) and
 // 12 x 32 (24 + 2; 14 loads, ~219), chosen per problem in gemm.cpp; edge tiles run a smaller
 // instantiation of the same template (only the rows and 16-column vectors they need). 14 x 32,
-// 6 x 64 and 7 x 64 measured slower (210-218). fp64 uses 14 x 16.
+// 6 x 64 and 7 x 64 measured slower (210-218). fp64 uses 14 x 16. For products with few rows
+// of A, two unpacked fp32 kernels: dot rows (rows of A against columns of B, both along k, summed
+// across lanes at the end) and direct B (the tile above with A and B read in place).
 // Compiled for the baseline ISA; only the functions marked EMBER_AVX512 use AVX-512.
 #include <immintrin.h>
 

@@ -92,9 +92,10 @@ def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_blocks_and_threads(isa, threads, dtype):
-    # crosses the KC / MC blocks, split over threads both ways
+    # crosses the KC / MC blocks, split over threads both ways; 256 x 784 x 1 (an outer product,
+    # a Linear's weight gradient at batch 1) is split for the size of C alone
     rng = np.random.default_rng(7)
-    for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600)]:
+    for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600), (256, 784, 1)]:
         a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
         check(ember.mm(E(a), E(b)), a.astype(np.float64) @ b.astype(np.float64), dtype)
 

@@ -457,6 +457,9 @@ constexpr int64_t kDirectWork = 24 * 24 * 24;   // M*N*K at or below: direct loo
 // M*N*K below: one thread. 2 threads, us (1 thread -> 2): 64 x 120 x 84 (a LeNet Linear) 9.5 ->
 // 6.9-7.6, 64^3 4.4 -> 3.8-4.1, 48^3 2.2 -> 2.6-2.9.
 constexpr int64_t kThreadWork = 64 * 64 * 64;
+// ...or C has at least this many elements: with a short K, writing C is the cost (a Linear's weight
+// gradient at batch 1, 256 x 1 x 784: 14 us on one thread or two, against 8.9 us at K = 2 on two).
+constexpr int64_t kThreadOut = int64_t(1) << 16;
 // Batched products: items of M*N*K below 4x this run whole on one thread each, in parallel over
 // the batch (attention heads), grain kBatchWork / work.
 constexpr int64_t kBatchWork = 96 * 96 * 96;
@@ -528,7 +531,7 @@ void gemm_float(const Problem<T>& p, bool threads) {
     if (p.bias) add_bias(p.c, p.rsc, p.csc, p.bias, p.M, p.N);
     return;
   }
-  const int nt = threads && work >= kThreadWork ? get_num_threads() : 1;
+  const int nt = threads && (work >= kThreadWork || p.M * p.N >= kThreadOut) ? get_num_threads() : 1;
   if constexpr (std::is_same_v<T, float>) {
     switch (current_isa()) {
       case GemmIsa::Avx512:

@@ -92,6 +92,44 @@ EMBER_AVX512 void pack_n_avx512_f32(int width, int64_t kc, int64_t nc, const flo
 }
 
 namespace {
+// The 16-lane mask of the vector at column 16 v of a row of n columns (all, some or none).
+EMBER_AVX512 inline __mmask16 cols_mask(int n, int v) {
+  const int r = n - 16 * v;
+  return r >= 16 ? __mmask16(0xFFFF) : r <= 0 ? __mmask16(0) : __mmask16((1u << r) - 1);
+}
+
+// The tiles' epilogue: rows [0, m) and columns [0, n) of C = alpha * acc + beta * C (beta == 0:
+// C is not read); masked vector stores for contiguous rows, else through store_tile.
+template <int RM, int RV>
+EMBER_AVX512 __attribute__((always_inline)) inline void store_acc(const __m512 (&acc)[RM][RV], float* c, int64_t rsc,
+                                                                  int64_t csc, float alpha, float beta, int m, int n) {
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (csc == 1) {
+    __mmask16 mk[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) mk[v] = cols_mask(n, v);
+#pragma GCC unroll 16
+    for (int i = 0; i < RM; ++i) {
+      if (i < m) {
+        float* ci = c + i * rsc;
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) {
+          __m512 x = _mm512_mul_ps(va, acc[i][v]);
+          if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), x);
+          _mm512_mask_storeu_ps(ci + 16 * v, mk[v], x);
+        }
+      }
+    }
+    return;
+  }
+  alignas(64) float tile[RM * RV * 16];
+#pragma GCC unroll 16
+  for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) _mm512_store_ps(tile + (i * RV + v) * 16, acc[i][v]);
+  store_tile(tile, RV * 16, c, rsc, csc, alpha, beta, m, n);
+}
+
 // C (m x n, m <= RM, n <= 16 * RV) = alpha * a @ b + beta * C, from panels packed PM rows / PN
 // columns wide. RM x RV is the part of the PM x PN tile actually computed: edge tiles instantiate
 // a smaller one, so M and N remainders cost (almost) only their real work instead of a full tile.
@@ -136,34 +174,7 @@ EMBER_AVX512 void f32_tile_any(int64_t kc, const float* a, int64_t lda, const fl
 #pragma GCC unroll 4
   for (; k < kc; ++k) EMBER_F32_KSTEP
 #undef EMBER_F32_KSTEP
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  if (csc == 1) {
-    __mmask16 mk[RV];
-#pragma GCC unroll 4
-    for (int v = 0; v < RV; ++v) {
-      const int r = n - 16 * v;
-      mk[v] = r >= 16 ? __mmask16(0xFFFF) : r <= 0 ? __mmask16(0) : __mmask16((1u << r) - 1);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < RM; ++i) {
-      if (i < m) {
-        float* ci = c + i * rsc;
-#pragma GCC unroll 4
-        for (int v = 0; v < RV; ++v) {
-          __m512 x = _mm512_mul_ps(va, acc[i][v]);
-          if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), x);
-          _mm512_mask_storeu_ps(ci + 16 * v, mk[v], x);
-        }
-      }
-    }
-    return;
-  }
-  alignas(64) float tile[RM * RV * 16];
-#pragma GCC unroll 16
-  for (int i = 0; i < RM; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < RV; ++v) _mm512_store_ps(tile + (i * RV + v) * 16, acc[i][v]);
-  store_tile(tile, RV * 16, c, rsc, csc, alpha, beta, m, n);
+  store_acc<RM, RV>(acc, c, rsc, csc, alpha, beta, m, n);
 }
 
 template <int PM, int PN, int RM, int RV>
@@ -308,10 +319,7 @@ EMBER_AVX512 void f32_tile_db(int64_t kc, const float* a, int64_t rsa, int64_t c
   static_assert(RM <= 8 && RM * RV + RV <= 31, "tile does not fit");
   __mmask16 mk[RV];
 #pragma GCC unroll 4
-  for (int v = 0; v < RV; ++v) {
-    const int r = n - 16 * v;
-    mk[v] = r >= 16 ? __mmask16(0xFFFF) : r <= 0 ? __mmask16(0) : __mmask16((1u << r) - 1);
-  }
+  for (int v = 0; v < RV; ++v) mk[v] = cols_mask(n, v);
   __m512 acc[RM][RV];
 #pragma GCC unroll 8
   for (int i = 0; i < RM; ++i)
@@ -329,26 +337,7 @@ EMBER_AVX512 void f32_tile_db(int64_t kc, const float* a, int64_t rsa, int64_t c
       for (int v = 0; v < RV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  if (csc == 1) {
-#pragma GCC unroll 8
-    for (int i = 0; i < RM; ++i) {
-      float* ci = c + i * rsc;
-#pragma GCC unroll 4
-      for (int v = 0; v < RV; ++v) {
-        __m512 x = _mm512_mul_ps(va, acc[i][v]);
-        if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci + 16 * v), x);
-        _mm512_mask_storeu_ps(ci + 16 * v, mk[v], x);
-      }
-    }
-    return;
-  }
-  alignas(64) float tile[RM * RV * 16];
-#pragma GCC unroll 8
-  for (int i = 0; i < RM; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < RV; ++v) _mm512_store_ps(tile + (i * RV + v) * 16, acc[i][v]);
-  store_tile(tile, RV * 16, c, rsc, csc, alpha, beta, RM, n);
+  store_acc<RM, RV>(acc, c, rsc, csc, alpha, beta, RM, n);
 }
 
 using TileDb = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int64_t, float,

@@ -177,6 +177,22 @@ void bind_core(py::module_& m) {
   m.def("is_grad_enabled", &GradMode::is_enabled);
   m.def("_set_grad_enabled", &GradMode::set_enabled, py::arg("mode"));
   m.def("_cuda_available", []() { return false; });
+#ifdef EMBER_TRACE_PARALLEL
+  // (name, n, threads, t0, t1, starts, busy) per parallel region since the last call; clears.
+  m.def("_parallel_trace", []() {
+    py::list out;
+    for (const cpu::TraceEv& e : cpu::trace_events()) {
+      py::list st, bz;
+      for (int t = 0; t < std::min(e.nt, 4); ++t) {
+        st.append(e.start[t]);
+        bz.append(e.busy[t]);
+      }
+      out.append(py::make_tuple(e.name, e.n, e.nt, e.t0, e.t1, st, bz));
+    }
+    cpu::trace_events().clear();
+    return out;
+  });
+#endif
   m.def("_cpu_isa", []() {
     switch (cpu::cpu_isa()) {
       case cpu::Isa::Avx512: return "avx512";

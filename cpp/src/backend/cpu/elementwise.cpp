@@ -94,7 +94,94 @@ EMBER_ATTR_AVX512 void exp_f32_avx512(float* o, const float* a, int64_t n) {
     _mm512_mask_storeu_ps(o + i, m, _mm512_scalef_ps(y, k));
   }
 }
+
+// log_f32 (vec_math.h) with AVX-512's vgetexpps / vgetmantps for the reduction: x = 2^e * m with
+// m in [1, 2), subnormals included, then m >= sqrt(2) halved (e + 1), which is the portable
+// version's split exactly (its m < sqrt(.5) test on m / 2), so the same f = m - 1, the same
+// Cephes polynomial and the same 1-ulp bound. The special values come from one vfixupimmps (NaN
+// passes, 0 -> -inf, inf -> inf) and one masked move (x < 0 -> NaN) instead of the portable
+// version's subnormal rescale and four selects: 45 instructions a vector -> 27.
+EMBER_ATTR_AVX512 EMBER_VM_INLINE void log_parts_avx512(__m512 x, __m512& e, __m512& f, __m512& y) {
+  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+  e = _mm512_getexp_ps(x);
+  const __mmask16 hi = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421354f), _CMP_GE_OQ);
+  m = _mm512_mask_mul_ps(m, hi, m, _mm512_set1_ps(0.5f));
+  e = _mm512_mask_add_ps(e, hi, e, _mm512_set1_ps(1.0f));
+  f = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
+  const __m512 z = _mm512_mul_ps(f, f);
+  __m512 p = _mm512_set1_ps(7.0376836292E-2f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.1514610310E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.1676998740E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.2420140846E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.4249322787E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.6668057665E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.0000714765E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-2.4999993993E-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(3.3333331174E-1f));
+  y = _mm512_fnmadd_ps(_mm512_set1_ps(0.5f), z, _mm512_mul_ps(_mm512_mul_ps(p, f), z));
+}
+
+// log's and log2's special values: NaN passes, 0 -> -inf, inf -> inf, x < 0 (-inf too) -> NaN
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log_specials_avx512(__m512 x, __m512 res) {
+  // vfixupimmps responses by input class, 4 bits each: QNaN, SNaN -> 1 (x), zero -> 4 (-inf),
+  // +inf -> 5 (+inf), the others -> 0 (res)
+  res = _mm512_fixupimm_ps(res, x, _mm512_set1_epi32(0x00500411), 0);
+  return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ),
+                            _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
+}
+
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log_avx512(__m512 x) {
+  __m512 e, f, y;
+  log_parts_avx512(x, e, f, y);
+  const __m512 t = _mm512_add_ps(f, _mm512_fnmadd_ps(_mm512_set1_ps(2.12194440e-4f), e, y));
+  return log_specials_avx512(x, _mm512_fmadd_ps(_mm512_set1_ps(0.693359375f), e, t));
+}
+
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log2_avx512(__m512 x) {
+  __m512 e, f, y;
+  log_parts_avx512(x, e, f, y);
+  const __m512 hi = _mm512_set1_ps(1.44269502162933349609f), lo = _mm512_set1_ps(1.92596299112661746e-8f);
+  const __m512 t = _mm512_fmadd_ps(_mm512_add_ps(f, y), lo, _mm512_mul_ps(y, hi));
+  return log_specials_avx512(x, _mm512_add_ps(e, _mm512_fmadd_ps(f, hi, t)));
+}
+
+// log1p_f32 on log_avx512: log(u) * x / (u - 1), u = fl(1 + x); x where u == 1 or x == inf
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log1p_avx512(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 u = _mm512_add_ps(one, x), um1 = _mm512_sub_ps(u, one);
+  const __mmask16 exact = _mm512_cmp_ps_mask(um1, _mm512_setzero_ps(), _CMP_EQ_OQ) |
+                          _mm512_cmp_ps_mask(x, _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_EQ_OQ);
+  const __m512 res = _mm512_mul_ps(log_avx512(u), _mm512_div_ps(x, _mm512_mask_mov_ps(um1, exact, one)));
+  return _mm512_mask_mov_ps(res, exact, x);
+}
+
+// o[i] = V(a[i]) over contiguous float runs, 16 lanes a step, the tail under a mask
+template <__m512 (*V)(__m512)>
+EMBER_ATTR_AVX512 void unary_avx512(float* o, const float* a, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    _mm_prefetch(reinterpret_cast<const char*>(a + i) + 2048, _MM_HINT_T0);
+    _mm512_mask_storeu_ps(o + i, m, V(_mm512_maskz_loadu_ps(m, a + i)));
+  }
+}
 #endif
+
+// float unary op through an AVX-512 kernel for contiguous runs where the CPU has it, else (and for
+// strided runs) the portable vec_math.h function F
+template <float (*F)(float), void (*Avx512)(float*, const float*, int64_t)>
+void run_unary_f32(const StridedIter& it) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu_isa() == Isa::Avx512) {
+    return it.for_each([](char** p, const int64_t* s, int64_t n) {
+      if (s[0] == sizeof(float) && s[1] == sizeof(float))
+        Avx512(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
+      else
+        unary_loop<float, float>(p, s, n, VecFn<F>{});
+    });
+  }
+#endif
+  it.for_each([](char** p, const int64_t* s, int64_t n) { unary_loop<float, float>(p, s, n, VecFn<F>{}); });
+}
 
 template <class T, class F>
 void run_unary(const StridedIter& it, const F& f) {
@@ -264,22 +351,18 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
   }
   if constexpr (std::is_same_v<T, float>) {
     switch (op) {
-      case UnaryOp::Exp:
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (cpu_isa() == Isa::Avx512) {
-          return it.for_each([](char** p, const int64_t* s, int64_t n) {
-            if (s[0] == sizeof(float) && s[1] == sizeof(float))
-              exp_f32_avx512(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
-            else
-              unary_loop<float, float>(p, s, n, VecFn<exp_f32>{});
-          });
-        }
-#endif
-        return run_unary<T>(it, VecFn<exp_f32>{});
-      case UnaryOp::Expm1: return run_unary<T>(it, VecFn<expm1_f32>{});
+      case UnaryOp::Exp: return run_unary_f32<exp_f32, exp_f32_avx512>(it);
+      case UnaryOp::Log: return run_unary_f32<log_f32, unary_avx512<log_avx512>>(it);
+      case UnaryOp::Log2: return run_unary_f32<log2_f32, unary_avx512<log2_avx512>>(it);
+      case UnaryOp::Log1p: return run_unary_f32<log1p_f32, unary_avx512<log1p_avx512>>(it);
+#else
+      case UnaryOp::Exp: return run_unary<T>(it, VecFn<exp_f32>{});
       case UnaryOp::Log: return run_unary<T>(it, VecFn<log_f32>{});
       case UnaryOp::Log2: return run_unary<T>(it, VecFn<log2_f32>{});
       case UnaryOp::Log1p: return run_unary<T>(it, VecFn<log1p_f32>{});
+#endif
+      case UnaryOp::Expm1: return run_unary<T>(it, VecFn<expm1_f32>{});
       case UnaryOp::Tanh: return run_unary<T>(it, VecFn<tanh_f32>{});
       case UnaryOp::Sigmoid: return run_unary<T>(it, VecFn<sigmoid_f32>{});
       case UnaryOp::Softplus: return run_unary<T>(it, VecFn<softplus_f32>{});

@@ -12,6 +12,13 @@ namespace ember::cpu {
 
 static int g_threads = 0;
 
+#ifdef EMBER_TRACE_PARALLEL
+std::vector<TraceEv>& trace_events() {
+  static std::vector<TraceEv> events;
+  return events;
+}
+#endif
+
 int hardware_threads() {
 #ifdef EMBER_HAS_OPENMP
   return omp_get_max_threads();

@@ -8,6 +8,11 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#ifdef EMBER_TRACE_PARALLEL
+#include <chrono>
+#include <typeinfo>
+#include <vector>
+#endif
 #ifdef EMBER_HAS_OPENMP
 #include <omp.h>
 #endif
@@ -19,6 +24,40 @@ void set_num_threads(int n);
 int hardware_threads();
 // Flush denormal floats to zero on the CPU (all kernel threads); false where unsupported.
 bool set_flush_denormal(bool on);
+
+#ifdef EMBER_TRACE_PARALLEL
+// Development build option (cmake -DEMBER_TRACE_PARALLEL=ON): every parallel region records its
+// wall time and each thread's start and busy time, read by ember._C._parallel_trace(), to find
+// where a multi-threaded step waits (imbalance, wake-up, serial gaps).
+struct TraceEv {
+  const char* name;
+  int64_t n;
+  int nt;
+  double t0, t1;     // region entry and exit on the caller, seconds
+  double start[4];   // per thread: first instruction in the region, relative to t0
+  double busy[4];    // per thread: time in the body
+};
+std::vector<TraceEv>& trace_events();
+inline double trace_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+#define EMBER_TRACE_BEGIN(F, N, NT) \
+  TraceEv ev_{typeid(F).name(), (N), (NT), trace_now(), 0, {0, 0, 0, 0}, {0, 0, 0, 0}};
+#define EMBER_TRACE_THREAD_BEGIN(T) const double tt0_ = trace_now();
+#define EMBER_TRACE_THREAD_END(T)        \
+  if ((T) < 4) {                         \
+    ev_.start[(T)] = tt0_ - ev_.t0;      \
+    ev_.busy[(T)] = trace_now() - tt0_;  \
+  }
+#define EMBER_TRACE_END() \
+  ev_.t1 = trace_now();   \
+  trace_events().push_back(ev_);
+#else
+#define EMBER_TRACE_BEGIN(F, N, NT)
+#define EMBER_TRACE_THREAD_BEGIN(T)
+#define EMBER_TRACE_THREAD_END(T)
+#define EMBER_TRACE_END()
+#endif
 
 inline bool in_parallel_region() {
 #ifdef EMBER_HAS_OPENMP
@@ -43,9 +82,11 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
   nt = static_cast<int>(std::min<int64_t>(nt, max_chunks));
   std::exception_ptr err;
   std::mutex mu;
+  EMBER_TRACE_BEGIN(F, n, nt)
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), T = omp_get_num_threads();
+    EMBER_TRACE_THREAD_BEGIN(t)
     int64_t chunk = (n + T - 1) / T;
     int64_t b = begin + t * chunk, e = std::min(end, b + chunk);
     if (b < e) {
@@ -56,7 +97,9 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
         if (!err) err = std::current_exception();
       }
     }
+    EMBER_TRACE_THREAD_END(t)
   }
+  EMBER_TRACE_END()
   if (err) std::rethrow_exception(err);
 #else
   f(begin, end);
@@ -81,9 +124,11 @@ void parallel_pieces(const int64_t* home, int nt, const F& run) {
     share[t].fb.store(uint64_t(home[t]) << 32 | uint64_t(home[t + 1]), std::memory_order_relaxed);
   std::exception_ptr err;
   std::mutex mu;
+  EMBER_TRACE_BEGIN(F, home[nt], nt)
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    EMBER_TRACE_THREAD_BEGIN(t)
     try {
       for (int i = 0; i < T; ++i) {
         const int o = (t + i) % T;  // own share first, then the others'
@@ -102,7 +147,9 @@ void parallel_pieces(const int64_t* home, int nt, const F& run) {
       std::lock_guard<std::mutex> g(mu);
       if (!err) err = std::current_exception();
     }
+    EMBER_TRACE_THREAD_END(t)
   }
+  EMBER_TRACE_END()
   if (err) std::rethrow_exception(err);
 #else
   for (int64_t k = 0; k < home[nt]; ++k) run(k);

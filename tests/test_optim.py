@@ -262,6 +262,51 @@ def test_frozen_parameters_are_skipped():
     assert pair.e["b1"] not in oe.state and len(oe.state) == 2
 
 
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_parameter_joining_later_matches_torch(name, kw):
+    # b1 gets no gradient for the first 3 steps, then joins: the fused group update must create
+    # its state at its own first step while the others' state carries on, exactly as torch does
+    # (no state entry before then, except Adagrad's, made at construction as torch makes it)
+    pair = Pair()
+    oe, ot = _opts(pair, name, kw)
+    for i in range(8):
+        oe.zero_grad()
+        ot.zero_grad()
+        pair.backward(shared=True)
+        if i < 3:
+            pair.e["b1"].grad, pair.t_["b1"].grad = None, None
+            assert (pair.e["b1"] in oe.state) == (pair.t_["b1"] in ot.state)
+        oe.step()
+        ot.step()
+        pair.check()
+    se, _ = _state_np(oe)
+    st, _ = _state_np(ot)
+    assert se.keys() == st.keys()
+    for i in st:
+        assert list(se[i]) == list(st[i])
+        for k in st[i]:
+            np.testing.assert_allclose(se[i][k], st[i][k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_group_update_errors():
+    p = ember.nn.Parameter(ember.ones(3))
+    p.grad = ember.ones(3)
+    opt = ember.optim.Adam([p], lr=0.1)
+    opt.step()
+    after_one = p.detach().numpy().copy()
+    del opt.state[p]["step"]
+    with pytest.raises(KeyError, match="step"):
+        opt.step()
+    opt.state[p] = [1, 2]
+    with pytest.raises(TypeError, match="state of a parameter to be a dict"):
+        opt.step()
+    sgd = ember.optim.SGD([p], lr=0.1, momentum=0.9)
+    sgd.state[p]["momentum_buffer"] = "not a tensor"
+    with pytest.raises(Exception):
+        sgd.step()
+    np.testing.assert_array_equal(p.detach().numpy(), after_one)  # the failed steps wrote nothing
+
+
 def test_zero_grad_and_closure_and_no_graph():
     pair = Pair()
     opt = ember.optim.SGD([pair.e[k] for k in pair.names], lr=0.1, momentum=0.9)

@@ -272,30 +272,20 @@ class Optimizer:
 
     def _fused_update(self, group, kind, init, keys, mu_product=False, **hyper):
         """Update the group's parameters that have gradients in one fused C++ pass
-        (``_C._optim_steps``). A parameter without state gets ``init(p, state)`` first; ``keys`` name
-        its state tensors in the kernel's order (an absent one passes None). Every kind but SGD keeps
-        a "step" counter, NAdam also "mu_product"; lr, eps, weight_decay and maximize come from the
-        group, the kind's own hyperparameters from ``hyper``."""
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
-            return
-        states = [self.state[p] for p in params]
-        for p, st in zip(params, states):
-            if len(st) == 0:
-                init(p, st)
-        _C._optim_steps(
-            kind,
-            params,
-            [p.grad for p in params],
-            [[st.get(k) for k in keys] for st in states],
-            [st["step"] for st in states],
-            [st["mu_product"] for st in states] if mu_product else [],
-            lr=float(group["lr"]),
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-            **hyper,
-        )
+        (``_C._optim_group``, which reads the gradients and ``self.state[p]`` itself). A parameter
+        without state gets ``init(p, state)`` first; ``keys`` name its state tensors in the kernel's
+        order (an absent one passes None). Every kind but SGD keeps a "step" counter, NAdam also
+        "mu_product"; lr, eps, weight_decay and maximize come from the group, the kind's own
+        hyperparameters from ``hyper``."""
+        args = (kind, group["params"], self.state, keys,
+                ("step", "mu_product") if mu_product else ("step",), True)
+        kw = dict(lr=float(group["lr"]), eps=group["eps"], weight_decay=group["weight_decay"],
+                  maximize=group["maximize"], **hyper)
+        fresh = _C._optim_group(*args, **kw)
+        if fresh is not None:  # the first step of some parameters: nothing was updated yet
+            for p in fresh:
+                init(p, self.state[p])
+            _C._optim_group(*args, **kw)
 
     @staticmethod
     def _eval_closure(closure):

@@ -61,32 +61,21 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._eval_closure(closure)
-        state = self.state
         for group in self.param_groups:
-            momentum = group["momentum"]
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            bufs = (
-                [state[p].get("momentum_buffer") for p in params]
-                if momentum != 0
-                else [None] * len(params)
-            )
-            out = _C._optim_steps(
+            # the momentum buffers are read from and (on a parameter's first step) stored into
+            # self.state[p]["momentum_buffer"]; without momentum the state is not touched
+            _C._optim_group(
                 "sgd",
-                params,
-                [p.grad for p in params],
-                [[b] for b in bufs],
-                [],
-                [],
+                group["params"],
+                self.state,
+                ("momentum_buffer" if group["momentum"] != 0 else None,),
+                (),
+                False,
                 lr=float(group["lr"]),
-                momentum=momentum,
+                momentum=group["momentum"],
                 dampening=group["dampening"],
                 weight_decay=group["weight_decay"],
                 nesterov=group["nesterov"],
                 maximize=group["maximize"],
             )
-            if momentum != 0:
-                for p, st in zip(params, out):
-                    state[p]["momentum_buffer"] = st[0]
         return loss

@@ -112,14 +112,17 @@ py::object optim_group(const std::string& kind, const py::list& params, const py
     dicts.push_back(std::move(d));
   }
   if (fresh.size() > 0) return std::move(fresh);
-  std::vector<std::vector<Tensor>> before = st, out;
+  std::vector<std::vector<char>> absent(st.size());  // state tensors the kernel may create
+  for (size_t i = 0; i < st.size(); ++i)
+    for (const Tensor& t : st[i]) absent[i].push_back(!t.defined());
+  std::vector<std::vector<Tensor>> out;
   {
     py::gil_scoped_release r;
     out = ops::optim_steps_(k, ps, gs, std::move(st), steps, mus, h);
   }
   for (size_t i = 0; i < out.size(); ++i)
     for (size_t j = 0; j < out[i].size() && j < key_names.size(); ++j)
-      if (out[i][j].defined() && !before[i][j].defined() && py::len(key_names[j]) > 0)
+      if (out[i][j].defined() && absent[i][j] && py::len(key_names[j]) > 0)
         dicts[i][key_names[j]] = py::cast(out[i][j]);
   return py::none();
 }

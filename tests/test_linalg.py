@@ -147,6 +147,23 @@ def test_linear_bias_epilogue(isa, threads, M, N, K, dtype):
                                   ember.nn.functional.linear(E(x), E(w), E(bias)).numpy())
 
 
+@pytest.mark.parametrize("M", range(1, 9))
+def test_dot_rows_every_row_count_and_edge(isa, threads, M):
+    # A Linear's forward with few rows (fp32 AVX-512: the dot-rows kernel, RM rows against column
+    # blocks of J; every block width, the lane sums in groups of 16 accumulators, K with and
+    # without a 16-lane tail), against float64 within a few units of rounding.
+    rng = np.random.default_rng(M)
+    for N in list(range(1, 18)) + [61]:
+        for K in (16 * 32 * M, 16 * 32 * M + 5):
+            x, w = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((N, K)).astype(np.float32)
+            bias = rng.standard_normal(N).astype(np.float32)
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            scale = (np.abs(x64) @ np.abs(w64).T + np.abs(bias)) * 2.0 ** -24
+            poison_cache((M, N), np.float32)
+            out = ember.nn.functional.linear(E(x), E(w), E(bias)).numpy()
+            assert (np.abs(out - (x64 @ w64.T + bias)) <= 4.0 * scale).all(), (N, K)
+
+
 def test_linear_bias_epilogue_integers():
     x = np.arange(12, dtype=np.int64).reshape(3, 4) - 5
     w = np.arange(20, dtype=np.int64).reshape(5, 4) % 7 - 3

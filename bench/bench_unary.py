@@ -21,6 +21,7 @@ OPS = {
     "gelu_tanh": (lambda t: EF.gelu(t, approximate="tanh"),
                   lambda t: TF.gelu(t, approximate="tanh")),
     "softplus": (EF.softplus, TF.softplus), "erf": (ember.erf, torch.erf),
+    "pow 1.5": (lambda t: t ** 1.5, lambda t: t ** 1.5), "pow x**x": (lambda t: t ** t, lambda t: t ** t),
 }
 
 
@@ -36,7 +37,7 @@ def main():
     for name, (fe, ft) in OPS.items():
         for n in args.sizes:
             x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 3
-            if name.startswith("log"):
+            if name.startswith(("log", "pow")):
                 x = np.abs(x) + 1e-3
             xe, xt = ember.tensor(x), torch.from_numpy(x)
             inner = max(1, 20000 // n)

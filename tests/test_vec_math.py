@@ -169,6 +169,47 @@ def test_results_independent_of_length_and_offset():
                 assert same.all(), (name, off, n, base[off:off + n][~same])
 
 
+def _pow_ref(x, y, dtype=np.float64):
+    with np.errstate(all="ignore"):
+        return np.power(x.astype(np.float64), y.astype(np.float64)).astype(dtype)
+
+
+def test_pow_accuracy_special_values_and_paths():
+    # float32 pow: AVX-512 computes it in double (within 0.51 ulp), other ISAs call libm's powf
+    # (glibc: within 0.82 ulp); every IEEE special case as C99's pow, on every operand layout
+    # (both vectors, a scalar exponent, a scalar base, broadcasting), and each element's bits
+    # independent of its position in the run
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(0, 4, 30000), 10 ** rng.uniform(-38, 38, 30000),
+                        rng.uniform(0.999, 1.001, 10000), rng.uniform(-4, 4, 5000)]).astype(F32)
+    y = np.concatenate([rng.uniform(-5, 5, 30000), rng.uniform(-3, 3, 30000),
+                        rng.uniform(-2000, 2000, 10000), rng.integers(-5, 6, 5000)]).astype(F32)
+    got = (ember.tensor(x) ** ember.tensor(y)).numpy()
+    err = ulp_error(got, _pow_ref(x, y))
+    assert err.max() <= 1.0, err.max()
+    sv = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, np.inf, -np.inf, np.nan, 1e-45,
+                   -1e-45, 3.4028235e38, -3.4028235e38, 127.5, 1e30, 1.0000001, 0.99999994], F32)
+    want = _pow_ref(sv[:, None], sv[None, :], F32)
+
+    def same(a, b):
+        return np.array_equal(a.view(np.uint32), b.view(np.uint32)) or np.array_equal(a, b, equal_nan=True)
+
+    xs, ys = ember.tensor(sv), ember.tensor(sv)
+    assert same((xs[:, None] ** ys[None, :]).numpy(), want)  # broadcast: one operand a scalar per run
+    xx, yy = np.repeat(sv, len(sv)), np.tile(sv, len(sv))
+    assert same((ember.tensor(xx) ** ember.tensor(yy)).numpy(), want.reshape(-1))  # both contiguous
+    for i, c in enumerate(sv.tolist()):
+        assert same((c ** ys).numpy(), want[i, :]), c  # a scalar base
+        if c in (2, 3, -2, 0.5, -0.5, -1, 1):
+            continue  # torch's special exponents: products, sqrt, reciprocals (their own rules)
+        assert same((xs ** c).numpy(), want[:, i]), c  # a scalar exponent
+        assert same(ember.pow(xs, c).numpy(), want[:, i]), c
+    for off in range(4):
+        for n in (1, 5, 15, 16, 17, 33):
+            part = (ember.tensor(x[off:off + n]) ** ember.tensor(y[off:off + n])).numpy()
+            assert np.array_equal(part.view(np.uint32), got[off:off + n].view(np.uint32)), (off, n)
+
+
 @requires_torch
 def test_matches_torch():
     x = np.concatenate([np.linspace(-110, 110, 20001, dtype=F32), EDGES])

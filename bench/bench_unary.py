@@ -22,6 +22,7 @@ OPS = {
                   lambda t: TF.gelu(t, approximate="tanh")),
     "softplus": (EF.softplus, TF.softplus), "erf": (ember.erf, torch.erf),
     "pow 1.5": (lambda t: t ** 1.5, lambda t: t ** 1.5), "pow x**x": (lambda t: t ** t, lambda t: t ** t),
+    "sin": (ember.sin, torch.sin), "cos": (ember.cos, torch.cos), "exp2": (ember.exp2, torch.exp2),
 }
 
 

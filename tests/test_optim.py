@@ -302,7 +302,11 @@ def test_group_update_errors():
         opt.step()
     sgd = ember.optim.SGD([p], lr=0.1, momentum=0.9)
     sgd.state[p]["momentum_buffer"] = "not a tensor"
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match=r"sgd: expected state\['momentum_buffer'\] to be a tensor, got str"):
+        sgd.step()
+    del sgd.state[p]["momentum_buffer"]
+    sgd.param_groups[0]["params"] = [p, 3.0]
+    with pytest.raises(TypeError, match="sgd: expected a parameter to be a tensor, got float"):
         sgd.step()
     np.testing.assert_array_equal(p.detach().numpy(), after_one)  # the failed steps wrote nothing
 

@@ -48,12 +48,21 @@ std::vector<Tensor> defined_or_empty(const std::vector<OptT>& v) {
   return out;
 }
 
+// o as a tensor, or a TypeError naming the optimizer and what o was meant to be
+Tensor as_tensor(py::handle o, const std::string& kind, const std::string& what) {
+  try {
+    return py::cast<Tensor>(o);
+  } catch (const py::cast_error&) {
+    throw py::type_error(str(kind, ": expected ", what, " to be a tensor, got ", Py_TYPE(o.ptr())->tp_name));
+  }
+}
+
 // d[key] as a tensor: undefined where the key is absent or None (dict.get). A borrowed lookup
 // with a str made once per call (its hash cached), not one per parameter.
-Tensor state_entry(PyObject* d, const py::str& key) {
+Tensor state_entry(PyObject* d, const py::str& key, const std::string& kind) {
   PyObject* v = PyDict_GetItemWithError(d, key.ptr());
   if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  return v == nullptr || v == Py_None ? Tensor() : py::cast<Tensor>(py::handle(v));
+  return v == nullptr || v == Py_None ? Tensor() : as_tensor(v, kind, str("state['", std::string(key), "']"));
 }
 
 // _optim_group: one parameter group's update read straight from the optimizer's objects: each
@@ -66,7 +75,7 @@ Tensor state_entry(PyObject* d, const py::str& key) {
 // is empty stops the call before anything is written and the list of such parameters is returned
 // (the caller fills their state, then calls again); else returns None. A state tensor the kernel
 // creates (SGD's momentum buffer on the first step) is stored under its key.
-py::object optim_group(const std::string& kind, const py::list& params, const py::object& state,
+py::object optim_group(const std::string& kind, const py::sequence& params, const py::object& state,
                        const py::tuple& keys, const py::tuple& counters, bool needs_init,
                        const py::kwargs& kw) {
   const OptimKind k = kind_from(kind);
@@ -85,7 +94,7 @@ py::object optim_group(const std::string& kind, const py::list& params, const py
   ps.reserve(n), gs.reserve(n), st.reserve(n), dicts.reserve(n);
   py::list fresh;
   for (const py::handle ph : params) {
-    Tensor p = py::cast<Tensor>(ph);
+    Tensor p = as_tensor(ph, kind, "a parameter");
     Tensor g = p.grad();
     if (!g.defined()) continue;
     py::object d;
@@ -101,12 +110,12 @@ py::object optim_group(const std::string& kind, const py::list& params, const py
     }
     std::vector<Tensor> sv(key_names.size());
     for (size_t i = 0; i < key_names.size(); ++i)
-      if (py::len(key_names[i]) > 0) sv[i] = state_entry(d.ptr(), key_names[i]);
+      if (py::len(key_names[i]) > 0) sv[i] = state_entry(d.ptr(), key_names[i], kind);
     for (size_t i = 0; i < counter_names.size(); ++i) {
       PyObject* v = PyDict_GetItemWithError(d.ptr(), counter_names[i].ptr());
       if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
       if (v == nullptr) throw py::key_error(std::string(counter_names[i]));
-      (i == 0 ? steps : mus).push_back(py::cast<Tensor>(py::handle(v)));
+      (i == 0 ? steps : mus).push_back(as_tensor(v, kind, str("state['", std::string(counter_names[i]), "']")));
     }
     ps.push_back(std::move(p)), gs.push_back(std::move(g)), st.push_back(std::move(sv));
     dicts.push_back(std::move(d));

@@ -167,6 +167,23 @@ EMBER_ATTR_AVX512 void unary_avx512(float* o, const float* a, int64_t n) {
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// 2^t in double: 2^n * sum_{j <= 8} (f ln2)^j / j!, f = t - n in [-1/2, 1/2] (relative error
+// below 2^-32), scaled by vscalefpd (overflow to inf, underflow to 0; no integer conversion).
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d exp2_pd(__m512d t) {
+  const __m512d nr = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512d u = _mm512_mul_pd(_mm512_sub_pd(t, nr), _mm512_set1_pd(0.6931471805599453094));
+  __m512d p = _mm512_set1_pd(1.0 / 40320);
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 5040));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 720));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 120));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 24));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 6));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(0.5));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
+  p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
+  return _mm512_scalef_pd(p, nr);
+}
+
 // pow(x, y) for float32 on AVX-512, 16 lanes a step, computed in double: log2(x) = k + log2(c) +
 // log1p(r) / ln2 with x = 2^k z, z in [0.699, 1.398) split into 16 intervals by its top mantissa
 // bits, c the interval's middle, r = z / c - 1 (|r| < 0.03, a degree-7 series, error < 2^-42),
@@ -202,21 +219,6 @@ EMBER_ATTR_AVX512 void pow_f32_avx512(float* o, const float* x, int64_t xs, cons
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / kLn2));
     return _mm512_mul_pd(p, r);
   };
-  // 2^t: 2^n * sum_{j <= 8} (f ln2)^j / j!, f = t - n in [-1/2, 1/2]
-  auto exp2 = [](__m512d t) EMBER_ATTR_AVX512 {
-    const __m512d nr = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512d u = _mm512_mul_pd(_mm512_sub_pd(t, nr), _mm512_set1_pd(kLn2));
-    __m512d p = _mm512_set1_pd(1.0 / 40320);
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 5040));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 720));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 120));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 24));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 6));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(0.5));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
-    return _mm512_scalef_pd(p, nr);
-  };
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m512 xv = xs ? _mm512_maskz_loadu_ps(m, x + i) : xb;
@@ -244,7 +246,7 @@ EMBER_ATTR_AVX512 void pow_f32_avx512(float* o, const float* x, int64_t xs, cons
       const __m512d yd = _mm512_cvtps_pd(h ? _mm512_extractf32x8_ps(yv, 1) : _mm512_castps512_ps256(yv));
       const __m512d r = _mm512_fmsub_pd(zd, invc, _mm512_set1_pd(1.0));
       const __m512d l2 = _mm512_add_pd(_mm512_add_pd(kd, logc), log2_1p(r));
-      res[h] = exp2(_mm512_mul_pd(yd, l2));
+      res[h] = exp2_pd(_mm512_mul_pd(yd, l2));
     }
     __m512 out = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(res[0])), _mm512_cvtpd_ps(res[1]), 1);
     // pow(1, y) = 1 exactly (log2(1) comes out as a residual of 1e-19, which a huge y would scale)
@@ -323,26 +325,13 @@ struct SinCosHalf {
   }
 };
 
-// exp2: x = n + f, |f| <= 1/2, 2^f to f^8 (error below 2^-32), scaled by vscalefpd: overflow to inf
-// and subnormal results come out of the one rounding to float. Non-finite x: libm.
+// exp2: exp2_pd, then overflow to inf and subnormal results come out of the one rounding to float.
+// Non-finite x: libm.
 struct Exp2Half {
   EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const {
     return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_LT_OQ);
   }
-  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
-    const __m512d nr = _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512d u = _mm512_mul_pd(_mm512_sub_pd(x, nr), _mm512_set1_pd(0.6931471805599453094));
-    __m512d p = _mm512_set1_pd(1.0 / 40320);
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 5040));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 720));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 120));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 24));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0 / 6));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(0.5));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
-    p = _mm512_fmadd_pd(p, u, _mm512_set1_pd(1.0));
-    return _mm512_scalef_pd(p, nr);
-  }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const { return exp2_pd(x); }
 };
 
 float sinf_libm(float x) { return std::sin(x); }

@@ -167,6 +167,18 @@ EMBER_ATTR_AVX512 void unary_avx512(float* o, const float* a, int64_t n) {
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// out with the lanes set in `lanes` replaced by f(lane): the kernels' exact (libm) path for the
+// lanes outside their fast path's domain
+template <class F>
+EMBER_ATTR_AVX512 __m512 redo_lanes(__m512 out, __mmask16 lanes, const F& f) {
+  if (!lanes) return out;
+  alignas(64) float buf[16];
+  _mm512_store_ps(buf, out);
+  for (int l = 0; l < 16; ++l)
+    if (lanes >> l & 1) buf[l] = f(l);
+  return _mm512_load_ps(buf);
+}
+
 // 2^t in double: 2^n * sum_{j <= 8} (f ln2)^j / j!, f = t - n in [-1/2, 1/2] (relative error
 // below 2^-32), scaled by vscalefpd (overflow to inf, underflow to 0; no integer conversion).
 EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d exp2_pd(__m512d t) {
@@ -251,14 +263,8 @@ EMBER_ATTR_AVX512 void pow_f32_avx512(float* o, const float* x, int64_t xs, cons
     __m512 out = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(res[0])), _mm512_cvtpd_ps(res[1]), 1);
     // pow(1, y) = 1 exactly (log2(1) comes out as a residual of 1e-19, which a huge y would scale)
     out = _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask(xv, _mm512_set1_ps(1.0f), _CMP_EQ_OQ), _mm512_set1_ps(1.0f));
-    alignas(64) float buf[16];
-    __mmask16 slow = static_cast<__mmask16>(m & ~ok);
-    if (slow) {
-      _mm512_store_ps(buf, out);
-      for (int l = 0; l < 16; ++l)
-        if (slow >> l & 1) buf[l] = std::pow(xs ? x[i + l] : x[0], ys ? y[i + l] : y[0]);
-      out = _mm512_load_ps(buf);
-    }
+    out = redo_lanes(out, static_cast<__mmask16>(m & ~ok),
+                     [&](int l) { return std::pow(xs ? x[i + l] : x[0], ys ? y[i + l] : y[0]); });
     _mm512_mask_storeu_ps(o + i, m, out);
   }
 }
@@ -277,14 +283,7 @@ EMBER_ATTR_AVX512 void f32_via_double_avx512(float* o, const float* a, int64_t n
     const __m512d lo = half(_mm512_cvtps_pd(_mm512_castps512_ps256(x)));
     const __m512d hi = half(_mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)));
     __m512 out = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-    const __mmask16 slow = static_cast<__mmask16>(m & ~half.ok(x));
-    if (slow) {
-      alignas(64) float buf[16];
-      _mm512_store_ps(buf, out);
-      for (int l = 0; l < 16; ++l)
-        if (slow >> l & 1) buf[l] = Slow(a[i + l]);
-      out = _mm512_load_ps(buf);
-    }
+    out = redo_lanes(out, static_cast<__mmask16>(m & ~half.ok(x)), [&](int l) { return Slow(a[i + l]); });
     _mm512_mask_storeu_ps(o + i, m, out);
   }
 }

@@ -23,7 +23,13 @@ OPS = {
     "softplus": (EF.softplus, TF.softplus), "erf": (ember.erf, torch.erf),
     "pow 1.5": (lambda t: t ** 1.5, lambda t: t ** 1.5), "pow x**x": (lambda t: t ** t, lambda t: t ** t),
     "sin": (ember.sin, torch.sin), "cos": (ember.cos, torch.cos), "exp2": (ember.exp2, torch.exp2),
+    "tan": (ember.tan, torch.tan), "atan": (ember.atan, torch.atan), "asin": (ember.asin, torch.asin),
+    "acos": (ember.acos, torch.acos), "sinh": (ember.sinh, torch.sinh), "cosh": (ember.cosh, torch.cosh),
+    "asinh": (ember.asinh, torch.asinh), "acosh": (ember.acosh, torch.acosh), "atanh": (ember.atanh, torch.atanh),
+    "atan2": (lambda t: ember.atan2(t, t * 0.5 - 1), lambda t: torch.atan2(t, t * 0.5 - 1)),
 }
+# inputs inside each function's domain: |x| < 1 (asin, acos, atanh), x >= 1 (acosh), x > 0 (log, pow)
+UNIT = ("asin", "acos", "atanh")
 
 
 def main():
@@ -40,6 +46,10 @@ def main():
             x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 3
             if name.startswith(("log", "pow")):
                 x = np.abs(x) + 1e-3
+            elif name in UNIT:
+                x = np.tanh(x).astype(np.float32) * np.float32(0.999)
+            elif name == "acosh":
+                x = np.abs(x) + 1
             xe, xt = ember.tensor(x), torch.from_numpy(x)
             inner = max(1, 20000 // n)
             fe(xe), ft(xt)  # warm-up

@@ -14,6 +14,14 @@
 
 namespace ember::fn {
 
+// Base of the functors computing library math (libm, or a vectorised version of it): the CPU
+// loops gather their strided runs into buffers for the same vector code as contiguous runs, so an
+// element's result does not depend on the layout (loops.h). Plain arithmetic (add, mul, sqrt) is
+// exact either way and runs strided in place.
+struct MathFn {
+  static constexpr bool kBufferStrided = true;
+};
+
 template <class T> EMBER_HD inline bool isnan_(T v) {
   if constexpr (std::is_floating_point_v<T>) return v != v; else return false;
 }
@@ -88,7 +96,7 @@ struct Fmod {
     else return a % b;
   }
 };
-struct Pow {
+struct Pow : MathFn {
   template <class T> EMBER_HD T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) {
       return std::pow(a, b);
@@ -117,7 +125,7 @@ struct Minimum {
     return a < b ? a : b;
   }
 };
-struct Atan2 { template <class T> EMBER_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
+struct Atan2 : MathFn { template <class T> EMBER_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
 struct BitAnd { template <class T> EMBER_HD T operator()(T a, T b) const { return a & b; } };
 struct BitOr { template <class T> EMBER_HD T operator()(T a, T b) const { return a | b; } };
 struct BitXor { template <class T> EMBER_HD T operator()(T a, T b) const { return a ^ b; } };
@@ -150,49 +158,49 @@ struct Reciprocal { template <class T> EMBER_HD T operator()(T a) const { return
 struct Cube { template <class T> EMBER_HD T operator()(T a) const { return a * a * a; } };
 struct RecipSquare { template <class T> EMBER_HD T operator()(T a) const { return T(1) / (a * a); } };
 struct Identity { template <class T> EMBER_HD T operator()(T a) const { return a; } };
-struct Exp { template <class T> EMBER_HD T operator()(T a) const { return std::exp(a); } };
-struct Exp2 { template <class T> EMBER_HD T operator()(T a) const { return std::exp2(a); } };
-struct Expm1 { template <class T> EMBER_HD T operator()(T a) const { return std::expm1(a); } };
-struct Log { template <class T> EMBER_HD T operator()(T a) const { return std::log(a); } };
-struct Log2 { template <class T> EMBER_HD T operator()(T a) const { return std::log2(a); } };
-struct Log10 { template <class T> EMBER_HD T operator()(T a) const { return std::log10(a); } };
-struct Log1p { template <class T> EMBER_HD T operator()(T a) const { return std::log1p(a); } };
+struct Exp : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::exp(a); } };
+struct Exp2 : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::exp2(a); } };
+struct Expm1 : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::expm1(a); } };
+struct Log : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::log(a); } };
+struct Log2 : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::log2(a); } };
+struct Log10 : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::log10(a); } };
+struct Log1p : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::log1p(a); } };
 struct Sqrt { template <class T> EMBER_HD T operator()(T a) const { return std::sqrt(a); } };
 struct Rsqrt { template <class T> EMBER_HD T operator()(T a) const { return T(1) / std::sqrt(a); } };
-struct Sin { template <class T> EMBER_HD T operator()(T a) const { return std::sin(a); } };
-struct Cos { template <class T> EMBER_HD T operator()(T a) const { return std::cos(a); } };
-struct Tan { template <class T> EMBER_HD T operator()(T a) const { return std::tan(a); } };
-struct Asin { template <class T> EMBER_HD T operator()(T a) const { return std::asin(a); } };
-struct Acos { template <class T> EMBER_HD T operator()(T a) const { return std::acos(a); } };
-struct Atan { template <class T> EMBER_HD T operator()(T a) const { return std::atan(a); } };
-struct Sinh { template <class T> EMBER_HD T operator()(T a) const { return std::sinh(a); } };
-struct Cosh { template <class T> EMBER_HD T operator()(T a) const { return std::cosh(a); } };
-struct Asinh { template <class T> EMBER_HD T operator()(T a) const { return std::asinh(a); } };
-struct Acosh { template <class T> EMBER_HD T operator()(T a) const { return std::acosh(a); } };
-struct Atanh { template <class T> EMBER_HD T operator()(T a) const { return std::atanh(a); } };
-struct Tanh { template <class T> EMBER_HD T operator()(T a) const { return std::tanh(a); } };
-struct Erf { template <class T> EMBER_HD T operator()(T a) const { return std::erf(a); } };
+struct Sin : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::sin(a); } };
+struct Cos : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::cos(a); } };
+struct Tan : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::tan(a); } };
+struct Asin : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::asin(a); } };
+struct Acos : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::acos(a); } };
+struct Atan : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::atan(a); } };
+struct Sinh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::sinh(a); } };
+struct Cosh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::cosh(a); } };
+struct Asinh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::asinh(a); } };
+struct Acosh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::acosh(a); } };
+struct Atanh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::atanh(a); } };
+struct Tanh : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::tanh(a); } };
+struct Erf : MathFn { template <class T> EMBER_HD T operator()(T a) const { return std::erf(a); } };
 struct Floor { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::floor(a); else return a; } };
 struct Ceil { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::ceil(a); else return a; } };
 struct Trunc { template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::trunc(a); else return a; } };
 struct Round {  // half to even, like torch.round
   template <class T> EMBER_HD T operator()(T a) const { if constexpr (std::is_floating_point_v<T>) return std::nearbyint(a); else return a; }
 };
-struct Sigmoid {  // stable on both tails
+struct Sigmoid : MathFn {  // stable on both tails
   template <class T> EMBER_HD T operator()(T a) const {
     if (a >= 0) return T(1) / (T(1) + std::exp(-a));
     T e = std::exp(a);
     return e / (T(1) + e);
   }
 };
-struct Softplus {  // log(1 + exp(x)), torch's threshold 20
+struct Softplus : MathFn {  // log(1 + exp(x)), torch's threshold 20
   template <class T> EMBER_HD T operator()(T a) const { return a > T(20) ? a : std::log1p(std::exp(a)); }
 };
-struct Silu { template <class T> EMBER_HD T operator()(T a) const { return a * Sigmoid{}(a); } };
-struct Gelu {
+struct Silu : MathFn { template <class T> EMBER_HD T operator()(T a) const { return a * Sigmoid{}(a); } };
+struct Gelu : MathFn {
   template <class T> EMBER_HD T operator()(T a) const { return a * T(0.5) * (T(1) + std::erf(a * T(0.70710678118654752440))); }
 };
-struct GeluTanh {
+struct GeluTanh : MathFn {
   template <class T> EMBER_HD T operator()(T a) const {
     const T k = T(0.7978845608028654), c = T(0.044715);
     return T(0.5) * a * (T(1) + std::tanh(k * (a + c * a * a * a)));

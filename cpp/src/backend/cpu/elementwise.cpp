@@ -196,6 +196,32 @@ EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d exp2_pd(__m512d t) {
   return _mm512_scalef_pd(p, nr);
 }
 
+// The 16 intervals of [0.699, 1.398) that pow and log_pd split a mantissa z into (by its top 4
+// bits, after subtracting the pattern of 0.69921875): 1/c and log2(c) for each one's middle c.
+alignas(64) constexpr double kLog2InvC[16] = {
+    1.3989071038251366, 1.3403141361256545, 1.2864321608040201, 1.2367149758454106,
+    1.1906976744186046, 1.147982062780269,  1.1082251082251082, 1.0711297071129706,
+    1.0364372469635628, 0.9980506822612085, 0.9481481481481482, 0.8951048951048951,
+    0.847682119205298,  0.8050314465408805, 0.7664670658682635, 0.7314285714285714};
+alignas(64) constexpr double kLog2C[16] = {
+    -0.4843001617159575,  -0.4225711719642514,  -0.3633753794563512, -0.3065130425006747,
+    -0.2518071504105397,  -0.19910010007969525, -0.14825095858394247, -0.09913319201925132,
+    -0.05163276841532236, 0.002815015607054118, 0.07681559705083084,  0.1598713367783894,
+    0.2384047393250789,   0.3128829552843553,   0.38370429247405213,  0.4512111118323288};
+constexpr double kLn2 = 0.6931471805599453094;
+
+// log2(1 + r) for |r| < 0.03: r (1/ln2 - r (1/2ln2 - r (1/3ln2 - ...))), to r^7 (error < 2^-42)
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d log2_1p_pd(__m512d r) {
+  __m512d p = _mm512_set1_pd(1.0 / (7 * kLn2));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (6 * kLn2)));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / (5 * kLn2)));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (4 * kLn2)));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / (3 * kLn2)));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (2 * kLn2)));
+  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / kLn2));
+  return _mm512_mul_pd(p, r);
+}
+
 // pow(x, y) for float32 on AVX-512, 16 lanes a step, computed in double: log2(x) = k + log2(c) +
 // log1p(r) / ln2 with x = 2^k z, z in [0.699, 1.398) split into 16 intervals by its top mantissa
 // bits, c the interval's middle, r = z / c - 1 (|r| < 0.03, a degree-7 series, error < 2^-42),
@@ -206,31 +232,9 @@ EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d exp2_pd(__m512d t) {
 // powf took 135 us for 32K elements (torch's SLEEF 77), this takes 35-38. x = 1 gives 1.
 // xs, ys: 1 for a vector operand, 0 for a scalar broadcast to every lane.
 EMBER_ATTR_AVX512 void pow_f32_avx512(float* o, const float* x, int64_t xs, const float* y, int64_t ys, int64_t n) {
-  alignas(64) static const double kInvC[16] = {
-      1.3989071038251366, 1.3403141361256545, 1.2864321608040201, 1.2367149758454106,
-      1.1906976744186046, 1.147982062780269,  1.1082251082251082, 1.0711297071129706,
-      1.0364372469635628, 0.9980506822612085, 0.9481481481481482, 0.8951048951048951,
-      0.847682119205298,  0.8050314465408805, 0.7664670658682635, 0.7314285714285714};
-  alignas(64) static const double kLogC[16] = {
-      -0.4843001617159575,  -0.4225711719642514,  -0.3633753794563512, -0.3065130425006747,
-      -0.2518071504105397,  -0.19910010007969525, -0.14825095858394247, -0.09913319201925132,
-      -0.05163276841532236, 0.002815015607054118, 0.07681559705083084,  0.1598713367783894,
-      0.2384047393250789,   0.3128829552843553,   0.38370429247405213,  0.4512111118323288};
-  const __m512d invc_lo = _mm512_load_pd(kInvC), invc_hi = _mm512_load_pd(kInvC + 8);
-  const __m512d logc_lo = _mm512_load_pd(kLogC), logc_hi = _mm512_load_pd(kLogC + 8);
-  constexpr double kLn2 = 0.6931471805599453094;
+  const __m512d invc_lo = _mm512_load_pd(kLog2InvC), invc_hi = _mm512_load_pd(kLog2InvC + 8);
+  const __m512d logc_lo = _mm512_load_pd(kLog2C), logc_hi = _mm512_load_pd(kLog2C + 8);
   const __m512 xb = _mm512_set1_ps(xs ? 0.0f : x[0]), yb = _mm512_set1_ps(ys ? 0.0f : y[0]);
-  // log2(1 + r) = r (1/ln2 - r (1/2ln2 - r (1/3ln2 - ...))), to r^7
-  auto log2_1p = [](__m512d r) EMBER_ATTR_AVX512 {
-    __m512d p = _mm512_set1_pd(1.0 / (7 * kLn2));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (6 * kLn2)));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / (5 * kLn2)));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (4 * kLn2)));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / (3 * kLn2)));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / (2 * kLn2)));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / kLn2));
-    return _mm512_mul_pd(p, r);
-  };
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m512 xv = xs ? _mm512_maskz_loadu_ps(m, x + i) : xb;
@@ -257,7 +261,7 @@ EMBER_ATTR_AVX512 void pow_f32_avx512(float* o, const float* x, int64_t xs, cons
       const __m512d kd = _mm512_cvtepi32_pd(h ? _mm512_extracti64x4_epi64(k, 1) : _mm512_castsi512_si256(k));
       const __m512d yd = _mm512_cvtps_pd(h ? _mm512_extractf32x8_ps(yv, 1) : _mm512_castps512_ps256(yv));
       const __m512d r = _mm512_fmsub_pd(zd, invc, _mm512_set1_pd(1.0));
-      const __m512d l2 = _mm512_add_pd(_mm512_add_pd(kd, logc), log2_1p(r));
+      const __m512d l2 = _mm512_add_pd(_mm512_add_pd(kd, logc), log2_1p_pd(r));
       res[h] = exp2_pd(_mm512_mul_pd(yd, l2));
     }
     __m512 out = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(res[0])), _mm512_cvtpd_ps(res[1]), 1);
@@ -288,105 +292,348 @@ EMBER_ATTR_AVX512 void f32_via_double_avx512(float* o, const float* a, int64_t n
   }
 }
 
-// sin and cos: x = n pi/2 + r, |r| <= pi/4, by two FMAs with pi/2 in two doubles (exact enough for
-// |x| <= 2^20: the error is below 2^-60 |r|), then sin r to r^9 and cos r to r^10 (errors below
-// 2^-28 and 2^-32 relative, under 0.05 ulp of float) and the quadrant n mod 4 picking +-sin r or +-cos r. |x| > 2^20 and non-finite x: libm.
+// x = n pi/2 + r, |r| <= pi/4, by two FMAs with pi/2 in two doubles (exact enough for |x| <= 2^20:
+// the error is below 2^-60 |r|), then sin r to r^9 and cos r to r^10 (errors below 2^-28 and 2^-32
+// relative, under 0.05 ulp of float). x = -0 gives r = +0: sin and tan put x back for zeros.
+struct ReducedPi2 {
+  __m512d nq, sinr, cosr;
+};
+EMBER_ATTR_AVX512 EMBER_VM_INLINE ReducedPi2 reduce_pi2_pd(__m512d x) {
+  const __m512d nq = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(0.63661977236758134308)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(nq, _mm512_set1_pd(1.5707963267948966), x);
+  r = _mm512_fnmadd_pd(nq, _mm512_set1_pd(6.123233995736766e-17), r);
+  const __m512d r2 = _mm512_mul_pd(r, r);
+  __m512d sp = _mm512_set1_pd(2.7557319223985893e-06);  // 1/9!
+  sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(-1.984126984126984e-04));
+  sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(8.333333333333333e-03));
+  sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(-1.6666666666666666e-01));
+  __m512d cp = _mm512_set1_pd(-2.755731922398589e-07);  // -1/10!
+  cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(2.48015873015873e-05));
+  cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(-1.388888888888889e-03));
+  cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(4.1666666666666664e-02));
+  cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(-0.5));
+  return {nq, _mm512_fmadd_pd(_mm512_mul_pd(sp, r2), r, r),  // r + r^3 P: keeps -0
+          _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(1.0))};
+}
+
+// |x| <= 2^20: the range reduce_pi2_pd covers (sin, cos, tan)
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __mmask16 within_2p20(__m512 x) {
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1048576.0f), _CMP_LE_OQ);
+}
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __mmask16 finite_ps(__m512 x) {
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_LT_OQ);
+}
+// |v| with the sign of s (v's own sign bit clear or not: it is replaced)
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d copysign_pd(__m512d v, __m512d s) {
+  const __m512d sign = _mm512_set1_pd(-0.0);
+  return _mm512_or_pd(_mm512_andnot_pd(sign, v), _mm512_and_pd(sign, s));
+}
+
+// sin and cos: the quadrant q = n mod 4 (n + 1 for cos) picks sin r, cos r, -sin r, -cos r for
+// q = 0..3. |x| > 2^20 and non-finite x: libm.
 template <bool kCos>
 struct SinCosHalf {
-  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const {
-    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1048576.0f), _CMP_LE_OQ);
-  }
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const { return within_2p20(x); }
   EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
-    const __m512d nq = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(0.63661977236758134308)),
-                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(nq, _mm512_set1_pd(1.5707963267948966), x);
-    r = _mm512_fnmadd_pd(nq, _mm512_set1_pd(6.123233995736766e-17), r);
-    const __m512d r2 = _mm512_mul_pd(r, r);
-    __m512d sp = _mm512_set1_pd(2.7557319223985893e-06);  // 1/9!
-    sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(-1.984126984126984e-04));
-    sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(8.333333333333333e-03));
-    sp = _mm512_fmadd_pd(sp, r2, _mm512_set1_pd(-1.6666666666666666e-01));
-    const __m512d sinr = _mm512_fmadd_pd(_mm512_mul_pd(sp, r2), r, r);  // r + r^3 P: keeps -0
-    __m512d cp = _mm512_set1_pd(-2.755731922398589e-07);  // -1/10!
-    cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(2.48015873015873e-05));
-    cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(-1.388888888888889e-03));
-    cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(4.1666666666666664e-02));
-    cp = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(-0.5));
-    const __m512d cosr = _mm512_fmadd_pd(cp, r2, _mm512_set1_pd(1.0));
-    // quadrant q = n mod 4 (n + 1 for cos): sin x = sin r, cos r, -sin r, -cos r for q = 0..3
-    const __m256i q = _mm256_add_epi32(_mm512_cvtpd_epi32(nq), _mm256_set1_epi32(kCos ? 1 : 0));
+    const ReducedPi2 rd = reduce_pi2_pd(x);
+    const __m256i q = _mm256_add_epi32(_mm512_cvtpd_epi32(rd.nq), _mm256_set1_epi32(kCos ? 1 : 0));
     const __mmask8 odd = _mm256_test_epi32_mask(q, _mm256_set1_epi32(1));
     const __mmask8 neg = _mm256_test_epi32_mask(q, _mm256_set1_epi32(2));
-    const __m512d v = _mm512_mask_mov_pd(sinr, odd, cosr);
+    const __m512d v = _mm512_mask_mov_pd(rd.sinr, odd, rd.cosr);
     const __m512d res = _mm512_mask_sub_pd(v, neg, _mm512_setzero_pd(), v);
     if (kCos) return res;
     return _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ), x);  // sin(-0) = -0
   }
 };
 
+// tan: sin r / cos r for even n, -cos r / sin r for odd n (one division; r is never 0 for odd n).
+// |x| > 2^20 and non-finite x: libm.
+struct TanHalf {
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const { return within_2p20(x); }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
+    const ReducedPi2 rd = reduce_pi2_pd(x);
+    const __mmask8 odd = _mm256_test_epi32_mask(_mm512_cvtpd_epi32(rd.nq), _mm256_set1_epi32(1));
+    const __m512d num = _mm512_mask_sub_pd(rd.sinr, odd, _mm512_setzero_pd(), rd.cosr);
+    const __m512d res = _mm512_div_pd(num, _mm512_mask_mov_pd(rd.cosr, odd, rd.sinr));
+    return _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ), x);  // tan(-0) = -0
+  }
+};
+
 // exp2: exp2_pd, then overflow to inf and subnormal results come out of the one rounding to float.
 // Non-finite x: libm.
 struct Exp2Half {
-  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const {
-    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_LT_OQ);
-  }
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const { return finite_ps(x); }
   EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const { return exp2_pd(x); }
+};
+
+// natural log of positive, normal, finite doubles: ln v = (k + log2 c + log2(1 + r)) ln 2 with
+// v = 2^k z and r = z / c - 1 over pow's 16 intervals (kLog2InvC). Relative error below 2^-42,
+// except near v = 1, where the absolute error is about 2^-62 (ln 1 comes out as ~1e-19, not 0).
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d log_pd(__m512d v) {
+  const __m512i iv = _mm512_castpd_si512(v);
+  const __m512i tmp = _mm512_sub_epi64(iv, _mm512_set1_epi64(0x3fe6600000000000));
+  const __m512i idx = _mm512_srli_epi64(tmp, 48);  // the permutes read its low 4 bits: z's top 4
+  const __m512i top = _mm512_and_si512(tmp, _mm512_set1_epi64(static_cast<int64_t>(0xfff0000000000000ull)));
+  const __m512d z = _mm512_castsi512_pd(_mm512_sub_epi64(iv, top));
+  const __m512d k = _mm512_cvtepi64_pd(_mm512_srai_epi64(tmp, 52));
+  const __m512d invc = _mm512_permutex2var_pd(_mm512_load_pd(kLog2InvC), idx, _mm512_load_pd(kLog2InvC + 8));
+  const __m512d logc = _mm512_permutex2var_pd(_mm512_load_pd(kLog2C), idx, _mm512_load_pd(kLog2C + 8));
+  const __m512d r = _mm512_fmsub_pd(z, invc, _mm512_set1_pd(1.0));
+  return _mm512_mul_pd(_mm512_add_pd(_mm512_add_pd(k, logc), log2_1p_pd(r)), _mm512_set1_pd(kLn2));
+}
+
+constexpr double kPi = 3.14159265358979323846;
+
+// atan of any double (infinities and NaN included), one division for every lane: a = |t| is
+// reduced to |u| <= tan(pi/8) by atan a = pi/4 + atan((a - 1) / (a + 1)) for a in (tan(pi/8),
+// tan(3pi/8)] and pi/2 + atan(-1 / a) above, then atan u = u + u s P(s), s = u^2, P a degree-6 fit
+// (relative error below 2^-38), and t's sign. atan(+-inf) = +-pi/2, atan(-0) = -0.
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512d atan_pd(__m512d t) {
+  const __m512d one = _mm512_set1_pd(1.0);
+  const __m512d a = _mm512_abs_pd(t);
+  const __mmask8 mid = _mm512_cmp_pd_mask(a, _mm512_set1_pd(0.41421356237309503), _CMP_GT_OQ);
+  const __mmask8 big = _mm512_cmp_pd_mask(a, _mm512_set1_pd(2.414213562373095), _CMP_GT_OQ);
+  __m512d num = _mm512_mask_sub_pd(a, mid, a, one);
+  num = _mm512_mask_mov_pd(num, big, _mm512_set1_pd(-1.0));
+  __m512d den = _mm512_mask_add_pd(one, mid, a, one);
+  den = _mm512_mask_mov_pd(den, big, a);
+  __m512d base = _mm512_maskz_mov_pd(mid, _mm512_set1_pd(kPi / 4));
+  base = _mm512_mask_mov_pd(base, big, _mm512_set1_pd(kPi / 2));
+  const __m512d u = _mm512_div_pd(num, den);
+  const __m512d s = _mm512_mul_pd(u, u);
+  __m512d p = _mm512_set1_pd(-0.04050482878587278);
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(0.0713916484429595));
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(-0.09029753282831361));
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(0.11107567572135174));
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(-0.14285615706314095));
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(0.19999998973800978));
+  p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(-0.33333333331687137));
+  // base + atan u >= 0 in every region (>= pi/8 in the reduced ones)
+  return copysign_pd(_mm512_add_pd(base, _mm512_fmadd_pd(_mm512_mul_pd(u, s), p, u)), t);
+}
+
+struct AtanHalf {
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512) const { return 0xffff; }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const { return atan_pd(x); }
+};
+
+// asin and acos of |x| <= 1: with a = |x|, asin w = w + w z Q(z), z = w^2, Q a degree-7 fit on
+// w <= 1/2 (relative error below 2^-38), for w = a when a <= 1/2; above, w = sqrt((1 - a) / 2)
+// (1 - a exact) and asin a = pi/2 - 2 asin w, acos a = 2 asin w, acos(-a) = pi - 2 asin w. For
+// a <= 1/2, acos x = pi/2 - asin x. |x| > 1 and NaN: libm.
+template <bool kAcos>
+struct AsinHalf {
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const {
+    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1.0f), _CMP_LE_OQ);
+  }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
+    const __m512d a = _mm512_abs_pd(x);
+    const __mmask8 big = _mm512_cmp_pd_mask(a, _mm512_set1_pd(0.5), _CMP_GT_OQ);
+    const __m512d z = _mm512_mask_mul_pd(_mm512_mul_pd(a, a), big, _mm512_sub_pd(_mm512_set1_pd(1.0), a),
+                                         _mm512_set1_pd(0.5));
+    const __m512d w = _mm512_mask_sqrt_pd(a, big, z);
+    __m512d q = _mm512_set1_pd(0.02945608260321096);
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.005309035285576205));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.019353416915746848));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.02212414148929668));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.030398398013021168));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.04464232375984377));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.07500000663967747));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(0.16666666665186508));
+    const __m512d asin_w = _mm512_fmadd_pd(_mm512_mul_pd(w, z), q, w);
+    const __m512d two_w = _mm512_add_pd(asin_w, asin_w);
+    if (!kAcos) {
+      const __m512d asin_a = _mm512_mask_sub_pd(asin_w, big, _mm512_set1_pd(kPi / 2), two_w);
+      return copysign_pd(asin_a, x);  // asin(-0) = -0
+    }
+    const __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
+    __m512d res = _mm512_sub_pd(_mm512_set1_pd(kPi / 2), copysign_pd(asin_w, x));
+    res = _mm512_mask_mov_pd(res, big, two_w);
+    return _mm512_mask_sub_pd(res, big & neg, _mm512_set1_pd(kPi), two_w);
+  }
+};
+
+// sinh and cosh from E = e^|x| (exp2_pd of |x| log2 e: relative error below 2^-45 for |x| < 90,
+// and inf beyond the double range): cosh = E/2 + 1/(2E); sinh = E/2 - 1/(2E) for |x| >= 1, the
+// series to x^13 below (error below 2^-40), with x's sign. Non-finite x: libm.
+template <bool kCosh>
+struct SinhCoshHalf {
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const { return finite_ps(x); }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
+    const __m512d a = _mm512_abs_pd(x);
+    const __m512d half_e = _mm512_mul_pd(exp2_pd(_mm512_mul_pd(a, _mm512_set1_pd(1.4426950408889634074))),
+                                         _mm512_set1_pd(0.5));
+    const __m512d half_inv = _mm512_div_pd(_mm512_set1_pd(0.25), half_e);
+    if (kCosh) return _mm512_add_pd(half_e, half_inv);
+    const __m512d s = _mm512_mul_pd(a, a);
+    __m512d p = _mm512_set1_pd(1.0 / 6227020800.0);  // 1/13!
+    p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 39916800.0));
+    p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 362880.0));
+    p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 5040.0));
+    p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 120.0));
+    p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 6.0));
+    const __m512d small = _mm512_fmadd_pd(_mm512_mul_pd(a, s), p, a);
+    const __mmask8 big = _mm512_cmp_pd_mask(a, _mm512_set1_pd(1.0), _CMP_GE_OQ);
+    return copysign_pd(_mm512_mask_sub_pd(small, big, half_e, half_inv), x);  // sinh(-0) = -0
+  }
+};
+
+// asinh |x| = log(|x| + sqrt(x^2 + 1)), acosh x = log(x + sqrt(x^2 - 1)) (x^2 - 1 exact for the
+// float x near 1), atanh |x| = log((1 + |x|) / (1 - |x|)) / 2, by log_pd. Below |x| = 2^-10,
+// where log_pd's absolute error near 1 would show (and 1 + ... rounds), asinh and atanh take their
+// series to x^7 (error below 2^-80). acosh(1) = 0 exactly. asinh: non-finite x, acosh: x < 1 or
+// non-finite, atanh: |x| >= 1 or NaN: libm.
+enum class InvHyp { Asinh, Acosh, Atanh };
+template <InvHyp kF>
+struct InvHypHalf {
+  EMBER_ATTR_AVX512 __mmask16 ok(__m512 x) const {
+    if (kF == InvHyp::Asinh) return finite_ps(x);
+    if (kF == InvHyp::Acosh) return _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.0f), _CMP_GE_OQ) & finite_ps(x);
+    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(1.0f), _CMP_LT_OQ);
+  }
+  EMBER_ATTR_AVX512 __m512d operator()(__m512d x) const {
+    const __m512d one = _mm512_set1_pd(1.0);
+    if (kF == InvHyp::Acosh) {
+      const __m512d v = _mm512_add_pd(x, _mm512_sqrt_pd(_mm512_fmsub_pd(x, x, one)));
+      return _mm512_mask_mov_pd(log_pd(v), _mm512_cmp_pd_mask(x, one, _CMP_EQ_OQ), _mm512_setzero_pd());
+    }
+    const __m512d a = _mm512_abs_pd(x);
+    const __m512d s = _mm512_mul_pd(a, a);
+    __m512d big, p;
+    if (kF == InvHyp::Asinh) {
+      big = log_pd(_mm512_add_pd(a, _mm512_sqrt_pd(_mm512_add_pd(s, one))));
+      p = _mm512_set1_pd(-5.0 / 112);  // asinh a = a (1 - s/6 + 3 s^2/40 - 5 s^3/112)
+      p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(3.0 / 40));
+      p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(-1.0 / 6));
+    } else {
+      big = _mm512_mul_pd(log_pd(_mm512_div_pd(_mm512_add_pd(one, a), _mm512_sub_pd(one, a))), _mm512_set1_pd(0.5));
+      p = _mm512_set1_pd(1.0 / 7);  // atanh a = a (1 + s/3 + s^2/5 + s^3/7)
+      p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 5));
+      p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / 3));
+    }
+    const __m512d small = _mm512_fmadd_pd(_mm512_mul_pd(a, s), p, a);
+    const __mmask8 tiny = _mm512_cmp_pd_mask(a, _mm512_set1_pd(0.0009765625), _CMP_LT_OQ);
+    return copysign_pd(_mm512_mask_mov_pd(big, tiny, small), x);  // keeps -0
+  }
 };
 
 float sinf_libm(float x) { return std::sin(x); }
 float cosf_libm(float x) { return std::cos(x); }
+float tanf_libm(float x) { return std::tan(x); }
 float exp2f_libm(float x) { return std::exp2(x); }
-EMBER_ATTR_AVX512 void sin_f32_avx512(float* o, const float* a, int64_t n) {
-  f32_via_double_avx512<SinCosHalf<false>, sinf_libm>(o, a, n, SinCosHalf<false>{});
-}
-EMBER_ATTR_AVX512 void cos_f32_avx512(float* o, const float* a, int64_t n) {
-  f32_via_double_avx512<SinCosHalf<true>, cosf_libm>(o, a, n, SinCosHalf<true>{});
-}
-EMBER_ATTR_AVX512 void exp2_f32_avx512(float* o, const float* a, int64_t n) {
-  f32_via_double_avx512<Exp2Half, exp2f_libm>(o, a, n, Exp2Half{});
+float atanf_libm(float x) { return std::atan(x); }
+float asinf_libm(float x) { return std::asin(x); }
+float acosf_libm(float x) { return std::acos(x); }
+float sinhf_libm(float x) { return std::sinh(x); }
+float coshf_libm(float x) { return std::cosh(x); }
+float asinhf_libm(float x) { return std::asinh(x); }
+float acoshf_libm(float x) { return std::acosh(x); }
+float atanhf_libm(float x) { return std::atanh(x); }
+// the AVX-512 kernel of each (contiguous runs)
+template <class Half, float (*Slow)(float)>
+EMBER_ATTR_AVX512 void via_double_kernel(float* o, const float* a, int64_t n) {
+  f32_via_double_avx512<Half, Slow>(o, a, n, Half{});
 }
 
-// pow for float32 runs: pow_f32_avx512 where both operands are contiguous or one is a scalar, on an
-// AVX-512 CPU; false where it did not apply (the caller's generic loop then runs).
-bool pow_run_f32(char** p, const int64_t* s, int64_t n) {
-  if (cpu_isa() != Isa::Avx512 || s[0] != sizeof(float)) return false;
-  const bool vx = s[1] == sizeof(float), vy = s[2] == sizeof(float);
-  if (!(vx || s[1] == 0) || !(vy || s[2] == 0)) return false;
-  pow_f32_avx512(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), vx,
-                 reinterpret_cast<const float*>(p[2]), vy, n);
+// atan2(y, x) for float32 on AVX-512, in double: atan_pd(y / x) (the quotient of two floats is
+// exact to 2^-53 and never overflows a double), plus pi with y's sign where x < 0. Lanes with x
+// zero or either operand non-finite take libm's atan2f (their IEEE special cases). ys, xs: 1 for
+// a vector operand, 0 for a scalar broadcast to every lane.
+EMBER_ATTR_AVX512 void atan2_f32_avx512(float* o, const float* y, int64_t ys, const float* x, int64_t xs,
+                                        int64_t n) {
+  const __m512 yb = _mm512_set1_ps(ys ? 0.0f : y[0]), xb = _mm512_set1_ps(xs ? 0.0f : x[0]);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 yv = ys ? _mm512_maskz_loadu_ps(m, y + i) : yb;
+    const __m512 xv = xs ? _mm512_maskz_loadu_ps(m, x + i) : xb;
+    const __mmask16 ok =
+        finite_ps(yv) & finite_ps(xv) & _mm512_cmp_ps_mask(xv, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+    __m256 res[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512d yd = _mm512_cvtps_pd(h ? _mm512_extractf32x8_ps(yv, 1) : _mm512_castps512_ps256(yv));
+      const __m512d xd = _mm512_cvtps_pd(h ? _mm512_extractf32x8_ps(xv, 1) : _mm512_castps512_ps256(xv));
+      const __m512d t = atan_pd(_mm512_div_pd(yd, xd));
+      const __mmask8 neg = _mm512_cmp_pd_mask(xd, _mm512_setzero_pd(), _CMP_LT_OQ);
+      res[h] = _mm512_cvtpd_ps(_mm512_mask_add_pd(t, neg, t, copysign_pd(_mm512_set1_pd(kPi), yd)));
+    }
+    __m512 out = _mm512_insertf32x8(_mm512_castps256_ps512(res[0]), res[1], 1);
+    out = redo_lanes(out, static_cast<__mmask16>(m & ~ok),
+                     [&](int l) { return std::atan2(ys ? y[i + l] : y[0], xs ? x[i + l] : x[0]); });
+    _mm512_mask_storeu_ps(o + i, m, out);
+  }
+}
+
+// A float32 binary run through K (pow_f32_avx512, atan2_f32_avx512: output, first operand and its
+// vector flag, second operand and its flag, n) on an AVX-512 CPU, whatever the strides (other
+// runs through loops.h's buffers); false elsewhere (the caller's generic loop then runs).
+template <void (*K)(float*, const float*, int64_t, const float*, int64_t, int64_t)>
+bool binary_run_f32(char** p, const int64_t* s, int64_t n) {
+  if (cpu_isa() != Isa::Avx512) return false;
+  const bool va = s[1] == sizeof(float), vb = s[2] == sizeof(float);
+  if ((s[0] == sizeof(float) || n == 1) && (va || s[1] == 0) && (vb || s[2] == 0)) {  // (a lone element's strides may be 0)
+    K(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), va, reinterpret_cast<const float*>(p[2]), vb, n);
+    return true;
+  }
+  alignas(64) float a[kLoopBuf], b[kLoopBuf], o[kLoopBuf];
+  for (int64_t i = 0; i < n; i += kLoopBuf) {
+    const int64_t m = std::min(kLoopBuf, n - i);
+    gather_run(a, p[1] + i * s[1], s[1], m);
+    gather_run(b, p[2] + i * s[2], s[2], m);
+    K(o, a, 1, b, 1, m);
+    scatter_run(p[0] + i * s[0], s[0], o, m);
+  }
   return true;
 }
+bool pow_run_f32(char** p, const int64_t* s, int64_t n) { return binary_run_f32<pow_f32_avx512>(p, s, n); }
+bool atan2_run_f32(char** p, const int64_t* s, int64_t n) { return binary_run_f32<atan2_f32_avx512>(p, s, n); }
 
 // x ** e (base 0) or b ** x (base 1) for a float32 unary run: as pow_run_f32 with the scalar.
 bool pow_scalar_run_f32(char** p, const int64_t* s, int64_t n, float c, bool scalar_base) {
-  if (cpu_isa() != Isa::Avx512 || s[0] != sizeof(float) || s[1] != sizeof(float)) return false;
-  float* o = reinterpret_cast<float*>(p[0]);
-  const float* x = reinterpret_cast<const float*>(p[1]);
-  if (scalar_base) pow_f32_avx512(o, &c, 0, x, 1, n);
-  else pow_f32_avx512(o, x, 1, &c, 0, n);
-  return true;
+  if (cpu_isa() != Isa::Avx512) return false;
+  char* q[3] = {p[0], scalar_base ? reinterpret_cast<char*>(&c) : p[1], scalar_base ? p[1] : reinterpret_cast<char*>(&c)};
+  const int64_t qs[3] = {s[0], scalar_base ? 0 : s[1], scalar_base ? s[1] : 0};
+  return pow_run_f32(q, qs, n);
+}
+
+// A float32 unary run through an AVX-512 kernel, whatever the strides (loops.h's buffers).
+template <void (*Avx512)(float*, const float*, int64_t)>
+void unary_run_avx512(char** p, const int64_t* s, int64_t n) {
+  if ((s[0] == sizeof(float) && s[1] == sizeof(float)) || n == 1)  // (a lone element's strides may be 0)
+    return Avx512(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
+  alignas(64) float a[kLoopBuf], o[kLoopBuf];
+  for (int64_t i = 0; i < n; i += kLoopBuf) {
+    const int64_t m = std::min(kLoopBuf, n - i);
+    gather_run(a, p[1] + i * s[1], s[1], m);
+    Avx512(o, a, m);
+    scatter_run(p[0] + i * s[0], s[0], o, m);
+  }
 }
 #else
 bool pow_run_f32(char**, const int64_t*, int64_t) { return false; }
+bool atan2_run_f32(char**, const int64_t*, int64_t) { return false; }
 bool pow_scalar_run_f32(char**, const int64_t*, int64_t, float, bool) { return false; }
 #endif
 
-// float unary op through an AVX-512 kernel for contiguous runs where the CPU has it, else (and for
-// strided runs) the portable vec_math.h function F
+// float unary op through an AVX-512 kernel where the CPU has it (every layout), else the portable
+// function F
 template <float (*F)(float), void (*Avx512)(float*, const float*, int64_t)>
 void run_unary_f32(const StridedIter& it) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu_isa() == Isa::Avx512) {
-    return it.for_each([](char** p, const int64_t* s, int64_t n) {
-      if (s[0] == sizeof(float) && s[1] == sizeof(float))
-        Avx512(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
-      else
-        unary_loop<float, float>(p, s, n, VecFn<F>{});
-    });
-  }
+  if (cpu_isa() == Isa::Avx512) return it.for_each(unary_run_avx512<Avx512>);
 #endif
   it.for_each([](char** p, const int64_t* s, int64_t n) { unary_loop<float, float>(p, s, n, VecFn<F>{}); });
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// a float function computed in double on AVX-512 (f32_via_double_avx512 with Half), libm's Slow
+// elsewhere
+template <class Half, float (*Slow)(float)>
+void run_via_double(const StridedIter& it) {
+  run_unary_f32<Slow, via_double_kernel<Half, Slow>>(it);
+}
+#endif
 
 template <class T, class F>
 void run_unary(const StridedIter& it, const F& f) {
@@ -420,6 +667,7 @@ template <class T> EMBER_VM_INLINE T log1p_(T x) {
 
 // The parametrised activations (UnaryOp::Elu ... LogSigmoid), torch's formulas and roundings.
 template <class T> struct EluF {  // elu / selu / celu: negcoef = alpha scale, poscoef = scale
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   T negcoef, poscoef, negip;
   EMBER_VM_INLINE T operator()(T x) const { return x <= T(0) ? expm1_(x * negip) * negcoef : x * poscoef; }
 };
@@ -435,6 +683,7 @@ template <class T> struct HardswishF {
   EMBER_VM_INLINE T operator()(T x) const { return x * relu6_of_x3(x) / T(6); }
 };
 template <class T> struct LogSigmoidF {  // min(x, 0) - log1p(exp(-|x|))
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE T operator()(T x) const {
     const T m = x < T(0) ? x : T(0);
     return m - log1p_(ex_(-std::fabs(x)));
@@ -455,6 +704,7 @@ template <class T> struct HardtanhGradF {  // exclusive bounds; NaN x passes g (
   EMBER_VM_INLINE T operator()(T g, T x) const { return (x <= lo) | (x >= hi) ? T(0) : g; }
 };
 template <class T> struct EluGradF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   T negcoef, poscoef, negip;
   EMBER_VM_INLINE T operator()(T g, T x) const {
     return x <= T(0) ? g * negip * negcoef * ex_(x * negip) : g * poscoef;
@@ -470,6 +720,7 @@ template <class T> struct HardswishGradF {
   }
 };
 template <class T> struct LogSigmoidGradF {  // g (max_deriv - sign z / (1 + z)), z = exp(-|x|)
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE T operator()(T g, T x) const {
     const T z = ex_(-std::fabs(x));
     const bool neg = x < T(0);
@@ -580,9 +831,18 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
 #endif
       case UnaryOp::Expm1: return run_unary<T>(it, VecFn<expm1_f32>{});
 #if defined(__x86_64__) && defined(__GNUC__)
-      case UnaryOp::Sin: return run_unary_f32<sinf_libm, sin_f32_avx512>(it);
-      case UnaryOp::Cos: return run_unary_f32<cosf_libm, cos_f32_avx512>(it);
-      case UnaryOp::Exp2: return run_unary_f32<exp2f_libm, exp2_f32_avx512>(it);
+      case UnaryOp::Sin: return run_via_double<SinCosHalf<false>, sinf_libm>(it);
+      case UnaryOp::Cos: return run_via_double<SinCosHalf<true>, cosf_libm>(it);
+      case UnaryOp::Tan: return run_via_double<TanHalf, tanf_libm>(it);
+      case UnaryOp::Exp2: return run_via_double<Exp2Half, exp2f_libm>(it);
+      case UnaryOp::Atan: return run_via_double<AtanHalf, atanf_libm>(it);
+      case UnaryOp::Asin: return run_via_double<AsinHalf<false>, asinf_libm>(it);
+      case UnaryOp::Acos: return run_via_double<AsinHalf<true>, acosf_libm>(it);
+      case UnaryOp::Sinh: return run_via_double<SinhCoshHalf<false>, sinhf_libm>(it);
+      case UnaryOp::Cosh: return run_via_double<SinhCoshHalf<true>, coshf_libm>(it);
+      case UnaryOp::Asinh: return run_via_double<InvHypHalf<InvHyp::Asinh>, asinhf_libm>(it);
+      case UnaryOp::Acosh: return run_via_double<InvHypHalf<InvHyp::Acosh>, acoshf_libm>(it);
+      case UnaryOp::Atanh: return run_via_double<InvHypHalf<InvHyp::Atanh>, atanhf_libm>(it);
 #endif
       case UnaryOp::Tanh: return run_unary<T>(it, VecFn<tanh_f32>{});
       case UnaryOp::Sigmoid: return run_unary<T>(it, VecFn<sigmoid_f32>{});
@@ -633,6 +893,7 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
 // One-pass float32 activation gradients (BinaryOp::*Backward): the formulas of UnaryBackward in
 // ops/elementwise.cpp, with the vec_math.h functions, for backward passes that build no graph.
 struct GeluBackwardF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE float operator()(float g, float x) const {
     const float cdf = (erf_f32(x * 0.70710678118654752f) + 1.0f) * 0.5f;
     const float pdf = vm_detail::exp_nonpos((x * x) * -0.5f) * 0.39894228040143267794f;
@@ -643,6 +904,7 @@ struct GeluBackwardF {
 // form of gelu_tanh_f32: with s = sigmoid(z), z = 2 k (x + c x^3), 0.5 (1 + t) = s and
 // 1 - t^2 = 4 s (1 - s), so g (s + x s (1 - s) (2 k) (1 + 3 c x^2)), no cancellation in 1 - t^2.
 struct GeluTanhBackwardF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE float operator()(float g, float x) const {
     const float x2 = x * x;
     const float s = sigmoid_f32(x * (1.5957691216057308f + 0.0713548162726009f * x2));
@@ -651,15 +913,18 @@ struct GeluTanhBackwardF {
   }
 };
 struct SiluBackwardF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE float operator()(float g, float x) const {
     const float s = sigmoid_f32(x);
     return g * (s * (1.0f + x * (1.0f - s)));
   }
 };
 struct SigmoidBackwardF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE float operator()(float g, float y) const { return g * (y * (1.0f - y)); }
 };
 struct TanhBackwardF {
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
   EMBER_VM_INLINE float operator()(float g, float y) const { return g * (1.0f - y * y); }
 };
 
@@ -762,7 +1027,14 @@ void binary_typed(BinaryOp op, const StridedIter& it) {
     default: break;
   }
   if constexpr (std::is_floating_point_v<T>) {
-    if (op == BinaryOp::Atan2) return run_binary<T>(it, fn::Atan2{});
+    if (op == BinaryOp::Atan2) {
+      if constexpr (std::is_same_v<T, float>) {
+        return it.for_each([](char** p, const int64_t* s, int64_t n) {
+          if (!atan2_run_f32(p, s, n)) binary_loop<float, float>(p, s, n, fn::Atan2{});
+        });
+      }
+      return run_binary<T>(it, fn::Atan2{});
+    }
     if (op == BinaryOp::ReluBackward) return run_binary<T>(it, fn::ReluBackward{});
     if constexpr (std::is_same_v<T, float>) {
       switch (op) {

@@ -194,6 +194,24 @@ EMBER_SIMD_LOOPS_(isa_avx512, EMBER_ATTR_AVX512)
 #define EMBER_ISA_CALL_(In, FN, ...) isa_base::FN(__VA_ARGS__)
 #endif
 
+// Floating-point runs of math functors (fn::MathFn's kBufferStrided) with other strides are
+// gathered into buffers of kLoopBuf elements and go through the same vector loops as contiguous
+// runs, so an element's bits (FMA contraction, the vector math) never depend on the tensors'
+// layout; cheap functors run strided in place (buffering would double their memory traffic).
+constexpr int64_t kLoopBuf = 256;
+template <class F, class = void>
+struct buffer_strided : std::false_type {};
+template <class F>
+struct buffer_strided<F, std::void_t<decltype(F::kBufferStrided)>> : std::bool_constant<F::kBufferStrided> {};
+template <class T>
+inline void gather_run(T* dst, const char* src, int64_t stride, int64_t m) {
+  for (int64_t j = 0; j < m; ++j) dst[j] = *reinterpret_cast<const T*>(src + j * stride);
+}
+template <class T>
+inline void scatter_run(char* dst, int64_t stride, const T* src, int64_t m) {
+  for (int64_t j = 0; j < m; ++j) *reinterpret_cast<T*>(dst + j * stride) = src[j];
+}
+
 // Scalar functor -> inner loop. Out and In are the element types.
 template <class Out, class In, class F>
 inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
@@ -203,6 +221,15 @@ inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
     EMBER_ISA_CALL_(In, un_v, o, a, n, f);
   } else if (s[0] == sizeof(Out) && s[1] == -static_cast<int64_t>(sizeof(In))) {
     EMBER_ISA_CALL_(In, un_rev, o, a, n, f);
+  } else if constexpr (std::is_floating_point_v<In> && buffer_strided<F>::value) {
+    alignas(64) In ab[kLoopBuf];
+    alignas(64) Out ob[kLoopBuf];
+    for (int64_t i0 = 0; i0 < n; i0 += kLoopBuf) {
+      const int64_t m = std::min(kLoopBuf, n - i0);
+      gather_run(ab, p[1] + i0 * s[1], s[1], m);
+      EMBER_ISA_CALL_(In, un_v, ob, ab, m, f);
+      scatter_run(p[0] + i0 * s[0], s[0], ob, m);
+    }
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));
@@ -220,6 +247,25 @@ inline void binary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
     EMBER_ISA_CALL_(In, bin_vs, o, a, *b, n, f);
   } else if (s[0] == sizeof(Out) && s[1] == 0 && s[2] == sizeof(In)) {
     EMBER_ISA_CALL_(In, bin_sv, o, *a, b, n, f);
+  } else if constexpr (std::is_floating_point_v<In> && buffer_strided<F>::value) {
+    alignas(64) In ab[kLoopBuf], bb[kLoopBuf];
+    alignas(64) Out ob[kLoopBuf];
+    for (int64_t i0 = 0; i0 < n; i0 += kLoopBuf) {
+      const int64_t m = std::min(kLoopBuf, n - i0);
+      if (s[1] == 0 && s[2] != 0) {
+        gather_run(bb, p[2] + i0 * s[2], s[2], m);
+        EMBER_ISA_CALL_(In, bin_sv, ob, *a, bb, m, f);
+      } else {
+        gather_run(ab, p[1] + i0 * s[1], s[1], m);
+        if (s[2] == 0) {
+          EMBER_ISA_CALL_(In, bin_vs, ob, ab, *b, m, f);
+        } else {
+          gather_run(bb, p[2] + i0 * s[2], s[2], m);
+          EMBER_ISA_CALL_(In, bin_vv, ob, ab, bb, m, f);
+        }
+      }
+      scatter_run(p[0] + i0 * s[0], s[0], ob, m);
+    }
   } else {
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]),

@@ -347,6 +347,7 @@ EMBER_VM_INLINE float gelu_f32(float x) {
 // Wrap a float(float) function as a functor for unary_loop.
 template <float (*F)(float)>
 struct VecFn {
+  static constexpr bool kBufferStrided = true;  // (loops.h: strided runs through the vector code)
   EMBER_VM_INLINE float operator()(float x) const { return F(x); }
 };
 

@@ -69,7 +69,7 @@ void BM_mm_a_bt(benchmark::State& st) {
 BENCHMARK(BM_mm_a_bt)->Args({128, 256, 784})->Args({512, 512, 512});
 
 // --- elementwise ----------------------------------------------------------------------------
-enum EwKind { kAdd, kMul, kRelu, kExp };
+enum EwKind { kAdd, kMul, kRelu, kExp, kTanh, kGelu };
 
 void BM_elementwise(benchmark::State& st) {
   NoGradGuard ng;
@@ -82,13 +82,15 @@ void BM_elementwise(benchmark::State& st) {
       case kMul: keep(ops::mul(a, b)); break;
       case kRelu: keep(ops::relu(a)); break;
       case kExp: keep(ops::exp(a)); break;
+      case kTanh: keep(ops::tanh(a)); break;
+      case kGelu: keep(ops::unary(UnaryOp::Gelu, a)); break;
     }
   }
   st.SetItemsProcessed(st.iterations() * n);
 }
 BENCHMARK(BM_elementwise)
-    ->ArgNames({"op(add,mul,relu,exp)", "n"})
-    ->ArgsProduct({{kAdd, kMul, kRelu, kExp}, {1, 1024, 1 << 16, 1 << 20}});
+    ->ArgNames({"op(add,mul,relu,exp,tanh,gelu)", "n"})
+    ->ArgsProduct({{kAdd, kMul, kRelu, kExp, kTanh, kGelu}, {1, 1024, 1 << 16, 1 << 20}});
 
 // Broadcast: x (R, C) + row (C) and x (R, C) * col (R, 1).
 void BM_add_broadcast_row(benchmark::State& st) {

@@ -277,21 +277,23 @@ def test_results_independent_of_layout():
 
 
 def test_gelu_piecewise_intervals():
-    # On AVX-512, gelu over [-3, 6] takes one of 32 polynomials (intervals of 9/32) and below -3 the
-    # portable gelu_f32: every interval end (and its neighbours in float) and a dense sample stay
-    # within 1.3 ulp (0.8 above -0.7); elsewhere gelu_f32's bounds (CASES) hold.
-    ends = (-3.0 + np.arange(33) * 0.28125).astype(F32)
+    # On AVX-512, gelu over [-4, 6] takes one of 32 polynomials (intervals of 5/16) and below -4 a
+    # vector form of gelu_f32's tail: every interval end (and its neighbours in float) and a dense
+    # sample stay within 0.8 ulp above -0.7, 1.3 on [-3, -0.7], 2.5 on [-4, -3] (0.74 / 1.21 / 2.3
+    # measured); elsewhere gelu_f32's bounds (CASES) hold.
+    ends = (-4.0 + np.arange(33) * 0.3125).astype(F32)
     near = np.concatenate([np.nextafter(ends, np.float32(-np.inf)), ends, np.nextafter(ends, np.float32(np.inf))])
     rng = np.random.default_rng(17)
-    x = np.concatenate([near, rng.uniform(-3, 6, 400000).astype(F32), rng.standard_normal(100000).astype(F32) * 3])
+    x = np.concatenate([near, rng.uniform(-4, 6, 400000).astype(F32), rng.standard_normal(100000).astype(F32) * 3,
+                        rng.uniform(-15, -4, 50000).astype(F32)])
     got = F.gelu(ember.tensor(x)).numpy()
     with np.errstate(all="ignore"):
         err = ulp_error(got, 0.5 * x.astype(np.float64) * _erfc(-x.astype(np.float64) * math.sqrt(0.5)))
     fast = ember._C._cpu_isa() == "avx512"
-    inside = (x >= -3) & (x <= 6)
-    assert err[inside & (x > -0.7)].max() <= (0.8 if fast else 2.3)
-    assert err[inside].max() <= (1.3 if fast else 6.0)
-    assert err.max() <= 6.0
+    assert err[(x > -0.7) & (x <= 6)].max() <= (0.8 if fast else 2.3)
+    assert err[(x >= -3) & (x <= 6)].max() <= (1.3 if fast else 6.0)
+    assert err[(x >= -4) & (x <= 6)].max() <= (2.5 if fast else 6.0)
+    assert err.max() <= (4.5 if fast else 6.0)
     assert np.array_equal(got[x > 6], x[x > 6])
 
 

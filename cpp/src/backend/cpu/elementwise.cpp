@@ -69,14 +69,20 @@ namespace {
 // masked moves): 37 instructions a vector -> 19. The clamps pass NaN through (max/min return
 // their second operand when one is NaN), and scalef(NaN, NaN) is NaN. Same reduction and
 // polynomial as exp_f32, so the same 1-ulp bound.
+// exp_poly (vec_math.h): exp(r) for |r| <= ln2 / 2 (and a little beyond)
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 exp_poly_avx512(__m512 r) {
+  __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500E-4f), r, _mm512_set1_ps(1.3981999507E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
+  return _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+}
+
 EMBER_ATTR_AVX512 void exp_f32_avx512(float* o, const float* a, int64_t n) {
   const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(89.0f);
   const __m512 log2e = _mm512_set1_ps(1.44269504088896341f), shift = _mm512_set1_ps(12582912.0f);
   const __m512 c1 = _mm512_set1_ps(0.693359375f), c2 = _mm512_set1_ps(-2.12194440e-4f);
-  const __m512 p0 = _mm512_set1_ps(1.9875691500E-4f), p1 = _mm512_set1_ps(1.3981999507E-3f),
-               p2 = _mm512_set1_ps(8.3334519073E-3f), p3 = _mm512_set1_ps(4.1665795894E-2f),
-               p4 = _mm512_set1_ps(1.6666665459E-1f), p5 = _mm512_set1_ps(5.0000001201E-1f),
-               one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
@@ -84,14 +90,7 @@ EMBER_ATTR_AVX512 void exp_f32_avx512(float* o, const float* a, int64_t n) {
     const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, log2e, shift), shift);
     __m512 r = _mm512_fnmadd_ps(k, c1, xc);
     r = _mm512_fnmadd_ps(k, c2, r);
-    const __m512 z = _mm512_mul_ps(r, r);
-    __m512 y = _mm512_fmadd_ps(p0, r, p1);
-    y = _mm512_fmadd_ps(y, r, p2);
-    y = _mm512_fmadd_ps(y, r, p3);
-    y = _mm512_fmadd_ps(y, r, p4);
-    y = _mm512_fmadd_ps(y, r, p5);
-    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), one);
-    _mm512_mask_storeu_ps(o + i, m, _mm512_scalef_ps(y, k));
+    _mm512_mask_storeu_ps(o + i, m, _mm512_scalef_ps(exp_poly_avx512(r), k));
   }
 }
 
@@ -176,13 +175,7 @@ EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 gelu_tail_avx512(__m512 x) {
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
   r = _mm512_add_ps(_mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r), lo);
-  __m512 y = _mm512_set1_ps(1.9875691500E-4f);  // exp_poly
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507E-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
-  const __m512 e = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  const __m512 e = exp_poly_avx512(r);
   const __m512 xq = _mm512_scalef_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(a, _mm512_set1_ps(0.5f)), q), e), n);
   const __m512 res = _mm512_sub_ps(_mm512_setzero_ps(), xq);  // x < 0: -xq (-0 where it underflows)
   return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(-std::numeric_limits<float>::infinity()), _CMP_EQ_OQ),
@@ -651,18 +644,12 @@ struct InvHypHalf {
   }
 };
 
-float sinf_libm(float x) { return std::sin(x); }
-float cosf_libm(float x) { return std::cos(x); }
-float tanf_libm(float x) { return std::tan(x); }
-float exp2f_libm(float x) { return std::exp2(x); }
-float atanf_libm(float x) { return std::atan(x); }
-float asinf_libm(float x) { return std::asin(x); }
-float acosf_libm(float x) { return std::acos(x); }
-float sinhf_libm(float x) { return std::sinh(x); }
-float coshf_libm(float x) { return std::cosh(x); }
-float asinhf_libm(float x) { return std::asinh(x); }
-float acoshf_libm(float x) { return std::acosh(x); }
-float atanhf_libm(float x) { return std::atanh(x); }
+// libm's float function behind an fn:: functor, as a plain function: the double kernels' exact
+// path for the lanes outside their fast path, and the whole op on other ISAs
+template <class F>
+float libm_f32(float x) {
+  return F{}(x);
+}
 // the AVX-512 kernel of each (contiguous runs)
 template <class Half, float (*Slow)(float)>
 EMBER_ATTR_AVX512 void via_double_kernel(float* o, const float* a, int64_t n) {
@@ -964,18 +951,18 @@ void unary_typed(UnaryOp op, const StridedIter& it, const UnaryParams& pr) {
 #endif
       case UnaryOp::Expm1: return run_unary<T>(it, VecFn<expm1_f32>{});
 #if defined(__x86_64__) && defined(__GNUC__)
-      case UnaryOp::Sin: return run_via_double<SinCosHalf<false>, sinf_libm>(it);
-      case UnaryOp::Cos: return run_via_double<SinCosHalf<true>, cosf_libm>(it);
-      case UnaryOp::Tan: return run_via_double<TanHalf, tanf_libm>(it);
-      case UnaryOp::Exp2: return run_via_double<Exp2Half, exp2f_libm>(it);
-      case UnaryOp::Atan: return run_via_double<AtanHalf, atanf_libm>(it);
-      case UnaryOp::Asin: return run_via_double<AsinHalf<false>, asinf_libm>(it);
-      case UnaryOp::Acos: return run_via_double<AsinHalf<true>, acosf_libm>(it);
-      case UnaryOp::Sinh: return run_via_double<SinhCoshHalf<false>, sinhf_libm>(it);
-      case UnaryOp::Cosh: return run_via_double<SinhCoshHalf<true>, coshf_libm>(it);
-      case UnaryOp::Asinh: return run_via_double<InvHypHalf<InvHyp::Asinh>, asinhf_libm>(it);
-      case UnaryOp::Acosh: return run_via_double<InvHypHalf<InvHyp::Acosh>, acoshf_libm>(it);
-      case UnaryOp::Atanh: return run_via_double<InvHypHalf<InvHyp::Atanh>, atanhf_libm>(it);
+      case UnaryOp::Sin: return run_via_double<SinCosHalf<false>, libm_f32<fn::Sin>>(it);
+      case UnaryOp::Cos: return run_via_double<SinCosHalf<true>, libm_f32<fn::Cos>>(it);
+      case UnaryOp::Tan: return run_via_double<TanHalf, libm_f32<fn::Tan>>(it);
+      case UnaryOp::Exp2: return run_via_double<Exp2Half, libm_f32<fn::Exp2>>(it);
+      case UnaryOp::Atan: return run_via_double<AtanHalf, libm_f32<fn::Atan>>(it);
+      case UnaryOp::Asin: return run_via_double<AsinHalf<false>, libm_f32<fn::Asin>>(it);
+      case UnaryOp::Acos: return run_via_double<AsinHalf<true>, libm_f32<fn::Acos>>(it);
+      case UnaryOp::Sinh: return run_via_double<SinhCoshHalf<false>, libm_f32<fn::Sinh>>(it);
+      case UnaryOp::Cosh: return run_via_double<SinhCoshHalf<true>, libm_f32<fn::Cosh>>(it);
+      case UnaryOp::Asinh: return run_via_double<InvHypHalf<InvHyp::Asinh>, libm_f32<fn::Asinh>>(it);
+      case UnaryOp::Acosh: return run_via_double<InvHypHalf<InvHyp::Acosh>, libm_f32<fn::Acosh>>(it);
+      case UnaryOp::Atanh: return run_via_double<InvHypHalf<InvHyp::Atanh>, libm_f32<fn::Atanh>>(it);
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
       case UnaryOp::Tanh: return run_unary_f32<tanh_f32, tanh_f32_avx512>(it);

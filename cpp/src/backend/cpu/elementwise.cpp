@@ -154,6 +154,25 @@ EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log1p_avx512(__m512 x) {
   return _mm512_mask_mov_ps(res, exact, x);
 }
 
+// R rows of 32 per-interval coefficients held in zmm pairs; row(r, idx) picks each lane's entry
+// (the low 5 bits of idx) by vpermt2ps, horner(first, idx, t) sums row(r) t^(r - first) for
+// r >= first. gelu's and tanh's piecewise polynomials.
+template <int R>
+struct PolyTable32 {
+  __m512 lo[R], hi[R];
+  EMBER_ATTR_AVX512 explicit PolyTable32(const float (&tab)[R][32]) {
+    for (int r = 0; r < R; ++r) lo[r] = _mm512_load_ps(tab[r]), hi[r] = _mm512_load_ps(tab[r] + 16);
+  }
+  EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 row(int r, __m512i idx) const {
+    return _mm512_permutex2var_ps(lo[r], idx, hi[r]);
+  }
+  EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 horner(int first, __m512i idx, __m512 t) const {
+    __m512 p = row(R - 1, idx);
+    for (int r = R - 2; r >= first; --r) p = _mm512_fmadd_ps(p, t, row(r, idx));
+    return p;
+  }
+};
+
 // gelu_f32's negative tail (x < -4, NaN, -inf) on AVX-512: -|x| erfc(|x| / sqrt 2) / 2 with the
 // same split of -x^2/2 into hi + lo, the same degree-11 R in t = 1/(1 + |x|/sqrt 2) and exp_f32's
 // reduction and polynomial, with vscalefps for the 2^n (one rounding for subnormal results).
@@ -203,9 +222,7 @@ alignas(64) constexpr float kGeluPhi[9][32] = {
     {2.920225597335957e-05f, 2.3848935597925447e-05f, -1.980864180950448e-05f, -0.00011675170389935374f, -0.0002350241702515632f, -0.0002697079034987837f, -9.027704072650522e-05f, 0.0003196797624696046f, 0.0007393525447696447f, 0.0007925143581815064f, 0.00027135791606269777f, -0.0005736892344430089f, -0.0011436768108978868f, -0.0009926505153998733f, -0.00024123564071487635f, 0.0005376921035349369f, 0.000836910679936409f, 0.0005992077640257776f, 0.000142554723424837f, -0.00019014863937627524f, -0.0002753303269855678f, -0.00019250615150667727f, -7.414061110466719e-05f, 2.7418382160249166e-06f, 2.89766066998709e-05f, 2.641618630150333e-05f, 1.5999523384380154e-05f, 7.594123871967895e-06f, 2.988454298247234e-06f, 1.0018367220254731e-06f, 2.905293570165668e-07f, 7.357500209081991e-08f},  // c7
 };
 EMBER_ATTR_AVX512 void gelu_f32_avx512(float* o, const float* a, int64_t n) {
-  constexpr int kRows = sizeof(kGeluPhi) / sizeof(kGeluPhi[0]);
-  __m512 lo[kRows], hi[kRows];
-  for (int r = 0; r < kRows; ++r) lo[r] = _mm512_load_ps(kGeluPhi[r]), hi[r] = _mm512_load_ps(kGeluPhi[r] + 16);
+  const PolyTable32<sizeof(kGeluPhi) / sizeof(kGeluPhi[0])> tab(kGeluPhi);
   const __m512 h = _mm512_set1_ps(0.3125f), inv_h = _mm512_set1_ps(3.2f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
@@ -219,10 +236,8 @@ EMBER_ATTR_AVX512 void gelu_f32_avx512(float* o, const float* a, int64_t n) {
     const __m512i idx = _mm512_castps_si512(uf);
     const __m512 c = _mm512_fmadd_ps(_mm512_sub_ps(uf, _mm512_set1_ps(8388608.0f)), h, _mm512_set1_ps(-3.84375f));
     const __m512 t = _mm512_sub_ps(x, c);
-    __m512 p = _mm512_permutex2var_ps(lo[kRows - 1], idx, hi[kRows - 1]);
-    for (int r = kRows - 2; r >= 2; --r) p = _mm512_fmadd_ps(p, t, _mm512_permutex2var_ps(lo[r], idx, hi[r]));
-    const __m512 q = _mm512_fmadd_ps(p, t, _mm512_permutex2var_ps(lo[1], idx, hi[1]));
-    __m512 res = _mm512_fmadd_ps(x, _mm512_permutex2var_ps(lo[0], idx, hi[0]), _mm512_mul_ps(x, q));
+    const __m512 q = _mm512_fmadd_ps(tab.horner(2, idx, t), t, tab.row(1, idx));
+    __m512 res = _mm512_fmadd_ps(x, tab.row(0, idx), _mm512_mul_ps(x, q));
     res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(6.0f), _CMP_GT_OQ), x);
     const __mmask16 tail = m & _mm512_cmp_ps_mask(x, _mm512_set1_ps(-4.0f), _CMP_NGE_UQ);
     if (tail) res = _mm512_mask_mov_ps(res, tail, gelu_tail_avx512(x));
@@ -249,9 +264,7 @@ alignas(64) constexpr float kTanhPoly[9][32] = {
     {-0.019872575998306274f, -0.048204775899648666f, -0.05615122243762016f, -0.0626482367515564f, -0.06753610074520111f, -0.07173831760883331f, -0.07179421186447144f, -0.06621485203504562f, -0.05638569965958595f, -0.03732266649603844f, -0.011653480120003223f, 0.007206962909549475f, 0.01696728728711605f, 0.018480848520994186f, 0.01097811758518219f, 0.004119785502552986f, 0.000650151283480227f, -0.0007184274145402014f, -0.0005455090431496501f, -0.00024345138808712363f, -9.559866884956136e-05f, -2.2508731490233913e-05f, -3.069391368626384e-06f, -4.15821915566994e-07f, -5.628314170280646e-08f, -3.1041718084878767e-09f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f},  // c6
 };
 EMBER_ATTR_AVX512 void tanh_f32_avx512(float* o, const float* a, int64_t n) {
-  constexpr int kRows = sizeof(kTanhPoly) / sizeof(kTanhPoly[0]);
-  __m512 lo[kRows], hi[kRows];
-  for (int r = 0; r < kRows; ++r) lo[r] = _mm512_load_ps(kTanhPoly[r]), hi[r] = _mm512_load_ps(kTanhPoly[r] + 16);
+  const PolyTable32<sizeof(kTanhPoly) / sizeof(kTanhPoly[0])> tab(kTanhPoly);
   const __m512 eighth = _mm512_set1_ps(0.125f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
@@ -269,11 +282,8 @@ EMBER_ATTR_AVX512 void tanh_f32_avx512(float* o, const float* a, int64_t n) {
                                              bits, _mm512_set1_epi32(static_cast<int32_t>(0xffe00000u)),
                                              _mm512_set1_epi32(0x00100000), 0xea)));  // (A & B) | C
     const __m512 t = _mm512_sub_ps(ax, c);
-    __m512 p = _mm512_permutex2var_ps(lo[kRows - 1], idx, hi[kRows - 1]);
-    for (int r = kRows - 2; r >= 3; --r) p = _mm512_fmadd_ps(p, t, _mm512_permutex2var_ps(lo[r], idx, hi[r]));
-    const __m512 low = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo[2], idx, hi[2]), t,
-                                       _mm512_permutex2var_ps(lo[1], idx, hi[1]));
-    const __m512 res = _mm512_add_ps(_mm512_permutex2var_ps(lo[0], idx, hi[0]), _mm512_fmadd_ps(p, t, low));
+    const __m512 low = _mm512_fmadd_ps(tab.row(2, idx), t, tab.row(1, idx));
+    const __m512 res = _mm512_add_ps(tab.row(0, idx), _mm512_fmadd_ps(tab.horner(3, idx, t), t, low));
     // |res| with x's sign (tanh(-0) = -0)
     const __m512 out = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
         _mm512_castps_si512(res), _mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff), 0xe4));  // mask ? res : x

@@ -526,3 +526,42 @@ def test_non_adjacent_dims_match_torch(dims, transposed):
                                atol=1e-12)
     b = a > 0.2
     np.testing.assert_array_equal(ember.from_numpy(b).sum(dims).numpy(), b.sum(dims))
+
+
+ROW_LENGTHS = list(range(0, 70)) + [255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 2049]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float_rows_of_every_length_against_float64(threads):
+    # Row reductions of float32 (the AVX-512 row kernels: vector blocks, masked tails, float blocks
+    # of at most 16 values a lane widened into double): sums within their documented rounding of
+    # the float64 value, extremes exact, a NaN anywhere in a row giving NaN, on every short length.
+    rng = np.random.default_rng(12)
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        for n in ROW_LENGTHS:
+            x = (rng.standard_normal((5, n)) * 4).astype(np.float32)
+            if n:
+                x[3, rng.integers(0, n)] = np.nan
+                x[4, :] = -np.abs(x[4, :]) - 1  # all negative: the max is below the init
+            x64 = x.astype(np.float64)
+            e = ember.tensor(x)
+            bound = 16 * 2.0 ** -24 * np.abs(x64).sum(1) + 2.0 ** -24 * np.abs(x64.sum(1))
+            for name, got, want, scale in [
+                ("sum", e.sum(1), x64.sum(1), bound),
+                ("mean", e.mean(1), x64.mean(1) if n else np.full(5, np.nan), bound / max(n, 1)),
+                ("norm1", e.norm(1, dim=1), np.abs(x64).sum(1), bound),
+                ("norm2", e.norm(dim=1), np.sqrt((x64 ** 2).sum(1)),
+                 2.0 ** -22 * np.sqrt((x64 ** 2).sum(1))),
+            ]:
+                g = got.numpy().astype(np.float64)
+                assert np.array_equal(np.isnan(g), np.isnan(want)), (name, n)
+                ok = ~np.isnan(want)
+                assert np.all(np.abs(g[ok] - want[ok]) <= scale[ok]), (name, n, g, want)
+            if n:
+                np.testing.assert_array_equal(e.amax(1).numpy(), x.max(1), err_msg=f"amax {n}")
+                np.testing.assert_array_equal(e.amin(1).numpy(), x.min(1), err_msg=f"amin {n}")
+                np.testing.assert_array_equal(e.amax((0, 1)).numpy(), x.max(), err_msg=f"{n}")
+    finally:
+        ember.set_num_threads(old)

@@ -392,14 +392,17 @@ def test_max_min_argmax_rows_and_columns_match_torch_with_ties_and_nan(dtype):
     # 64-lane extreme plus a block-wise first-index search: ties give the first index, a NaN
     # anywhere gives the first NaN, on row lengths around the lane count and on columns.
     rng = np.random.default_rng(9)
-    for n in (1, 63, 64, 65, 129, 1000):
-        x = rng.integers(-3, 4, (6, n)).astype(dtype)  # many ties
+    for n in (1, 2, 10, 15, 16, 17, 31, 33, 63, 64, 65, 129, 1000):
+        x = rng.integers(-3, 4, (8, n)).astype(dtype)  # many ties
         if dtype != "int64":
             x[1, n // 2] = np.nan
             x[2, -1] = np.nan
             x[3, :] = -np.inf
             if n > 2:
                 x[4, [0, n - 1]] = np.nan
+            x[5, 0] = np.nan
+            x[6, -1] = np.inf
+            x[7, n // 3] = -np.inf
         for dim in (1, 0):
             e, t = ember.tensor(x), torch.from_numpy(x.copy())
             for name in ("max", "min"):

@@ -168,6 +168,8 @@ CASES += [
       lambda a: a * np.clip(a + 3, 0, 6) / 6, domain=(-5.0, 5.0)),
     C("logsigmoid", lambda L, a: L.nn.functional.logsigmoid(a), [(5, 37)],
       lambda a: np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))), domain=(-20.0, 20.0)),
+    C("softplus", lambda L, a: L.nn.functional.softplus(a), [(5, 37)],
+      lambda a: np.where(a > 20, a, np.log1p(np.exp(np.minimum(a, 20)))), domain=(-25.0, 25.0)),
     C("relu", lambda L, a: L.relu(a), [ak((3, 4))], lambda a: np.maximum(a, 0)),
     C("reciprocal", lambda L, a: L.reciprocal(a), _pos_in, lambda a: 1 / a),
     C("square", lambda L, a: L.square(a), [(3, 4)], np.square),
@@ -938,6 +940,18 @@ CASES += [
         lambda L, x: _F(L).adaptive_avg_pool2d(x, 5),
         [(1, 2, 3, 4)],
         lambda x: _np_adaptive(x, 5, 5, np.mean),
+    ),
+    C(  # global average pooling: the mean over each plane
+        "adaptive_avg_pool2d_global",
+        lambda L, x: _F(L).adaptive_avg_pool2d(x, 1),
+        [(2, 3, 7, 9)],
+        lambda x: _np_adaptive(x, 1, 1, np.mean),
+    ),
+    C(  # the same on one unbatched image
+        "adaptive_avg_pool2d_global_3d",
+        lambda L, x: _F(L).adaptive_avg_pool2d(x, (1, 1)),
+        [(3, 5, 6)],
+        lambda x: _np_adaptive(x[None], 1, 1, np.mean)[0],
     ),
     C(
         "adaptive_avg_pool1d",

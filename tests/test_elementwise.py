@@ -419,14 +419,14 @@ def test_set_flush_denormal_like_torch():
 _PARAM_ACTS = [
     ("leaky_relu", {"negative_slope": 0.1}), ("hardtanh", {"min_val": -0.5, "max_val": 1.0}), ("relu6", {}),
     ("elu", {"alpha": 1.3}), ("selu", {}), ("celu", {"alpha": 0.7}), ("hardsigmoid", {}), ("hardswish", {}),
-    ("logsigmoid", {}),
+    ("logsigmoid", {}), ("softplus", {}),
 ]
 
 
 def _act_inputs(dtype):
     rng = np.random.default_rng(11)
     x = np.concatenate([rng.standard_normal(4099) * 4, [-3, 3, 0, -0.0, -0.5, 1, 6, -6, 1e-30, -1e-30, 88, -88, -200,
-                                                        np.inf, -np.inf, np.nan]])
+                                                        20, 20.5, -20.5, np.inf, -np.inf, np.nan]])
     return x.astype(dtype)
 
 
@@ -462,7 +462,7 @@ def test_parametrised_activation_create_graph_agrees(name, kw):
     xe2 = ember.from_numpy(x.copy()).requires_grad_()
     (graph,) = ember.autograd.grad(f(xe2, **kw), xe2, ember.from_numpy(g.copy()), create_graph=True)
     np.testing.assert_allclose(graph.detach().numpy(), fused.numpy(), rtol=1e-14, atol=1e-300)
-    if name in ("elu", "selu", "celu", "logsigmoid", "hardswish"):  # nonzero second derivative
+    if name in ("elu", "selu", "celu", "logsigmoid", "hardswish", "softplus"):  # nonzero second derivative
         xs = ember.from_numpy(np.array([-1.5, -0.3, 0.4, 2.0])).requires_grad_()
 
         def grad_of(t):

@@ -499,7 +499,7 @@ bool has_fused_grad(UnaryOp op) {
   switch (op) {
     case UnaryOp::LeakyRelu: case UnaryOp::Clamp: case UnaryOp::Hardtanh: case UnaryOp::Elu:
     case UnaryOp::Hardsigmoid: case UnaryOp::Hardswish: case UnaryOp::LogSigmoid: case UnaryOp::Huber:
-    case UnaryOp::SmoothL1: return true;
+    case UnaryOp::SmoothL1: case UnaryOp::Softplus: return true;
     default: return false;
   }
 }

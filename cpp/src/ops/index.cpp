@@ -323,11 +323,14 @@ Tensor dim_offsets(const Tensor& t, int64_t dim, const Tensor& index, const char
   if (t.strides()[dim] == 1 && t.device().is_cpu()) {
     // unit stride (gather / scatter along a contiguous last dim): the offsets are the indices
     // themselves, once checked (a read-only pass instead of writing an offsets tensor)
+    // (v | (size - 1 - v) is negative exactly when v < 0 or v >= size: one OR-reduction that
+    // vectorises even at the baseline ISA; the compare-and-or form ran scalar, ~0.6 ns an index)
     const int64_t size = t.shape()[dim], n = idx.numel();
     const int64_t* v = idx.data<int64_t>();
-    bool bad = false;
-    for (int64_t i = 0; i < n; ++i) bad |= (v[i] < 0) | (v[i] >= size);
-    if (!bad) return idx;
+    int64_t bits = 0;
+#pragma omp simd reduction(| : bits)
+    for (int64_t i = 0; i < n; ++i) bits |= v[i] | (size - 1 - v[i]);
+    if (bits >= 0) return idx;
   }
   Tensor off = Tensor::empty(index.shape(), DType::Int64, t.device());
   backend_of(t).index_offsets({idx}, {t.shape()[dim]}, {t.strides()[dim]}, {dim}, off, false, op);

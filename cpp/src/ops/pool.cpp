@@ -226,6 +226,9 @@ Tensor adaptive(PoolOp op, const Tensor& x, std::vector<int64_t> size, Tensor* i
   Planes pl = check_input(x, name);
   const int64_t OH = size[0] < 0 ? pl.H : size[0], OW = size[1] < 0 ? pl.W : size[1];
   EMBER_CHECK(OH > 0 && OW > 0, RuntimeError, name, ": output_size must be positive, got (", OH, ", ", OW, ")");
+  // global average pooling is a mean over the plane, as in torch: the reduction's vector row
+  // kernels (and mean's broadcast gradient) instead of a serial sum per plane (~5x faster)
+  if (op == PoolOp::AdaptiveAvg && OH == 1 && OW == 1) return mean(x, {-2, -1}, true);
   return pool_forward(op, x, pl, OH, OW, PoolParams{}, idx);
 }
 }  // namespace

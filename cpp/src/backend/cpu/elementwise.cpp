@@ -857,6 +857,13 @@ template <class T> struct LogSigmoidGradF {  // g (max_deriv - sign z / (1 + z))
     return g * ((neg ? T(1) : T(0)) - (neg ? T(1) : T(-1)) * (z / (T(1) + z)));
   }
 };
+template <class T> struct SoftplusGradF {  // torch's: z = exp(x), x > 20 ? g : g z / (z + 1)
+  static constexpr bool kBufferStrided = true;  // (math: loops.h)
+  EMBER_VM_INLINE T operator()(T g, T x) const {
+    const T z = ex_(x);
+    return x > T(20) ? g : g * z / (z + T(1));
+  }
+};
 template <class T> struct HuberGradF {  // g clamp(x, -delta, delta)
   T delta;
   EMBER_VM_INLINE T operator()(T g, T x) const {
@@ -1217,6 +1224,7 @@ void unary_backward(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& 
       case UnaryOp::Hardsigmoid: return run_binary<T>(it, HardsigmoidGradF<T>{});
       case UnaryOp::Hardswish: return run_binary<T>(it, HardswishGradF<T>{});
       case UnaryOp::LogSigmoid: return run_binary<T>(it, LogSigmoidGradF<T>{});
+      case UnaryOp::Softplus: return run_binary<T>(it, SoftplusGradF<T>{});
       case UnaryOp::Huber: return run_binary<T>(it, HuberGradF<T>{p0});
       case UnaryOp::SmoothL1: return run_binary<T>(it, SmoothL1GradF<T>{p0});
       default: break;

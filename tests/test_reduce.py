@@ -531,7 +531,7 @@ def test_non_adjacent_dims_match_torch(dims, transposed):
     np.testing.assert_array_equal(ember.from_numpy(b).sum(dims).numpy(), b.sum(dims))
 
 
-ROW_LENGTHS = list(range(0, 70)) + [255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 2049]
+ROW_LENGTHS = list(range(70)) + [255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 2049]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -382,6 +382,11 @@ CASES += [
       lambda a: _np_pad(a, (0, 1, 2, 1), 1.5)),
     C("constant_pad_crop", lambda L, a: _pad(L, a, (-1, 2, 1, -2)), [(4, 3)],
       lambda a: _np_pad(a, (-1, 2, 1, -2), 0.0)),
+    # F.pad's other modes are numpy's reflect, edge and wrap (W padded (2, 1), H padded (1, 2))
+    *[C(f"{mode}_pad_2d", lambda L, a, mode=mode: L.nn.functional.pad(a, (2, 1, 1, 2), mode=mode),
+        [(2, 3, 4, 5)],
+        lambda a, npm=npm: np.pad(a, ((0, 0), (0, 0), (1, 2), (2, 1)), mode=npm))
+      for mode, npm in (("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap"))],
 ]
 
 # --- indexing -----------------------------------------------------------------------------------

@@ -292,8 +292,6 @@ def _t(*shape):
     (lambda: nn.Conv2d(4, 4, 3, stride=2, padding="same"), ValueError,
      "padding='same' is not supported for strided convolutions"),
     (lambda: nn.Conv2d(4, 4, 3, padding="full"), ValueError, "Invalid padding string 'full'"),
-    (lambda: nn.Conv2d(4, 4, 3, padding_mode="reflect"), NotImplementedError, "padding_mode='reflect'"),
-    (lambda: nn.Conv1d(4, 4, 3, padding_mode="circular"), NotImplementedError, "padding_mode='circular'"),
     (lambda: nn.Conv2d(4, 4, 3, padding_mode="foo"), ValueError, "padding_mode must be one of"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, padding="same"), ValueError, "not supported for ConvTranspose2d"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, padding_mode="reflect"), ValueError, 'Only "zeros" padding mode'),
@@ -431,3 +429,33 @@ def test_small_conv_gradcheck(shape, oc, k, p):
     x, w, b, _ = _small_conv_case(shape, oc, k, p, "float64", seed=7)
     xs, ws, bs = (ember.from_numpy(a).requires_grad_() for a in (x, w, b))
     assert ember.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=p), (xs, ws, bs))
+
+
+@requires_torch
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("cls,shape,kw", [
+    ("Conv2d", (2, 3, 9, 8), {"kernel_size": 3, "padding": 1}),
+    ("Conv2d", (2, 3, 9, 8), {"kernel_size": (3, 5), "padding": (2, 1), "stride": 2}),
+    ("Conv2d", (2, 3, 9, 8), {"kernel_size": 4, "padding": "same", "dilation": (1, 2)}),
+    ("Conv2d", (3, 9, 8), {"kernel_size": 3, "padding": 1}),  # unbatched
+    ("Conv1d", (2, 3, 11), {"kernel_size": 5, "padding": 2}),
+    ("Conv1d", (2, 3, 11), {"kernel_size": 4, "padding": "same"}),
+])
+def test_conv_padding_modes_match_torch(mode, cls, shape, kw):
+    # torch pads by the mode (F.pad with the reversed, repeated padding; 'same' puts the odd
+    # element on the right) and convolves without padding
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(shape)
+    tm = getattr(torch.nn, cls)(3, 4, padding_mode=mode, dtype=torch.float64, **kw)
+    em = getattr(nn, cls)(3, 4, padding_mode=mode, dtype=ember.float64, **kw)
+    em.load_state_dict({k: ember.from_numpy(v.detach().numpy().copy()) for k, v in tm.state_dict().items()})
+    assert em._reversed_padding_repeated_twice == tm._reversed_padding_repeated_twice
+    assert repr(em) == repr(tm)
+    xe, xt = ember.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    ye, yt = em(xe), tm(xt)
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(tuple(yt.shape))
+    ye.backward(ember.from_numpy(g.copy()))
+    yt.backward(torch.from_numpy(g.copy()))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(em.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -94,6 +94,81 @@ def test_constant_pad_int_and_empty():
     assert ember._C.constant_pad(E(np.zeros((0, 3))), (1, 1)).shape == (0, 5)
 
 
+# --- F.pad's reflect / replicate / circular modes --------------------------------------------------
+PAD_MODE_CASES = [  # (shape, pad): 1, 2 and 3 padded dims, batched and not, negative pads crop
+    ((3, 7), (2, 3)), ((2, 3, 7), (2, 3)), ((2, 3, 7), (0, 4)), ((2, 4, 5), (1, 1, 2, 2)),
+    ((2, 3, 5, 6), (1, 2, 2, 1)), ((2, 3, 5, 6), (0, 0, 3, 1)), ((2, 3, 5, 6), (-1, 2, 1, -2)),
+    ((2, 3, 5, 6), (2, -1, -2, 1)), ((2, 3, 4, 5), (1, 1, 1, 1, 1, 1)),
+    ((1, 2, 3, 4, 5), (1, 2, 2, 1, 1, 2)), ((0, 3, 4), (1, 2)), ((2, 3, 5), (-2, -2)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", PAD_MODE_CASES)
+def test_pad_modes_match_torch(mode, shape, pad):
+    # values exactly, and the gradient: each border's gradient adds onto the element it copies
+    rng = np.random.default_rng(31)
+    a = rng.standard_normal(shape)
+    out = []
+    for L in (ember, torch):
+        x = L.from_numpy(a.copy()).requires_grad_()
+        y = L.nn.functional.pad(x, pad, mode=mode)
+        out.append((x, y))
+    (xe, ye), (xt, yt) = out
+    assert tuple(ye.shape) == tuple(yt.shape)
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    g = rng.standard_normal(tuple(yt.shape))
+    ye.backward(ember.from_numpy(g.copy()))
+    yt.backward(torch.from_numpy(g.copy()))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_int_values_and_double_backward(mode):
+    F = ember.nn.functional
+    x = ember.from_numpy(np.array([[[0, 1, 2, 3]]]))
+    want = {"reflect": [2, 1, 0, 1, 2, 3, 2], "replicate": [0, 0, 0, 1, 2, 3, 3],
+            "circular": [2, 3, 0, 1, 2, 3, 0]}[mode]
+    y = F.pad(x, (2, 1), mode=mode)
+    assert y.dtype == ember.int64
+    np.testing.assert_array_equal(y.numpy()[0, 0], want)
+    xs = ember.from_numpy(np.random.default_rng(3).standard_normal((1, 2, 3, 4))).requires_grad_()
+
+    def grad_of(t):
+        with ember.enable_grad():
+            (d,) = ember.autograd.grad((F.pad(t, (2, 1, 1, 2), mode=mode) ** 3).sum(), t,
+                                       create_graph=True)
+        return d
+
+    assert ember.autograd.gradcheck(lambda t: F.pad(t, (2, 1, 1, 2), mode=mode), (xs,))
+    assert ember.autograd.gradcheck(grad_of, (xs,))
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda F, x: F.pad(x, (3, 0), mode="reflect"), RuntimeError,
+     r"padding size should be less than the corresponding input dimension, but got: padding \(3, 0\)"),
+    (lambda F, x: F.pad(x, (0, 4), mode="circular"), RuntimeError, "wraps around more than once"),
+    (lambda F, x: F.pad(x, (2, -2), mode="circular"), RuntimeError, "wraps around more than once"),
+    (lambda F, x: F.pad(x, (-2, -2), mode="replicate"), RuntimeError, "negative output size"),
+    (lambda F, x: F.pad(x, (-2, -1), mode="reflect"), RuntimeError, "output size 0; expected at least 1"),
+    (lambda F, x: F.pad(x, (1, 1, 1, 1, 1, 1, 1, 1), mode="replicate"), NotImplementedError,
+     "padding size 8 is not supported for a 3-d input"),
+    (lambda F, x: F.pad(x[0, 0], (1, 1), mode="reflect"), NotImplementedError,
+     "padding size 2 is not supported for a 1-d input"),
+    (lambda F, x: F.pad(x, (1,), mode="reflect"), RuntimeError, "divisible by 2"),
+    (lambda F, x: F.pad(x, (1, 1), mode="reflect", value=0.0), RuntimeError,
+     "doesn't take in value argument"),
+    (lambda F, x: F.pad(x, (1, 1), mode="mirror"), NotImplementedError, "unrecognised padding mode"),
+    (lambda F, x: F.pad(x[:, :0], (1, 1), mode="replicate"), RuntimeError,
+     "other non-zero dimensions for input"),
+])
+def test_pad_mode_errors(call, exc, match):
+    x = ember.from_numpy(np.zeros((1, 2, 3)))
+    with pytest.raises(exc, match=match):
+        call(ember.nn.functional, x)
+
+
 def test_empty_tensors():
     z = E(np.zeros((0, 3)))
     assert ember.cat([z, z]).shape == (0, 3)

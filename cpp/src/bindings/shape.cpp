@@ -118,6 +118,11 @@ void bind_shape(py::module_& m) {
     py::gil_scoped_release r;
     return ops::constant_pad(x, p, *v);
   }, py::arg("input"), py::arg("pad"), py::arg("value") = 0);
+  m.def("mode_pad", [](const Tensor& x, py::object pad, const std::string& mode) {
+    auto p = int_list(pad, "pad");
+    py::gil_scoped_release r;
+    return ops::mode_pad(x, p, mode);
+  }, py::arg("input"), py::arg("pad"), py::arg("mode"));
 }
 
 }  // namespace ember::py_bind

@@ -309,4 +309,62 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, Scalar val
   return box_scatter(xc, place, value);
 }
 
+// F.pad's reflect / replicate / circular modes: each padded dim becomes an index_select of the
+// input along it, through the map from output positions o to input positions i = o - before:
+// reflect mirrors about the edge elements (-i, 2 (n - 1) - i), replicate clamps, circular wraps
+// (within the part negative padding keeps).
+// Differentiable through index_select (its gradient is index_add: the padded borders' gradients
+// add onto the elements they copy), double backward included. Negative padding crops. Checks and
+// messages follow torch's: 1 to 3 padded dims on an input with one or two more dims (the
+// leading one a batch that may be empty), every other dim non-empty, reflect padding below the
+// dim's size, circular padding at most the size.
+Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& mode) {
+  const int64_t np = static_cast<int64_t>(pad.size()), nd = x.dim(), k = np / 2;
+  const bool reflect = mode == "reflect", circular = mode == "circular";
+  EMBER_CHECK(reflect || circular || mode == "replicate", NotImplementedError, "pad: unrecognised padding mode '",
+              mode, "' (expected 'constant', 'reflect', 'replicate' or 'circular')");
+  EMBER_CHECK(np % 2 == 0, RuntimeError, "pad: padding length must be divisible by 2, got ", np);
+  EMBER_CHECK(k >= 1 && k <= 3 && (nd == k + 1 || nd == k + 2), NotImplementedError, "pad(mode='", mode,
+              "'): padding size ", np, " is not supported for a ", nd,
+              "-d input; supported: padding size 2 on 2-d or 3-d input (pads the last dim), 4 on 3-d or "
+              "4-d input (the last 2 dims), 6 on 4-d or 5-d input (the last 3 dims)");
+  for (int64_t d = nd == k + 2 ? 1 : 0; d < nd; ++d)
+    EMBER_CHECK(x.shape()[d] > 0, RuntimeError, "pad(mode='", mode, "'): expected a ", k + 1, "-d or ", k + 2,
+                "-d (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, "
+                "but got: ", shape_str(x.shape()));
+  Tensor out = x;
+  bool copied = false;
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t d = nd - 1 - j, before = pad[2 * j], after = pad[2 * j + 1], n = x.shape()[d];
+    if (reflect)
+      EMBER_CHECK(before < n && after < n, RuntimeError, "pad(mode='reflect'): padding size should be less than the "
+                  "corresponding input dimension, but got: padding (", before, ", ", after, ") at dimension ", d,
+                  " of input ", shape_str(x.shape()));
+    // circular wraps within what is left after negative padding crops (torch's order)
+    const int64_t lo = std::max<int64_t>(-before, 0), kept = n + std::min<int64_t>(before, 0) + std::min<int64_t>(after, 0);
+    if (circular)
+      EMBER_CHECK(before <= kept && after <= kept, RuntimeError, "pad(mode='circular'): padding (", before, ", ",
+                  after, ") at dimension ", d, " of input ", shape_str(x.shape()),
+                  " wraps around more than once (at most the dimension's size after cropping, ", kept, ")");
+    const int64_t m = n + before + after;
+    EMBER_CHECK(m >= 0, RuntimeError, "pad(mode='", mode, "'): the input size ", n, ", plus negative padding ", before,
+                " and ", after, " resulted in a negative output size, which is invalid. Check dimension ", d,
+                " of your input.");
+    EMBER_CHECK(m > 0 || circular, RuntimeError, "pad(mode='", mode, "'): the input size ", n, " at dimension ", d,
+                " with padding (", before, ", ", after, ") gives an output size 0; expected at least 1");
+    if (before == 0 && after == 0) continue;
+    Tensor idx = Tensor::empty({m}, DType::Int64, Device());
+    int64_t* ip = idx.data<int64_t>();
+    for (int64_t o = 0; o < m; ++o) {
+      const int64_t i = o - before, c = o - std::max<int64_t>(before, 0);  // c: within the kept part
+      ip[o] = reflect ? (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i)
+              : circular ? lo + ((c % kept) + kept) % kept
+                         : std::clamp<int64_t>(i, 0, n - 1);
+    }
+    out = index_select(out, d, x.device().is_cpu() ? idx : to_device(idx, x.device()));
+    copied = true;
+  }
+  return copied ? out : clone(x);
+}
+
 }  // namespace ember::ops

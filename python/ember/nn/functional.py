@@ -235,9 +235,11 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def pad(input, pad, mode="constant", value=None):
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported yet (only 'constant')")
-    return _C.constant_pad(input, list(pad), 0.0 if value is None else value)
+    if mode == "constant":
+        return _C.constant_pad(input, list(pad), 0.0 if value is None else value)
+    if value is not None and mode in ("reflect", "replicate", "circular"):
+        raise RuntimeError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
+    return _C.mode_pad(input, list(pad), mode)
 
 
 del math

@@ -47,6 +47,8 @@ Tensor triu(const Tensor& x, int64_t diagonal = 0);
 // Constant padding, torch's pad order (last dim first: left, right, top, bottom, ...); negative
 // pads crop.
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, Scalar value);
+// F.pad's 'reflect', 'replicate' and 'circular' modes
+Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& mode);
 // Concatenation with type promotion across inputs; 1-D empty tensors are skipped like torch.
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim = 0);

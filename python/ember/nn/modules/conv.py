@@ -43,9 +43,18 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {set(_PADDING_MODES)}, but got "
                              f"padding_mode='{padding_mode}'")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode='{padding_mode}' is not "
-                                      "implemented in ember (only 'zeros')")
+        # F.pad's argument for the non-zeros padding modes (torch's attribute): the last dim's
+        # (left, right) first; 'same' puts the odd element on the right
+        if isinstance(padding, str):
+            self._reversed_padding_repeated_twice = [0, 0] * len(kernel_size)
+            if padding == "same":
+                for d, k, i in zip(dilation, kernel_size, range(len(kernel_size) - 1, -1, -1)):
+                    total = d * (k - 1)
+                    self._reversed_padding_repeated_twice[2 * i] = total // 2
+                    self._reversed_padding_repeated_twice[2 * i + 1] = total - total // 2
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(padding)
+                                                          for _ in range(2))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.transposed, self.output_padding = dilation, transposed, output_padding
@@ -98,6 +107,10 @@ class Conv1d(_ConvNd):
                          device, dtype)
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # pad by the mode, then convolve without padding
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv1d(padded, self.weight, self.bias, self.stride, _single(0), self.dilation,
+                            self.groups)
         return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -113,6 +126,10 @@ class Conv2d(_ConvNd):
                          _pair(dilation), False, _pair(0), groups, bias, padding_mode, device, dtype)
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # pad by the mode, then convolve without padding
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(padded, self.weight, self.bias, self.stride, _pair(0), self.dilation,
+                            self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 

@@ -497,3 +497,54 @@ def test_flip_reversed_rows_match_numpy(dtype):
         np.testing.assert_array_equal(ember.tensor(a).flip(dims).numpy(), np.flip(a, dims))
     a = rng.standard_normal((6, 40)).astype(dtype)
     np.testing.assert_array_equal(ember.tensor(a)[:, 3:29].flip([1]).numpy(), np.flip(a[:, 3:29], 1))
+
+
+@requires_torch
+@pytest.mark.parametrize("name,args,shape", [
+    ("ReflectionPad1d", (2,), (2, 3, 5)), ("ReflectionPad2d", ((1, 2, 2, 0),), (2, 3, 4, 5)),
+    ("ReflectionPad3d", (1,), (1, 2, 3, 4, 5)), ("ReplicationPad1d", ((0, 3),), (3, 5)),
+    ("ReplicationPad2d", (2,), (3, 4, 5)), ("ReplicationPad3d", ((1, 0, 2, 1, 0, 2),), (1, 2, 3, 4, 5)),
+    ("CircularPad1d", (2,), (2, 3, 5)), ("CircularPad2d", ((1, 2, 2, 0),), (2, 3, 4, 5)),
+    ("CircularPad3d", (1,), (2, 3, 4, 5)), ("ConstantPad1d", (2, 3.5), (2, 5)),
+    ("ConstantPad2d", ((1, 0, 2, 1), -1.0), (2, 3, 4, 5)), ("ConstantPad3d", (1, 2.0), (2, 3, 4, 5)),
+    ("ZeroPad1d", ((1, 2),), (2, 3, 5)), ("ZeroPad2d", (1,), (2, 3, 4, 5)),
+    ("ZeroPad3d", ((1, 0, 0, 1, 2, 0),), (1, 2, 3, 4, 5)),
+    ("PixelShuffle", (2,), (2, 8, 3, 4)), ("PixelShuffle", (3,), (9, 2, 3)),
+    ("PixelShuffle", (2,), (2, 3, 8, 2, 3)), ("PixelUnshuffle", (2,), (2, 3, 4, 6)),
+    ("PixelUnshuffle", (3,), (2, 6, 9)), ("PixelUnshuffle", (2,), (2, 1, 3, 4, 2)),
+])
+def test_padding_and_pixel_shuffle_modules_match_torch(name, args, shape):
+    rng = np.random.default_rng(41)
+    a = rng.standard_normal(shape)
+    res = []
+    for L in (ember, torch):
+        m = getattr(L.nn, name)(*args)
+        x = L.from_numpy(a.copy()).requires_grad_()
+        y = m(x)
+        res.append((repr(m), getattr(m, "padding", None), x, y))
+    (re, pe, xe, ye), (rt, pt, xt, yt) = res
+    assert re == rt and pe == pt
+    np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+    g = rng.standard_normal(tuple(yt.shape))
+    ye.backward(ember.from_numpy(g.copy()))
+    yt.backward(torch.from_numpy(g.copy()))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-14, atol=1e-14)
+
+
+def test_pixel_shuffle_round_trip_and_errors():
+    F = ember.nn.functional
+    x = ember.from_numpy(arr(2, 12, 3, 5))
+    np.testing.assert_array_equal(F.pixel_unshuffle(F.pixel_shuffle(x, 2), 2).numpy(), x.numpy())
+    # channel c r^2 + i r + j of the input lands at row h r + i, column w r + j of channel c
+    y = F.pixel_shuffle(x, 2).numpy()
+    assert y[1, 2, 2 * 1 + 1, 2 * 3 + 0] == x.numpy()[1, 2 * 4 + 1 * 2 + 0, 1, 3]
+    for call, match in [
+        (lambda: F.pixel_shuffle(x, 0), "expects a positive upscale_factor, but got 0"),
+        (lambda: F.pixel_shuffle(x[0, 0], 2), "at least 3 dimensions, but got input with 2"),
+        (lambda: F.pixel_shuffle(x, 3), r"input.size\(-3\)=12 is not divisible by 9"),
+        (lambda: F.pixel_unshuffle(x, 2), r"height to be divisible by downscale_factor, but input.size\(-2\)=3"),
+        (lambda: F.pixel_unshuffle(x[:, :, :2], 2), r"width .* input.size\(-1\)=5 is not divisible by 2"),
+        (lambda: F.pixel_unshuffle(x, -1), "expects a positive downscale_factor"),
+    ]:
+        with pytest.raises(RuntimeError, match=match):
+            call()

@@ -20,4 +20,9 @@ from .pooling import (  # noqa: F401
 )
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .sparse import Embedding  # noqa: F401
-from .upsampling import Upsample  # noqa: F401
+from .upsampling import Upsample, PixelShuffle, PixelUnshuffle  # noqa: F401
+from .padding import (  # noqa: F401
+    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+    ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
+    ConstantPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
+)

@@ -324,3 +324,55 @@ def test_group_norm_fused_kernels(shape, groups, affine):
 def test_group_norm_one_value_per_group_raises():
     with pytest.raises(ValueError, match=r"more than 1 value per channel when training, got input size \[1, 5, 1\]"):
         F.group_norm(ember.randn(1, 5, 1), 5)
+
+
+@requires_torch
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm2d", (2, 3, 4, 5)), ("InstanceNorm2d", (3, 4, 5)),
+                                       ("InstanceNorm1d", (4, 3, 7)), ("InstanceNorm1d", (3, 7))])
+@pytest.mark.parametrize("kw", [{}, {"affine": True}, {"track_running_stats": True},
+                                {"affine": True, "track_running_stats": True, "momentum": None}])
+def test_instance_norm_matches_torch(cls, shape, kw):
+    # outputs, input and affine gradients, running stats after two training steps, eval mode,
+    # state_dict keys and repr; a 3-d (2-d) input is one unbatched sample
+    rng = np.random.default_rng(51)
+    a = rng.standard_normal(shape) * 3 + 1
+    res = []
+    for L in (ember, torch):
+        m = getattr(L.nn, cls)(3, dtype=L.float64, **kw)
+        if m.weight is not None:
+            with L.no_grad():
+                m.weight.copy_(L.from_numpy(np.array([0.5, 2.0, -1.0])))
+                m.bias.copy_(L.from_numpy(np.array([0.1, -0.2, 0.3])))
+        x = L.from_numpy(a.copy()).requires_grad_()
+        y = m(x)
+        (y * m(x * 2 + 1)).sum().backward()
+        m.eval()
+        res.append((repr(m), y, x.grad, m(x), m.state_dict(),
+                    None if m.weight is None else (m.weight.grad, m.bias.grad)))
+    (re, ye, ge, ee, se, pe), (rt, yt, gt, et, st, pt) = res
+    assert re == rt
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ge.numpy(), gt.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ee.detach().numpy(), et.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert list(se) == list(st)
+    for k in st:
+        np.testing.assert_allclose(se[k].numpy(), st[k].numpy(), rtol=1e-12, atol=1e-12, err_msg=k)
+    if pt is not None:
+        for e_, t_ in zip(pe, pt):
+            np.testing.assert_allclose(e_.numpy(), t_.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_instance_norm_gradcheck_and_errors():
+    F = ember.nn.functional
+    x = ember.from_numpy(np.random.default_rng(52).standard_normal((2, 3, 4))).requires_grad_()
+    w = ember.from_numpy(np.array([1.5, -0.5, 2.0])).requires_grad_()
+    b = ember.from_numpy(np.array([0.1, 0.2, 0.3])).requires_grad_()
+    assert ember.autograd.gradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (x, w, b))
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        F.instance_norm(ember.zeros(2, 3, 1, 1))
+    with pytest.raises(ValueError, match="expected 3D or 4D input"):
+        ember.nn.InstanceNorm2d(3)(ember.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"expected input's size at dim=1 to match num_features \(3\)"):
+        ember.nn.InstanceNorm2d(3, affine=True)(ember.zeros(2, 4, 4, 4))
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        ember.nn.InstanceNorm1d(3)(ember.randn(2, 4, 5))

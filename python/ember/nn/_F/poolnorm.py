@@ -23,6 +23,7 @@ __all__ = [
     "adaptive_max_pool2d_with_indices",
     "max_unpool2d",
     "batch_norm",
+    "instance_norm",
     "layer_norm",
     "group_norm",
     "embedding",
@@ -181,6 +182,49 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 # --- normalisation ----------------------------------------------------------------------------
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Each (sample, channel) normalised over its own spatial elements: torch's way, batch_norm
+    on (1, N C, *) with the affine parameters and running stats repeated N times; the running
+    stats then take the mean of the N updated copies."""
+    if input.dim() < 2:
+        raise ValueError(f"instance_norm: expected an input of at least 2 dims (N, C, ...), got "
+                         f"{input.dim()}")
+    shape = list(input.shape)
+    b, c = shape[0], shape[1]
+    if use_input_stats:
+        n = 1
+        for s in shape[2:]:
+            n *= s
+        if n == 1:
+            raise ValueError("Expected more than 1 spatial element when training, got input size "
+                             f"{shape}")
+
+    def rep(t):
+        return None if t is None else t.repeat(b)
+
+    rm, rv = rep(running_mean), rep(running_var)
+    out = batch_norm(input.reshape(1, b * c, *shape[2:]), rm, rv, rep(weight), rep(bias),
+                     use_input_stats, momentum, eps)
+    if use_input_stats:
+        from ...autograd.grad_mode import no_grad
+
+        with no_grad():
+            if running_mean is not None:
+                running_mean.copy_(rm.reshape(b, c).mean(0))
+            if running_var is not None:
+                running_var.copy_(rv.reshape(b, c).mean(0))
+    return out.reshape(shape)
+
+
 def batch_norm(
     input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
 ):

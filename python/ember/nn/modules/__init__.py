@@ -18,7 +18,9 @@ from .pooling import (  # noqa: F401
     MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
     AdaptiveMaxPool2d, MaxUnpool2d,
 )
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
+from .normalization import (  # noqa: F401
+    BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, LayerNorm, GroupNorm,
+)
 from .sparse import Embedding  # noqa: F401
 from .upsampling import Upsample, PixelShuffle, PixelUnshuffle  # noqa: F401
 from .padding import (  # noqa: F401

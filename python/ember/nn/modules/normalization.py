@@ -1,7 +1,8 @@
 """Normalisation layers: BatchNorm1d/2d (buffers running_mean, running_var, num_batches_tracked;
-torch's momentum convention), LayerNorm, GroupNorm. State_dict keys and order are torch's."""
+torch's momentum convention), InstanceNorm1d/2d, LayerNorm, GroupNorm. State_dict keys and order are torch's."""
 
 import numbers
+import warnings
 
 from ... import _C
 from ...autograd.grad_mode import no_grad
@@ -110,6 +111,51 @@ class BatchNorm2d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 4:
             raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per-sample, per-channel normalisation (F.instance_norm): torch's defaults affine=False,
+    track_running_stats=False; an input without its batch dim is one sample."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    _no_batch_dim = 2
+
+    def _check_input_dim(self, input):
+        nb = self._no_batch_dim
+        if input.dim() not in (nb, nb + 1):
+            raise ValueError(f"expected {nb}D or {nb + 1}D input (got {input.dim()}D input)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        feature_dim = input.dim() - self._no_batch_dim
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                                 f"({self.num_features}), but got: {input.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used "
+                          "because affine=False", stacklevel=2)
+        unbatched = input.dim() == self._no_batch_dim
+        x = input.unsqueeze(0) if unbatched else input
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              0.0 if self.momentum is None else self.momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Shape: (N, C, L) or (C, L)."""
+
+    _no_batch_dim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Shape: (N, C, H, W) or (C, H, W)."""
+
+    _no_batch_dim = 3
 
 
 class LayerNorm(Module):

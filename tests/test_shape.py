@@ -548,3 +548,24 @@ def test_pixel_shuffle_round_trip_and_errors():
     ]:
         with pytest.raises(RuntimeError, match=match):
             call()
+
+
+def test_diagonal_view_writes_errors_and_double_backward():
+    x = ember.from_numpy(arr(3, 4))
+    d = x.diagonal(1)
+    np.testing.assert_array_equal(d.numpy(), [1, 6, 11])
+    d.mul_(0)  # a view: writes reach x
+    assert x.numpy()[0, 1] == 0 and x.numpy()[2, 3] == 0 and x.numpy()[1, 1] == 5  # off it: kept
+    assert x.diagonal(9).shape == (0,) and x.diagonal(-3).shape == (0,)
+    with pytest.raises(RuntimeError, match="diagonal dimensions cannot be identical 0, -2"):
+        x.diagonal(0, 0, -2)
+    with pytest.raises(RuntimeError, match="at least 2 dims"):
+        ember.diagonal(ember.zeros(3))
+    xs = ember.from_numpy(np.random.default_rng(5).standard_normal((3, 4))).requires_grad_()
+
+    def grad_of(t):
+        with ember.enable_grad():
+            (g,) = ember.autograd.grad((t.diagonal(1) ** 3).sum(), t, create_graph=True)
+        return g
+
+    assert ember.autograd.gradcheck(grad_of, (xs,))

@@ -16,7 +16,8 @@ from ._C import (  # noqa: F401
 # --- shape and indexing (index branch) ------------------------------------------------------------
 from ._C import (  # noqa: F401
     reshape, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes, swapdims, t,
-    movedim, moveaxis, select, narrow, split, chunk, unbind, cat, concat, concatenate, stack, flip,
+    movedim, moveaxis, diagonal, select, narrow, split, chunk, unbind, cat, concat, concatenate,
+    stack, flip,
     roll, tril, triu,
     index_select, index_add, gather, scatter, scatter_add, take_along_dim, index_put, index_put_, masked_fill,
     masked_select, nonzero,

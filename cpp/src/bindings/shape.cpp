@@ -69,6 +69,9 @@ void bind_shape(py::module_& m) {
       return ops::movedim(x, int_list(s, "movedim"), int_list(d, "movedim"));
     }, py::arg("source"), py::arg("destination"));
 
+  both(m, "diagonal", [](const Tensor& x, int64_t o, int64_t a, int64_t b) { return ops::diagonal(x, o, a, b); },
+       py::arg("offset") = 0, py::arg("dim1") = 0, py::arg("dim2") = 1);
+
   // --- slicing views -----------------------------------------------------------------------------
   both(m, "select", [](const Tensor& x, int64_t d, int64_t i) { return ops::select(x, d, i); }, py::arg("dim"),
        py::arg("index"));

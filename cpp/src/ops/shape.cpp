@@ -214,6 +214,65 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   return out;
 }
 
+// --- diagonal: a view; its gradient places g on the same diagonal of zeros -----------------------
+namespace {
+struct DiagGeom {
+  Shape shape;
+  Strides strides;
+  int64_t offset = 0;  // element offset of the first diagonal element, relative to x's
+};
+// The diagonal (offset `off`) of dims d1, d2 of (shape, strides): those dims removed, the diagonal
+// appended last (torch's layout); an empty diagonal keeps the offset.
+DiagGeom diag_geom(const Shape& sh, const Strides& st, int64_t off, int64_t d1, int64_t d2) {
+  DiagGeom g;
+  const int64_t n = off >= 0 ? std::max<int64_t>(std::min(sh[d1], sh[d2] - off), 0)
+                             : std::max<int64_t>(std::min(sh[d1] + off, sh[d2]), 0);
+  if (n > 0) g.offset = off >= 0 ? off * st[d2] : -off * st[d1];
+  for (size_t d = 0; d < sh.size(); ++d)
+    if (static_cast<int64_t>(d) != d1 && static_cast<int64_t>(d) != d2) g.shape.push_back(sh[d]), g.strides.push_back(st[d]);
+  g.shape.push_back(n);
+  g.strides.push_back(st[d1] + st[d2]);
+  return g;
+}
+Tensor diag_scatter(const Tensor& g, const Shape& in_shape, int64_t off, int64_t d1, int64_t d2);
+struct DiagonalBackward : Node {  // d diagonal(x) = g on that diagonal of zeros
+  Shape in_shape;
+  int64_t off = 0, d1 = 0, d2 = 1;
+  std::string name() const override { return "DiagonalBackward0"; }
+  TensorList apply(TensorList&& g) override { return {diag_scatter(g[0], in_shape, off, d1, d2)}; }
+};
+struct DiagScatterBackward : Node {  // the adjoint again: the diagonal of the gradient
+  int64_t off = 0, d1 = 0, d2 = 1;
+  std::string name() const override { return "DiagonalBackwardBackward0"; }
+  TensorList apply(TensorList&& g) override { return {diagonal(g[0], off, d1, d2)}; }
+};
+Tensor diag_scatter(const Tensor& g, const Shape& in_shape, int64_t off, int64_t d1, int64_t d2) {
+  Tensor out = zeros(in_shape, g.dtype(), g.device());
+  DiagGeom dg = diag_geom(in_shape, out.strides(), off, d1, d2);
+  Tensor view = Tensor::make_view(out, dg.shape, dg.strides, out.offset() + dg.offset);
+  backend_of(out).copy(g, view);
+  if (auto node = make_node<DiagScatterBackward>({g})) {
+    node->off = off, node->d1 = d1, node->d2 = d2;
+    set_history(out, node);
+  }
+  return out;
+}
+}  // namespace
+
+Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
+  EMBER_CHECK(x.dim() >= 2, RuntimeError, "diagonal: expected an input of at least 2 dims, got ", x.dim());
+  const int64_t d1 = wrap_dim(dim1, x.dim(), "diagonal"), d2 = wrap_dim(dim2, x.dim(), "diagonal");
+  EMBER_CHECK(d1 != d2, RuntimeError, "diagonal dimensions cannot be identical ", dim1, ", ", dim2);
+  DiagGeom dg = diag_geom(x.shape(), x.strides(), offset, d1, d2);
+  Tensor out = make_diff_view(x, dg.shape, dg.strides, x.offset() + dg.offset);
+  if (auto node = make_node<DiagonalBackward>({x})) {
+    node->in_shape = x.shape();
+    node->off = offset, node->d1 = d1, node->d2 = d2;
+    set_history(out, node);
+  }
+  return out;
+}
+
 Tensor as_strided(const Tensor& x, const Shape& shape, const Strides& strides, int64_t offset) {
   EMBER_CHECK(shape.size() == strides.size(), RuntimeError, "as_strided: mismatch in length of strides and shape");
   int64_t max_off = offset;

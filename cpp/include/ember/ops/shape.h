@@ -24,6 +24,8 @@ Tensor alias(const Tensor& x);  // a view of all of x (x[...], x[:])
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes);  // sizes may hold one -1
 Tensor movedim(const Tensor& x, const std::vector<int64_t>& source, const std::vector<int64_t>& destination);
+// torch.diagonal: a view of the diagonal (offset > 0: above) of dims dim1, dim2, appended last
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
 Tensor t(const Tensor& x);         // transpose of a <= 2-D tensor
 Tensor matrix_t(const Tensor& x);  // .mT: swap the last two dims
 Tensor full_t(const Tensor& x);    // .T: reverse all dims

@@ -381,3 +381,64 @@ def test_double_backward_vs_torch(name, fn, shapes):
                        [np.zeros(x.shape) if h is None else h.detach().numpy() for x, h in zip(xs, second)])
     for e, t in zip(*results):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+# --- einsum --------------------------------------------------------------------------------------
+EINSUM_CASES = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("i,j->ij", [(3,), (4,)]), ("ii->", [(4, 4)]), ("ii->i", [(4, 4)]), ("ij->ji", [(3, 4)]),
+    ("ij->", [(3, 4)]), ("ij", [(3, 4)]), ("ba", [(3, 4)]),
+    ("bn,anm,bm->ba", [(2, 3), (5, 3, 4), (2, 4)]), ("bhqd,bhkd->bhqk", [(2, 3, 5, 4), (2, 3, 6, 4)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]), ("i,i->", [(5,), (5,)]),
+    ("ij,ij->ij", [(3, 4), (3, 4)]), ("iij->j", [(3, 3, 4)]), ("ij,jk", [(3, 4), (4, 5)]),
+    ("Ab,bC->AC", [(2, 3), (3, 4)]), ("ij,kj->ik", [(3, 1), (4, 5)]),
+    ("ij,jk,kl,lm->im", [(2, 3), (3, 4), (4, 5), (5, 2)]), (",ij->ij", [(), (3, 4)]),
+    ("...->...", [(2, 3)]), ("i...->...", [(3, 2, 4)]), ("...i,...i", [(2, 3), (3,)]),
+    ("ijk,ikj->i", [(2, 3, 4), (2, 4, 3)]), ("ij,jk->", [(3, 4), (4, 5)]),
+    ("aab,bcc->ac", [(3, 3, 4), (4, 5, 5)]), ("bi,bi->b", [(1, 4), (3, 4)]), ("ij,j->i", [(3, 0), (0,)]),
+    ("i j , j k -> i k", [(3, 4), (4, 5)]),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("eq,shapes", EINSUM_CASES)
+def test_einsum_matches_torch(eq, shapes):
+    # values and every operand's gradient: diagonals, sums, broadcast size-1 dims and ellipses,
+    # implicit outputs (uppercase before lowercase), chains of operands, a 0-d operand
+    rng = np.random.default_rng(61)
+    arrs = [rng.standard_normal(s) for s in shapes]
+    res = []
+    g = None
+    for L in (ember, torch):
+        xs = [L.from_numpy(a.copy()).requires_grad_() for a in arrs]
+        y = L.einsum(eq, *xs)
+        if g is None:
+            g = rng.standard_normal(tuple(y.shape))
+        y.backward(L.from_numpy(np.array(g)))
+        res.append((y.detach().numpy(), [x.grad.numpy() for x in xs]))
+    (ye, ge), (yt, gt) = res
+    assert ye.shape == yt.shape
+    np.testing.assert_allclose(ye, yt, rtol=1e-12, atol=1e-12)
+    for a, b in zip(ge, gt):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_list_operands_float32_and_errors():
+    a = ember.randn(3, 4)
+    b = ember.randn(4, 5)
+    np.testing.assert_allclose(ember.einsum("ij,jk", [a, b]).numpy(), (a @ b).numpy(), rtol=1e-6)
+    assert ember.einsum("ij,jk->ik", a, b).dtype == ember.float32
+    for call, match in [
+        (lambda: ember.einsum("ij,jk->ik", a), "fewer operands were provided"),
+        (lambda: ember.einsum("ij->ij", a, b), "more operands were provided"),
+        (lambda: ember.einsum("ijk->i", a), r"number of subscripts in the equation \(3\) does not match"),
+        (lambda: ember.einsum("ijk...->i", a), r"is more than the number of dimensions \(2\)"),
+        (lambda: ember.einsum("i1->i", a), "invalid subscript '1'"),
+        (lambda: ember.einsum("i.j->i", a), "not part of any ellipsis"),
+        (lambda: ember.einsum("ij->iz", a), "output subscript z does not appear"),
+        (lambda: ember.einsum("ij->ii", a), "output subscript i appears more than once"),
+        (lambda: ember.einsum("ii->i", a), "subscript i is repeated for operand 0 but the sizes"),
+        (lambda: ember.einsum("ij,ij->ij", a, b), "subscript i has size 3 .* and 4 for operand 1"),
+    ]:
+        with pytest.raises(RuntimeError, match=match):
+            call()

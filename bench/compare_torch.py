@@ -104,6 +104,24 @@ def timeit(fn, repeat, inner=1, warmup=2, warmup_s=0.0):
     return out
 
 
+def cpu_model():
+    """The CPU's name and x86 family/model from /proc/cpuinfo (the shared machines differ: family
+    25 is Zen 3/4, whose AVX-512 runs on 256-bit units, about half the FP32 peak of family 26,
+    Zen 5), so runs from different machines are not compared as one."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                k, _, v = line.partition(":")
+                fields[k.strip()] = v.strip()
+    except OSError:
+        return platform.processor() or "unknown"
+    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')})")
+
+
 def interleaved(makers, repeat, inner=1, rounds=3):
     """makers: {name: () -> fn}. Alternates the libraries in blocks (a pause at 2+ threads, a
     warm-up, then repeat/rounds timed samples each). The pause lets the previous library's idle
@@ -260,9 +278,10 @@ def main():
     rep = 3 if args.quick else args.repeat
     run = lambda section: args.only is None or section in args.only  # noqa: E731
     rows = []
-    info = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-            "torch": torch.__version__, "ember": ember.__version__, "cpus": os.cpu_count(),
-            "ember_isa": ember._C._cpu_isa(), "date": time.strftime("%Y-%m-%d")}
+    info = {"machine": platform.processor() or platform.machine(), "cpu": cpu_model(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "ember": ember.__version__, "cpus": os.cpu_count(), "ember_isa": ember._C._cpu_isa(),
+            "date": time.strftime("%Y-%m-%d")}
     print(f"# {info}")
 
     def report(name, threads, med, unit="ms", scale=1e3, extra=""):

@@ -431,3 +431,155 @@ def test_data_has_its_own_version_counter_and_detach_shares_it():
             r.append("modified by an inplace operation" in str(e))
         out.append(r)
     assert out[0] == out[1], out
+
+
+# --- autograd.Function ---------------------------------------------------------------------------
+class _Exp(ember.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class _MulAdd(ember.autograd.Function):  # two outputs, a non-tensor argument
+    @staticmethod
+    def forward(ctx, a, b, k):
+        ctx.save_for_backward(a, b)
+        ctx.k = k
+        return a * b * k, a + b
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        a, b = ctx.saved_tensors
+        return g1 * b * ctx.k + g2, g1 * a * ctx.k + g2, None
+
+
+class _Cube(ember.autograd.Function):  # torch's newer style: forward without ctx, setup_context
+    @staticmethod
+    def forward(x):
+        return x ** 3
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * g
+
+
+def test_custom_function_gradients_and_double_backward():
+    x = ember.from_numpy(np.random.default_rng(71).standard_normal((3, 4))).requires_grad_()
+    y = _Exp.apply(x)
+    assert y.grad_fn.name() == "_ExpBackward" and y.requires_grad
+    assert ember.autograd.gradcheck(_Exp.apply, (x,))
+    assert ember.autograd.gradcheck(_Cube.apply, (x,))
+
+    def grad_of(t):  # backward's own ops are recorded under create_graph
+        with ember.enable_grad():
+            (g,) = ember.autograd.grad(_Cube.apply(t).sum(), t, create_graph=True)
+        return g
+
+    assert ember.autograd.gradcheck(grad_of, (x,))
+    with ember.no_grad():
+        assert _Exp.apply(x).grad_fn is None
+
+
+@requires_torch
+def test_custom_function_two_outputs_broadcast_and_unused_output():
+    rng = np.random.default_rng(72)
+    a0, b0 = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    a, b = ember.from_numpy(a0.copy()).requires_grad_(), ember.from_numpy(b0.copy()).requires_grad_()
+    p, q = _MulAdd.apply(a, b, 2.0)
+    (p.sum() + (q * q).sum()).backward()
+    at, bt = torch.from_numpy(a0.copy()).requires_grad_(), torch.from_numpy(b0.copy()).requires_grad_()
+    ((at * bt * 2).sum() + ((at + bt) ** 2).sum()).backward()
+    # b's gradient came back with a's (2, 3) shape: summed to b's (3,) as torch does
+    np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), bt.grad.numpy(), rtol=1e-12)
+    a.grad = b.grad = None
+    p, _ = _MulAdd.apply(a, b, 2.0)
+    p.sum().backward()  # the unused output's gradient arrives as zeros
+    np.testing.assert_allclose(b.grad.numpy(), (a0 * 2).sum(0), rtol=1e-12)
+
+
+def test_custom_function_errors():
+    x = ember.randn(3, requires_grad=True)
+
+    class Boom(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            raise ValueError("boom")
+
+    class WrongShape(Boom):
+        @staticmethod
+        def backward(ctx, g):
+            return ember.ones(5)
+
+    class TooMany(Boom):
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(ValueError, match="boom"):
+        Boom.apply(x).sum().backward()
+    with pytest.raises(RuntimeError, match=r"invalid gradient at index 0 - got \(5,\) but expected"):
+        WrongShape.apply(x).sum().backward()
+    with pytest.raises(RuntimeError, match="incorrect number of gradients"):
+        TooMany.apply(x).sum().backward()
+    h = x * 1
+    s = _Cube.apply(h)
+    h.add_(1)  # a saved tensor modified in place: an error, not a wrong gradient
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()
+    y = _Exp.apply(x)
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="a second time"):
+        y.sum().backward()
+
+
+def test_custom_function_non_differentiable_and_returned_input():
+    class MaxIdx(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            v, i = x.max(0)
+            f = v * 1.0
+            ctx.mark_non_differentiable(f)
+            ctx.save_for_backward(x, i)
+            return v, i, f
+
+        @staticmethod
+        def backward(ctx, gv, gi, gf):
+            x, i = ctx.saved_tensors
+            return ember.zeros_like(x).scatter(0, i.unsqueeze(0), gv.unsqueeze(0))
+
+    class Same(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x = ember.from_numpy(np.array([[1.0, 5.0], [4.0, 2.0]])).requires_grad_()
+    v, i, f = MaxIdx.apply(x)
+    assert v.requires_grad and not i.requires_grad and not f.requires_grad
+    v.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1], [1, 0]])
+    y = Same.apply(x)  # an argument returned as is: an alias with the node, x stays a leaf
+    assert y is not x and x.is_leaf and y.grad_fn.name() == "SameBackward"
+    x.grad = None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 3.0))

@@ -263,4 +263,5 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);  // conv branch
   bind_loss(m);  // loss branch
   bind_poolnorm(m);
+  bind_function(m);
 }

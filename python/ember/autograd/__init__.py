@@ -1,6 +1,8 @@
-"""ember.autograd: backward, grad, grad modes and gradcheck."""
+"""ember.autograd: backward, grad, grad modes, gradcheck and custom Functions."""
 from .. import _C
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
+from .function import Function, FunctionCtx  # noqa: F401
+from . import function  # noqa: F401
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

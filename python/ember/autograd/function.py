@@ -121,7 +121,7 @@ class Function(metaclass=_FunctionMeta):
         return outs[0] if single else tuple(outs)
 
 
-class once_differentiable:  # noqa: N801  (torch's decorator name)
+class once_differentiable:  # torch's decorator name
     """torch.autograd.function.once_differentiable: here a pass-through (backward runs as
     written; with create_graph its ops are recorded like any others)."""
 

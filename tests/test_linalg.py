@@ -442,3 +442,52 @@ def test_einsum_list_operands_float32_and_errors():
     ]:
         with pytest.raises(RuntimeError, match=match):
             call()
+
+
+# --- cdist ---------------------------------------------------------------------------------------
+@requires_torch
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, 0.5, 3.0, float("inf")])
+@pytest.mark.parametrize("mode", ["use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                                  "donot_use_mm_for_euclid_dist"])
+@pytest.mark.parametrize("s1,s2", [((4, 3), (5, 3)), ((2, 30, 3), (2, 40, 3)),
+                                   ((2, 1, 6, 4), (3, 7, 4)), ((30, 5), (2, 5))])
+def test_cdist_matches_torch(s1, s2, mode, p):
+    # distances and both gradients; a pair of equal rows (distance 0: gradient 0) where the
+    # batch dims agree; batch dims broadcast
+    rng = np.random.default_rng(81)
+    a, b = rng.standard_normal(s1), rng.standard_normal(s2)
+    if s1[:-2] == s2[:-2]:
+        b[..., 0, :] = a[..., 0, :]
+    res = []
+    g = None
+    for L in (ember, torch):
+        x1, x2 = L.from_numpy(a.copy()).requires_grad_(), L.from_numpy(b.copy()).requires_grad_()
+        d = L.cdist(x1, x2, p=p, compute_mode=mode)
+        if g is None:
+            g = rng.standard_normal(tuple(d.shape))
+        d.backward(L.from_numpy(g.copy()))
+        res.append((d.detach().numpy(), x1.grad.numpy(), x2.grad.numpy()))
+    for e, t in zip(*res):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
+
+
+def test_cdist_errors_float32_and_no_second_derivative():
+    a = ember.randn(4, 3, requires_grad=True)
+    d = ember.cdist(a, ember.randn(5, 3))
+    assert d.dtype == ember.float32 and d.shape == (4, 5)
+    (g,) = ember.autograd.grad(d.sum(), a, create_graph=True)  # the first derivative exists
+    with pytest.raises(RuntimeError, match="derivative for '_cdist_backward' is not implemented"):
+        g.sum().backward()
+    for call, exc, match in [
+        (lambda: ember.cdist(ember.randn(3), ember.randn(3)), RuntimeError, "at least 2D tensors, X1 got: 1D"),
+        (lambda: ember.cdist(ember.randn(3, 4), ember.randn(3, 5)), RuntimeError,
+         "same number of columns. X1: 4 X2: 5"),
+        (lambda: ember.cdist(ember.randn(3, 4), ember.randn(3, 4), p=-1), RuntimeError, "non-negative p"),
+        (lambda: ember.cdist(ember.ones(3, 4, dtype=ember.int64), ember.ones(3, 4, dtype=ember.int64)),
+         RuntimeError, "floating-point dtypes, X1 got: int64"),
+        (lambda: ember.cdist(ember.randn(3, 4), ember.randn(3, 4), compute_mode="foo"), ValueError,
+         "foo is not a valid value for compute_mode"),
+        (lambda: ember.cdist(ember.randn(2, 3, 4), ember.randn(3, 3, 4)), RuntimeError, "do not broadcast"),
+    ]:
+        with pytest.raises(exc, match=match):
+            call()

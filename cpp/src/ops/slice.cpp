@@ -309,15 +309,97 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, Scalar val
   return box_scatter(xc, place, value);
 }
 
-// F.pad's reflect / replicate / circular modes: each padded dim becomes an index_select of the
-// input along it, through the map from output positions o to input positions i = o - before:
-// reflect mirrors about the edge elements (-i, 2 (n - 1) - i), replicate clamps, circular wraps
-// (within the part negative padding keeps).
-// Differentiable through index_select (its gradient is index_add: the padded borders' gradients
-// add onto the elements they copy), double backward included. Negative padding crops. Checks and
-// messages follow torch's: 1 to 3 padded dims on an input with one or two more dims (the
-// leading one a batch that may be empty), every other dim non-empty, reflect padding below the
-// dim's size, circular padding at most the size.
+// F.pad's reflect / replicate / circular modes. An output position o of a padded dim reads input
+// position i = o - before mapped into range: reflect mirrors about the edge elements (-i,
+// 2 (n - 1) - i), replicate clamps, circular wraps (within the part negative padding keeps).
+// Non-negative padding runs as copies with its own backward (ModePadGeom below); padding with a
+// negative (cropping) side runs each padded dim as an index_select through that map (its gradient
+// is index_add). Both are differentiable twice. Checks and messages follow torch's: 1 to 3 padded
+// dims on an input with one or two more dims (the leading one a batch that may be empty), every
+// other dim non-empty, reflect padding below the dim's size, circular padding at most the size.
+namespace {
+// Non-negative padding by copies: the input into the output's interior, then each border slice
+// copied from the element it mirrors / repeats / wraps, dim by dim from the last padded one (the
+// dims done before span their padded extent, the rest their interior). The adjoint runs the same
+// steps backwards, adding each border slice of the gradient onto its source, then takes the
+// interior. (The index_select form of mode_pad ran its gradient through a generic scatter: 0.6x
+// torch on (16, 32, 32, 32); this is one pass plus the borders each way.)
+struct ModePadGeom {
+  Shape in, out;
+  std::vector<int64_t> before;  // per dim, 0 for unpadded ones
+  int64_t k = 0;                // padded dims: the last k
+  bool reflect = false, circular = false;
+  std::string name;             // the forward's grad_fn name (torch's ReflectionPad2DBackward0, ...)
+  int64_t source(int64_t d, int64_t o) const {  // output position o of dim d -> output position it copies
+    const int64_t n = in[d], i = o - before[d];
+    const int64_t j = reflect ? (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i)
+                      : circular ? ((i % n) + n) % n
+                                 : std::clamp<int64_t>(i, 0, n - 1);
+    return j + before[d];
+  }
+  // view of t (shape `out`) at position pos of dim d, padded extent on dims after d, interior before
+  Tensor slice_at(const Tensor& t, int64_t d, int64_t pos) const {
+    Shape sh = out;
+    int64_t off = t.offset() + pos * t.strides()[d];
+    const int64_t nd = static_cast<int64_t>(out.size());
+    for (int64_t e = nd - k; e < d; ++e) sh[e] = in[e], off += before[e] * t.strides()[e];
+    sh[d] = 1;
+    return Tensor::make_view(t, sh, t.strides(), off);
+  }
+  Tensor interior(const Tensor& t) const {
+    int64_t off = t.offset();
+    for (size_t e = 0; e < in.size(); ++e) off += before[e] * t.strides()[e];
+    return Tensor::make_view(t, in, t.strides(), off);
+  }
+  bool border(int64_t d, int64_t o) const { return o < before[d] || o >= before[d] + in[d]; }
+};
+Tensor mode_pad_copy(const Tensor& x, const ModePadGeom& g);
+Tensor mode_pad_adjoint(const Tensor& gy, const ModePadGeom& g);
+struct ModePadBackward : Node {
+  ModePadGeom geom;
+  std::string name() const override { return geom.name; }
+  TensorList apply(TensorList&& g) override { return {mode_pad_adjoint(g[0], geom)}; }
+};
+struct ModePadAdjointBackward : Node {  // the adjoint's adjoint: the padding again
+  ModePadGeom geom;
+  std::string name() const override { return "ModePadBackwardBackward0"; }
+  TensorList apply(TensorList&& g) override { return {mode_pad_copy(g[0], geom)}; }
+};
+Tensor mode_pad_copy(const Tensor& x, const ModePadGeom& g) {
+  Tensor out = Tensor::empty(g.out, x.dtype(), x.device());
+  Backend& be = backend_of(out);
+  be.copy(x, g.interior(out));
+  const int64_t nd = static_cast<int64_t>(g.out.size());
+  for (int64_t d = nd - 1; d >= nd - g.k; --d)
+    for (int64_t o = 0; o < g.out[d]; ++o)
+      if (g.border(d, o)) be.copy(g.slice_at(out, d, g.source(d, o)), g.slice_at(out, d, o));
+  if (auto node = make_node<ModePadBackward>({x})) {
+    node->geom = g;
+    set_history(out, node);
+  }
+  return out;
+}
+Tensor mode_pad_adjoint(const Tensor& gy, const ModePadGeom& g) {
+  Tensor t = Tensor::empty(g.out, gy.dtype(), gy.device());
+  Backend& be = backend_of(t);
+  be.copy(gy, t);
+  const int64_t nd = static_cast<int64_t>(g.out.size());
+  for (int64_t d = nd - g.k; d < nd; ++d)
+    for (int64_t o = 0; o < g.out[d]; ++o)
+      if (g.border(d, o)) {
+        Tensor dst = g.slice_at(t, d, g.source(d, o));
+        be.binary(BinaryOp::Add, dst, g.slice_at(t, d, o), dst);
+      }
+  Tensor gx = Tensor::empty(g.in, gy.dtype(), gy.device());
+  be.copy(g.interior(t), gx);
+  if (auto node = make_node<ModePadAdjointBackward>({gy})) {
+    node->geom = g;
+    set_history(gx, node);
+  }
+  return gx;
+}
+}  // namespace
+
 Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::string& mode) {
   const int64_t np = static_cast<int64_t>(pad.size()), nd = x.dim(), k = np / 2;
   const bool reflect = mode == "reflect", circular = mode == "circular";
@@ -332,6 +414,8 @@ Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::str
     EMBER_CHECK(x.shape()[d] > 0, RuntimeError, "pad(mode='", mode, "'): expected a ", k + 1, "-d or ", k + 2,
                 "-d (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, "
                 "but got: ", shape_str(x.shape()));
+  bool nonneg = true;
+  for (auto v : pad) nonneg = nonneg && v >= 0;
   Tensor out = x;
   bool copied = false;
   for (int64_t j = 0; j < k; ++j) {
@@ -352,7 +436,7 @@ Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::str
                 " of your input.");
     EMBER_CHECK(m > 0 || circular, RuntimeError, "pad(mode='", mode, "'): the input size ", n, " at dimension ", d,
                 " with padding (", before, ", ", after, ") gives an output size 0; expected at least 1");
-    if (before == 0 && after == 0) continue;
+    if ((before == 0 && after == 0) || nonneg) continue;
     Tensor idx = Tensor::empty({m}, DType::Int64, Device());
     int64_t* ip = idx.data<int64_t>();
     for (int64_t o = 0; o < m; ++o) {
@@ -363,6 +447,19 @@ Tensor mode_pad(const Tensor& x, const std::vector<int64_t>& pad, const std::str
     }
     out = index_select(out, d, x.device().is_cpu() ? idx : to_device(idx, x.device()));
     copied = true;
+  }
+  if (nonneg) {  // the common case: copies (ModePadGeom)
+    ModePadGeom g;
+    g.in = x.shape(), g.out = x.shape(), g.k = k, g.reflect = reflect, g.circular = circular;
+    g.before.assign(nd, 0);
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t d = nd - 1 - j;
+      g.before[d] = pad[2 * j];
+      g.out[d] += pad[2 * j] + pad[2 * j + 1];
+    }
+    g.name = std::string(reflect ? "ReflectionPad" : circular ? "CircularPad" : "ReplicationPad") +
+             std::to_string(k) + "DBackward0";
+    return mode_pad_copy(x, g);
   }
   return copied ? out : clone(x);
 }

@@ -5,9 +5,11 @@
                                   [--only gemm conv train overhead scaling rss]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
-MLP, LeNet-5, a one-conv CIFAR net and a small VGG, per-op overhead, a tiny Linear step, the
-2-thread speed-up of the conv nets' steps (1 and 2 threads in alternating blocks), and peak RSS
-(measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is faster).
+MLP, LeNet-5, a one-conv CIFAR net, a small VGG and a 2-layer Transformer encoder (written out from
+Linear, LayerNorm, softmax and matmul, the same code in both libraries), per-op overhead, a tiny
+Linear step, the 2-thread speed-up of the conv nets' steps (1 and 2 threads in alternating blocks),
+and peak RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is
+faster).
 Unset OPENBLAS_CORETYPE for the numpy GEMM column to show OpenBLAS's full speed. GEMM rates are
 printed as % of the FP32 FMA peak: --peak auto (the default where a C compiler is found) builds
 bench/fma_peak.c and runs it, one copy per thread, right before and right after each thread
@@ -335,7 +337,7 @@ def main():
                                       ] if run("conv") else []:
             report(name + " fwd+bwd", nt, interleaved(conv(shape, oc, k, p), rep))
         for m in MODELS if run("train") else []:
-            if args.quick and m == "vgg":
+            if args.quick and m in ("vgg", "transformer"):
                 continue
             report(f"train step {m}", nt, interleaved(train_step(m), rep))
         if nt == args.threads[0] and run("overhead"):

@@ -27,11 +27,51 @@ def vgg(L):
                         n.Flatten(), n.Linear(2048, 256), n.ReLU(), n.Linear(256, 10))
 
 
+def transformer(L):
+    """The issue's 2-layer Transformer encoder (d 128, 4 heads, feed-forward 512, dropout 0.1; what
+    torch.nn.TransformerEncoderLayer computes in training: post-norm, ReLU), written out from the
+    building blocks so that both libraries run the same ops, then mean over the sequence and a
+    Linear to 10 classes."""
+    nn, F = L.nn, L.nn.functional
+
+    class EncoderLayer(nn.Module):
+        def __init__(self, d, heads, ff, p):
+            super().__init__()
+            self.heads = heads
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.ff1, self.ff2 = nn.Linear(d, ff), nn.Linear(ff, d)
+            self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.drop = nn.Dropout(p)
+
+        def forward(self, x):
+            b, s, d = x.shape
+            qkv = self.qkv(x).view(b, s, 3, self.heads, d // self.heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+            att = F.softmax((q @ k.transpose(-2, -1)) * (d // self.heads) ** -0.5, dim=-1)
+            a = (self.drop(att) @ v).transpose(1, 2).reshape(b, s, d)
+            x = self.norm1(x + self.drop(self.proj(a)))
+            return self.norm2(x + self.drop(self.ff2(self.drop(F.relu(self.ff1(x))))))
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([EncoderLayer(128, 4, 512, 0.1) for _ in range(2)])
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return self.head(x.mean(1))
+
+    return Encoder()
+
+
 MODELS = {  # name: (builder, input shape, optimizer)
     "mlp": (mlp, (128, 784), "sgd"),
     "lenet": (lenet, (64, 1, 28, 28), "adam"),
     "one_conv": (one_conv, (64, 3, 32, 32), "sgd"),
     "vgg": (vgg, (128, 3, 32, 32), "adam"),
+    "transformer": (transformer, (32, 64, 128), "adamw"),
 }
 
 
@@ -40,8 +80,12 @@ def train_step_for(L, name):
     build, shape, opt_name = MODELS[name]
     L.manual_seed(0)
     model = build(L)
-    opt = L.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd" \
-        else L.optim.Adam(model.parameters(), lr=1e-3)
+    if opt_name == "sgd":
+        opt = L.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    elif opt_name == "adam":
+        opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        opt = L.optim.AdamW(model.parameters(), lr=1e-3)
     x = L.randn(*shape)
     y = L.randint(0, 10, (shape[0],))
     loss_fn = L.nn.CrossEntropyLoss()

@@ -317,15 +317,18 @@ def test_gaussian_nll_float_var_and_errors():
 
 @requires_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("C", [1, 7, 10, 15, 16, 17, 33, 100])
+@pytest.mark.parametrize("C", [1, 7, 10, 15, 16, 17, 33, 48, 100, 127, 128, 129, 200])
 def test_short_rows_and_special_values_match_torch(C, dtype):
     # Row kernels (softmax, log_softmax, cross-entropy) run the last C % lanes classes as one padded
-    # vector: widths around the vector length, with -inf, all -inf, NaN, +inf and large logits.
+    # vector, and float32 rows up to 128 run in registers (log_softmax in blocks of 16 rows):
+    # widths around the vector lengths, 37 rows, with -inf, all -inf, NaN, +inf, large logits and
+    # a three-way tie at 1e30 (log_softmax -log(3) there: (x - max) - log(sum), not x - (max + ...)).
     rng = np.random.default_rng(C)
-    x = rng.standard_normal((6, C)).astype(dtype) * 5
+    x = rng.standard_normal((37, C)).astype(dtype) * 5
     x[1, 0], x[2, :], x[3, C // 2], x[4, 0], x[5, -1] = -np.inf, -np.inf, np.nan, np.inf, 80.0
-    g = rng.standard_normal((6, C)).astype(dtype)
-    y = rng.integers(0, C, 6)
+    x[20, : min(C, 3)] = 1e30
+    g = rng.standard_normal((37, C)).astype(dtype)
+    y = rng.integers(0, C, 37)
     finite = x.copy()
     finite[~np.isfinite(finite)] = 0.0
     for name in ("softmax", "log_softmax"):
@@ -335,6 +338,8 @@ def test_short_rows_and_special_values_match_torch(C, dtype):
         oe.backward(ember.from_numpy(g.copy()))
         ot.backward(torch.from_numpy(g.copy()))
         np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+        oe, ot = getattr(ember, name)(ember.from_numpy(x.T.copy()), 0), getattr(torch, name)(torch.from_numpy(x.T.copy()), 0)
+        np.testing.assert_allclose(oe.numpy(), ot.numpy(), rtol=1e-5, atol=1e-6)  # columns
     for a in (x, finite):
         xe, xt = ember.from_numpy(a.copy()).requires_grad_(), torch.from_numpy(a.copy()).requires_grad_()
         le = ember.nn.functional.cross_entropy(xe, ember.from_numpy(y), reduction="none")

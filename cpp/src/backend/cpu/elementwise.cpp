@@ -12,6 +12,7 @@
 #include "cpu_backend.h"
 #include "loops.h"
 #include "vec_math.h"
+#include "vec_math_avx512.h"
 
 namespace ember::cpu {
 
@@ -63,85 +64,11 @@ void fill(const Tensor& dst, Scalar value) {
 namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// exp_f32 (vec_math.h) with AVX-512's vscalefps for the 2^n scaling: one instruction that rounds
-// y * 2^n once, subnormal results and overflow to inf included, where the portable version needs
-// an int conversion, shifts and two multiplies (and GCC 12 turns its clamps and NaN select into
-// masked moves): 37 instructions a vector -> 19. The clamps pass NaN through (max/min return
-// their second operand when one is NaN), and scalef(NaN, NaN) is NaN. Same reduction and
-// polynomial as exp_f32, so the same 1-ulp bound.
-// exp_poly (vec_math.h): exp(r) for |r| <= ln2 / 2 (and a little beyond)
-EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 exp_poly_avx512(__m512 r) {
-  __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500E-4f), r, _mm512_set1_ps(1.3981999507E-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
-  return _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-}
-
 EMBER_ATTR_AVX512 void exp_f32_avx512(float* o, const float* a, int64_t n) {
-  const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(89.0f);
-  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f), shift = _mm512_set1_ps(12582912.0f);
-  const __m512 c1 = _mm512_set1_ps(0.693359375f), c2 = _mm512_set1_ps(-2.12194440e-4f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-    const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
-    const __m512 xc = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
-    const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, log2e, shift), shift);
-    __m512 r = _mm512_fnmadd_ps(k, c1, xc);
-    r = _mm512_fnmadd_ps(k, c2, r);
-    _mm512_mask_storeu_ps(o + i, m, _mm512_scalef_ps(exp_poly_avx512(r), k));
+    _mm512_mask_storeu_ps(o + i, m, exp_avx512(_mm512_maskz_loadu_ps(m, a + i)));
   }
-}
-
-// log_f32 (vec_math.h) with AVX-512's vgetexpps / vgetmantps for the reduction: x = 2^e * m with
-// m in [1, 2), subnormals included, then m >= sqrt(2) halved (e + 1), which is the portable
-// version's split exactly (its m < sqrt(.5) test on m / 2), so the same f = m - 1, the same
-// Cephes polynomial and the same 1-ulp bound. The special values come from one vfixupimmps (NaN
-// passes, 0 -> -inf, inf -> inf) and one masked move (x < 0 -> NaN) instead of the portable
-// version's subnormal rescale and four selects: 45 instructions a vector -> 27.
-EMBER_ATTR_AVX512 EMBER_VM_INLINE void log_parts_avx512(__m512 x, __m512& e, __m512& f, __m512& y) {
-  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
-  e = _mm512_getexp_ps(x);
-  const __mmask16 hi = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421354f), _CMP_GE_OQ);
-  m = _mm512_mask_mul_ps(m, hi, m, _mm512_set1_ps(0.5f));
-  e = _mm512_mask_add_ps(e, hi, e, _mm512_set1_ps(1.0f));
-  f = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
-  const __m512 z = _mm512_mul_ps(f, f);
-  __m512 p = _mm512_set1_ps(7.0376836292E-2f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.1514610310E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.1676998740E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.2420140846E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.4249322787E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-1.6668057665E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.0000714765E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(-2.4999993993E-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(3.3333331174E-1f));
-  y = _mm512_fnmadd_ps(_mm512_set1_ps(0.5f), z, _mm512_mul_ps(_mm512_mul_ps(p, f), z));
-}
-
-// log's and log2's special values: NaN passes, 0 -> -inf, inf -> inf, x < 0 (-inf too) -> NaN
-EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log_specials_avx512(__m512 x, __m512 res) {
-  // vfixupimmps responses by input class, 4 bits each: QNaN, SNaN -> 1 (x), zero -> 4 (-inf),
-  // +inf -> 5 (+inf), the others -> 0 (res)
-  res = _mm512_fixupimm_ps(res, x, _mm512_set1_epi32(0x00500411), 0);
-  return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ),
-                            _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
-}
-
-EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log_avx512(__m512 x) {
-  __m512 e, f, y;
-  log_parts_avx512(x, e, f, y);
-  const __m512 t = _mm512_add_ps(f, _mm512_fnmadd_ps(_mm512_set1_ps(2.12194440e-4f), e, y));
-  return log_specials_avx512(x, _mm512_fmadd_ps(_mm512_set1_ps(0.693359375f), e, t));
-}
-
-EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 log2_avx512(__m512 x) {
-  __m512 e, f, y;
-  log_parts_avx512(x, e, f, y);
-  const __m512 hi = _mm512_set1_ps(1.44269502162933349609f), lo = _mm512_set1_ps(1.92596299112661746e-8f);
-  const __m512 t = _mm512_fmadd_ps(_mm512_add_ps(f, y), lo, _mm512_mul_ps(y, hi));
-  return log_specials_avx512(x, _mm512_add_ps(e, _mm512_fmadd_ps(f, hi, t)));
 }
 
 // log1p_f32 on log_avx512: log(u) * x / (u - 1), u = fl(1 + x); x where u == 1 or x == inf

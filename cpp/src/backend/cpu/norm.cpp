@@ -6,11 +6,13 @@
 // to kShortRow elements accumulate in their own type with SIMD lanes. The bodies live in
 // norm_kernels.inc, compiled for baseline x86-64, AVX2 and AVX-512 and picked at run time.
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"
+#include "vec_math_avx512.h"
 
 namespace ember::cpu {
 namespace {
@@ -69,6 +71,130 @@ namespace norm_avx512 {
 #endif
 #define NORM_CALL(FN, T, ...) EMBER_NS_ISA_CALL_(norm, FN<T>, __VA_ARGS__)
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Layer norm over float32 rows of up to 64 (small transformers' heads and narrow MLPs) in explicit
+// AVX-512: a row is NV <= 4 vectors in registers (the last masked, zero-padded), its sums reduced
+// in registers and broadcast back (bcast_sum_avx512); weight and bias stay in registers for the
+// whole range, and the backward keeps its chunk's weight/bias gradient sums there too. The generic
+// kernels (norm_kernels.inc) ran 16-element rows at 0.46x torch. Same formulas: mean = sum / K,
+// var = sum((x - mean)^2) / K, rstd = 1 / sqrt(var + eps), y = (x - mean) rstd w + b; backward
+// a = gy w, gx = rstd (a - mean(a) - xhat mean(a xhat)).
+namespace ln_short {
+constexpr int64_t kMaxK = 128;
+
+template <int NV>
+EMBER_ATTR_AVX512 EMBER_VM_INLINE void load(const float* p, __mmask16 tail, __m512 (&v)[NV]) {
+  for (int k = 0; k < NV - 1; ++k) v[k] = _mm512_loadu_ps(p + 16 * k);
+  v[NV - 1] = _mm512_maskz_loadu_ps(tail, p + 16 * (NV - 1));
+}
+template <int NV>
+EMBER_ATTR_AVX512 EMBER_VM_INLINE void load_or(const float* p, float dflt, __mmask16 tail, __m512 (&v)[NV]) {
+  if (p) load<NV>(p, tail, v);
+  else for (int k = 0; k < NV; ++k) v[k] = _mm512_set1_ps(dflt);
+}
+
+template <int NV>
+EMBER_ATTR_AVX512 void fwd(const LnArgs<float>& A, int64_t r0, int64_t r1) {
+  const int64_t K = A.K;
+  const __mmask16 tail = tail_mask16(K);
+  const __m512 kv = _mm512_set1_ps(static_cast<float>(K)), eps = _mm512_set1_ps(static_cast<float>(A.eps));
+  __m512 w[NV], b[NV];
+  load_or<NV>(A.w, 1.0f, tail, w);
+  load_or<NV>(A.b, 0.0f, tail, b);
+  for (int64_t r = r0; r < r1; ++r) {
+    __m512 v[NV];
+    load<NV>(A.x + r * K, tail, v);
+    __m512 s = v[0];
+    for (int k = 1; k < NV; ++k) s = _mm512_add_ps(s, v[k]);
+    const __m512 mean = _mm512_div_ps(bcast_sum_avx512(s), kv);
+    for (int k = 0; k < NV - 1; ++k) v[k] = _mm512_sub_ps(v[k], mean);
+    v[NV - 1] = _mm512_maskz_sub_ps(tail, v[NV - 1], mean);
+    __m512 q = _mm512_mul_ps(v[0], v[0]);
+    for (int k = 1; k < NV; ++k) q = _mm512_fmadd_ps(v[k], v[k], q);
+    const __m512 var = _mm512_div_ps(bcast_sum_avx512(q), kv);
+    const __m512 rs = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(_mm512_add_ps(var, eps)));
+    A.mean[r] = _mm512_cvtss_f32(mean);
+    A.rstd[r] = _mm512_cvtss_f32(rs);
+    float* yr = A.y + r * K;
+    for (int k = 0; k < NV - 1; ++k) _mm512_storeu_ps(yr + 16 * k, _mm512_fmadd_ps(_mm512_mul_ps(v[k], rs), w[k], b[k]));
+    _mm512_mask_storeu_ps(yr + 16 * (NV - 1), tail,
+                          _mm512_fmadd_ps(_mm512_mul_ps(v[NV - 1], rs), w[NV - 1], b[NV - 1]));
+  }
+}
+
+// chunks [k0, k1) of ln_bwd_range's split
+template <int NV>
+EMBER_ATTR_AVX512 void bwd(const LnArgs<float>& A, int64_t k0, int64_t k1) {
+  const int64_t M = A.M, K = A.K, chunks = A.chunks;
+  const __mmask16 tail = tail_mask16(K);
+  const __m512 invk = _mm512_set1_ps(static_cast<float>(1.0 / static_cast<double>(K)));
+  __m512 w[NV];
+  load_or<NV>(A.w, 1.0f, tail, w);
+  for (int64_t ch = k0; ch < k1; ++ch) {
+    __m512 cw[NV], cb[NV];
+    for (int k = 0; k < NV; ++k) cw[k] = cb[k] = _mm512_setzero_ps();
+    for (int64_t r = ch * M / chunks, r1 = (ch + 1) * M / chunks; r < r1; ++r) {
+      __m512 x[NV], g[NV];
+      load<NV>(A.x + r * K, tail, x);
+      load<NV>(A.gy + r * K, tail, g);
+      const __m512 m = _mm512_set1_ps(A.mean[r]), s = _mm512_set1_ps(A.rstd[r]);
+      __m512 sa = _mm512_setzero_ps(), sax = sa;
+      for (int k = 0; k < NV; ++k) {
+        x[k] = _mm512_mul_ps(_mm512_sub_ps(x[k], m), s);  // xhat (padding lanes: g = 0 there)
+        cw[k] = _mm512_fmadd_ps(g[k], x[k], cw[k]);
+        cb[k] = _mm512_add_ps(cb[k], g[k]);
+        g[k] = _mm512_mul_ps(g[k], w[k]);  // a
+        sa = _mm512_add_ps(sa, g[k]);
+        sax = _mm512_fmadd_ps(g[k], x[k], sax);
+      }
+      if (!A.gx) continue;
+      const __m512 c1 = _mm512_mul_ps(bcast_sum_avx512(sa), invk), c2 = _mm512_mul_ps(bcast_sum_avx512(sax), invk);
+      float* dr = A.gx + r * K;
+      for (int k = 0; k < NV; ++k)
+        g[k] = _mm512_mul_ps(s, _mm512_fnmadd_ps(x[k], c2, _mm512_sub_ps(g[k], c1)));
+      for (int k = 0; k < NV - 1; ++k) _mm512_storeu_ps(dr + 16 * k, g[k]);
+      _mm512_mask_storeu_ps(dr + 16 * (NV - 1), tail, g[NV - 1]);
+    }
+    if (A.pw) {
+      float *pw = A.pw + ch * K, *pb = A.pb + ch * K;
+      for (int k = 0; k < NV - 1; ++k) _mm512_storeu_ps(pw + 16 * k, cw[k]), _mm512_storeu_ps(pb + 16 * k, cb[k]);
+      _mm512_mask_storeu_ps(pw + 16 * (NV - 1), tail, cw[NV - 1]);
+      _mm512_mask_storeu_ps(pb + 16 * (NV - 1), tail, cb[NV - 1]);
+    }
+  }
+}
+
+template <class T>
+inline bool use(int64_t K) {
+  return std::is_same_v<T, float> && K > 0 && K <= kMaxK && cpu_isa() == Isa::Avx512;
+}
+inline void fwd_range(const LnArgs<float>& A, int64_t r0, int64_t r1) {
+  switch ((A.K + 15) / 16) {
+    case 1: return fwd<1>(A, r0, r1);
+    case 2: return fwd<2>(A, r0, r1);
+    case 3: return fwd<3>(A, r0, r1);
+    case 4: return fwd<4>(A, r0, r1);
+    case 5: return fwd<5>(A, r0, r1);
+    case 6: return fwd<6>(A, r0, r1);
+    case 7: return fwd<7>(A, r0, r1);
+    default: return fwd<8>(A, r0, r1);
+  }
+}
+inline void bwd_range(const LnArgs<float>& A, int64_t k0, int64_t k1) {
+  switch ((A.K + 15) / 16) {
+    case 1: return bwd<1>(A, k0, k1);
+    case 2: return bwd<2>(A, k0, k1);
+    case 3: return bwd<3>(A, k0, k1);
+    case 4: return bwd<4>(A, k0, k1);
+    case 5: return bwd<5>(A, k0, k1);
+    case 6: return bwd<6>(A, k0, k1);
+    case 7: return bwd<7>(A, k0, k1);
+    default: return bwd<8>(A, k0, k1);
+  }
+}
+}  // namespace ln_short
+#endif
+
 }  // namespace
 
 // x (N, C, S) -> y (N, C, S); mean, var, invstd (C)
@@ -124,6 +250,14 @@ void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
     a.mean = mean.data<T>(), a.rstd = rstd.data<T>();
     a.M = x.size(0), a.K = x.size(1), a.eps = eps;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(a.K, 1));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (ln_short::use<T>(a.K)) {
+        parallel_for(0, a.M, grain, [&](int64_t r0, int64_t r1) { ln_short::fwd_range(a, r0, r1); });
+        return;
+      }
+    }
+#endif
     parallel_for(0, a.M, grain, [&](int64_t r0, int64_t r1) { NORM_CALL(ln_fwd_range, T, a, r0, r1); });
   });
 }
@@ -143,7 +277,16 @@ void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
     const bool need_params = dw || db;
     std::vector<T> pw(need_params ? a.chunks * a.K : 0, T(0)), pb(need_params ? a.chunks * a.K : 0, T(0));
     if (need_params) a.pw = pw.data(), a.pb = pb.data();
-    parallel_for(0, a.chunks, 1, [&](int64_t k0, int64_t k1) { NORM_CALL(ln_bwd_range, T, a, k0, k1); });
+    bool done = false;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (ln_short::use<T>(a.K)) {
+        parallel_for(0, a.chunks, 1, [&](int64_t k0, int64_t k1) { ln_short::bwd_range(a, k0, k1); });
+        done = true;
+      }
+    }
+#endif
+    if (!done) parallel_for(0, a.chunks, 1, [&](int64_t k0, int64_t k1) { NORM_CALL(ln_bwd_range, T, a, k0, k1); });
     if (!need_params) return;
     const int64_t K = a.K, chunks = a.chunks;
     for (int64_t i = 0; i < K; ++i) {

@@ -23,6 +23,7 @@ from . import _tensor  # noqa: F401  (adds Python-level Tensor methods)
 from ._functions import *  # noqa: F401,F403
 from ._einsum import einsum  # noqa: F401
 from ._cdist import cdist  # noqa: F401
+from ._composite import *  # noqa: F401,F403
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
 from . import autograd  # noqa: F401
 from . import return_types  # noqa: F401

@@ -13,3 +13,6 @@ max = _make("max", ["values", "indices"])  # noqa: A001  (torch's names)
 min = _make("min", ["values", "indices"])  # noqa: A001
 sort = _make("sort", ["values", "indices"])
 topk = _make("topk", ["values", "indices"])
+aminmax = _make("aminmax", ["min", "max"])
+median = _make("median", ["values", "indices"])
+kthvalue = _make("kthvalue", ["values", "indices"])

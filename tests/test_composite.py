@@ -192,3 +192,47 @@ def test_info_and_predicates():
     assert ember.is_floating_point(x) and not ember.is_floating_point(x.long())
     assert ember.numel(x) == 6
     assert math.isclose(float(ember.cosine_similarity(ember.ones(1, 3), ember.ones(1, 3))[0]), 1.0, rel_tol=1e-6)
+
+
+# --- nn pieces composed from core ops: hardshrink, softshrink, glu, rms_norm, Softmax2d ----------
+NN_CASES = {
+    "hardshrink": (lambda L, x: (L.nn.functional.hardshrink(x), L.nn.Hardshrink(1.2)(x)), (4, 6)),
+    "softshrink": (lambda L, x: (L.nn.functional.softshrink(x, 0.7), L.nn.Softshrink()(x)), (4, 6)),
+    "glu": (lambda L, x: (L.nn.functional.glu(x), L.nn.GLU(0)(x)), (4, 6)),
+    "rms_norm": (lambda L, x: (L.nn.functional.rms_norm(x, (6,)), L.nn.functional.rms_norm(x, [4, 6], eps=1e-3)), (3, 4, 6)),
+    "rms_norm_weight": (lambda L, x: L.nn.functional.rms_norm(x, [6], L.linspace(0.5, 1.5, 6, dtype=x.dtype)), (3, 6)),
+    "RMSNorm": (lambda L, x: L.nn.RMSNorm([6], dtype=x.dtype)(x), (3, 4, 6)),
+    "Softmax2d": (lambda L, x: (L.nn.Softmax2d()(x), L.nn.Softmax2d()(x[0])), (2, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NN_CASES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nn_composites_match_torch(name, dtype):
+    fn, shape = NN_CASES[name]
+    a = (rng.standard_normal(shape) * 1.5).astype(dtype)
+    res = []
+    for L in (ember, torch):
+        x = L.from_numpy(a.copy()).requires_grad_()
+        outs = _flat(fn(L, x))
+        sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()
+        res.append([o.detach().numpy() for o in outs] + [x.grad.numpy()])
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    for e, t in zip(*res):
+        np.testing.assert_allclose(e, t, rtol=tol, atol=tol)
+
+
+def test_nn_composite_modules_and_errors():
+    for e, t in ((ember.nn.RMSNorm(4), torch.nn.RMSNorm(4)), (ember.nn.RMSNorm((2, 3), 1e-5, False), torch.nn.RMSNorm((2, 3), 1e-5, False)),
+                 (ember.nn.GLU(1), torch.nn.GLU(1)), (ember.nn.Hardshrink(), torch.nn.Hardshrink()),
+                 (ember.nn.Softshrink(0.2), torch.nn.Softshrink(0.2)), (ember.nn.Softmax2d(), torch.nn.Softmax2d())):
+        assert repr(e) == repr(t)
+        assert list(e.state_dict()) == list(t.state_dict())
+    with pytest.raises(RuntimeError, match="glu: Halving dimension must be even, but dimension 1 is size 5"):
+        ember.nn.functional.glu(ember.zeros(2, 5))
+    with pytest.raises(RuntimeError, match=r"rms_norm: expected input with shape \[\*, 4\]"):
+        ember.nn.functional.rms_norm(ember.zeros(2, 5), [4])
+    with pytest.raises(RuntimeError, match="lambda must be greater or equal to 0"):
+        ember.nn.functional.softshrink(ember.zeros(2), -1.0)
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D"):
+        ember.nn.Softmax2d()(ember.zeros(2, 3))

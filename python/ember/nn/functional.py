@@ -105,6 +105,46 @@ def tanhshrink(input):
     return input - _C.tanh(input)
 
 
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    return _C.where(_C.abs(input) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}.")
+    return _C.where(input > lambd, input - lambd, _C.where(input < -lambd, input + lambd, 0.0))
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: a * sigmoid(b), a and b the two halves of input along dim."""
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    n = input.shape[dim]
+    if n % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {dim % input.dim()} is size {n}")
+    a, b = input.narrow(dim, 0, n // 2), input.narrow(dim, n // 2, n // 2)
+    return a * _C.sigmoid(b)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation over the trailing normalized_shape dims: x / sqrt(mean(x^2) +
+    eps) (eps None: the dtype's machine epsilon), times weight."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = [normalized_shape]
+    shape = [int(s) for s in normalized_shape]
+    k = len(shape)
+    if k == 0 or list(input.shape[input.dim() - k:]) != shape or input.dim() < k:
+        raise RuntimeError(f"rms_norm: expected input with shape [*, {', '.join(map(str, shape))}], but got "
+                           f"input of size {list(input.shape)}")
+    if eps is None:
+        eps = 1.1920928955078125e-07 if input.dtype == _C.dtype.float32 else 2.220446049250313e-16
+    dims = list(range(input.dim() - k, input.dim()))
+    y = input * _C.rsqrt((input * input).mean(dims, True) + eps)
+    return y * weight if weight is not None else y
+
+
 def threshold(input, threshold, value, inplace=False):
     out = _C.where(input > threshold, input, _C.full_like(input, value))
     return input.copy_(out) if inplace else out

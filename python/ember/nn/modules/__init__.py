@@ -4,7 +4,7 @@ from .linear import Identity, Linear, Bilinear  # noqa: F401
 from .activation import (  # noqa: F401
     ReLU, ReLU6, SiLU, Mish, Hardsigmoid, Hardswish, SELU, LeakyReLU, ELU, CELU, GELU, Softplus,
     Sigmoid, Tanh, LogSigmoid, Softsign, Tanhshrink, Hardtanh, Threshold, Softmax, LogSoftmax,
-    Softmin, PReLU,
+    Softmin, PReLU, Hardshrink, Softshrink, GLU, Softmax2d,
 )
 from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401
 from .conv import Conv1d, Conv2d, ConvTranspose2d, Unfold, Fold  # noqa: F401
@@ -19,7 +19,7 @@ from .pooling import (  # noqa: F401
     AdaptiveMaxPool2d, MaxUnpool2d,
 )
 from .normalization import (  # noqa: F401
-    BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, LayerNorm, GroupNorm,
+    BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d, LayerNorm, GroupNorm, RMSNorm,
 )
 from .sparse import Embedding  # noqa: F401
 from .upsampling import Upsample, PixelShuffle, PixelUnshuffle  # noqa: F401

@@ -6,6 +6,7 @@ from .activation import (  # noqa: F401
     Sigmoid, Tanh, LogSigmoid, Softsign, Tanhshrink, Hardtanh, Threshold, Softmax, LogSoftmax,
     Softmin, PReLU, Hardshrink, Softshrink, GLU, Softmax2d,
 )
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .misc import Flatten, Unflatten, Dropout, Dropout2d  # noqa: F401
 from .conv import Conv1d, Conv2d, ConvTranspose2d, Unfold, Fold  # noqa: F401
 from .loss import (  # noqa: F401  (loss branch)

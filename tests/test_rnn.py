@@ -1,11 +1,10 @@
 """RNN, LSTM, GRU and their cells against torch with the same weights, float64: outputs, final
 states and the gradients of inputs, initial states and every parameter; names, shapes, reprs and
 errors."""
+import ember
 import numpy as np
 import pytest
 from conftest import requires_torch, torch
-
-import ember
 
 pytestmark = requires_torch
 

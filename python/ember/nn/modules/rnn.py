@@ -112,7 +112,7 @@ class RNNBase(Module):
                 for d in range(2 if self.bidirectional else 1)]
 
     def _layer_params(self, sfx):
-        get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
+        get = lambda n: getattr(self, n + sfx, None)
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
 
     def extra_repr(self):

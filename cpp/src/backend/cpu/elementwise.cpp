@@ -148,21 +148,27 @@ alignas(64) constexpr float kGeluPhi[9][32] = {
     {0.0001128842486650683f, 0.00017523211135994643f, 0.00018667876429390162f, 4.2065337765961885e-05f, -0.00035073558683507144f, -0.000931926304474473f, -0.0013664503348991275f, -0.0011335475137457252f, 6.704896077280864e-05f, 0.0018408596515655518f, 0.0030924815218895674f, 0.002757286885753274f, 0.0007667180616408587f, -0.0017088387394323945f, -0.00311670801602304f, -0.002735762856900692f, -0.0011223758338019252f, 0.0005231454852037132f, 0.0013373015681281686f, 0.0012427810579538345f, 0.0006916740676388144f, 0.00016235225484706461f, -0.0001261290453840047f, -0.0001941597874974832f, -0.0001519468642072752f, -8.838787471177056e-05f, -4.1828956454992294e-05f, -1.672027792665176e-05f, -5.7582196859584656e-06f, -1.7291215499426471e-06f, -4.5634232037627953e-07f, -1.0644746595289689e-07f},  // c6
     {2.920225597335957e-05f, 2.3848935597925447e-05f, -1.980864180950448e-05f, -0.00011675170389935374f, -0.0002350241702515632f, -0.0002697079034987837f, -9.027704072650522e-05f, 0.0003196797624696046f, 0.0007393525447696447f, 0.0007925143581815064f, 0.00027135791606269777f, -0.0005736892344430089f, -0.0011436768108978868f, -0.0009926505153998733f, -0.00024123564071487635f, 0.0005376921035349369f, 0.000836910679936409f, 0.0005992077640257776f, 0.000142554723424837f, -0.00019014863937627524f, -0.0002753303269855678f, -0.00019250615150667727f, -7.414061110466719e-05f, 2.7418382160249166e-06f, 2.89766066998709e-05f, 2.641618630150333e-05f, 1.5999523384380154e-05f, 7.594123871967895e-06f, 2.988454298247234e-06f, 1.0018367220254731e-06f, 2.905293570165668e-07f, 7.357500209081991e-08f},  // c7
 };
+// kGeluPhi's interval of x, i = floor((x + 4) / h) with h = 5/16: 2^23 + ((x + 4) / h - 1/2),
+// clamped to [0, 31], rounds to 2^23 + i (a tie picks a neighbour, whose polynomial holds at the
+// shared end too), read by the permutes from the low 5 bits (NaN lanes, replaced by the callers,
+// read any); t = x - the interval's centre.
+EMBER_ATTR_AVX512 EMBER_VM_INLINE void gelu_interval_avx512(__m512 x, __m512i& idx, __m512& t) {
+  const __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(3.2f), _mm512_set1_ps(4.0f * 3.2f - 0.5f));
+  const __m512 uf = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(31.0f)),
+                                  _mm512_set1_ps(8388608.0f));
+  idx = _mm512_castps_si512(uf);
+  const __m512 c = _mm512_fmadd_ps(_mm512_sub_ps(uf, _mm512_set1_ps(8388608.0f)), _mm512_set1_ps(0.3125f),
+                                   _mm512_set1_ps(-3.84375f));
+  t = _mm512_sub_ps(x, c);
+}
 EMBER_ATTR_AVX512 void gelu_f32_avx512(float* o, const float* a, int64_t n) {
   const PolyTable32<sizeof(kGeluPhi) / sizeof(kGeluPhi[0])> tab(kGeluPhi);
-  const __m512 h = _mm512_set1_ps(0.3125f), inv_h = _mm512_set1_ps(3.2f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m512 x = _mm512_maskz_loadu_ps(m, a + i);
-    // interval i = floor((x + 4) / h): 2^23 + ((x + 4) / h - 1/2), clamped to [0, 31], rounds to
-    // 2^23 + i (a tie picks a neighbour, whose polynomial holds at the shared end too), read by the
-    // permutes from the low 5 bits (NaN lanes, replaced below, read any)
-    const __m512 v = _mm512_fmadd_ps(x, inv_h, _mm512_set1_ps(4.0f * 3.2f - 0.5f));
-    const __m512 uf = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(31.0f)),
-                                    _mm512_set1_ps(8388608.0f));
-    const __m512i idx = _mm512_castps_si512(uf);
-    const __m512 c = _mm512_fmadd_ps(_mm512_sub_ps(uf, _mm512_set1_ps(8388608.0f)), h, _mm512_set1_ps(-3.84375f));
-    const __m512 t = _mm512_sub_ps(x, c);
+    __m512i idx;
+    __m512 t;
+    gelu_interval_avx512(x, idx, t);
     const __m512 q = _mm512_fmadd_ps(tab.horner(2, idx, t), t, tab.row(1, idx));
     __m512 res = _mm512_fmadd_ps(x, tab.row(0, idx), _mm512_mul_ps(x, q));
     res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(6.0f), _CMP_GT_OQ), x);
@@ -180,19 +186,14 @@ EMBER_ATTR_AVX512 void gelu_f32_avx512(float* o, const float* a, int64_t n) {
 EMBER_ATTR_AVX512 void gelu_backward_f32_avx512(float* o, const float* g, int64_t gs, const float* x, int64_t xs,
                                                 int64_t n) {
   const PolyTable32<sizeof(kGeluPhi) / sizeof(kGeluPhi[0])> tab(kGeluPhi);
-  const __m512 h = _mm512_set1_ps(0.3125f), inv_h = _mm512_set1_ps(3.2f);
   const __m512 gb = _mm512_set1_ps(gs ? 0.0f : g[0]), xb = _mm512_set1_ps(xs ? 0.0f : x[0]);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m512 gv = gs ? _mm512_maskz_loadu_ps(m, g + i) : gb;
     const __m512 xv = xs ? _mm512_maskz_loadu_ps(m, x + i) : xb;
-    // the interval and t as in gelu_f32_avx512
-    const __m512 v = _mm512_fmadd_ps(xv, inv_h, _mm512_set1_ps(4.0f * 3.2f - 0.5f));
-    const __m512 uf = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(31.0f)),
-                                    _mm512_set1_ps(8388608.0f));
-    const __m512i idx = _mm512_castps_si512(uf);
-    const __m512 c = _mm512_fmadd_ps(_mm512_sub_ps(uf, _mm512_set1_ps(8388608.0f)), h, _mm512_set1_ps(-3.84375f));
-    const __m512 t = _mm512_sub_ps(xv, c);
+    __m512i idx;
+    __m512 t;
+    gelu_interval_avx512(xv, idx, t);
     __m512 cdf = _mm512_add_ps(tab.row(0, idx), _mm512_fmadd_ps(tab.horner(2, idx, t), t, tab.row(1, idx)));
     cdf = _mm512_mask_mov_ps(cdf, _mm512_cmp_ps_mask(xv, _mm512_set1_ps(6.0f), _CMP_GT_OQ), _mm512_set1_ps(1.0f));
     const __mmask16 tail = m & _mm512_cmp_ps_mask(xv, _mm512_set1_ps(-4.0f), _CMP_NGE_UQ);

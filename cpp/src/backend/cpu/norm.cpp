@@ -169,28 +169,10 @@ inline bool use(int64_t K) {
   return std::is_same_v<T, float> && K > 0 && K <= kMaxK && cpu_isa() == Isa::Avx512;
 }
 inline void fwd_range(const LnArgs<float>& A, int64_t r0, int64_t r1) {
-  switch ((A.K + 15) / 16) {
-    case 1: return fwd<1>(A, r0, r1);
-    case 2: return fwd<2>(A, r0, r1);
-    case 3: return fwd<3>(A, r0, r1);
-    case 4: return fwd<4>(A, r0, r1);
-    case 5: return fwd<5>(A, r0, r1);
-    case 6: return fwd<6>(A, r0, r1);
-    case 7: return fwd<7>(A, r0, r1);
-    default: return fwd<8>(A, r0, r1);
-  }
+  with_row_vectors(A.K, [&](auto nv) { fwd<decltype(nv)::value>(A, r0, r1); });
 }
 inline void bwd_range(const LnArgs<float>& A, int64_t k0, int64_t k1) {
-  switch ((A.K + 15) / 16) {
-    case 1: return bwd<1>(A, k0, k1);
-    case 2: return bwd<2>(A, k0, k1);
-    case 3: return bwd<3>(A, k0, k1);
-    case 4: return bwd<4>(A, k0, k1);
-    case 5: return bwd<5>(A, k0, k1);
-    case 6: return bwd<6>(A, k0, k1);
-    case 7: return bwd<7>(A, k0, k1);
-    default: return bwd<8>(A, k0, k1);
-  }
+  with_row_vectors(A.K, [&](auto nv) { bwd<decltype(nv)::value>(A, k0, k1); });
 }
 }  // namespace ln_short
 #endif

@@ -137,25 +137,15 @@ EMBER_ATTR_AVX512 void softmax_backward(const float* y, const float* gy, float* 
 }
 
 // n rows of R (0 < R <= kMaxR), with the kernel instance for ceil(R / 16) vectors a row.
-#define EMBER_SHORT_ROWS_SWITCH_(FN, R, ...)                                  \
-  switch (((R) + 15) / 16) {                                                  \
-    case 1: return FN<1>(__VA_ARGS__);                                        \
-    case 2: return FN<2>(__VA_ARGS__);                                        \
-    case 3: return FN<3>(__VA_ARGS__);                                        \
-    case 4: return FN<4>(__VA_ARGS__);                                        \
-    case 5: return FN<5>(__VA_ARGS__);                                        \
-    case 6: return FN<6>(__VA_ARGS__);                                        \
-    case 7: return FN<7>(__VA_ARGS__);                                        \
-    default: return FN<8>(__VA_ARGS__);                                       \
-  }
 inline void softmax_rows(const float* x, float* y, int64_t R, int64_t n, bool log) {
-  if (log) EMBER_SHORT_ROWS_SWITCH_(log_softmax, R, x, y, R, n)
-  EMBER_SHORT_ROWS_SWITCH_(softmax, R, x, y, R, n)
+  with_row_vectors(R, [&](auto nv) {
+    if (log) log_softmax<decltype(nv)::value>(x, y, R, n);
+    else softmax<decltype(nv)::value>(x, y, R, n);
+  });
 }
 inline void softmax_backward_rows(const float* y, const float* gy, float* gx, int64_t R, int64_t n, bool log) {
-  EMBER_SHORT_ROWS_SWITCH_(softmax_backward, R, y, gy, gx, R, n, log)
+  with_row_vectors(R, [&](auto nv) { softmax_backward<decltype(nv)::value>(y, gy, gx, R, n, log); });
 }
-#undef EMBER_SHORT_ROWS_SWITCH_
 }  // namespace short_rows
 
 // Whether (T, R, I, isa) takes the short-row kernels.

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <limits>
+#include <type_traits>
 
 #include "loops.h"
 #include "vec_math.h"
@@ -109,6 +110,22 @@ EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 bcast_sum_avx512(__m512 v) {
 inline __mmask16 tail_mask16(int64_t R) {
   const int64_t r = R % 16;
   return r == 0 ? __mmask16(0xffff) : __mmask16((1u << r) - 1);
+}
+
+// Calls f(std::integral_constant<int, NV>{}) with NV = ceil(R / 16), the vectors a row of R <= 128
+// float32 takes: the short-row kernels (softmax, layer_norm) are instantiated per NV.
+template <class F>
+inline void with_row_vectors(int64_t R, F&& f) {
+  switch ((R + 15) / 16) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    default: return f(std::integral_constant<int, 8>{});
+  }
 }
 
 }  // namespace ember::cpu

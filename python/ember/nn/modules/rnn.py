@@ -19,6 +19,13 @@ from .module import Module
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
+def _reset_uniform(m):
+    """torch's RNN initialisation: every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(m.hidden_size) if m.hidden_size > 0 else 0
+    for p in m.parameters():
+        init.uniform_(p, -stdv, stdv)
+
+
 def _lstm_step(gx, h, c, w_hh, b_hh, w_hr):
     g = gx + h.matmul(w_hh.t())
     if b_hh is not None:
@@ -94,9 +101,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self)
 
     def flatten_parameters(self):
         """A no-op (torch packs cuDNN weights here)."""
@@ -264,9 +269,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+        _reset_uniform(self)
 
     def extra_repr(self):
         s = "{input_size}, {hidden_size}"

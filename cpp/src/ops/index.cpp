@@ -139,7 +139,7 @@ Tensor offsets_for(const Tensor& t, const IndexPlan& p) {
   Strides st(p.rshape.size(), 0);
   Strides bs = contiguous_strides(p.bshape);
   for (size_t j = 0; j < bs.size(); ++j) st[p.first + j] = bs[j];
-  return Tensor::make_view(off, p.rshape, st, 0);
+  return Tensor::make_view(off, p.rshape, st, off.offset());
 }
 
 void check_values_shape(const Tensor& values, const Shape& rshape) {

@@ -19,10 +19,10 @@ Tensor contig(const Tensor& t) {
 }
 
 Tensor view3(const Tensor& t, int64_t a, int64_t b, int64_t c) {
-  return Tensor::make_view(t, {a, b, c}, contiguous_strides({a, b, c}), 0);
+  return Tensor::make_view(t, {a, b, c}, contiguous_strides({a, b, c}), t.offset());
 }
 Tensor view2(const Tensor& t, int64_t a, int64_t b) {
-  return Tensor::make_view(t, {a, b}, contiguous_strides({a, b}), 0);
+  return Tensor::make_view(t, {a, b}, contiguous_strides({a, b}), t.offset());
 }
 
 // (C) -> (1, C, 1, ..) to broadcast against an ndim-d (N, C, *) tensor.

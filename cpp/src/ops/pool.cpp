@@ -53,7 +53,7 @@ Shape with_hw(Shape lead, int64_t h, int64_t w) {
 }
 
 Tensor planes_view(const Tensor& t, int64_t B, int64_t H, int64_t W) {
-  return Tensor::make_view(t, {B, H, W}, contiguous_strides({B, H, W}), 0);
+  return Tensor::make_view(t, {B, H, W}, contiguous_strides({B, H, W}), t.offset());
 }
 
 // Raw forward: x (.., H, W) -> (out (.., OH, OW), indices) through the backend (no autograd).

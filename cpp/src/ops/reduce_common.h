@@ -39,7 +39,7 @@ inline int64_t reduced_count(const Shape& in, const std::vector<int64_t>& dims) 
 // A contiguous result shaped with the dims kept as 1, viewed without them unless keepdim.
 inline Tensor maybe_squeeze(const Tensor& out_kept, const Shape& dropped, bool keepdim) {
   if (keepdim) return out_kept;
-  return Tensor::make_view(out_kept, dropped, contiguous_strides(dropped), 0);
+  return Tensor::make_view(out_kept, dropped, contiguous_strides(dropped), out_kept.offset());
 }
 
 // Run a reduction kernel into a fresh tensor of dtype `out_dtype` (x is cast to it first).

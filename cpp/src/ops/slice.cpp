@@ -295,7 +295,7 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
   }
   Tensor src = expand(reshape(x.detach(), inter), split_shape);
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  copy_into(Tensor::make_view(out, split_shape, contiguous_strides(split_shape), 0), src);
+  copy_into(Tensor::make_view(out, split_shape, contiguous_strides(split_shape), out.offset()), src);
   if (auto node = make_node<RepeatBackward>({x})) {
     node->in_shape = x.shape();
     node->split_shape = split_shape;

@@ -1107,3 +1107,38 @@ CASES += [
         [(2, 2, 7, 5)],
     ),
 ]
+
+
+# --- fused recurrent cells ----------------------------------------------------------------------
+# ember's _C._lstm_cell / _C._gru_cell against torch's CPU cell formulas (torch's fused cells are
+# CUDA only). Both LSTM outputs are checked: hy and cy side by side.
+def _lstm_cell(L, ig, hg, c):
+    if L.__name__ == "ember":
+        h, cy = L._C._lstm_cell(ig, hg, c)
+    else:
+        i, f, g, o = (ig + hg).chunk(4, 1)
+        cy = L.sigmoid(f) * c + L.sigmoid(i) * L.tanh(g)
+        h = L.sigmoid(o) * L.tanh(cy)
+    return L.cat([h, cy], 1)
+
+
+def _lstm_cell_h(L, ig, hg, c):  # cy unused: its gradient is undefined
+    return _lstm_cell(L, ig, hg, c)[:, : c.shape[1]]
+
+
+def _gru_cell(L, ig, hg, h):
+    if L.__name__ == "ember":
+        return L._C._gru_cell(ig, hg, h)
+    a, b = ig.chunk(3, 1), hg.chunk(3, 1)
+    r, z = L.sigmoid(a[0] + b[0]), L.sigmoid(a[1] + b[1])
+    n = L.tanh(a[2] + r * b[2])
+    return n + z * (h - n)
+
+
+CASES += [
+    C("lstm_cell", _lstm_cell, [(3, 20), (3, 20), (3, 5)], domain=(-3.0, 3.0)),
+    C("lstm_cell_h_only", _lstm_cell_h, [(4, 8), (4, 8), (4, 2)], domain=(-3.0, 3.0)),
+    C("lstm_cell_wide", _lstm_cell, [(2, 4 * 37), (2, 4 * 37), (2, 37)], gradcheck=False),
+    C("gru_cell", _gru_cell, [(3, 15), (3, 15), (3, 5)], domain=(-3.0, 3.0)),
+    C("gru_cell_wide", _gru_cell, [(2, 3 * 37), (2, 3 * 37), (2, 37)], gradcheck=False),
+]

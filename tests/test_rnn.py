@@ -67,6 +67,25 @@ def test_recurrent_layers_match_torch(kind, args, kw, with_hx, batched):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind,kw", [("LSTM", {}), ("LSTM", {"proj_size": 2}), ("GRU", {}), ("RNN", {})])
+def test_recurrent_double_backward_matches_torch(kind, kw):
+    # create_graph through the fused cells: the backward is then the same formula in
+    # differentiable ops, so a gradient penalty trains as in torch.
+    rng = np.random.default_rng(3)
+    e, t = _pair(kind, (3, 4), kw)
+    x = rng.standard_normal((5, 2, 3))
+    res = []
+    for lib, m in ((ember, e), (torch, t)):
+        xi = lib.from_numpy(x.copy()).requires_grad_()
+        out = m(xi)[0]
+        (gx,) = lib.autograd.grad((out * out).sum(), xi, create_graph=True)
+        penalty = (gx * gx).sum()
+        grads = lib.autograd.grad(penalty, [xi] + list(m.parameters()))
+        res.append([gx.detach().numpy()] + [g.numpy() for g in grads])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind,kw", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu", "bias": False}),
                                      ("LSTMCell", {}), ("GRUCell", {}), ("GRUCell", {"bias": False})])
 @pytest.mark.parametrize("batched", [True, False])
@@ -124,3 +143,17 @@ def test_lstm_trains_and_errors():
         ember.nn.RNN(2, 4, nonlinearity="gelu")
     with pytest.raises(RuntimeError, match="GRUCell: input has inconsistent input_size: got 3 expected 2"):
         ember.nn.GRUCell(2, 4)(ember.zeros(5, 3))
+
+
+def test_fused_cell_errors():
+    f = ember.zeros
+    with pytest.raises(RuntimeError, match=r"lstm_cell: expected hidden_gates of shape \(2, 12\) for cx of shape"):
+        ember._C._lstm_cell(f(2, 12), f(2, 9), f(2, 3))
+    with pytest.raises(RuntimeError, match="lstm_cell: expected cx of shape"):
+        ember._C._lstm_cell(f(2, 12), f(2, 12), f(3))
+    with pytest.raises(RuntimeError, match="gru_cell: expected all operands to have one dtype"):
+        ember._C._gru_cell(f(2, 9), f(2, 9, dtype=ember.float64), f(2, 3))
+    with pytest.raises(TypeError, match="gru_cell: expected floating-point operands"):
+        ember._C._gru_cell(*(f(2, k, dtype=ember.int64) for k in (9, 9, 3)))
+    h, c = ember._C._lstm_cell(f(0, 8), f(0, 8), f(0, 2))  # an empty batch
+    assert tuple(h.shape) == (0, 2) and tuple(c.shape) == (0, 2)

@@ -258,6 +258,22 @@ struct Backend {
   virtual void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight,
                                       int64_t ignore_index, double label_smoothing, const Tensor& stats,
                                       const Tensor& g, const Tensor& dx) = 0;
+  // --- recurrent cells (rnn) --------------------------------------------------------------------
+  // Contiguous operands of one float dtype; N rows, hidden size H; outputs are overwritten.
+  // lstm_cell: gates = ig + hg (N, 4H), chunks i, f, g, o (torch's order); cx (N, H) ->
+  // hy = o tanh(cy), cy = f cx + i g (N, H), and ws (N, 5H) = (i, f, g, o, tanh(cy)) activated,
+  // which lstm_cell_backward reads with cx, ghy and gcy (N, H) to write dgates (N, 4H), the
+  // gradient of ig and of hg alike, and dcx (N, H).
+  virtual void lstm_cell(const Tensor& ig, const Tensor& hg, const Tensor& cx, const Tensor& hy, const Tensor& cy,
+                         const Tensor& ws) = 0;
+  virtual void lstm_cell_backward(const Tensor& ws, const Tensor& cx, const Tensor& ghy, const Tensor& gcy,
+                                  const Tensor& dgates, const Tensor& dcx) = 0;
+  // gru_cell: ig, hg (N, 3H) with their biases, chunks r, z, n; hx (N, H) -> hy = n + z (hx - n)
+  // with r, z = sigmoid(ig + hg), n = tanh(ig_n + r hg_n), and ws (N, 4H) = (r, z, n, hg_n), which
+  // gru_cell_backward reads with hx and ghy to write dig, dhg (N, 3H) and dhx (N, H).
+  virtual void gru_cell(const Tensor& ig, const Tensor& hg, const Tensor& hx, const Tensor& hy, const Tensor& ws) = 0;
+  virtual void gru_cell_backward(const Tensor& ws, const Tensor& hx, const Tensor& ghy, const Tensor& dig,
+                                 const Tensor& dhg, const Tensor& dhx) = 0;
   // --- end losses ----------------------------------------------------------------------------------
 
   // --- pool family (poolnorm branch) -------------------------------------------------------------

@@ -127,6 +127,22 @@ struct CpuBackend final : Backend {
                            bool training) override {
     cpu::batch_norm_backward(x, gy, w, mean, invstd, gx, gw, gb, training);
   }
+  // --- recurrent cells ---
+  void lstm_cell(const Tensor& ig, const Tensor& hg, const Tensor& cx, const Tensor& hy, const Tensor& cy,
+                 const Tensor& ws) override {
+    cpu::lstm_cell(ig, hg, cx, hy, cy, ws);
+  }
+  void lstm_cell_backward(const Tensor& ws, const Tensor& cx, const Tensor& ghy, const Tensor& gcy,
+                          const Tensor& dgates, const Tensor& dcx) override {
+    cpu::lstm_cell_backward(ws, cx, ghy, gcy, dgates, dcx);
+  }
+  void gru_cell(const Tensor& ig, const Tensor& hg, const Tensor& hx, const Tensor& hy, const Tensor& ws) override {
+    cpu::gru_cell(ig, hg, hx, hy, ws);
+  }
+  void gru_cell_backward(const Tensor& ws, const Tensor& hx, const Tensor& ghy, const Tensor& dig,
+                         const Tensor& dhg, const Tensor& dhx) override {
+    cpu::gru_cell_backward(ws, hx, ghy, dig, dhg, dhx);
+  }
   void layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y, const Tensor& mean,
                   const Tensor& rstd, double eps) override {
     cpu::layer_norm(x, w, b, y, mean, rstd, eps);

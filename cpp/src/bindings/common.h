@@ -97,6 +97,7 @@ void bind_optim(py::module_& m);        // fused optimizer steps, _C._<name>_ste
 void bind_conv(py::module_& m);         // convolutions, unfold/fold (conv.cpp; conv branch)
 void bind_loss(py::module_& m);         // fused losses (loss.cpp; loss branch)
 void bind_poolnorm(py::module_& m);     // pooling and normalisation (poolnorm.cpp)
+void bind_rnn(py::module_& m);          // fused recurrent cells (rnn.cpp)
 void bind_function(py::module_& m);     // autograd.Function's node (function.cpp)
 
 // The bound Tensor class (for adding methods from several files).

@@ -263,5 +263,6 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);  // conv branch
   bind_loss(m);  // loss branch
   bind_poolnorm(m);
+  bind_rnn(m);
   bind_function(m);
 }

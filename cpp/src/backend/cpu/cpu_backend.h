@@ -83,6 +83,15 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
                             double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx);
 // --- end loss.cpp ---------------------------------------------------------------------------------
 
+// --- rnn.cpp (recurrent cells): see Backend for the contracts ------------------------------------
+void lstm_cell(const Tensor& ig, const Tensor& hg, const Tensor& cx, const Tensor& hy, const Tensor& cy,
+               const Tensor& ws);
+void lstm_cell_backward(const Tensor& ws, const Tensor& cx, const Tensor& ghy, const Tensor& gcy,
+                        const Tensor& dgates, const Tensor& dcx);
+void gru_cell(const Tensor& ig, const Tensor& hg, const Tensor& hx, const Tensor& hy, const Tensor& ws);
+void gru_cell_backward(const Tensor& ws, const Tensor& hx, const Tensor& ghy, const Tensor& dig, const Tensor& dhg,
+                       const Tensor& dhx);
+
 // --- pool.cpp / norm.cpp (poolnorm branch) --------------------------------------------------------
 void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices, const PoolParams& p);
 void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const Tensor& gx, const PoolParams& p);

@@ -2,10 +2,11 @@
 order (LSTM i, f, g, o; GRU r, z, n), initialisation U(-1/sqrt(H), 1/sqrt(H)) and options
 (num_layers, bias, batch_first, dropout between layers, bidirectional, LSTM's proj_size).
 
-Each layer projects the whole input sequence in one GEMM (x W_ih^T + b_ih for every time step),
-then steps through time with h W_hh^T and the gate math, all differentiable C++ ops, so autograd
-needs nothing of its own (backpropagation through time is the recorded graph). PackedSequence
-inputs are not supported.
+Each layer projects the whole input sequence in one GEMM (x W_ih^T + b_ih for every time step, with
+b_hh folded in where the cell allows), then steps through time: per step one GEMM (h W_hh^T) and
+one fused C++ cell (_C._lstm_cell / _C._gru_cell: the gate math forward and backward in one pass
+each, where torch's CPU cells record about ten element-wise ops). Autograd needs nothing of its
+own: backpropagation through time is the recorded graph. PackedSequence inputs are not supported.
 """
 import math
 import numbers
@@ -26,35 +27,29 @@ def _reset_uniform(m):
         init.uniform_(p, -stdv, stdv)
 
 
-def _lstm_step(gx, h, c, w_hh, b_hh, w_hr):
-    g = gx + h.matmul(w_hh.t())
-    if b_hh is not None:
-        g = g + b_hh
-    i, f, gg, o = g.chunk(4, -1)
-    c = _C.sigmoid(f) * c + _C.sigmoid(i) * _C.tanh(gg)
-    h = _C.sigmoid(o) * _C.tanh(c)
+def _lstm_step(gx, h, c, w_hh, w_hr):
+    """One LSTM step; gx = x W_ih^T + b_ih + b_hh (both biases)."""
+    h, c = _C._lstm_cell(gx, _C.linear(h, w_hh, None), c)
     if w_hr is not None:
-        h = h.matmul(w_hr.t())
+        h = _C.linear(h, w_hr, None)
     return h, c
 
 
 def _gru_step(gx, h, w_hh, b_hh):
-    gh = h.matmul(w_hh.t())
-    if b_hh is not None:
-        gh = gh + b_hh
-    xr, xz, xn = gx.chunk(3, -1)
-    hr, hz, hn = gh.chunk(3, -1)
-    r = _C.sigmoid(xr + hr)
-    z = _C.sigmoid(xz + hz)
-    n = _C.tanh(xn + r * hn)
-    return n + z * (h - n)  # (1 - z) n + z h
+    """One GRU step; gx = x W_ih^T + b_ih (b_hh stays inside: r multiplies h W_hh^T + b_hh)."""
+    return _C._gru_cell(gx, _C.linear(h, w_hh, b_hh), h)
 
 
-def _rnn_step(gx, h, w_hh, b_hh, relu):
-    g = gx + h.matmul(w_hh.t())
-    if b_hh is not None:
-        g = g + b_hh
+def _rnn_step(gx, h, w_hh, relu):
+    """One Elman step; gx = x W_ih^T + b_ih + b_hh."""
+    g = _C.addmm(gx, h, w_hh.t())
     return _C.relu(g) if relu else _C.tanh(g)
+
+
+def _input_gates(x, w_ih, b_ih, b_hh, fold):
+    """x W_ih^T + b_ih, plus b_hh when fold (LSTM, Elman): one GEMM with the bias in its epilogue."""
+    b = b_ih + b_hh if fold and b_ih is not None else b_ih
+    return _C.linear(x, w_ih, b)
 
 
 class RNNBase(Module):
@@ -190,20 +185,18 @@ class RNNBase(Module):
             for d in range(dirs):
                 k = layer * dirs + d
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(f"_l{layer}" + ("_reverse" if d else ""))
-                gx = layer_in.matmul(w_ih.t())  # every time step in one GEMM
-                if b_ih is not None:
-                    gx = gx + b_ih
+                gx = _input_gates(layer_in, w_ih, b_ih, b_hh, self.mode != "GRU")  # every step in one GEMM
                 gx = gx.unbind(0)  # one node for all steps (indexing gx[t] would scatter each step's gradient
                 # into zeros of the whole sequence)
                 h, c = h0[k], (c0[k] if lstm else None)
                 steps = [None] * L
                 for t in (range(L - 1, -1, -1) if d else range(L)):
                     if lstm:
-                        h, c = _lstm_step(gx[t], h, c, w_hh, b_hh, w_hr)
+                        h, c = _lstm_step(gx[t], h, c, w_hh, w_hr)
                     elif self.mode == "GRU":
                         h = _gru_step(gx[t], h, w_hh, b_hh)
                     else:
-                        h = _rnn_step(gx[t], h, w_hh, b_hh, self.mode == "RNN_RELU")
+                        h = _rnn_step(gx[t], h, w_hh, self.mode == "RNN_RELU")
                     steps[t] = h
                 outs.append(_C.stack(steps, 0) if L else _C.zeros(0, N, real_h, dtype=x.dtype))
                 hn.append(h)
@@ -295,9 +288,8 @@ class RNNCellBase(Module):
                                    f"{self.hidden_size}")
         return x, batched
 
-    def _gx(self, x):
-        g = x.matmul(self.weight_ih.t())
-        return g + self.bias_ih if self.bias_ih is not None else g
+    def _gx(self, x, fold):
+        return _input_gates(x, self.weight_ih, self.bias_ih, self.bias_hh, fold)
 
 
 class RNNCell(RNNCellBase):
@@ -310,7 +302,7 @@ class RNNCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx, "RNNCell")
         h = _C.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if hx is None else (hx if batched else hx.unsqueeze(0))
-        h = _rnn_step(self._gx(x), h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        h = _rnn_step(self._gx(x, True), h, self.weight_hh, self.nonlinearity == "relu")
         return h if batched else h.squeeze(0)
 
 
@@ -324,7 +316,7 @@ class LSTMCell(RNNCellBase):
             h = c = _C.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
         else:
             h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        h, c = _lstm_step(self._gx(x), h, c, self.weight_hh, self.bias_hh, None)
+        h, c = _lstm_step(self._gx(x, True), h, c, self.weight_hh, None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -335,5 +327,5 @@ class GRUCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx, "GRUCell")
         h = _C.zeros(x.shape[0], self.hidden_size, dtype=x.dtype) if hx is None else (hx if batched else hx.unsqueeze(0))
-        h = _gru_step(self._gx(x), h, self.weight_hh, self.bias_hh)
+        h = _gru_step(self._gx(x, False), h, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)

@@ -583,3 +583,22 @@ def test_custom_function_non_differentiable_and_returned_input():
     x.grad = None
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 3.0))
+
+
+@requires_torch
+def test_grad_skips_gradients_nobody_asked_for():
+    # autograd.grad(z, x) computes only what leads to x, as torch does: the conv and the matmul
+    # skip their weight gradients, so hooks on the weights never fire.
+    for lib in (ember, torch):
+        x = lib.randn(2, 3, 5, 5, requires_grad=True)
+        w, b = lib.randn(4, 3, 3, 3, requires_grad=True), lib.randn(4, requires_grad=True)
+        a, c = lib.randn(3, 4, requires_grad=True), lib.randn(4, 5, requires_grad=True)
+        seen = []
+        for name, t in (("w", w), ("b", b), ("c", c)):
+            t.register_hook(lambda g, name=name: seen.append(name))
+        y = lib.nn.functional.conv2d(x, w, b)
+        (gx,) = lib.autograd.grad((y * y).sum(), x)
+        lib.autograd.grad((a @ c).sum(), a)
+        assert seen == [] and w.grad is None and gx.shape == x.shape
+        (lib.nn.functional.conv2d(x, w, b) ** 2).sum().backward(inputs=[x])  # backward(inputs=...) too
+        assert seen == [] and w.grad is None and x.grad is not None

@@ -47,7 +47,16 @@ struct Node : std::enable_shared_from_this<Node> {
   virtual TensorList apply(TensorList&& grads) = 0;
   virtual void release_variables() {}
 
-  bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
+  // Whether apply must compute the gradient of forward input i: that input needs a gradient and,
+  // while the engine runs this node for autograd.grad or backward(inputs=...), leads to one of the
+  // requested tensors (like torch, a conv asked only for its input's gradient skips the weight's).
+  bool needs_input_grad(size_t i) const {
+    if (i >= next_edges.size() || !next_edges[i].valid()) return false;
+    return exec_filter_node != this || exec_filter_wants(next_edges[i].fn.get());
+  }
+  // Set by the engine around apply (thread-local: concurrent backward passes do not mix).
+  static thread_local const Node* exec_filter_node;
+  static bool exec_filter_wants(const Node* next);
   uint32_t add_input_metadata(const Tensor& t);
 };
 

@@ -22,6 +22,14 @@ void GradMode::set_enabled(bool e) { t_grad_enabled = e; }
 static std::atomic<uint64_t> g_sequence{0};
 Node::Node() : sequence_nr(g_sequence.fetch_add(1)) {}
 
+namespace {
+thread_local const std::unordered_set<Node*>* exec_filter_needed = nullptr;  // see ExecFilter
+}  // namespace
+thread_local const Node* Node::exec_filter_node = nullptr;
+bool Node::exec_filter_wants(const Node* next) {
+  return exec_filter_needed == nullptr || exec_filter_needed->count(const_cast<Node*>(next)) > 0;
+}
+
 void delete_node(Node* n) {
   thread_local bool draining = false;
   thread_local std::vector<Node*> queue;
@@ -198,6 +206,22 @@ Tensor fit_gradient(const Tensor& g, const InputMeta& meta, const Node& producer
   return out;
 }
 
+// Sets the node being applied and the engine's needed set (Node::needs_input_grad), restoring the
+// previous ones on exit (apply may run a nested backward).
+struct ExecFilter {
+  const Node* prev_node;
+  const std::unordered_set<Node*>* prev_needed;
+  ExecFilter(const Node* n, const std::unordered_set<Node*>* needed)
+      : prev_node(Node::exec_filter_node), prev_needed(exec_filter_needed) {
+    Node::exec_filter_node = n;
+    exec_filter_needed = n ? needed : nullptr;
+  }
+  ~ExecFilter() {
+    Node::exec_filter_node = prev_node;
+    exec_filter_needed = prev_needed;
+  }
+};
+
 Tensor accumulate(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
   if (!b.defined()) return a;
@@ -291,6 +315,7 @@ TensorList run(const std::shared_ptr<Node>& root, bool keep_graph, bool create_g
             if (!inputs[k].defined() && k < node->input_meta.size())
               inputs[k] = ops::zeros(node->input_meta[k].shape, node->input_meta[k].dtype,
                                      node->input_meta[k].device);
+        ExecFilter scope(filter ? node.get() : nullptr, &needed);
         outputs = node->apply(std::move(inputs));
       }
       if (!keep_graph) node->release_variables();

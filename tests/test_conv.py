@@ -136,6 +136,32 @@ def test_conv_transpose2d_module(args, kwargs, shape, fw):
     compare("ConvTranspose2d", args, kwargs, shape, **fw)
 
 
+# Small output planes (L = OH * OW < 64) with several images run as one GEMM per chunk of images
+# (conv.cpp's fold): chunk sizes that do not divide the batch, chunks split over 2 threads (weight
+# gradient partials), pointwise, stride 2, dilation, and the transposed convolution (whose forward
+# is the input gradient's kernel).
+FOLD = [
+    ("Conv2d", (8, 16, 3), {"padding": 1}, (37, 8, 4, 4)),
+    ("Conv2d", (8, 12, 4), {"stride": 2, "padding": 1}, (21, 8, 8, 8)),
+    ("Conv2d", (6, 10, 1), {}, (19, 6, 4, 5)),
+    ("Conv2d", (5, 7, 3), {"dilation": 2, "padding": 2, "bias": False}, (9, 5, 6, 7)),
+    ("ConvTranspose2d", (12, 6, 4), {"stride": 2, "padding": 1}, (23, 12, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,args,kwargs,shape", FOLD)
+def test_small_planes_folded_match_torch(name, args, kwargs, shape, dtype, threads):
+    old = ember.get_num_threads()
+    try:
+        ember.set_num_threads(threads)
+        tol = 2e-5 if dtype == "float32" else 1e-10
+        compare(name, args, kwargs, shape, dtype=dtype, rtol=tol, atol=tol)
+    finally:
+        ember.set_num_threads(old)
+
+
 @pytest.mark.parametrize("threads_first", [1, 2])
 @pytest.mark.parametrize("name,args,kwargs,shape", [
     ("Conv2d", (3, 8, 3), {"padding": 1}, (5, 3, 9, 9)),

@@ -531,9 +531,220 @@ void over_images(int64_t N, int64_t buf, const F& f) {
   }
 }
 
+// --- small output planes: images folded into the GEMM's columns ---------------------------------
+// With L = OH*OW under kFoldPlane (4x4 planes late in a CIFAR-sized net, stride-2 downsampling, a
+// transposed convolution's input gradient), a GEMM per image has L columns (or an inner dimension
+// of L for the weight gradient), too few for the micro-kernel. So chunks of nb images run as one
+// GEMM over (K, nb*L) columns, the operands gathered into contiguous buffers (im2col through a
+// table of input offsets, the planes of gy) and the result scattered back: copies of O(K nb L)
+// elements against the GEMM's O(O K nb L) flops. Chunks split over threads (single-threaded
+// GEMMs) when there are enough of them, else the GEMM is threaded. Measured on (32, 64, 8, 8) ->
+// 128, 4x4 stride 2 (a 4x4 output), 1 thread: forward 2.16 -> 1.78 ms, forward + backward
+// 7.3 -> 6.0 ms. (Skipping the padding taps per class of pixels, which oneDNN's direct kernels
+// do, measured slower here: one GEMM per class, with a class of corners of nb columns.)
+constexpr int64_t kFoldPlane = 64;   // fold when L < this
+constexpr int64_t kFoldCols = 256;   // columns per chunk's GEMM (nb = ceil(kFoldCols / L))
+constexpr int64_t kFoldElems = int64_t(1) << 22;  // cap on a chunk's K * nb * L buffer
+
+struct FoldPlan {
+  int64_t nb = 0, chunks = 0;
+  bool threaded_chunks = false;
+};
+
+FoldPlan fold_plan(const ConvGeom& g) {
+  FoldPlan p;
+  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW;
+  if (g.groups != 1 || L <= 0 || L >= kFoldPlane || g.N < 2 || K <= 0 || g.O <= 0 ||
+      g.H * g.W >= (int64_t(1) << 31))
+    return p;
+  int64_t nb = std::min(g.N, (kFoldCols + L - 1) / L);
+  nb = std::max<int64_t>(1, std::min(nb, kFoldElems / std::max<int64_t>(1, K * L)));
+  const int nt = in_parallel_region() ? 1 : get_num_threads();
+  // enough chunks for every thread: shrink nb (down to half its columns) before threading the GEMM
+  if (nt > 1 && (g.N + nb - 1) / nb < nt) {
+    const int64_t even = (g.N + nt - 1) / nt;
+    if (even * L * 2 >= kFoldCols) nb = std::min(nb, even);
+  }
+  if (nb < 2) return p;
+  p.nb = nb;
+  p.chunks = (g.N + nb - 1) / nb;
+  p.threaded_chunks = nt > 1 && p.chunks >= nt;
+  return p;
+}
+
+// f(n0, m, threaded_gemm) for each chunk of m images from n0.
+template <class F>
+void over_chunks(const ConvGeom& g, const FoldPlan& p, const F& f) {
+  if (p.threaded_chunks) {
+    parallel_for(0, p.chunks, 1, [&](int64_t b, int64_t e) {
+      for (int64_t c = b; c < e; ++c) f(c * p.nb, std::min(p.nb, g.N - c * p.nb), false);
+    });
+  } else {
+    for (int64_t c = 0; c < p.chunks; ++c) f(c * p.nb, std::min(p.nb, g.N - c * p.nb), true);
+  }
+}
+
+// A plane's taps: for tap t = kh * KW + kw and output pixel l = oh * OW + ow, the input element
+// (ih * W + iw) it reads, or -1 in the padding. Built once per call (KH * KW * L entries).
+std::vector<int32_t> tap_table(const ConvGeom& g) {
+  const int64_t L = g.OH * g.OW;
+  std::vector<int32_t> tab(static_cast<size_t>(g.KH * g.KW * L));
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw)
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+          const bool in = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+          tab[static_cast<size_t>((kh * g.KW + kw) * L + oh * g.OW + ow)] = in ? static_cast<int32_t>(ih * g.W + iw) : -1;
+        }
+  return tab;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// row[l] = x[id[l]] (0 where id[l] < 0), 16 lanes per masked gather (a third faster than the
+// scalar loop on Zen 4).
+__attribute__((target("avx512f,avx512vl"))) void gather_row_avx512(float* row, const float* x, const int32_t* id,
+                                                                     int64_t n) {
+  for (int64_t l = 0; l < n; l += 16) {
+    const __mmask16 tail = n - l >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - l)) - 1u);
+    const __m512i idx = _mm512_maskz_loadu_epi32(tail, id + l);
+    const __mmask16 in = _mm512_mask_cmpge_epi32_mask(tail, idx, _mm512_setzero_si512());
+    _mm512_mask_storeu_ps(row + l, tail, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, x, 4));
+  }
+}
+#endif
+
+// cols (K, m*L): image n0 + i's im2col in columns [i L, (i + 1) L), gathered through the tap
+// table (pointwise: the image's planes copied).
+template <class T>
+void gather_cols(const ConvGeom& g, const std::vector<int32_t>& tab, const T* x, int64_t n0, int64_t m, T* cols) {
+  const int64_t KK = g.KH * g.KW, L = g.OH * g.OW, J = m * L, plane = g.H * g.W;
+  const bool pw = is_pointwise(g);
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool avx512 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx512;
+#endif
+  for (int64_t i = 0; i < m; ++i) {
+    const T* xn = x + (n0 + i) * g.C * plane;
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* xc = xn + c * plane;
+      if (pw) {
+        std::memcpy(cols + c * J + i * L, xc, sizeof(T) * L);
+        continue;
+      }
+      for (int64_t t = 0; t < KK; ++t) {
+        const int32_t* id = tab.data() + t * L;
+        T* row = cols + (c * KK + t) * J + i * L;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if constexpr (std::is_same_v<T, float>) {
+          if (avx512) {
+            gather_row_avx512(row, xc, id, L);
+            continue;
+          }
+        }
+#endif
+        for (int64_t l = 0; l < L; ++l) row[l] = id[l] >= 0 ? xc[id[l]] : T(0);
+      }
+    }
+  }
+}
+
+// G (O, m*L) <-> the planes of images n0.. of gy or y (N, O, L): to_images = false gathers, true
+// scatters (adding bias when given).
+template <class T>
+void move_planes(const ConvGeom& g, int64_t n0, int64_t m, T* G, T* img, bool to_images, const T* bias) {
+  const int64_t L = g.OH * g.OW, J = m * L;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t o = 0; o < g.O; ++o) {
+      T* a = img + ((n0 + i) * g.O + o) * L;
+      T* b = G + o * J + i * L;
+      if (!to_images) {
+        std::memcpy(b, a, sizeof(T) * L);
+      } else if (bias) {
+        const T bo = bias[o];
+#pragma omp simd
+        for (int64_t l = 0; l < L; ++l) a[l] = b[l] + bo;
+      } else {
+        std::memcpy(a, b, sizeof(T) * L);
+      }
+    }
+}
+
+template <class T>
+void forward_folded(const ConvGeom& g, const FoldPlan& p, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW;
+  const std::vector<int32_t> tab = tap_table(g);
+  over_chunks(g, p, [&](int64_t n0, int64_t m, bool threads) {
+    const int64_t J = m * L;
+    std::unique_ptr<T[]> cols(new T[static_cast<size_t>(K * J + g.O * J)]);
+    T* G = cols.get() + K * J;
+    gather_cols(g, tab, x, n0, m, cols.get());
+    gemm_strided(dtype_of<T>(), g.O, J, K, Scalar(1.0), w, K, 1, cols.get(), J, 1, Scalar(0.0), G, J, 1, threads);
+    move_planes(g, n0, m, G, y, true, bias);
+  });
+}
+
+template <class T>
+void backward_input_folded(const ConvGeom& g, const FoldPlan& p, const T* gy, const T* w, T* dx) {
+  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, xs = g.C * g.H * g.W;
+  const bool pw = is_pointwise(g);
+  over_chunks(g, p, [&](int64_t n0, int64_t m, bool threads) {
+    const int64_t J = m * L;
+    std::unique_ptr<T[]> buf(new T[static_cast<size_t>(K * J + g.O * J + K * L + scratch_size(g))]);
+    T *D = buf.get(), *G = D + K * J, *tmp = G + g.O * J;
+    move_planes(g, n0, m, G, const_cast<T*>(gy), false, static_cast<const T*>(nullptr));
+    // D (K, J) = w^T (K, O) @ G (O, J)
+    gemm_strided(dtype_of<T>(), K, J, g.O, Scalar(1.0), w, 1, K, G, J, 1, Scalar(0.0), D, J, 1, threads);
+    for (int64_t i = 0; i < m; ++i) {
+      T* dxn = dx + (n0 + i) * xs;
+      T* dst = pw ? dxn : tmp;
+      for (int64_t k = 0; k < K; ++k) std::memcpy(dst + k * L, D + k * J + i * L, sizeof(T) * L);
+      if (!pw) col2im(g, tmp, dxn, tmp + K * L);
+    }
+  });
+}
+
+// dw (O, K) = sum over chunks of G (O, J) @ cols^T (J, K); per-thread partial sums when chunks
+// run in parallel, added in a fixed order.
+template <class T>
+void backward_weight_folded(const ConvGeom& g, const FoldPlan& p, const T* x, const T* gy, T* dw) {
+  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, WN = g.O * K;
+  const std::vector<int32_t> tab = tap_table(g);
+  const int64_t parts = p.threaded_chunks ? std::min<int64_t>(get_num_threads(), p.chunks) : 1;
+  std::unique_ptr<T[]> partial(new T[static_cast<size_t>((parts - 1) * WN)]);
+  auto run = [&](int64_t part, int64_t c0, int64_t c1, bool threads) {
+    T* acc = part == 0 ? dw : partial.get() + (part - 1) * WN;
+    if (c0 >= c1) std::fill(acc, acc + WN, T(0));
+    const int64_t J0 = p.nb * L;
+    std::unique_ptr<T[]> buf(new T[static_cast<size_t>(K * J0 + g.O * J0)]);
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t n0 = c * p.nb, m = std::min(p.nb, g.N - n0), J = m * L;
+      T *cols = buf.get(), *G = cols + K * J;
+      gather_cols(g, tab, x, n0, m, cols);
+      move_planes(g, n0, m, G, const_cast<T*>(gy), false, static_cast<const T*>(nullptr));
+      gemm_strided(dtype_of<T>(), g.O, K, J, Scalar(1.0), G, J, 1, cols, 1, J, Scalar(c == c0 ? 0.0 : 1.0), acc, K,
+                   1, threads);
+    }
+  };
+  if (parts == 1) {
+    run(0, 0, p.chunks, true);
+    return;
+  }
+  parallel_for(0, parts, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) run(t, p.chunks * t / parts, p.chunks * (t + 1) / parts, false);
+  });
+  parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t t = 1; t < parts; ++t) {
+      const T* q = partial.get() + (t - 1) * WN;
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) dw[i] += q[i];
+    }
+  });
+}
+
 // x (N, C, H, W), w (O, C/g, KH, KW), bias (O) or null -> y (N, O, OH, OW)
 template <class T>
 void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  if (const FoldPlan fp = fold_plan(g); fp.nb > 0) return forward_folded(g, fp, x, w, bias, y);
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const bool pw = is_pointwise(g), implicit = !pw && implicit_ok(g);
   const PadGeom pg = pad_geom(g);
@@ -590,6 +801,7 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
 // gy (N, O, OH, OW), w (O, C/g, KH, KW) -> dx (N, C, H, W)
 template <class T>
 void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  if (const FoldPlan fp = fold_plan(g); fp.nb > 0) return backward_input_folded(g, fp, gy, w, dx);
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const bool pw = is_pointwise(g);
   const int64_t colsz = pw ? 0 : g.groups * K * L;
@@ -605,6 +817,23 @@ void backward_input_impl(const ConvGeom& g, const T* gy, const T* w, T* dx) {
   });
 }
 
+// dbias (O) = sum of gy (N, O, L) over N and L
+template <class T>
+void bias_grad(const ConvGeom& g, const T* gy, T* dbias) {
+  const int64_t L = g.OH * g.OW;
+  parallel_for(0, g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * L)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      T s = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const T* p = gy + (n * g.O + o) * L;
+#pragma omp simd reduction(+ : s)
+        for (int64_t l = 0; l < L; ++l) s += p[l];
+      }
+      dbias[o] = s;
+    }
+  });
+}
+
 // x (N, C, H, W), gy (N, O, OH, OW) -> dw (O, C/g, KH, KW), dbias (O) or null
 template <class T>
 void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias) {
@@ -613,6 +842,11 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
   const bool pw = is_pointwise(g);
   if constexpr (std::is_same_v<T, float>) {
     if (igemm_backward_weight_ok(g)) return igemm_backward_weight(g, x, gy, dw, dbias);
+  }
+  if (const FoldPlan fp = fold_plan(g); fp.nb > 0) {
+    backward_weight_folded(g, fp, x, gy, dw);
+    if (dbias) bias_grad(g, gy, dbias);
+    return;
   }
   const int nt = get_num_threads();
   const int64_t chunks = nt > 1 && g.N >= nt && !in_parallel_region() ? nt : 1;
@@ -649,19 +883,7 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
       }
     });
   }
-  if (dbias) {
-    parallel_for(0, g.O, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.N * L)), [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) {
-        T s = 0;
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* p = gy + (n * g.O + o) * L;
-#pragma omp simd reduction(+ : s)
-          for (int64_t l = 0; l < L; ++l) s += p[l];
-        }
-        dbias[o] = s;
-      }
-    });
-  }
+  if (dbias) bias_grad(g, gy, dbias);
 }
 
 template <class T>

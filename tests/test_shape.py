@@ -569,3 +569,18 @@ def test_diagonal_view_writes_errors_and_double_backward():
         return g
 
     assert ember.autograd.gradcheck(grad_of, (xs,))
+
+
+def test_broadcast_source_copies():
+    # a source whose strides are all 0 (an expanded scalar, as .sum().backward() makes) is copied
+    # as one value filled: contiguous, dtype casts, a strided destination, unary ops
+    s = ember.tensor(2.5).expand(3, 4)
+    np.testing.assert_array_equal(s.contiguous().numpy(), np.full((3, 4), 2.5, np.float32))
+    np.testing.assert_array_equal(s.to(ember.int64).numpy(), np.full((3, 4), 2, np.int64))
+    np.testing.assert_array_equal(s.to(ember.float64).numpy(), np.full((3, 4), 2.5))
+    dst = ember.zeros(4, 3).t()
+    dst.copy_(s)
+    np.testing.assert_array_equal(dst.numpy(), np.full((3, 4), 2.5, np.float32))
+    np.testing.assert_allclose(ember.exp(s).numpy(), np.full((3, 4), np.exp(np.float32(2.5))), rtol=1e-6)
+    col = ember.tensor([[1.0], [2.0]]).expand(2, 5)  # stride 0 along the inner dim only
+    np.testing.assert_array_equal(col.contiguous().numpy(), np.repeat([[1.0], [2.0]], 5, 1).astype(np.float32))

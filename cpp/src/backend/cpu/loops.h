@@ -221,6 +221,14 @@ inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
     EMBER_ISA_CALL_(In, un_v, o, a, n, f);
   } else if (s[0] == sizeof(Out) && s[1] == -static_cast<int64_t>(sizeof(In))) {
     EMBER_ISA_CALL_(In, un_rev, o, a, n, f);
+  } else if (s[1] == 0) {  // one input element broadcast (an expanded scalar): f once, then a fill
+    const Out v = f(*a);
+    if (s[0] == sizeof(Out)) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) o[i] = v;
+    } else {
+      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<Out*>(p[0] + i * s[0]) = v;
+    }
   } else if constexpr (std::is_floating_point_v<In> && buffer_strided<F>::value) {
     alignas(64) In ab[kLoopBuf];
     alignas(64) Out ob[kLoopBuf];

@@ -34,7 +34,12 @@ template <class T> EMBER_HD inline T neg_wrap(T a) {
 
 struct Add { template <class T> EMBER_HD T operator()(T a, T b) const { return a + b; } };
 struct Sub { template <class T> EMBER_HD T operator()(T a, T b) const { return a - b; } };
-struct Mul { template <class T> EMBER_HD T operator()(T a, T b) const { return a * b; } };
+struct Mul {
+  template <class T> EMBER_HD T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a && b;  // bool prod: no int promotion
+    else return a * b;
+  }
+};
 // relu's gradient, bit-identical to g * T(y > 0) (NaN or -0 where g is NaN or negative and y <= 0).
 struct ReluBackward {
   template <class T> EMBER_HD T operator()(T g, T y) const { return g * (y > T(0) ? T(1) : T(0)); }
@@ -152,7 +157,12 @@ struct Sign {
     return static_cast<T>((T(0) < a) - (a < T(0)));
   }
 };
-struct Square { template <class T> EMBER_HD T operator()(T a) const { return a * a; } };
+struct Square {
+  template <class T> EMBER_HD T operator()(T a) const {
+    if constexpr (std::is_same_v<T, bool>) return a;
+    else return a * a;
+  }
+};
 struct Relu { template <class T> EMBER_HD T operator()(T a) const { return isnan_(a) ? a : (a > T(0) ? a : T(0)); } };
 struct Reciprocal { template <class T> EMBER_HD T operator()(T a) const { return T(1) / a; } };
 struct Cube { template <class T> EMBER_HD T operator()(T a) const { return a * a * a; } };

@@ -11,6 +11,13 @@
 #include "loops.h"
 #include "parallel.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -W(maybe-)uninitialized flags once the AVX-512 kernels inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 namespace {
 
@@ -140,3 +147,5 @@ void arg_reduce(bool is_max, const Tensor& x, int64_t dim, const Tensor& values,
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

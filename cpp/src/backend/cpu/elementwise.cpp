@@ -14,6 +14,13 @@
 #include "vec_math.h"
 #include "vec_math_avx512.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -W(maybe-)uninitialized flags once the AVX-512 kernels inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 
 void copy(const Tensor& src, const Tensor& dst) {
@@ -1238,3 +1245,5 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

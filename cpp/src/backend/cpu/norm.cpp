@@ -14,6 +14,13 @@
 #include "parallel.h"
 #include "vec_math_avx512.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -W(maybe-)uninitialized flags once the AVX-512 kernels inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 namespace {
 
@@ -326,3 +333,5 @@ void group_norm_backward(const Tensor& x, const Tensor& gy, int64_t groups, cons
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

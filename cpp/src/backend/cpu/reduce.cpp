@@ -16,6 +16,13 @@
 #include "cpu_backend.h"
 #include "loops.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -W(maybe-)uninitialized flags once the AVX-512 kernels inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 namespace {
 
@@ -371,3 +378,5 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, c
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

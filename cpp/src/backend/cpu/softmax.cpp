@@ -11,6 +11,13 @@
 #include "parallel.h"
 #include "vec_math_avx512.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
+// -Wmaybe-uninitialized flags once the short-row kernels inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 namespace {
 
@@ -261,3 +268,5 @@ void softmax_backward(const Tensor& y, const Tensor& gy, int64_t dim, const Tens
 }
 
 }  // namespace ember::cpu
+
+#pragma GCC diagnostic pop

@@ -139,13 +139,23 @@ def test_conv_transpose2d_module(args, kwargs, shape, fw):
 # Small output planes (L = OH * OW < 64) with several images run as one GEMM per chunk of images
 # (conv.cpp's fold): chunk sizes that do not divide the batch, chunks split over 2 threads (weight
 # gradient partials), pointwise, stride 2, dilation, and the transposed convolution (whose forward
-# is the input gradient's kernel).
+# is the input gradient's kernel). 3x3 stride-1 layers take Winograd for the forward and the input
+# gradient and the fold for the weight gradient.
 FOLD = [
     ("Conv2d", (8, 16, 3), {"padding": 1}, (37, 8, 4, 4)),
     ("Conv2d", (8, 12, 4), {"stride": 2, "padding": 1}, (21, 8, 8, 8)),
     ("Conv2d", (6, 10, 1), {}, (19, 6, 4, 5)),
     ("Conv2d", (5, 7, 3), {"dilation": 2, "padding": 2, "bias": False}, (9, 5, 6, 7)),
     ("ConvTranspose2d", (12, 6, 4), {"stride": 2, "padding": 1}, (23, 12, 4, 4)),
+    # 3x3 stride 1 on small planes or wide layers: Winograd F(2x2, 3x3) for the forward and the
+    # input gradient (conv_winograd.cpp): odd plane sizes (partial tiles), padding 0 / 1 / 2, a
+    # batch split into chunks, and the wide-layer rule on a 9x9 plane
+    ("Conv2d", (16, 24, 3), {"padding": 1}, (5, 16, 4, 4)),
+    ("Conv2d", (16, 20, 3), {}, (3, 16, 7, 9)),
+    ("Conv2d", (20, 16, 3), {"padding": 2, "bias": False}, (2, 20, 5, 3)),
+    ("Conv2d", (17, 18, 3), {"padding": 1}, (130, 17, 2, 2)),
+    ("Conv2d", (96, 100, 3), {"padding": 1}, (2, 96, 9, 9)),
+    ("ConvTranspose2d", (16, 24, 3), {"padding": 1}, (3, 16, 6, 5)),
 ]
 
 

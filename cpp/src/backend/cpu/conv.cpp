@@ -22,6 +22,7 @@
 #include "conv_igemm.h"
 #include "conv_small.h"
 #include "conv_util.h"
+#include "conv_winograd.h"
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"
@@ -906,6 +907,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (conv_is_small(g))
       small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (winograd_ok(g))
+      winograd_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (igemm_ok<T>(g, igemm_forward_ok))
       igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
@@ -920,6 +923,8 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (conv_is_small(g))
       small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (winograd_backward_input_ok(g))
+      winograd_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (igemm_ok<T>(g, igemm_backward_input_ok))
       igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else

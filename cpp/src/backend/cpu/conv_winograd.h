@@ -1,0 +1,18 @@
+// Winograd F(2x2, 3x3) convolution (conv_winograd.cpp) for 3x3, stride-1 convolutions on small
+// planes, used by conv.cpp for the forward and the input gradient when winograd_ok(g). Pointers to
+// contiguous float/double data laid out as in ember::ConvGeom.
+#pragma once
+#include "ember/backend.h"
+
+namespace ember::cpu {
+
+bool winograd_ok(const ConvGeom& g);                // the forward's routing rule
+bool winograd_backward_input_ok(const ConvGeom& g);  // the input gradient's
+// x (N, C, H, W), w (O, C, 3, 3), bias (O) or null -> y (N, O, OH, OW)
+template <class T>
+void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+// gy (N, O, OH, OW), w (O, C, 3, 3) -> dx (N, C, H, W)
+template <class T>
+void winograd_backward_input(const ConvGeom& g, const T* gy, const T* w, T* dx);
+
+}  // namespace ember::cpu

@@ -155,19 +155,33 @@ FOLD = [
     ("Conv2d", (20, 16, 3), {"padding": 2, "bias": False}, (2, 20, 5, 3)),
     ("Conv2d", (17, 18, 3), {"padding": 1}, (130, 17, 2, 2)),
     ("Conv2d", (96, 100, 3), {"padding": 1}, (2, 96, 9, 9)),
+    ("Conv2d", (32, 40, 3), {"padding": 1}, (37, 32, 3, 5)),  # weight gradient by Winograd too
     ("ConvTranspose2d", (16, 24, 3), {"padding": 1}, (3, 16, 6, 5)),
 ]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name,args,kwargs,shape", FOLD)
-def test_small_planes_folded_match_torch(name, args, kwargs, shape, dtype, threads):
+def test_small_planes_folded_match_torch(name, args, kwargs, shape, threads):
     old = ember.get_num_threads()
     try:
         ember.set_num_threads(threads)
-        tol = 2e-5 if dtype == "float32" else 1e-10
-        compare(name, args, kwargs, shape, dtype=dtype, rtol=tol, atol=tol)
+        compare(name, args, kwargs, shape)  # float64: to rounding
+        # float32 against torch's float64 result, each error scaled by its tensor's largest value
+        # (as torch's own float32 result is: the sums run over hundreds of products)
+        rng = np.random.default_rng(1)
+        e, t = _pair_modules(name, args, kwargs, "float64")
+        e = getattr(nn, name)(*args, **kwargs)
+        e.load_state_dict({k: v.detach().numpy().astype(np.float32) for k, v in t.state_dict().items()})
+        x = rng.standard_normal(shape)
+        with torch.no_grad():
+            g = rng.standard_normal(tuple(t(torch.from_numpy(x)).shape))
+        got = _run(e, ember, x.astype(np.float32), g.astype(np.float32))
+        want = _run(t, torch, x, g)
+        for a, b in zip(got[:2], want[:2]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=4e-6 * np.abs(b).max())
+        for k in want[2]:
+            np.testing.assert_allclose(got[2][k], want[2][k], rtol=0, atol=4e-6 * np.abs(want[2][k]).max(), err_msg=k)
     finally:
         ember.set_num_threads(old)
 

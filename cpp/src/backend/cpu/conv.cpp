@@ -841,6 +841,11 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW;
   const int64_t WN = g.O * K;
   const bool pw = is_pointwise(g);
+  if (winograd_backward_weight_ok(g)) {
+    winograd_backward_weight(g, x, gy, dw);
+    if (dbias) bias_grad(g, gy, dbias);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     if (igemm_backward_weight_ok(g)) return igemm_backward_weight(g, x, gy, dw, dbias);
   }

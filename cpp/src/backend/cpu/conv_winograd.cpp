@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "cpu_backend.h"
+#include "loops.h"
 #include "parallel.h"
 
 namespace ember::cpu {
@@ -115,6 +116,40 @@ WinoChunks wino_chunks(int64_t N, int64_t tiles) {
   return c;
 }
 
+// The four outputs (y00, y01, y10, y11: rows of n) of n tiles from their 16 transform points
+// (m + xi * ms, n each): A^T m A. float32 runs in AVX-512 where present.
+template <class T>
+__attribute__((always_inline)) inline void output_tiles_body(const T* m, int64_t ms, int64_t n, T* out) {
+  T *y00 = out, *y01 = out + n, *y10 = out + 2 * n, *y11 = out + 3 * n;
+#pragma omp simd
+  for (int64_t t = 0; t < n; ++t) {
+    T f0[4], f1[4];  // A^T m, column s
+    for (int s = 0; s < 4; ++s) {
+      const T a = m[s * ms + t], b = m[(4 + s) * ms + t], c = m[(8 + s) * ms + t], d = m[(12 + s) * ms + t];
+      f0[s] = a + b + c;
+      f1[s] = b - c - d;
+    }
+    y00[t] = f0[0] + f0[1] + f0[2];
+    y01[t] = f0[1] - f0[2] - f0[3];
+    y10[t] = f1[0] + f1[1] + f1[2];
+    y11[t] = f1[1] - f1[2] - f1[3];
+  }
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBER_ATTR_AVX512 void output_tiles_avx512(const float* m, int64_t ms, int64_t n, float* out) {
+  output_tiles_body(m, ms, n, out);
+}
+#endif
+template <class T>
+void output_tiles(const T* m, int64_t ms, int64_t n, T* out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu_isa() == Isa::Avx512) return output_tiles_avx512(m, ms, n, out);
+  }
+#endif
+  output_tiles_body(m, ms, n, out);
+}
+
 template <class T>
 void winograd_run(const WinoGeom& q, const T* x, const T* U, const T* bias, T* y) {
   const int64_t us = q.Co * q.Ci + kPlanePad;  // U's plane stride (transform_weights)
@@ -130,31 +165,31 @@ void winograd_run(const WinoGeom& q, const T* x, const T* U, const T* bias, T* y
     for (int xi = 0; xi < 16; ++xi)  // M_xi (Co, Tc) = U_xi (Co, Ci) @ V_xi (Ci, Tc)
       gemm_strided(dtype_of<T>(), q.Co, Tc, q.Ci, Scalar(1.0), U + xi * us, q.Ci, 1, V + xi * vs, Tc, 1, Scalar(0.0),
                    M + xi * ms, Tc, 1, threads);
-    // y tile = A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; the bias added; clipped to the plane
+    // y tile = A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]: per output channel, the four
+    // outputs of every tile in one vector pass over the row of tiles, then placed in the planes
+    // (the bias added, clipped to the plane)
+    std::unique_ptr<T[]> yt(new T[static_cast<size_t>(4 * Tc)]);
     for (int64_t o = 0; o < q.Co; ++o) {
+      output_tiles(M + o * Tc, ms, Tc, yt.get());
       const T bo = bias ? bias[o] : T(0);
+      const T *y00 = yt.get(), *y01 = y00 + Tc, *y10 = y01 + Tc, *y11 = y10 + Tc;
       for (int64_t i = 0; i < m; ++i) {
         T* yo = y + ((n0 + i) * q.Co + o) * q.OH * q.OW;
-        const T* mo = M + o * Tc + i * tiles;
-        for (int64_t a = 0; a < th; ++a)
+        for (int64_t a = 0; a < th; ++a) {
+          const int64_t t0 = i * tiles + a * tw, oh = 2 * a;
+          T* r0 = yo + oh * q.OW;
+          T* r1 = r0 + q.OW;
+          const bool full_w = 2 * tw == q.OW, row1 = oh + 1 < q.OH;
           for (int64_t b = 0; b < tw; ++b) {
-            const T* mp = mo + a * tw + b;
-            T mm[4][4];
-            for (int r = 0; r < 4; ++r)
-              for (int s = 0; s < 4; ++s) mm[r][s] = mp[(r * 4 + s) * ms];
-            T f[2][4];  // A^T m
-            for (int s = 0; s < 4; ++s) {
-              f[0][s] = mm[0][s] + mm[1][s] + mm[2][s];
-              f[1][s] = mm[1][s] - mm[2][s] - mm[3][s];
-            }
-            for (int r = 0; r < 2; ++r) {
-              const int64_t oh = 2 * a + r;
-              if (oh >= q.OH) break;
-              const T v0 = f[r][0] + f[r][1] + f[r][2], v1 = f[r][1] - f[r][2] - f[r][3];
-              yo[oh * q.OW + 2 * b] = v0 + bo;
-              if (2 * b + 1 < q.OW) yo[oh * q.OW + 2 * b + 1] = v1 + bo;
+            const int64_t t = t0 + b;
+            r0[2 * b] = y00[t] + bo;
+            if (full_w || 2 * b + 1 < q.OW) r0[2 * b + 1] = y01[t] + bo;
+            if (row1) {
+              r1[2 * b] = y10[t] + bo;
+              if (full_w || 2 * b + 1 < q.OW) r1[2 * b + 1] = y11[t] + bo;
             }
           }
+        }
       }
     }
   };

@@ -61,43 +61,116 @@ struct WinoGeom {
   int64_t N, Ci, H, W, Co, OH, OW, ph, pw;
 };
 
-// V[xi][c][t] = (B^T d B)[xi] for the tiles t of images n0 .. n0 + m (columns of one plane vs
-// apart), d the 4x4 input tile (zeros outside x), B^T = [[1, 0, -1, 0], [0, 1, 1, 0],
-// [0, -1, 1, 0], [0, 1, 0, -1]]. Per channel, the tiles of every image in turn: each point's row
-// is written in order.
+// One input plane's tiles: V[xi][t0 + a * tw + b] (points vs apart) = (B^T d B)[xi], d the 4x4
+// input tile at (2a - ph, 2b - pw), B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0],
+// [0, 1, 0, -1]]. The plane is copied into P with its zero border (rows of Wp = 2 tw + 2), each
+// tile row's four input rows are combined (B^T d) along the whole row, then each tile's columns
+// (d B), vectorised over the tiles of the row.
+template <class T>
+__attribute__((always_inline)) inline void input_plane_body(const T* xc, int64_t H, int64_t W, int64_t ph,
+                                                            int64_t pw, int64_t th, int64_t tw, T* v, int64_t vs,
+                                                            T* P) {
+  const int64_t Hp = 2 * th + 2, Wp = 2 * tw + 2;
+  for (int64_t r = 0; r < Hp; ++r) {
+    const int64_t ih = r - ph;
+    T* pr = P + r * Wp;
+    for (int64_t s = 0; s < Wp; ++s) {
+      const int64_t iw = s - pw;
+      pr[s] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : T(0);
+    }
+  }
+  T* E = P + Hp * Wp;  // 4 rows of Wp
+  for (int64_t a = 0; a < th; ++a) {
+    const T *d0 = P + 2 * a * Wp, *d1 = d0 + Wp, *d2 = d1 + Wp, *d3 = d2 + Wp;
+    T *e0 = E, *e1 = E + Wp, *e2 = E + 2 * Wp, *e3 = E + 3 * Wp;
+#pragma omp simd
+    for (int64_t s = 0; s < Wp; ++s) {
+      e0[s] = d0[s] - d2[s];
+      e1[s] = d1[s] + d2[s];
+      e2[s] = d2[s] - d1[s];
+      e3[s] = d1[s] - d3[s];
+    }
+    T* va = v + a * tw;
+    for (int r = 0; r < 4; ++r) {
+      const T* er = E + r * Wp;
+      T *o0 = va + (r * 4) * vs, *o1 = o0 + vs, *o2 = o1 + vs, *o3 = o2 + vs;
+#pragma omp simd
+      for (int64_t b = 0; b < tw; ++b) {
+        const T c0 = er[2 * b], c1 = er[2 * b + 1], c2 = er[2 * b + 2], c3 = er[2 * b + 3];
+        o0[b] = c0 - c2;
+        o1[b] = c1 + c2;
+        o2[b] = c2 - c1;
+        o3[b] = c1 - c3;
+      }
+    }
+  }
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+EMBER_ATTR_AVX512 void input_plane_avx512(const float* xc, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t th,
+                                          int64_t tw, float* v, int64_t vs, float* P) {
+  input_plane_body(xc, H, W, ph, pw, th, tw, v, vs, P);
+}
+#endif
+
+// The same for a plane a tile at a time (planes under 4 tiles wide, where the row passes above
+// are too short to pay: (32, 128, 4, 4) -> 64 forward 0.62 ms so, 0.87 by rows; 16x16 planes
+// 37.8 -> 30.9 ms by rows).
+template <class T>
+void input_plane_tiles(const T* xc, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t th, int64_t tw, T* vc,
+                       int64_t vs) {
+  for (int64_t a = 0; a < th; ++a)
+    for (int64_t b = 0; b < tw; ++b) {
+      T d[4][4];
+      const int64_t r0 = 2 * a - ph, c0 = 2 * b - pw;
+      for (int r = 0; r < 4; ++r) {
+        const int64_t ih = r0 + r;
+        for (int s = 0; s < 4; ++s) {
+          const int64_t iw = c0 + s;
+          d[r][s] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : T(0);
+        }
+      }
+      T e[4][4];  // B^T d
+      for (int s = 0; s < 4; ++s) {
+        e[0][s] = d[0][s] - d[2][s];
+        e[1][s] = d[1][s] + d[2][s];
+        e[2][s] = d[2][s] - d[1][s];
+        e[3][s] = d[1][s] - d[3][s];
+      }
+      T* v = vc + a * tw + b;
+      for (int r = 0; r < 4; ++r) {  // (B^T d) B
+        v[(r * 4 + 0) * vs] = e[r][0] - e[r][2];
+        v[(r * 4 + 1) * vs] = e[r][1] + e[r][2];
+        v[(r * 4 + 2) * vs] = e[r][2] - e[r][1];
+        v[(r * 4 + 3) * vs] = e[r][1] - e[r][3];
+      }
+    }
+}
+
+// V[xi][c][t] for the tiles t of images n0 .. n0 + m (planes of V vs apart, channel rows Tc long).
 template <class T>
 void input_transform(const WinoGeom& q, const T* x, int64_t n0, int64_t m, T* V, int64_t vs) {
   const int64_t th = (q.OH + 1) / 2, tw = (q.OW + 1) / 2, tiles = th * tw, Tc = m * tiles;
+  std::unique_ptr<T[]> P(new T[static_cast<size_t>((2 * th + 6) * (2 * tw + 2))]);
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool avx512 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx512;
+#endif
   for (int64_t c = 0; c < q.Ci; ++c)
     for (int64_t i = 0; i < m; ++i) {
       const T* xc = x + ((n0 + i) * q.Ci + c) * q.H * q.W;
       T* vc = V + c * Tc + i * tiles;
-      for (int64_t a = 0; a < th; ++a)
-        for (int64_t b = 0; b < tw; ++b) {
-          T d[4][4];
-          const int64_t r0 = 2 * a - q.ph, c0 = 2 * b - q.pw;
-          for (int r = 0; r < 4; ++r) {
-            const int64_t ih = r0 + r;
-            for (int s = 0; s < 4; ++s) {
-              const int64_t iw = c0 + s;
-              d[r][s] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? xc[ih * q.W + iw] : T(0);
-            }
-          }
-          T e[4][4];  // B^T d
-          for (int s = 0; s < 4; ++s) {
-            e[0][s] = d[0][s] - d[2][s];
-            e[1][s] = d[1][s] + d[2][s];
-            e[2][s] = d[2][s] - d[1][s];
-            e[3][s] = d[1][s] - d[3][s];
-          }
-          T* v = vc + a * tw + b;
-          for (int r = 0; r < 4; ++r) {  // (B^T d) B
-            v[(r * 4 + 0) * vs] = e[r][0] - e[r][2];
-            v[(r * 4 + 1) * vs] = e[r][1] + e[r][2];
-            v[(r * 4 + 2) * vs] = e[r][2] - e[r][1];
-            v[(r * 4 + 3) * vs] = e[r][1] - e[r][3];
-          }
+      if (tw < 4) {
+        input_plane_tiles(xc, q.H, q.W, q.ph, q.pw, th, tw, vc, vs);
+        continue;
+      }
+#if defined(__x86_64__) && defined(__GNUC__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (avx512) {
+          input_plane_avx512(xc, q.H, q.W, q.ph, q.pw, th, tw, vc, vs, P.get());
+          continue;
         }
+      }
+#endif
+      input_plane_body(xc, q.H, q.W, q.ph, q.pw, th, tw, vc, vs, P.get());
     }
 }
 

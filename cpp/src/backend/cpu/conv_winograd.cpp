@@ -298,19 +298,20 @@ std::unique_ptr<T[]> transform_weights(const ConvGeom& g, const T* w, bool for_i
 }  // namespace
 
 // 3x3, stride 1, no dilation or groups, padding at most 2 (the input gradient pads by 2 - p). Where
-// it pays (1 thread, forward, against im2col / implicit GEMM): small planes (OH * OW <= 64, with
-// 16+ channels each side), where GEMMs per image have few columns and padding taps are many
-// ((64, 256, 4, 4) -> 512: 25.7 -> 14.1 ms; torch 16-19), and wide layers (96+ channels each
-// side), whose GEMMs outweigh the transforms ((64, 128, 16, 16) -> 128: 42.5 -> 31.0 ms). Narrower
-// layers on larger planes lose to the transforms ((128, 32, 32, 32) -> 32: 23 -> 29 ms). One
-// image's transformed tiles (16 x channels x tiles) stay under 16 MiB.
+// it pays (forward + backward against im2col / implicit GEMM, medians of 7): small planes
+// (OH * OW <= 64, 16+ channels each side), where GEMMs per image have few columns and padding
+// taps are many ((64, 256, 4, 4) -> 512 forward: 25.7 -> 15 ms; torch 16-19), and layers of 32+
+// channels each side on larger planes: 1 thread (64, 64, 16, 16) -> 128 72 -> 53 ms,
+// (128, 64, 16, 16) -> 64 75 -> 57, (64, 64, 32, 32) -> 64 145 -> 107, (128, 32, 32, 32) -> 32
+// 79-84 -> 74-76; 2 threads alike. One image's transformed tiles (16 x channels x tiles) stay
+// under 16 MiB.
 bool winograd_geometry_ok(const ConvGeom& g, int64_t Ci, int64_t Co, int64_t OH, int64_t OW) {
   if (g.groups != 1 || g.KH != 3 || g.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 || g.ph > 2 ||
       g.pw > 2 || OH <= 0 || OW <= 0)
     return false;
   const int64_t tiles = (OH + 1) / 2 * ((OW + 1) / 2);
   if (tiles * std::max(Ci, Co) > (int64_t(1) << 18)) return false;
-  return (OH * OW <= 64 && Ci >= 16 && Co >= 16) || (Ci >= 96 && Co >= 96);
+  return (OH * OW <= 64 && Ci >= 16 && Co >= 16) || (Ci >= 32 && Co >= 32);
 }
 
 bool winograd_ok(const ConvGeom& g) { return winograd_geometry_ok(g, g.C, g.O, g.OH, g.OW); }

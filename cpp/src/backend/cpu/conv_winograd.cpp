@@ -8,7 +8,8 @@
 // The transform matrices hold 0, +-1 and +-1/2, so rounding stays close to direct convolution's
 // (tests compare with torch at the usual tolerances). The input gradient of a stride-1 3x3
 // convolution is itself one (gy padded by 2 - p, the kernel flipped and transposed), so it runs
-// through the same code with its own U.
+// through the same code with its own U; the weight gradient is the forward's transpose,
+// dw = G^T [sum over tiles of (A dy A^T) .* (B^T d B)] G, 16 GEMMs (O, T) @ (T, C).
 #include "conv_winograd.h"
 
 #include <algorithm>

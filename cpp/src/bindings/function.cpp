@@ -46,7 +46,7 @@ struct PyFunctionNode : Node {
       if (h.is_none()) continue;
       EMBER_CHECK(is_tensor(h), TypeError, "function ", nm, " returned a gradient of type ", type_name(h),
                   " at index ", i, ", expected a Tensor or None");
-      if (!needs_input_grad(i)) continue;
+      if (!next_edges[i].valid()) continue;  // (validated even when autograd.grad does not need it, as torch)
       EMBER_CHECK(is_tensor_arg[i], RuntimeError, "function ", nm, " returned a gradient at index ", i,
                   " for an argument that is not a Tensor");
       Tensor g = h.cast<Tensor>();

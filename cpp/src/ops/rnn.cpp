@@ -34,8 +34,6 @@ void check_cell(const Tensor& ig, const Tensor& hg, const Tensor& h, int64_t k, 
               dtype_name(h.dtype()));
 }
 
-Tensor or_zeros(const Tensor& g, const Tensor& like) { return g.defined() ? contig(g) : zeros_like(like); }
-
 struct LstmCellBackward : Node {
   SavedVariable ig, hg, cx;  // inputs, for create_graph
   Tensor ws;                 // (N, 5H): i, f, g, o, tanh(cy)
@@ -50,7 +48,7 @@ struct LstmCellBackward : Node {
       std::vector<Tensor> q = chunk(add(ig.unpack(this), hg.unpack(this)), 4, 1);
       Tensor i = sigmoid(q[0]), f = sigmoid(q[1]), gg = tanh(q[2]), o = sigmoid(q[3]);
       Tensor tc = tanh(add(mul(f, c0), mul(i, gg)));
-      Tensor gh = g[0].defined() ? g[0] : zeros_like(c0), gc = g[1].defined() ? g[1] : zeros_like(c0);
+      const Tensor &gh = g[0], &gc = g[1];  // the engine passes zeros for an unused output
       Tensor dc = add(gc, mul(mul(gh, o), sub(S(1), mul(tc, tc))));
       Tensor d = cat({mul(mul(dc, gg), mul(i, sub(S(1), i))), mul(mul(dc, c0), mul(f, sub(S(1), f))),
                       mul(mul(dc, i), sub(S(1), mul(gg, gg))), mul(mul(gh, tc), mul(o, sub(S(1), o)))},
@@ -60,7 +58,7 @@ struct LstmCellBackward : Node {
     Tensor d = Tensor::empty({c0.size(0), 4 * c0.size(1)}, c0.dtype(), c0.device());
     Tensor dcx = Tensor::empty(c0.shape(), c0.dtype(), c0.device());
     if (c0.numel() > 0)
-      backend_of(c0).lstm_cell_backward(ws, contig(c0), or_zeros(g[0], c0), or_zeros(g[1], c0), d, dcx);
+      backend_of(c0).lstm_cell_backward(ws, contig(c0), contig(g[0]), contig(g[1]), d, dcx);
     return {d, d, dcx};
   }
 };
@@ -88,7 +86,7 @@ struct GruCellBackward : Node {
     Tensor di = Tensor::empty({N, 3 * H}, h0.dtype(), h0.device());
     Tensor dh = Tensor::empty({N, 3 * H}, h0.dtype(), h0.device());
     Tensor dhx = Tensor::empty(h0.shape(), h0.dtype(), h0.device());
-    if (h0.numel() > 0) backend_of(h0).gru_cell_backward(ws, contig(h0), or_zeros(g[0], h0), di, dh, dhx);
+    if (h0.numel() > 0) backend_of(h0).gru_cell_backward(ws, contig(h0), contig(g[0]), di, dh, dhx);
     return {di, dh, dhx};
   }
 };

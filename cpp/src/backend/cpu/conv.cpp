@@ -532,6 +532,19 @@ void over_images(int64_t N, int64_t buf, const F& f) {
   }
 }
 
+// dst[i] += partial[k * n + i] for k = 0 .. count - 1, in that order whatever the threads (the
+// weight gradients' per-thread sums, so results do not depend on the split).
+template <class T>
+void add_partials(T* dst, const T* partial, int64_t count, int64_t n) {
+  parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t k = 0; k < count; ++k) {
+      const T* q = partial + k * n;
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) dst[i] += q[i];
+    }
+  });
+}
+
 // --- small output planes: images folded into the GEMM's columns ---------------------------------
 // With L = OH*OW under kFoldPlane (4x4 planes late in a CIFAR-sized net, stride-2 downsampling, a
 // transposed convolution's input gradient), a GEMM per image has L columns (or an inner dimension
@@ -733,13 +746,7 @@ void backward_weight_folded(const ConvGeom& g, const FoldPlan& p, const T* x, co
   parallel_for(0, parts, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) run(t, p.chunks * t / parts, p.chunks * (t + 1) / parts, false);
   });
-  parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
-    for (int64_t t = 1; t < parts; ++t) {
-      const T* q = partial.get() + (t - 1) * WN;
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) dw[i] += q[i];
-    }
-  });
+  add_partials(dw, partial.get(), parts - 1, WN);
 }
 
 // x (N, C, H, W), w (O, C/g, KH, KW), bias (O) or null -> y (N, O, OH, OW)
@@ -881,13 +888,7 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
     parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
       for (int64_t c = b; c < e; ++c) run_chunk(c);
     });
-    parallel_for(0, WN, 4096, [&](int64_t b, int64_t e) {
-      for (int64_t c = 1; c < chunks; ++c) {
-        const T* p = partial.get() + (c - 1) * WN;
-#pragma omp simd
-        for (int64_t i = b; i < e; ++i) dw[i] += p[i];
-      }
-    });
+    add_partials(dw, partial.get(), chunks - 1, WN);
   }
   if (dbias) bias_grad(g, gy, dbias);
 }

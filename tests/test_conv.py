@@ -147,6 +147,11 @@ FOLD = [
     ("Conv2d", (6, 10, 1), {}, (19, 6, 4, 5)),
     ("Conv2d", (5, 7, 3), {"dilation": 2, "padding": 2, "bias": False}, (9, 5, 6, 7)),
     ("ConvTranspose2d", (12, 6, 4), {"stride": 2, "padding": 1}, (23, 12, 4, 4)),
+    # planes of up to 64 elements gather and scatter by register permutes (float32, AVX-512):
+    # rows of L = 49 and 42 output pixels (four and three 16-lane pieces, upper-half lanes)
+    ("Conv2d", (5, 6, 3), {"padding": 1}, (11, 5, 7, 7)),
+    ("ConvTranspose2d", (6, 5, 3), {"padding": 1}, (9, 6, 7, 6)),
+    ("Conv2d", (3, 4, 2), {"stride": 2}, (6, 3, 5, 3)),
     # 3x3 stride 1 on small planes or wide layers: Winograd F(2x2, 3x3) for the forward and the
     # input gradient (conv_winograd.cpp): odd plane sizes (partial tiles), padding 0 / 1 / 2, a
     # batch split into chunks, and the wide-layer rule on a 9x9 plane

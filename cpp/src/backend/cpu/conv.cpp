@@ -626,6 +626,175 @@ __attribute__((target("avx512f,avx512vl"))) void gather_row_avx512(float* row, c
     _mm512_mask_storeu_ps(row + l, tail, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, x, 4));
   }
 }
+
+// Input planes of at most 64 elements (8x8 and smaller) sit in four registers, so a tap's row of
+// 16 outputs is two two-register permutes and a blend instead of a gather: each 16-lane piece of
+// the tap table becomes a permute index, a mask of lanes reading the upper 32 elements, and a
+// mask of lanes inside the image (and inside L). A third of the time of the gathers on Zen 4.
+struct PlanePerm {
+  std::vector<int32_t> idx;  // 16 lanes per piece
+  std::vector<__mmask16> hi, in, tail;
+  int64_t pieces = 0;  // per tap: ceil(L / 16)
+};
+
+PlanePerm plane_perm(const ConvGeom& g, const std::vector<int32_t>& tab) {
+  const int64_t KK = g.KH * g.KW, L = g.OH * g.OW;
+  PlanePerm p;
+  p.pieces = (L + 15) / 16;
+  const size_t n = static_cast<size_t>(KK * p.pieces);
+  p.idx.resize(n * 16);
+  p.hi.resize(n);
+  p.in.resize(n);
+  p.tail.resize(n);
+  for (int64_t t = 0; t < KK; ++t)
+    for (int64_t q = 0; q < p.pieces; ++q) {
+      const size_t k = static_cast<size_t>(t * p.pieces + q);
+      int32_t* lane = p.idx.data() + k * 16;
+      unsigned hi = 0, in = 0, tail = 0;
+      for (int64_t j = 0; j < 16; ++j) {
+        const int64_t l = q * 16 + j;
+        const int32_t id = l < L ? tab[static_cast<size_t>(t * L + l)] : -1;
+        lane[j] = id < 0 ? 0 : id & 31;
+        if (l < L) tail |= 1u << j;
+        if (id >= 0) in |= 1u << j;
+        if (id >= 32) hi |= 1u << j;
+      }
+      p.hi[k] = static_cast<__mmask16>(hi);
+      p.in[k] = static_cast<__mmask16>(in);
+      p.tail[k] = static_cast<__mmask16>(tail);
+    }
+  return p;
+}
+
+// cols rows [c KK, (c + 1) KK), columns [i L, (i + 1) L) for each of the C planes of xn.
+__attribute__((target("avx512f,avx512vl"))) void gather_image_small(const ConvGeom& g, const PlanePerm& pp,
+                                                                      const float* xn, int64_t J, float* cols) {
+  const int64_t KK = g.KH * g.KW, plane = g.H * g.W;
+  auto part = [plane](int64_t s) {
+    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, plane - s));
+    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
+  };
+  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = xn + c * plane;
+    const __m512 r0 = _mm512_maskz_loadu_ps(m0, xc), r1 = _mm512_maskz_loadu_ps(m1, xc + 16);
+    const __m512 r2 = _mm512_maskz_loadu_ps(m2, xc + 32), r3 = _mm512_maskz_loadu_ps(m3, xc + 48);
+    for (int64_t t = 0; t < KK; ++t) {
+      float* row = cols + (c * KK + t) * J;
+      for (int64_t q = 0; q < pp.pieces; ++q) {
+        const size_t k = static_cast<size_t>(t * pp.pieces + q);
+        const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
+        __m512 v = _mm512_permutex2var_ps(r0, idx, r1);
+        if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(r2, idx, r3));
+        _mm512_mask_storeu_ps(row + q * 16, pp.tail[k], _mm512_maskz_mov_ps(pp.in[k], v));
+      }
+    }
+  }
+}
+
+// The folded forward's B panels straight from the images when L is a multiple of 16 (each
+// 16-lane piece of a panel row inside one image): B[k0:k0+kc, j0:j0+nc] of cols (K, m*L),
+// column j = (image n0 + j / L, pixel j % L), as nr-wide k-major panels. No cols buffer is
+// written and read back: a 4x4 output's stride-2 forward spent a sixth of its time on that.
+__attribute__((target("avx512f,avx512vl"))) void pack_cols_small_avx512(const ConvGeom& g, const PlanePerm& pp,
+                                                                          const float* x, int64_t k0, int64_t kc,
+                                                                          int64_t j0, int64_t nc, int nr, float* dst) {
+  const int64_t KK = g.KH * g.KW, plane = g.H * g.W, L = g.OH * g.OW;
+  auto part = [plane](int64_t s) {
+    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, plane - s));
+    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
+  };
+  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  const int64_t c0 = k0 / KK, c1 = (k0 + kc - 1) / KK;
+  for (int64_t p0 = j0; p0 < j0 + nc; p0 += nr, dst += kc * nr) {
+    const int64_t w = std::min<int64_t>(nr, j0 + nc - p0);
+    for (int64_t j = 0; j < w; j += 16) {
+      const int64_t col = p0 + j, q = (col % L) / 16;
+      const float* xn = x + (col / L) * g.C * plane;
+      for (int64_t c = c0; c <= c1; ++c) {
+        const float* xc = xn + c * plane;
+        const __m512 r0 = _mm512_maskz_loadu_ps(m0, xc), r1 = _mm512_maskz_loadu_ps(m1, xc + 16);
+        const __m512 r2 = _mm512_maskz_loadu_ps(m2, xc + 32), r3 = _mm512_maskz_loadu_ps(m3, xc + 48);
+        const int64_t t0 = std::max<int64_t>(0, k0 - c * KK), t1 = std::min<int64_t>(KK, k0 + kc - c * KK);
+        for (int64_t t = t0; t < t1; ++t) {
+          const size_t k = static_cast<size_t>(t * pp.pieces + q);
+          const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
+          __m512 v = _mm512_permutex2var_ps(r0, idx, r1);
+          if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(r2, idx, r3));
+          _mm512_storeu_ps(dst + (c * KK + t - k0) * nr + j, _mm512_maskz_mov_ps(pp.in[k], v));
+        }
+      }
+    }
+    for (int64_t k = 0; k < kc && w < nr; ++k) std::fill(dst + k * nr + w, dst + (k + 1) * nr, 0.0f);
+  }
+}
+
+// col2im's inverse for the same planes: for each tap, every input element takes at most one
+// output pixel, so the plane's four registers add one permute of the tap's row (its L <= 64
+// columns in four registers) each. Pieces run over the plane (16 input elements each) and the
+// table's lanes hold the output pixel l & 31, hi marking l >= 32.
+PlanePerm plane_perm_inverse(const ConvGeom& g, const std::vector<int32_t>& tab) {
+  const int64_t KK = g.KH * g.KW, L = g.OH * g.OW, plane = g.H * g.W;
+  std::vector<int32_t> inv(static_cast<size_t>(KK * plane), -1);
+  for (int64_t t = 0; t < KK; ++t)
+    for (int64_t l = 0; l < L; ++l)
+      if (const int32_t id = tab[static_cast<size_t>(t * L + l)]; id >= 0)
+        inv[static_cast<size_t>(t * plane + id)] = static_cast<int32_t>(l);
+  PlanePerm p;
+  p.pieces = (plane + 15) / 16;
+  const size_t n = static_cast<size_t>(KK * p.pieces);
+  p.idx.resize(n * 16);
+  p.hi.resize(n);
+  p.in.resize(n);
+  p.tail.resize(n);
+  for (int64_t t = 0; t < KK; ++t)
+    for (int64_t q = 0; q < p.pieces; ++q) {
+      const size_t k = static_cast<size_t>(t * p.pieces + q);
+      int32_t* lane = p.idx.data() + k * 16;
+      unsigned hi = 0, in = 0, tail = 0;
+      for (int64_t j = 0; j < 16; ++j) {
+        const int64_t e = q * 16 + j;
+        const int32_t l = e < plane ? inv[static_cast<size_t>(t * plane + e)] : -1;
+        lane[j] = l < 0 ? 0 : l & 31;
+        if (e < plane) tail |= 1u << j;
+        if (l >= 0) in |= 1u << j;
+        if (l >= 32) hi |= 1u << j;
+      }
+      p.hi[k] = static_cast<__mmask16>(hi);
+      p.in[k] = static_cast<__mmask16>(in);
+      p.tail[k] = static_cast<__mmask16>(tail);
+    }
+  return p;
+}
+
+// dx's C planes (overwritten) from cols rows [c KK, (c + 1) KK), columns [0, L) of each row (row
+// stride J): the small-plane col2im.
+__attribute__((target("avx512f,avx512vl"))) void scatter_image_small(const ConvGeom& g, const PlanePerm& pp,
+                                                                       const float* cols, int64_t J, float* dx) {
+  const int64_t KK = g.KH * g.KW, plane = g.H * g.W, L = g.OH * g.OW;
+  auto part = [L](int64_t s) {
+    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, L - s));
+    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
+  };
+  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  for (int64_t c = 0; c < g.C; ++c) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t t = 0; t < KK; ++t) {
+      const float* row = cols + (c * KK + t) * J;
+      const __m512 d0 = _mm512_maskz_loadu_ps(m0, row), d1 = _mm512_maskz_loadu_ps(m1, row + 16);
+      const __m512 d2 = _mm512_maskz_loadu_ps(m2, row + 32), d3 = _mm512_maskz_loadu_ps(m3, row + 48);
+      for (int64_t q = 0; q < pp.pieces; ++q) {
+        const size_t k = static_cast<size_t>(t * pp.pieces + q);
+        const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
+        __m512 v = _mm512_permutex2var_ps(d0, idx, d1);
+        if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(d2, idx, d3));
+        acc[q] = _mm512_mask_add_ps(acc[q], pp.in[k], acc[q], v);
+      }
+    }
+    float* xc = dx + c * plane;
+    for (int64_t q = 0; q < pp.pieces; ++q) _mm512_mask_storeu_ps(xc + q * 16, pp.tail[q], acc[q]);
+  }
+}
 #endif
 
 // cols (K, m*L): image n0 + i's im2col in columns [i L, (i + 1) L), gathered through the tap
@@ -636,6 +805,13 @@ void gather_cols(const ConvGeom& g, const std::vector<int32_t>& tab, const T* x,
   const bool pw = is_pointwise(g);
 #if defined(__x86_64__) && defined(__GNUC__)
   const bool avx512 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx512;
+  if constexpr (std::is_same_v<T, float>) {
+    if (avx512 && !pw && plane <= 64) {
+      const PlanePerm pp = plane_perm(g, tab);
+      for (int64_t i = 0; i < m; ++i) gather_image_small(g, pp, x + (n0 + i) * g.C * plane, J, cols + i * L);
+      return;
+    }
+  }
 #endif
   for (int64_t i = 0; i < m; ++i) {
     const T* xn = x + (n0 + i) * g.C * plane;
@@ -687,6 +863,24 @@ template <class T>
 void forward_folded(const ConvGeom& g, const FoldPlan& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW;
   const std::vector<int32_t> tab = tap_table(g);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (!is_pointwise(g) && g.H * g.W <= 64 && L % 16 == 0 && cpu_isa() == Isa::Avx512) {
+      const PlanePerm pp = plane_perm(g, tab);
+      over_chunks(g, p, [&](int64_t n0, int64_t m, bool threads) {
+        const int64_t J = m * L;
+        std::unique_ptr<T[]> G(new T[static_cast<size_t>(g.O * J)]);
+        const float* xs = x + n0 * g.C * g.H * g.W;
+        const GemmPackB pack = [&](int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, void* dst) {
+          pack_cols_small_avx512(g, pp, xs, k0, kc, j0, nc, nr, static_cast<float*>(dst));
+        };
+        gemm_packed_b(dtype_of<T>(), g.O, J, K, Scalar(1.0), w, K, 1, pack, Scalar(0.0), G.get(), J, 1, threads);
+        move_planes(g, n0, m, G.get(), y, true, bias);
+      });
+      return;
+    }
+  }
+#endif
   over_chunks(g, p, [&](int64_t n0, int64_t m, bool threads) {
     const int64_t J = m * L;
     std::unique_ptr<T[]> cols(new T[static_cast<size_t>(K * J + g.O * J)]);
@@ -701,6 +895,10 @@ template <class T>
 void backward_input_folded(const ConvGeom& g, const FoldPlan& p, const T* gy, const T* w, T* dx) {
   const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, xs = g.C * g.H * g.W;
   const bool pw = is_pointwise(g);
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool small = std::is_same_v<T, float> && !pw && g.H * g.W <= 64 && cpu_isa() == Isa::Avx512;
+  const PlanePerm inv = small ? plane_perm_inverse(g, tap_table(g)) : PlanePerm{};
+#endif
   over_chunks(g, p, [&](int64_t n0, int64_t m, bool threads) {
     const int64_t J = m * L;
     std::unique_ptr<T[]> buf(new T[static_cast<size_t>(K * J + g.O * J + K * L + scratch_size(g))]);
@@ -708,6 +906,14 @@ void backward_input_folded(const ConvGeom& g, const FoldPlan& p, const T* gy, co
     move_planes(g, n0, m, G, const_cast<T*>(gy), false, static_cast<const T*>(nullptr));
     // D (K, J) = w^T (K, O) @ G (O, J)
     gemm_strided(dtype_of<T>(), K, J, g.O, Scalar(1.0), w, 1, K, G, J, 1, Scalar(0.0), D, J, 1, threads);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (small) {
+        for (int64_t i = 0; i < m; ++i) scatter_image_small(g, inv, D + i * L, J, dx + (n0 + i) * xs);
+        return;
+      }
+    }
+#endif
     for (int64_t i = 0; i < m; ++i) {
       T* dxn = dx + (n0 + i) * xs;
       T* dst = pw ? dxn : tmp;

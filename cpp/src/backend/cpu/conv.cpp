@@ -556,6 +556,11 @@ void add_partials(T* dst, const T* partial, int64_t count, int64_t n) {
 // 128, 4x4 stride 2 (a 4x4 output), 1 thread: forward 2.16 -> 1.78 ms, forward + backward
 // 7.3 -> 6.0 ms. (Skipping the padding taps per class of pixels, which oneDNN's direct kernels
 // do, measured slower here: one GEMM per class, with a class of corners of nb columns.)
+// Input planes of at most 64 elements (float32, AVX-512) skip the gathers: the plane sits in four
+// registers and each tap's row is a permute (plane_perm); the input gradient's col2im is the
+// inverse permute (plane_perm_inverse), and with L a multiple of 16 the forward packs the GEMM's
+// B panels from the images directly. (64, 64, 8, 8) -> 128, 3x3 stride 2, 1 thread: forward
+// 1.73 -> 1.47 ms, forward + backward 6.05 -> 4.9 ms.
 constexpr int64_t kFoldPlane = 64;   // fold when L < this
 constexpr int64_t kFoldCols = 256;   // columns per chunk's GEMM (nb = ceil(kFoldCols / L))
 constexpr int64_t kFoldElems = int64_t(1) << 22;  // cap on a chunk's K * nb * L buffer

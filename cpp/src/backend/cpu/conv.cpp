@@ -649,25 +649,26 @@ struct PlanePerm {
   int64_t pieces = 0;  // per tap: ceil(L / 16)
 };
 
-PlanePerm plane_perm(const ConvGeom& g, const std::vector<int32_t>& tab) {
-  const int64_t KK = g.KH * g.KW, L = g.OH * g.OW;
+// The table for KK rows of n lanes each: src[t * n + e] is the element lane e of row t reads from
+// (of at most 64), or -1 for a zero.
+PlanePerm perm_table(int64_t KK, int64_t n, const std::vector<int32_t>& src) {
   PlanePerm p;
-  p.pieces = (L + 15) / 16;
-  const size_t n = static_cast<size_t>(KK * p.pieces);
-  p.idx.resize(n * 16);
-  p.hi.resize(n);
-  p.in.resize(n);
-  p.tail.resize(n);
+  p.pieces = (n + 15) / 16;
+  const size_t m = static_cast<size_t>(KK * p.pieces);
+  p.idx.resize(m * 16);
+  p.hi.resize(m);
+  p.in.resize(m);
+  p.tail.resize(m);
   for (int64_t t = 0; t < KK; ++t)
     for (int64_t q = 0; q < p.pieces; ++q) {
       const size_t k = static_cast<size_t>(t * p.pieces + q);
       int32_t* lane = p.idx.data() + k * 16;
       unsigned hi = 0, in = 0, tail = 0;
       for (int64_t j = 0; j < 16; ++j) {
-        const int64_t l = q * 16 + j;
-        const int32_t id = l < L ? tab[static_cast<size_t>(t * L + l)] : -1;
+        const int64_t e = q * 16 + j;
+        const int32_t id = e < n ? src[static_cast<size_t>(t * n + e)] : -1;
         lane[j] = id < 0 ? 0 : id & 31;
-        if (l < L) tail |= 1u << j;
+        if (e < n) tail |= 1u << j;
         if (id >= 0) in |= 1u << j;
         if (id >= 32) hi |= 1u << j;
       }
@@ -678,27 +679,43 @@ PlanePerm plane_perm(const ConvGeom& g, const std::vector<int32_t>& tab) {
   return p;
 }
 
+// im2col's table: row t's lane l reads the plane element tap_table gives (L lanes a row)
+PlanePerm plane_perm(const ConvGeom& g, const std::vector<int32_t>& tab) {
+  return perm_table(g.KH * g.KW, g.OH * g.OW, tab);
+}
+
+// The lanes of four registers holding n <= 64 floats, and those floats loaded (zeros past n).
+struct Masks64 {
+  __mmask16 m[4];
+  explicit Masks64(int64_t n) {
+    for (int i = 0; i < 4; ++i) m[i] = lanes16(0, n - 16 * i);
+  }
+};
+__attribute__((target("avx512f,avx512vl"))) inline void load64(const float* p, const Masks64& n, __m512 (&r)[4]) {
+  for (int i = 0; i < 4; ++i) r[i] = _mm512_maskz_loadu_ps(n.m[i], p + 16 * i);
+}
+
+// Piece k of the table applied to the 64 floats in r.
+__attribute__((target("avx512f,avx512vl"))) inline __m512 permute64(const __m512 (&r)[4], const PlanePerm& pp,
+                                                                   size_t k) {
+  const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
+  const __m512 v = _mm512_permutex2var_ps(r[0], idx, r[1]);
+  return pp.hi[k] ? _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(r[2], idx, r[3])) : v;
+}
+
 // cols rows [c KK, (c + 1) KK), columns [i L, (i + 1) L) for each of the C planes of xn.
 __attribute__((target("avx512f,avx512vl"))) void gather_image_small(const ConvGeom& g, const PlanePerm& pp,
                                                                       const float* xn, int64_t J, float* cols) {
   const int64_t KK = g.KH * g.KW, plane = g.H * g.W;
-  auto part = [plane](int64_t s) {
-    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, plane - s));
-    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
-  };
-  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  const Masks64 pm(plane);
   for (int64_t c = 0; c < g.C; ++c) {
-    const float* xc = xn + c * plane;
-    const __m512 r0 = _mm512_maskz_loadu_ps(m0, xc), r1 = _mm512_maskz_loadu_ps(m1, xc + 16);
-    const __m512 r2 = _mm512_maskz_loadu_ps(m2, xc + 32), r3 = _mm512_maskz_loadu_ps(m3, xc + 48);
+    __m512 r[4];
+    load64(xn + c * plane, pm, r);
     for (int64_t t = 0; t < KK; ++t) {
       float* row = cols + (c * KK + t) * J;
       for (int64_t q = 0; q < pp.pieces; ++q) {
         const size_t k = static_cast<size_t>(t * pp.pieces + q);
-        const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
-        __m512 v = _mm512_permutex2var_ps(r0, idx, r1);
-        if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(r2, idx, r3));
-        _mm512_mask_storeu_ps(row + q * 16, pp.tail[k], _mm512_maskz_mov_ps(pp.in[k], v));
+        _mm512_mask_storeu_ps(row + q * 16, pp.tail[k], _mm512_maskz_mov_ps(pp.in[k], permute64(r, pp, k)));
       }
     }
   }
@@ -712,11 +729,7 @@ __attribute__((target("avx512f,avx512vl"))) void pack_cols_small_avx512(const Co
                                                                           const float* x, int64_t k0, int64_t kc,
                                                                           int64_t j0, int64_t nc, int nr, float* dst) {
   const int64_t KK = g.KH * g.KW, plane = g.H * g.W, L = g.OH * g.OW;
-  auto part = [plane](int64_t s) {
-    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, plane - s));
-    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
-  };
-  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  const Masks64 pm(plane);
   const int64_t c0 = k0 / KK, c1 = (k0 + kc - 1) / KK;
   for (int64_t p0 = j0; p0 < j0 + nc; p0 += nr, dst += kc * nr) {
     const int64_t w = std::min<int64_t>(nr, j0 + nc - p0);
@@ -724,16 +737,12 @@ __attribute__((target("avx512f,avx512vl"))) void pack_cols_small_avx512(const Co
       const int64_t col = p0 + j, q = (col % L) / 16;
       const float* xn = x + (col / L) * g.C * plane;
       for (int64_t c = c0; c <= c1; ++c) {
-        const float* xc = xn + c * plane;
-        const __m512 r0 = _mm512_maskz_loadu_ps(m0, xc), r1 = _mm512_maskz_loadu_ps(m1, xc + 16);
-        const __m512 r2 = _mm512_maskz_loadu_ps(m2, xc + 32), r3 = _mm512_maskz_loadu_ps(m3, xc + 48);
+        __m512 r[4];
+        load64(xn + c * plane, pm, r);
         const int64_t t0 = std::max<int64_t>(0, k0 - c * KK), t1 = std::min<int64_t>(KK, k0 + kc - c * KK);
         for (int64_t t = t0; t < t1; ++t) {
           const size_t k = static_cast<size_t>(t * pp.pieces + q);
-          const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
-          __m512 v = _mm512_permutex2var_ps(r0, idx, r1);
-          if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(r2, idx, r3));
-          _mm512_storeu_ps(dst + (c * KK + t - k0) * nr + j, _mm512_maskz_mov_ps(pp.in[k], v));
+          _mm512_storeu_ps(dst + (c * KK + t - k0) * nr + j, _mm512_maskz_mov_ps(pp.in[k], permute64(r, pp, k)));
         }
       }
     }
@@ -752,31 +761,7 @@ PlanePerm plane_perm_inverse(const ConvGeom& g, const std::vector<int32_t>& tab)
     for (int64_t l = 0; l < L; ++l)
       if (const int32_t id = tab[static_cast<size_t>(t * L + l)]; id >= 0)
         inv[static_cast<size_t>(t * plane + id)] = static_cast<int32_t>(l);
-  PlanePerm p;
-  p.pieces = (plane + 15) / 16;
-  const size_t n = static_cast<size_t>(KK * p.pieces);
-  p.idx.resize(n * 16);
-  p.hi.resize(n);
-  p.in.resize(n);
-  p.tail.resize(n);
-  for (int64_t t = 0; t < KK; ++t)
-    for (int64_t q = 0; q < p.pieces; ++q) {
-      const size_t k = static_cast<size_t>(t * p.pieces + q);
-      int32_t* lane = p.idx.data() + k * 16;
-      unsigned hi = 0, in = 0, tail = 0;
-      for (int64_t j = 0; j < 16; ++j) {
-        const int64_t e = q * 16 + j;
-        const int32_t l = e < plane ? inv[static_cast<size_t>(t * plane + e)] : -1;
-        lane[j] = l < 0 ? 0 : l & 31;
-        if (e < plane) tail |= 1u << j;
-        if (l >= 0) in |= 1u << j;
-        if (l >= 32) hi |= 1u << j;
-      }
-      p.hi[k] = static_cast<__mmask16>(hi);
-      p.in[k] = static_cast<__mmask16>(in);
-      p.tail[k] = static_cast<__mmask16>(tail);
-    }
-  return p;
+  return perm_table(KK, plane, inv);
 }
 
 // dx's C planes (overwritten) from cols rows [c KK, (c + 1) KK), columns [0, L) of each row (row
@@ -784,16 +769,12 @@ PlanePerm plane_perm_inverse(const ConvGeom& g, const std::vector<int32_t>& tab)
 __attribute__((target("avx512f,avx512vl"))) void scatter_image_small(const ConvGeom& g, const PlanePerm& pp,
                                                                        const float* cols, int64_t J, float* dx) {
   const int64_t KK = g.KH * g.KW, plane = g.H * g.W, L = g.OH * g.OW;
-  auto part = [L](int64_t s) {
-    const int64_t n = std::min<int64_t>(16, std::max<int64_t>(0, L - s));
-    return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
-  };
-  const __mmask16 m0 = part(0), m1 = part(16), m2 = part(32), m3 = part(48);
+  const Masks64 lm(L);
   for (int64_t c = 0; c < g.C; ++c) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     if (L <= 16) {  // one source register: single-table permutes (a stride-2 layer's 4x4 output)
       for (int64_t t = 0; t < KK; ++t) {
-        const __m512 d0 = _mm512_maskz_loadu_ps(m0, cols + (c * KK + t) * J);
+        const __m512 d0 = _mm512_maskz_loadu_ps(lm.m[0], cols + (c * KK + t) * J);
         for (int64_t q = 0; q < pp.pieces; ++q) {
           const size_t k = static_cast<size_t>(t * pp.pieces + q);
           const __m512 v = _mm512_permutexvar_ps(_mm512_loadu_si512(pp.idx.data() + k * 16), d0);
@@ -805,15 +786,11 @@ __attribute__((target("avx512f,avx512vl"))) void scatter_image_small(const ConvG
       continue;
     }
     for (int64_t t = 0; t < KK; ++t) {
-      const float* row = cols + (c * KK + t) * J;
-      const __m512 d0 = _mm512_maskz_loadu_ps(m0, row), d1 = _mm512_maskz_loadu_ps(m1, row + 16);
-      const __m512 d2 = _mm512_maskz_loadu_ps(m2, row + 32), d3 = _mm512_maskz_loadu_ps(m3, row + 48);
+      __m512 d[4];
+      load64(cols + (c * KK + t) * J, lm, d);
       for (int64_t q = 0; q < pp.pieces; ++q) {
         const size_t k = static_cast<size_t>(t * pp.pieces + q);
-        const __m512i idx = _mm512_loadu_si512(pp.idx.data() + k * 16);
-        __m512 v = _mm512_permutex2var_ps(d0, idx, d1);
-        if (pp.hi[k]) v = _mm512_mask_blend_ps(pp.hi[k], v, _mm512_permutex2var_ps(d2, idx, d3));
-        acc[q] = _mm512_mask_add_ps(acc[q], pp.in[k], acc[q], v);
+        acc[q] = _mm512_mask_add_ps(acc[q], pp.in[k], acc[q], permute64(d, pp, k));
       }
     }
     float* xc = dx + c * plane;

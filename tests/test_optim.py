@@ -294,6 +294,11 @@ def test_group_update_errors():
     opt = ember.optim.Adam([p], lr=0.1)
     opt.step()
     after_one = p.detach().numpy().copy()
+    step = opt.state[p]["step"]
+    opt.state[p]["step"] = "one"
+    with pytest.raises(TypeError, match=r"adam: expected state\['step'\] to be a tensor, got str"):
+        opt.step()
+    opt.state[p]["step"] = step
     del opt.state[p]["step"]
     with pytest.raises(KeyError, match="step"):
         opt.step()

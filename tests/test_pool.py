@@ -121,11 +121,14 @@ def test_max_pool_gradient_with_overlap_and_ties():
     np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
 
 
-@pytest.mark.parametrize("op", ["max", "avg", "adaptive_avg"])
+# max2x2: the forward keeps window positions, not indices (2x2, stride 2, no indices returned);
+# the double backward rebuilds the plane indices from them (width 5: a last column no window covers)
+@pytest.mark.parametrize("op", ["max", "max2x2", "avg", "adaptive_avg"])
 def test_double_backward(op):
     x = np.random.default_rng(4).standard_normal((2, 2, 6, 5))
     fns = {
         "max": lambda L, t: L.nn.functional.max_pool2d(t, 2, 1),
+        "max2x2": lambda L, t: L.nn.functional.max_pool2d(t, 2),
         "avg": lambda L, t: L.nn.functional.avg_pool2d(t, 3, 2, 1),
         "adaptive_avg": lambda L, t: L.nn.functional.adaptive_avg_pool2d(t, 3),
     }

@@ -56,9 +56,19 @@ Tensor planes_view(const Tensor& t, int64_t B, int64_t H, int64_t W) {
   return Tensor::make_view(t, {B, H, W}, contiguous_strides({B, H, W}), t.offset());
 }
 
-// Raw forward: x (.., H, W) -> (out (.., OH, OW), indices) through the backend (no autograd).
+// Max pooling over 2x2 windows of stride 2 on the CPU can keep each output's window position
+// (uint8, 0..3) instead of its index in the plane (int64) when the caller wants no indices: the
+// backward needs only that, and the forward writes (the backward reads) an eighth of the bytes.
+bool window_positions_ok(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p) {
+  return op == PoolOp::Max && x.device().is_cpu() && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 &&
+         p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 && 2 * OH <= pl.H && 2 * OW <= pl.W &&
+         pl.W < (int64_t(1) << 30);
+}
+
+// Raw forward: x (.., H, W) -> (out (.., OH, OW), indices) through the backend (no autograd);
+// positions: uint8 window positions instead of int64 indices (window_positions_ok).
 std::tuple<Tensor, Tensor> pool_raw(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW,
-                                    const PoolParams& p) {
+                                    const PoolParams& p, bool positions = false) {
   Tensor xc = x.detach();
   if (!xc.is_contiguous()) {
     NoGradGuard ng;
@@ -67,12 +77,14 @@ std::tuple<Tensor, Tensor> pool_raw(PoolOp op, const Tensor& x, const Planes& pl
   Tensor out = Tensor::empty(with_hw(pl.lead, OH, OW), x.dtype(), x.device());
   Tensor idx;
   const bool has_idx = op == PoolOp::Max || op == PoolOp::AdaptiveMax;
-  if (has_idx) idx = Tensor::empty(out.shape(), DType::Int64, x.device());
+  if (has_idx) idx = Tensor::empty(out.shape(), positions ? DType::UInt8 : DType::Int64, x.device());
   backend_of(x).pool2d(op, planes_view(xc, pl.B, pl.H, pl.W), planes_view(out, pl.B, OH, OW),
                        has_idx ? planes_view(idx, pl.B, OH, OW) : Tensor(), p);
   return {out, idx};
 }
 
+// indices: where to return the max ops' int64 indices, or null (the max ops then may keep window
+// positions for the backward).
 Tensor pool_forward(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p,
                     Tensor* indices);
 
@@ -111,7 +123,20 @@ struct PoolBackward : Node {
   PoolParams p;
   Planes pl;
   int64_t OH = 0, OW = 0;
-  Tensor indices;  // max ops (int64, never differentiated)
+  Tensor indices;  // max ops: int64 plane indices, or uint8 window positions (2x2, stride 2)
+
+  // int64 plane indices from window positions (on the CPU, contiguous): 2 * oh * W + 2 * ow +
+  // (q & 1) + (q >> 1) * W
+  Tensor plane_indices() const {
+    if (indices.dtype() == DType::Int64) return indices;
+    Tensor out = Tensor::empty(indices.shape(), DType::Int64, indices.device());
+    const uint8_t* q = indices.data<uint8_t>();
+    int64_t* o = out.data<int64_t>();
+    for (int64_t b = 0, i = 0; b < pl.B; ++b)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow, ++i) o[i] = 2 * oh * pl.W + 2 * ow + (q[i] & 1) + (q[i] >> 1) * pl.W;
+    return out;
+  }
   std::string name() const override {
     switch (op) {
       case PoolOp::Max: return "MaxPool2DWithIndicesBackward0";
@@ -125,7 +150,7 @@ struct PoolBackward : Node {
     if (!is_max) return {avg_pool_grad(op, g[0], pl, OH, OW, p)};
     if (GradMode::is_enabled()) {  // d max_pool = scatter_add(g) at the argmax positions
       Tensor z = zeros({pl.B, pl.H * pl.W}, g[0].dtype(), g[0].device());
-      Tensor gx = scatter_add(z, 1, reshape(indices, {pl.B, OH * OW}), reshape(g[0], {pl.B, OH * OW}));
+      Tensor gx = scatter_add(z, 1, reshape(plane_indices(), {pl.B, OH * OW}), reshape(g[0], {pl.B, OH * OW}));
       return {reshape(gx, with_hw(pl.lead, pl.H, pl.W))};
     }
     Tensor gc = contiguous(g[0]);
@@ -138,7 +163,8 @@ struct PoolBackward : Node {
 
 Tensor pool_forward(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p,
                     Tensor* indices) {
-  auto [out, idx] = pool_raw(op, x, pl, OH, OW, p);
+  const bool positions = !indices && window_positions_ok(op, x, pl, OH, OW, p);
+  auto [out, idx] = pool_raw(op, x, pl, OH, OW, p, positions);
   if (indices) *indices = idx;
   if (auto node = make_node<PoolBackward>({x})) {
     node->op = op;
@@ -172,7 +198,8 @@ void check_output(const Planes& pl, int64_t OH, int64_t OW, const char* op) {
 
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
                                                    std::vector<int64_t> stride, std::vector<int64_t> padding,
-                                                   std::vector<int64_t> dilation, bool ceil_mode) {
+                                                   std::vector<int64_t> dilation, bool ceil_mode,
+                                                   bool return_indices) {
   const char* op = "max_pool2d";
   kernel = pair(kernel, "kernel_size", op);
   stride = stride.empty() ? kernel : pair(stride, "stride", op);
@@ -191,7 +218,7 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<
   p.kh = kernel[0], p.kw = kernel[1], p.sh = stride[0], p.sw = stride[1];
   p.ph = padding[0], p.pw = padding[1], p.dh = dilation[0], p.dw = dilation[1];
   Tensor idx;
-  Tensor out = pool_forward(PoolOp::Max, x, pl, OH, OW, p, &idx);
+  Tensor out = pool_forward(PoolOp::Max, x, pl, OH, OW, p, return_indices ? &idx : nullptr);
   return {out, idx};
 }
 

@@ -73,6 +73,8 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
 // Branch-free selects so the loop vectorises (random data would mispredict every other branch).
 // Compiled twice: for the baseline ISA and for AVX-512 (16 outputs per step; 1.5x faster on
 // (128,32,32,32)), picked at run time.
+// I = int64_t: the index in the plane (torch's indices); I = uint8_t: the window position 0..3 in
+// scan order (what the backward needs, an eighth of the bytes; kept when no indices are returned).
 #define EMBER_MAX_POOL_2X2_ROW                                                                   \
   {                                                                                              \
     const int32_t W32 = static_cast<int32_t>(W);                                                 \
@@ -80,29 +82,34 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
       const int64_t w = 2 * ow;                                                                  \
       T m = a[w];                                                                                \
       int32_t k = 0; /* offset in the window: 0, 1, W, W + 1 (int32 keeps selects vectorisable) */ \
+      int32_t q = 0; /* position in the window: 0, 1, 2, 3 */                                    \
       const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];                                           \
       bool t = (v1 > m) | (v1 != v1);                                                            \
       m = t ? v1 : m;                                                                            \
       k = t ? 1 : k;                                                                             \
+      q = t ? 1 : q;                                                                             \
       t = (v2 > m) | (v2 != v2);                                                                 \
       m = t ? v2 : m;                                                                            \
       k = t ? W32 : k;                                                                           \
+      q = t ? 2 : q;                                                                             \
       t = (v3 > m) | (v3 != v3);                                                                 \
       m = t ? v3 : m;                                                                            \
       k = t ? W32 + 1 : k;                                                                       \
+      q = t ? 3 : q;                                                                             \
       yr[ow] = m;                                                                                \
-      ir[ow] = base + w + k;                                                                     \
+      if constexpr (std::is_same_v<I, uint8_t>) ir[ow] = static_cast<uint8_t>(q);                \
+      else ir[ow] = base + w + k;                                                                \
     }                                                                                            \
   }
 
-template <class T>
-void max_pool_2x2_row(const T* a, const T* c, T* yr, int64_t* ir, int64_t base, int64_t W, int64_t OW) {
+template <class T, class I>
+void max_pool_2x2_row(const T* a, const T* c, T* yr, I* ir, int64_t base, int64_t W, int64_t OW) {
   EMBER_MAX_POOL_2X2_ROW
 }
 
-template <class T>
+template <class T, class I>
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row_avx512(const T* a, const T* c, T* yr,
-                                                                                 int64_t* ir, int64_t base,
+                                                                                 I* ir, int64_t base,
                                                                                  int64_t W, int64_t OW) {
   EMBER_MAX_POOL_2X2_ROW
 }
@@ -116,8 +123,9 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row_avx51
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <class I>
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx512(
-    const float* a, const float* c, float* yr, int64_t* ir, int64_t base, int64_t W, int64_t OW) {
+    const float* a, const float* c, float* yr, I* ir, int64_t base, int64_t W, int64_t OW) {
   const int n2 = static_cast<int>(2 * OW);
   const __mmask16 m0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
   const __mmask16 m1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
@@ -128,20 +136,25 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx
   const __m512 v1 = _mm512_permutex2var_ps(a0, od, a1), v2 = _mm512_permutex2var_ps(c0, ev, c1),
                v3 = _mm512_permutex2var_ps(c0, od, c1);
   __m512 m = _mm512_permutex2var_ps(a0, ev, a1);
-  __m512i k = _mm512_setzero_si512();
+  __m512i k = _mm512_setzero_si512(), q = _mm512_setzero_si512();
   // A later candidate wins if greater or NaN (a lambda would not inherit this function's target).
-#define EMBER_POOL_STEP(v, off)                                                                           \
+#define EMBER_POOL_STEP(v, off, pos)                                                                      \
   {                                                                                                       \
     const __mmask16 t = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); \
     m = _mm512_mask_mov_ps(m, t, v);                                                                      \
     k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(off));                                              \
+    q = _mm512_mask_mov_epi32(q, t, _mm512_set1_epi32(pos));                                              \
   }
-  EMBER_POOL_STEP(v1, 1)
-  EMBER_POOL_STEP(v2, static_cast<int32_t>(W))
-  EMBER_POOL_STEP(v3, static_cast<int32_t>(W) + 1)
+  EMBER_POOL_STEP(v1, 1, 1)
+  EMBER_POOL_STEP(v2, static_cast<int32_t>(W), 2)
+  EMBER_POOL_STEP(v3, static_cast<int32_t>(W) + 1, 3)
 #undef EMBER_POOL_STEP
   const __mmask16 mo = static_cast<__mmask16>(OW >= 16 ? 0xFFFF : (1u << OW) - 1);
   _mm512_mask_storeu_ps(yr, mo, m);
+  if constexpr (std::is_same_v<I, uint8_t>) {
+    _mm512_mask_cvtepi32_storeu_epi8(ir, mo, q);
+    return;
+  }
   const __m512i off32 = _mm512_add_epi32(ev, k);  // 2 * ow + offset in the window
   const __m512i b = _mm512_set1_epi64(base);
   const __m512i lo = _mm512_add_epi64(b, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(off32)));
@@ -151,8 +164,8 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx
 }
 #pragma GCC diagnostic pop
 
-template <class T>
-void max_pool_2x2(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+template <class T, class I>
+void max_pool_2x2(const T* x, T* y, I* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(OW, 1));
   // Rows narrower than one 16-lane step stay on the baseline build: there the AVX-512 loop ran
   // its scalar remainder and measured 2-3x slower (OW = 5 and 14, LeNet).
@@ -260,23 +273,21 @@ void adaptive_fwd(bool is_max, const T* x, T* y, int64_t* ind, int64_t B, int64_
 // before it does), medians of 40 interleaved blocks: 1 thread 2.6 -> 2.0 ms, 2 threads 1.37 ->
 // 0.99. (Streaming stores: 1.8 and 1.19 ms, slower on 2 threads; not used.) g + 0 turns -0 into
 // +0, the value 0 + g of the fill-and-add (torch's).
-#define EMBER_MAX_POOL_2X2_BWD_ROW                                                               \
-  {                                                                                              \
-    _Pragma("omp simd") for (int64_t ow = 0; ow < OW; ++ow) {                                    \
-      const int64_t r = ir[ow] - base - 2 * ow;                                                  \
-      const T g = gr[ow] + T(0);                                                                 \
-      d0[2 * ow] = r == 0 ? g : T(0);                                                            \
-      d0[2 * ow + 1] = r == 1 ? g : T(0);                                                        \
-      d1[2 * ow] = r == W ? g : T(0);                                                            \
-      d1[2 * ow + 1] = r == W + 1 ? g : T(0);                                                    \
-    }                                                                                            \
+// Indices: plane indices (int64) or window positions (uint8, see EMBER_MAX_POOL_2X2_ROW).
+template <class T, class I>
+void max_pool_2x2_bwd_row(const T* gr, const I* ir, T* d0, T* d1, int64_t base, int64_t W, int64_t OW) {
+  // the window position q: 0, 1 (row 0), 2, 3 (row 1)
+  const int64_t o2 = std::is_same_v<I, uint8_t> ? 2 : W, o3 = o2 + 1;
+#pragma omp simd
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const int64_t q = std::is_same_v<I, uint8_t> ? int64_t(ir[ow]) : int64_t(ir[ow]) - base - 2 * ow;
+    const T g = gr[ow] + T(0);
+    d0[2 * ow] = q == 0 ? g : T(0);
+    d0[2 * ow + 1] = q == 1 ? g : T(0);
+    d1[2 * ow] = q == o2 ? g : T(0);
+    d1[2 * ow + 1] = q == o3 ? g : T(0);
   }
-
-template <class T>
-void max_pool_2x2_bwd_row(const T* gr, const int64_t* ir, T* d0, T* d1, int64_t base, int64_t W, int64_t OW) {
-  EMBER_MAX_POOL_2X2_BWD_ROW
 }
-#undef EMBER_MAX_POOL_2X2_BWD_ROW
 
 // lanes of (lo, hi) (8 + 8 int64) equal to v
 __attribute__((target("avx512f,avx512vl,avx512dq"))) inline __mmask16 eq(__m512i lo, __m512i hi, __m512i v) {
@@ -285,6 +296,37 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) inline __mmask16 eq(__m512i
 
 // float, AVX-512: 16 outputs a step; the four candidates' gradients (masked moves of g) are
 // interleaved into the two 32-float input rows by permutes.
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) inline __mmask16 eq32(__m512i v, int32_t q) {
+  return _mm512_cmpeq_epi32_mask(v, _mm512_set1_epi32(q));
+}
+
+// window positions (uint8): the same with the positions widened to 16 int32 lanes. (GCC 12 warns
+// inside avx512fintrin.h about cvtepu8_epi32's undefined pass-through, the false positive above.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void max_pool_2x2_bwd_row_avx512(
+    const float* gr, const uint8_t* ir, float* d0, float* d1, int64_t, int64_t, int64_t OW) {
+  const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i il_hi = _mm512_add_epi32(il_lo, _mm512_set1_epi32(8));
+  for (int64_t ow = 0; ow < OW; ow += 16) {
+    const int64_t n = std::min<int64_t>(16, OW - ow);
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    const __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(m, gr + ow), _mm512_setzero_ps());
+    const __m512i q = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, ir + ow));
+    const __m512 e0 = _mm512_maskz_mov_ps(eq32(q, 0), g), o0 = _mm512_maskz_mov_ps(eq32(q, 1), g);
+    const __m512 e1 = _mm512_maskz_mov_ps(eq32(q, 2), g), o1 = _mm512_maskz_mov_ps(eq32(q, 3), g);
+    const int n2 = static_cast<int>(2 * n);
+    const __mmask16 s0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
+    const __mmask16 s1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
+    _mm512_mask_storeu_ps(d0 + 2 * ow, s0, _mm512_permutex2var_ps(e0, il_lo, o0));
+    _mm512_mask_storeu_ps(d0 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e0, il_hi, o0));
+    _mm512_mask_storeu_ps(d1 + 2 * ow, s0, _mm512_permutex2var_ps(e1, il_lo, o1));
+    _mm512_mask_storeu_ps(d1 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e1, il_hi, o1));
+  }
+}
+#pragma GCC diagnostic pop
+
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_bwd_row_avx512(
     const float* gr, const int64_t* ir, float* d0, float* d1, int64_t base, int64_t W, int64_t OW) {
   const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -315,8 +357,8 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_bwd_row_a
 
 // gy, ind (B, OH, OW) -> gx (B, H, W), planes [b0, b1); 2 * OH <= H and 2 * OW <= W (inputs past
 // the last window: 0).
-template <class T>
-void max_pool_2x2_bwd(const T* g, const int64_t* ind, T* d, int64_t b0, int64_t b1, int64_t H, int64_t W,
+template <class T, class I>
+void max_pool_2x2_bwd(const T* g, const I* ind, T* d, int64_t b0, int64_t b1, int64_t H, int64_t W,
                       int64_t OH, int64_t OW) {
   const bool avx512 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx512;
   for (int64_t b = b0; b < b1; ++b) {
@@ -324,7 +366,7 @@ void max_pool_2x2_bwd(const T* g, const int64_t* ind, T* d, int64_t b0, int64_t 
     for (int64_t oh = 0; oh < OH; ++oh) {
       T* d0 = dp + 2 * oh * W;
       const T* gr = g + (b * OH + oh) * OW;
-      const int64_t* ir = ind + (b * OH + oh) * OW;
+      const I* ir = ind + (b * OH + oh) * OW;
       if constexpr (std::is_same_v<T, float>) {
         if (avx512) max_pool_2x2_bwd_row_avx512(gr, ir, d0, d0 + W, 2 * oh * W, W, OW);
         else max_pool_2x2_bwd_row(gr, ir, d0, d0 + W, 2 * oh * W, W, OW);
@@ -348,10 +390,14 @@ void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices
     switch (op) {
       case PoolOp::Max:
         if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 &&
-            2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30))
-          max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
-        else
+            2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30)) {
+          if (indices.dtype() == DType::UInt8) max_pool_2x2(xp, yp, indices.data<uint8_t>(), B, H, W, OH, OW);
+          else max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
+        } else {
+          EMBER_CHECK(indices.dtype() == DType::Int64, RuntimeError,
+                      "pool2d: window positions (uint8 indices) are for 2x2 windows of stride 2 only");
           max_pool_fwd(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);
+        }
         break;
       case PoolOp::Avg:
         if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && 2 * OH <= H && 2 * OW <= W)
@@ -373,10 +419,18 @@ void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const T
     using T = decltype(tag);
     const T* g = gy.data<T>();
     T* d = gx.data<T>();
-    const int64_t* ind = (op == PoolOp::Max || op == PoolOp::AdaptiveMax) ? indices.data<int64_t>() : nullptr;
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(H * W + OH * OW, 1));
-    if (op == PoolOp::Max && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
-        p.dh == 1 && p.dw == 1 && 2 * OH <= H && 2 * OW <= W) {
+    const bool two = op == PoolOp::Max && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 &&
+                     p.pw == 0 && p.dh == 1 && p.dw == 1 && 2 * OH <= H && 2 * OW <= W;
+    if (two && indices.dtype() == DType::UInt8) {
+      const uint8_t* q = indices.data<uint8_t>();
+      parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { max_pool_2x2_bwd(g, q, d, b0, b1, H, W, OH, OW); });
+      return;
+    }
+    EMBER_CHECK(!indices.defined() || indices.dtype() == DType::Int64, RuntimeError,
+                "pool2d_backward: window positions (uint8 indices) are for 2x2 windows of stride 2 only");
+    const int64_t* ind = (op == PoolOp::Max || op == PoolOp::AdaptiveMax) ? indices.data<int64_t>() : nullptr;
+    if (two) {
       parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { max_pool_2x2_bwd(g, ind, d, b0, b1, H, W, OH, OW); });
       return;
     }

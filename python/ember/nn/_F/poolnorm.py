@@ -64,10 +64,10 @@ def max_pool2d_with_indices(
         if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
         else _pair(stride)
     )
-    out, idx = _C._max_pool2d_with_indices(
-        input, _pair(kernel_size), stride, _pair(padding), _pair(dilation), ceil_mode
+    return _C._max_pool2d_with_indices(
+        input, _pair(kernel_size), stride, _pair(padding), _pair(dilation), ceil_mode,
+        bool(return_indices),
     )
-    return (out, idx) if return_indices else out
 
 
 def max_pool2d(

@@ -84,8 +84,9 @@ def test_indices_match_torch_with_ties_and_nan(op, args, dtype, width):
 # 2x2 / stride 2 gradients bit for bit against torch: widths and heights with a last column / row
 # no window covers, float rows of every forward kernel width, ties and NaN (the gradient goes where
 # the forward's index points; -0 becomes +0 as in torch), the average with and without a divisor, on
-# 1 and 2 threads (65 x 70: split over both).
-@pytest.mark.parametrize("pool", ["max", "avg", "avg_div3"])
+# 1 and 2 threads (65 x 70: split over both); max with return_indices keeps int64 indices, without
+# them window positions.
+@pytest.mark.parametrize("pool", ["max", "max_indices", "avg", "avg_div3"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("hw", [(8, 6), (7, 42), (28, 28), (9, 32), (10, 10), (5, 11), (3, 70), (65, 70)])
 @pytest.mark.parametrize("threads", [1, 2])
@@ -95,7 +96,8 @@ def test_2x2_backward_vs_torch(pool, dtype, hw, threads):
     x[rng.random(x.shape) < 0.05] = np.nan
     g = rng.standard_normal((2, 3, hw[0] // 2, hw[1] // 2)).astype(dtype)
     g[:, 1, 0, :] = -0.0  # a -0 gradient lands as +0 (torch zero-fills, then adds)
-    fns = {"max": lambda L, t: L.nn.functional.max_pool2d(t, 2),
+    fns = {"max": lambda L, t: L.nn.functional.max_pool2d(t, 2),  # keeps window positions
+           "max_indices": lambda L, t: L.nn.functional.max_pool2d(t, 2, return_indices=True)[0],
            "avg": lambda L, t: L.nn.functional.avg_pool2d(t, 2),
            "avg_div3": lambda L, t: L.nn.functional.avg_pool2d(t, 2, divisor_override=3)}
     old = ember.get_num_threads()

@@ -289,69 +289,65 @@ void max_pool_2x2_bwd_row(const T* gr, const I* ir, T* d0, T* d1, int64_t base, 
   }
 }
 
-// lanes of (lo, hi) (8 + 8 int64) equal to v
-__attribute__((target("avx512f,avx512vl,avx512dq"))) inline __mmask16 eq(__m512i lo, __m512i hi, __m512i v) {
-  return static_cast<__mmask16>(_mm512_cmpeq_epi64_mask(lo, v) | (_mm512_cmpeq_epi64_mask(hi, v) << 8));
+// float, AVX-512, 16 outputs a step. The gradient g of n (<= 16) outputs, kept in the lanes whose
+// window position is 0, 1 (row 0) or 2, 3 (row 1) (masks k0..k3), interleaved by permutes into
+// the 2n floats of the two input rows d0 and d1.
+__attribute__((target("avx512f,avx512vl,avx512dq"))) inline void store_window_grads(
+    __m512 g, __mmask16 k0, __mmask16 k1, __mmask16 k2, __mmask16 k3, int64_t n, float* d0, float* d1) {
+  const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i il_hi = _mm512_add_epi32(il_lo, _mm512_set1_epi32(8));
+  const __m512 e0 = _mm512_maskz_mov_ps(k0, g), o0 = _mm512_maskz_mov_ps(k1, g);
+  const __m512 e1 = _mm512_maskz_mov_ps(k2, g), o1 = _mm512_maskz_mov_ps(k3, g);
+  const int n2 = static_cast<int>(2 * n);
+  const __mmask16 s0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
+  const __mmask16 s1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
+  _mm512_mask_storeu_ps(d0, s0, _mm512_permutex2var_ps(e0, il_lo, o0));
+  _mm512_mask_storeu_ps(d0 + 16, s1, _mm512_permutex2var_ps(e0, il_hi, o0));
+  _mm512_mask_storeu_ps(d1, s0, _mm512_permutex2var_ps(e1, il_lo, o1));
+  _mm512_mask_storeu_ps(d1 + 16, s1, _mm512_permutex2var_ps(e1, il_hi, o1));
 }
 
-// float, AVX-512: 16 outputs a step; the four candidates' gradients (masked moves of g) are
-// interleaved into the two 32-float input rows by permutes.
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) inline __mmask16 eq32(__m512i v, int32_t q) {
-  return _mm512_cmpeq_epi32_mask(v, _mm512_set1_epi32(q));
+// lanes of q (16 int32) equal to v; of (lo, hi) (8 + 8 int64) equal to v. (A lambda would not
+// inherit the kernels' target attribute.)
+__attribute__((target("avx512f,avx512vl,avx512dq"))) inline __mmask16 eq32(__m512i q, int32_t v) {
+  return _mm512_cmpeq_epi32_mask(q, _mm512_set1_epi32(v));
+}
+__attribute__((target("avx512f,avx512vl,avx512dq"))) inline __mmask16 eq64(__m512i lo, __m512i hi, int64_t v) {
+  const __m512i vv = _mm512_set1_epi64(v);
+  return static_cast<__mmask16>(_mm512_cmpeq_epi64_mask(lo, vv) | (_mm512_cmpeq_epi64_mask(hi, vv) << 8));
 }
 
-// window positions (uint8): the same with the positions widened to 16 int32 lanes. (GCC 12 warns
-// inside avx512fintrin.h about cvtepu8_epi32's undefined pass-through, the false positive above.)
+// window positions (uint8), widened to 16 int32 lanes. (GCC 12 warns inside avx512fintrin.h about
+// cvtepu8_epi32's undefined pass-through, the false positive above.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void max_pool_2x2_bwd_row_avx512(
     const float* gr, const uint8_t* ir, float* d0, float* d1, int64_t, int64_t, int64_t OW) {
-  const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i il_hi = _mm512_add_epi32(il_lo, _mm512_set1_epi32(8));
   for (int64_t ow = 0; ow < OW; ow += 16) {
     const int64_t n = std::min<int64_t>(16, OW - ow);
     const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
     const __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(m, gr + ow), _mm512_setzero_ps());
     const __m512i q = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, ir + ow));
-    const __m512 e0 = _mm512_maskz_mov_ps(eq32(q, 0), g), o0 = _mm512_maskz_mov_ps(eq32(q, 1), g);
-    const __m512 e1 = _mm512_maskz_mov_ps(eq32(q, 2), g), o1 = _mm512_maskz_mov_ps(eq32(q, 3), g);
-    const int n2 = static_cast<int>(2 * n);
-    const __mmask16 s0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
-    const __mmask16 s1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
-    _mm512_mask_storeu_ps(d0 + 2 * ow, s0, _mm512_permutex2var_ps(e0, il_lo, o0));
-    _mm512_mask_storeu_ps(d0 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e0, il_hi, o0));
-    _mm512_mask_storeu_ps(d1 + 2 * ow, s0, _mm512_permutex2var_ps(e1, il_lo, o1));
-    _mm512_mask_storeu_ps(d1 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e1, il_hi, o1));
+    store_window_grads(g, eq32(q, 0), eq32(q, 1), eq32(q, 2), eq32(q, 3), n, d0 + 2 * ow, d1 + 2 * ow);
   }
 }
 #pragma GCC diagnostic pop
 
+// plane indices (int64): r = index - (base + 2 * (ow + lane)) is 0, 1, W or W + 1
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_bwd_row_avx512(
     const float* gr, const int64_t* ir, float* d0, float* d1, int64_t base, int64_t W, int64_t OW) {
-  const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i il_hi = _mm512_add_epi32(il_lo, _mm512_set1_epi32(8));
   const __m512i two_lane = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), w0 = _mm512_set1_epi64(W),
-                w1 = _mm512_set1_epi64(W + 1);
   for (int64_t ow = 0; ow < OW; ow += 16) {
     const int64_t n = std::min<int64_t>(16, OW - ow);
     const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
     const __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(m, gr + ow), _mm512_setzero_ps());
-    // r = index - (base + 2 * (ow + lane)): 0, 1, W or W + 1
     const __m512i b0 = _mm512_add_epi64(_mm512_set1_epi64(base + 2 * ow), two_lane);
     const __m512i b1 = _mm512_add_epi64(b0, _mm512_set1_epi64(16));
     const __m512i r0 = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(m), ir + ow), b0);
     const __m512i r1 = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(m >> 8), ir + ow + 8), b1);
-    const __m512 e0 = _mm512_maskz_mov_ps(eq(r0, r1, zero), g), o0 = _mm512_maskz_mov_ps(eq(r0, r1, one), g);
-    const __m512 e1 = _mm512_maskz_mov_ps(eq(r0, r1, w0), g), o1 = _mm512_maskz_mov_ps(eq(r0, r1, w1), g);
-    const int n2 = static_cast<int>(2 * n);
-    const __mmask16 s0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
-    const __mmask16 s1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
-    _mm512_mask_storeu_ps(d0 + 2 * ow, s0, _mm512_permutex2var_ps(e0, il_lo, o0));
-    _mm512_mask_storeu_ps(d0 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e0, il_hi, o0));
-    _mm512_mask_storeu_ps(d1 + 2 * ow, s0, _mm512_permutex2var_ps(e1, il_lo, o1));
-    _mm512_mask_storeu_ps(d1 + 2 * ow + 16, s1, _mm512_permutex2var_ps(e1, il_hi, o1));
+    store_window_grads(g, eq64(r0, r1, 0), eq64(r0, r1, 1), eq64(r0, r1, W), eq64(r0, r1, W + 1), n, d0 + 2 * ow,
+                       d1 + 2 * ow);
   }
 }
 
@@ -379,6 +375,13 @@ void max_pool_2x2_bwd(const T* g, const I* ind, T* d, int64_t b0, int64_t b1, in
   }
 }
 
+// The specialised max pooling: 2x2 windows of stride 2, no padding or dilation, every output's
+// window inside the plane (and offsets in the window within int32).
+static bool max_2x2(const PoolParams& p, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 &&
+         2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30);
+}
+
 // x (B, H, W) -> out (B, OH, OW), indices (B, OH, OW) for the max ops
 void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices, const PoolParams& p) {
   if (out.numel() == 0) return;
@@ -389,8 +392,7 @@ void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices
     T* yp = out.data<T>();
     switch (op) {
       case PoolOp::Max:
-        if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 &&
-            2 * OH <= H && 2 * OW <= W && W < (int64_t(1) << 30)) {
+        if (max_2x2(p, H, W, OH, OW)) {
           if (indices.dtype() == DType::UInt8) max_pool_2x2(xp, yp, indices.data<uint8_t>(), B, H, W, OH, OW);
           else max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
         } else {
@@ -420,8 +422,7 @@ void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const T
     const T* g = gy.data<T>();
     T* d = gx.data<T>();
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(H * W + OH * OW, 1));
-    const bool two = op == PoolOp::Max && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 &&
-                     p.pw == 0 && p.dh == 1 && p.dw == 1 && 2 * OH <= H && 2 * OW <= W;
+    const bool two = op == PoolOp::Max && max_2x2(p, H, W, OH, OW);
     if (two && indices.dtype() == DType::UInt8) {
       const uint8_t* q = indices.data<uint8_t>();
       parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { max_pool_2x2_bwd(g, q, d, b0, b1, H, W, OH, OW); });

@@ -56,11 +56,12 @@ std::vector<Tensor> defined_or_empty(const std::vector<OptT>& v) {
 // o as a tensor, or a TypeError naming the optimizer and what o was meant to be (the message is
 // built only then: formatting it per parameter and state tensor, through an ostringstream, was
 // half of the call's 11 us for six parameters).
-Tensor as_tensor(py::handle o, const std::string& kind, const char* what, const char* key = nullptr) {
+// (key: a state dict's key, named as state['key'] instead of what).
+Tensor as_tensor(py::handle o, const std::string& kind, const char* what, PyObject* key = nullptr) {
   try {
     return py::cast<Tensor>(o);
   } catch (const py::cast_error&) {
-    const std::string w = key ? str("state['", key, "']") : std::string(what);
+    const std::string w = key ? str("state['", PyUnicode_AsUTF8(key), "']") : std::string(what);
     throw py::type_error(str(kind, ": expected ", w, " to be a tensor, got ", Py_TYPE(o.ptr())->tp_name));
   }
 }
@@ -70,7 +71,7 @@ Tensor as_tensor(py::handle o, const std::string& kind, const char* what, const 
 Tensor state_entry(PyObject* d, const py::str& key, const std::string& kind) {
   PyObject* v = PyDict_GetItemWithError(d, key.ptr());
   if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  return v == nullptr || v == Py_None ? Tensor() : as_tensor(v, kind, nullptr, PyUnicode_AsUTF8(key.ptr()));
+  return v == nullptr || v == Py_None ? Tensor() : as_tensor(v, kind, nullptr, key.ptr());
 }
 
 // _optim_group: one parameter group's update read straight from the optimizer's objects: each
@@ -123,7 +124,7 @@ py::object optim_group(const std::string& kind, const py::sequence& params, cons
       PyObject* v = PyDict_GetItemWithError(d.ptr(), counter_names[i].ptr());
       if (v == nullptr && PyErr_Occurred()) throw py::error_already_set();
       if (v == nullptr) throw py::key_error(std::string(counter_names[i]));
-      (i == 0 ? steps : mus).push_back(as_tensor(v, kind, nullptr, PyUnicode_AsUTF8(counter_names[i].ptr())));
+      (i == 0 ? steps : mus).push_back(as_tensor(v, kind, nullptr, counter_names[i].ptr()));
     }
     ps.push_back(std::move(p)), gs.push_back(std::move(g)), st.push_back(std::move(sv));
     dicts.push_back(std::move(d));

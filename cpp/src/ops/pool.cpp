@@ -59,6 +59,7 @@ Tensor planes_view(const Tensor& t, int64_t B, int64_t H, int64_t W) {
 // Max pooling over 2x2 windows of stride 2 on the CPU can keep each output's window position
 // (uint8, 0..3) instead of its index in the plane (int64) when the caller wants no indices: the
 // backward needs only that, and the forward writes (the backward reads) an eighth of the bytes.
+// The conditions are those of the CPU backend's 2x2 kernels (max_2x2 in cpu/pool.cpp).
 bool window_positions_ok(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, int64_t OW, const PoolParams& p) {
   return op == PoolOp::Max && x.device().is_cpu() && p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 &&
          p.ph == 0 && p.pw == 0 && p.dh == 1 && p.dw == 1 && 2 * OH <= pl.H && 2 * OW <= pl.W &&

@@ -29,11 +29,12 @@ bool any_true(const Tensor& t);
 // True when a backward may write its result over the incoming gradient g: the engine handed over
 // the only reference (grads are moved into apply), no other tensor shares g's storage (so no
 // hook, retain_grad, autograd.grad capture, user tensor or second output of the node before can
-// see it), and g is a dense tensor of `like`'s shape and device (dtypes are the caller's check). An elementwise pass
-// then reads and writes the same cache lines: on a 16 MB activation, relu's fused gradient went
-// 9.1 -> 7.0 ms (1 thread; the fresh buffer's write-allocate was a quarter of the traffic), and
-// the one-conv training step 1.06-1.10x faster. Only without create_graph (g not differentiated).
-// Users: the activations' fused gradients (elementwise.cpp), dropout's (random.cpp).
+// see it), and g is a dense tensor of `like`'s shape and device (dtypes are the caller's check).
+// An elementwise pass then reads and writes the same cache lines: on a 16 MB activation, relu's
+// fused gradient went 9.1 -> 7.0 ms (1 thread; the fresh buffer's write-allocate was a quarter
+// of the traffic), and the one-conv training step 1.06-1.10x faster. Only without create_graph
+// (g not differentiated). Users: the activations' fused gradients (elementwise.cpp), dropout's
+// (random.cpp) and batch_norm's input gradient (norm.cpp).
 inline bool owned_grad(const Tensor& g, const Tensor& like) {
   return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous() && !g.requires_grad() &&
          g.shape() == like.shape() && g.device() == like.device();

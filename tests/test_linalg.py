@@ -190,6 +190,36 @@ def test_thread_count_does_not_change_results():
     np.testing.assert_array_equal(one, two)
 
 
+# fp32 AVX-512, 2 threads: C split by columns with A read in place (row-major A, at most 256
+# columns a thread, A within 1 MiB) goes in pieces of whole panels taken at run time by either
+# thread: the first three (a Linear's forward, K over one and several blocks, an edge panel last),
+# with and without bias and with B's columns or rows contiguous; the last is split by rows (one
+# tile per thread). Every element must come out bit-identical to one thread.
+@pytest.mark.parametrize("M,N,K", [(128, 256, 784), (128, 250, 128), (61, 500, 300), (200, 97, 40)])
+def test_column_pieces_match_one_thread(M, N, K):
+    rng = np.random.default_rng(M + N + K)
+    x, w = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((N, K)).astype(np.float32)
+    bias = rng.standard_normal(N).astype(np.float32)
+    old = ember.get_num_threads()
+    outs = []
+    try:
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            outs.append([ember.nn.functional.linear(E(x), E(w), E(bias)).numpy(),
+                         ember.mm(E(x), E(np.ascontiguousarray(w.T))).numpy(),
+                         ember.mm(E(x), E(w).t()).numpy()])
+    finally:
+        ember.set_num_threads(old)
+    for one, two in zip(*outs):
+        np.testing.assert_array_equal(one, two)
+    # and near float64: within sqrt(K) units of rounding of |x| |w^T| (the size of a K-term
+    # rounding walk; these inputs reach 1.5-5.8)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    scale = np.sqrt(K) * (np.abs(x64) @ np.abs(w64).T + np.abs(bias)) * 2.0 ** -24
+    for out, ref in zip(outs[1], [x64 @ w64.T + bias, x64 @ w64.T, x64 @ w64.T]):
+        assert (np.abs(out - ref) <= scale).all()
+
+
 def test_empty_dims():
     assert ember.mm(ember.ones(0, 3), ember.ones(3, 4)).shape == (0, 4)
     assert ember.mm(ember.ones(3, 4), ember.ones(4, 0)).shape == (3, 0)

@@ -63,7 +63,7 @@ def check(out, ref, dtype):
 
 
 # Sizes around the register tiles (fp32 AVX-512 12x32 and 8x48, 14x16, 6x16, 6x8, 4x8) and the
-# K / M / N blocks (KC 256, MC 288 / 168 / 192, B blocks of up to 1 MiB: 300 x 1100 x 300 splits N
+# K / M / N blocks (KC 256, MC 288 / 168 / 192, B blocks of up to 1.5 MiB: 300 x 1700 x 300 splits N
 # in two); 64 x 1024 x 288 and 37 x 2000 x 70 take the per-micro-panel B packing (M within one A
 # block, B over 512 KiB); the eight from 1 x 37 x 16, with M <= 8 and K >= 16, the unpacked dot-rows
 # kernel (fp32 AVX-512, A row-major and B transposed: the "c"/"p" x "t" layouts). With B row-major
@@ -72,7 +72,7 @@ def check(out, ref, dtype):
 SIZES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (6, 8, 1), (7, 9, 2), (11, 64, 9), (12, 31, 3), (13, 31, 5),
          (14, 32, 8), (15, 33, 17), (24, 65, 7), (25, 95, 4), (28, 16, 256), (29, 17, 257), (27, 64, 300),
          (40, 8, 33), (97, 100, 41), (100, 97, 1), (31, 65, 129), (300, 45, 64), (45, 300, 64),
-         (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1100, 300), (64, 1024, 288), (37, 2000, 70),
+         (170, 130, 513), (289, 40, 20), (337, 40, 20), (300, 1700, 300), (64, 1024, 288), (37, 2000, 70),
          (1, 37, 16), (2, 1, 40), (3, 50, 17), (4, 130, 64), (5, 100, 31), (6, 9, 47), (7, 2, 1000), (8, 33, 300),
          (3, 40, 2100)]
 
@@ -93,9 +93,10 @@ def test_mm_sizes_vs_numpy(isa, M, N, K, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_large_blocks_and_threads(isa, threads, dtype):
     # crosses the KC / MC blocks, split over threads both ways; 256 x 784 x 1 (an outer product,
-    # a Linear's weight gradient at batch 1) is split for the size of C alone
+    # a Linear's weight gradient at batch 1) is split for the size of C alone; 300 x 1700 x 300
+    # cuts N into two B blocks on one thread
     rng = np.random.default_rng(7)
-    for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600), (256, 784, 1)]:
+    for M, N, K in [(20, 4200, 9), (700, 30, 520), (129, 257, 600), (256, 784, 1), (300, 1700, 300)]:
         a, b = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
         check(ember.mm(E(a), E(b)), a.astype(np.float64) @ b.astype(np.float64), dtype)
 

@@ -119,6 +119,22 @@ def test_zero_grad_set_to_none_and_zero():
     assert m.weight.grad is None
 
 
+def test_zero_grad_nested_and_shared():
+    # zero_grad reaches every parameter once through containers, a shared submodule and a module
+    # without parameters; with set_to_none=False it zeroes them in place instead
+    shared = nn.Linear(2, 2)
+    m = nn.Sequential(nn.Sequential(shared, nn.ReLU()), shared, nn.Linear(2, 1))
+    m(ember.ones(3, 2)).sum().backward()
+    params = list(m.parameters())
+    assert len(params) == 4 and all(p.grad is not None for p in params)
+    m[0].zero_grad()
+    assert shared.weight.grad is None and m[2].weight.grad is not None
+    m.zero_grad(set_to_none=False)
+    assert shared.weight.grad is None and np.all(m[2].weight.grad.numpy() == 0)
+    m.zero_grad()
+    assert all(p.grad is None for p in params)
+
+
 def test_setattr_rules():
     m = nn.Module()
     m.w = nn.Parameter(ember.zeros(1))

@@ -337,6 +337,11 @@ def test_zero_grad_and_closure_and_no_graph():
     assert all(np.all(p.grad.numpy() == 0) for p in pair.e.values())
     opt.zero_grad()
     assert all(p.grad is None for p in pair.e.values())
+    groups = ember.optim.SGD([{"params": [pair.e["w1"]]}, {"params": [pair.e[k] for k in pair.names[1:]]}],
+                             lr=0.1)
+    pair.backward()
+    groups.zero_grad()  # every group
+    assert all(p.grad is None for p in pair.e.values())
     v = pair.e["w1"]._version
     pair.backward()
     opt.step()

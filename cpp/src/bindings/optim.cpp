@@ -172,6 +172,17 @@ void bind_optim(py::module_& m) {
       "One update of every parameter in place, in one call (kind: 'sgd', 'adam', ...; states[i]: "
       "params[i]'s state tensors in the kernel's order, None where off; keyword arguments: the "
       "hyperparameters). Returns the states (SGD's momentum buffers created on the first step).");
+  m.def(
+      "_grads_to_none",
+      [](const py::sequence& params) {
+        for (const py::handle o : params) {
+          EMBER_CHECK(is_tensor(o), TypeError, "zero_grad: expected Tensors, got ", type_name(o));
+          Tensor t = o.cast<Tensor>();  // a handle: set_grad reaches the same tensor
+          if (t.grad().defined()) t.set_grad(Tensor());
+        }
+      },
+      py::arg("params"),
+      "zero_grad(set_to_none=True) for a sequence of tensors: each .grad = None, in one call.");
   m.def("_optim_group", &optim_group, py::arg("kind"), py::arg("params"), py::arg("state"), py::arg("keys"),
         py::arg("counters"), py::arg("needs_init"),
         "One update of a parameter group in place, reading gradients from the parameters and state "

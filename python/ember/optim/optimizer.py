@@ -252,6 +252,10 @@ class Optimizer:
     # --- gradients and groups -------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of all optimized tensors (to None by default, like torch)."""
+        if set_to_none:
+            for group in self.param_groups:
+                _C._grads_to_none(group["params"])
+            return
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad

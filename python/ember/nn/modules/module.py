@@ -373,9 +373,9 @@ class Module:
                 continue
             memo.add(id(m))
             out.append(m)
-            children = [c for c in m._modules.values() if c is not None]
-            if children:
-                stack.extend(reversed(children))
+            mods = m._modules
+            if mods:  # leaves (most modules) skip building the list
+                stack.extend(reversed([c for c in mods.values() if c is not None]))
         return out
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
@@ -491,6 +491,9 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
+        if set_to_none:
+            _C._grads_to_none(list(self.parameters()))
+            return
         for p in self.parameters():
             g = p.grad
             if g is None:

@@ -207,13 +207,15 @@ void scale_c(const Problem<T>& p) {
     }
 }
 
-// EMBER_GEMM_DIRECT_A=0 packs A even when it is row-major (A/B runs).
-bool direct_a_enabled() {
+// Whether a block of n columns of C reads A in place (the kernel taking A's row stride) instead of
+// packing it; EMBER_GEMM_DIRECT_A=0 packs A even when it is row-major (A/B runs).
+template <class T>
+bool reads_a_directly(const Problem<T>& p, const Packers<T>& pt, int64_t n) {
   static const bool on = [] {
     const char* e = std::getenv("EMBER_GEMM_DIRECT_A");
     return !(e && e[0] == '0');
   }();
-  return on;
+  return pt.da && p.csa == 1 && n <= 256 && on;
 }
 
 // Blocked GEMM on one thread. Block sizes: the B micro-panel (KC x NR, 32-48 KiB) in L1/L2, the
@@ -249,7 +251,7 @@ void gemm_blocked_serial(const Problem<T>& p, MicroKernel<T> kern, const Packers
   // Row-major A (contiguous along k) is read in place by a kernel that takes its row stride, when
   // few B panels reuse each packed A block (N <= 256): n = 128 +7%, 128 x 256 x 784 +2%; at
   // n = 512 (11 panels of 48) packing A stays ahead (0-5%: one stream instead of MR strided rows).
-  const bool direct = pt.da && p.csa == 1 && p.N <= 256 && direct_a_enabled();
+  const bool direct = reads_a_directly(p, pt, p.N);
   T* abuf = direct ? nullptr : tl_pack_a.get<T>(static_cast<size_t>(kc_max * mc_max));
   if (p.M <= MC && !p.packb && kc_max * p.N * int64_t(sizeof(T)) > (512 << 10)) {
     // One A block (small M: conv out-channels, Linear batches) and a B block beyond a quarter of
@@ -341,8 +343,8 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt
   if (nt <= 1) return gemm_blocked_serial<T, MR, NR>(p, kern, pt);
   const int tm = grid_rows(mp, np, MR, NR, nt);
   const int tn = nt / tm;
-  if (tm == 1 && pt.da && p.csa == 1 && (p.N + tn - 1) / tn <= 256 && direct_a_enabled() &&
-      p.M * p.K * int64_t(sizeof(T)) <= kPiecesMaxA && column_pieces() > 0) {
+  if (tm == 1 && reads_a_directly(p, pt, (p.N + tn - 1) / tn) && p.M * p.K * int64_t(sizeof(T)) <= kPiecesMaxA &&
+      column_pieces() > 0) {
     // Column tiles that read A in place (direct): cutting a tile into pieces packs no operand
     // twice, so C's columns go in up to 4 pieces of whole panels per thread, balanced at run time
     // (parallel_pieces): a thread slowed by a neighbour on a shared machine no longer holds up

@@ -24,6 +24,57 @@ def test_bad_operand_types():
         ember.add(ember.ones(2), "x")
 
 
+@requires_torch
+def test_operators_on_every_operand_kind_match_torch():
+    """a + b, a - b, a * b, a / b: exact Tensors call the op from the type's number slot, a
+    Parameter on the left goes through __add__ / __radd__; every pairing gives torch's values,
+    dtypes and gradients."""
+    import operator
+
+    rng = np.random.default_rng(3)
+    xa = rng.standard_normal((2, 3)).astype(np.float32)
+    xb = rng.standard_normal(3).astype(np.float32) + 3
+    xi = np.arange(1, 4, dtype=np.int64)
+
+    def kinds(L):
+        a, b = L.tensor(xa, requires_grad=True), L.tensor(xb)
+        p = L.nn.Parameter(L.tensor(xb))
+        i = L.tensor(xi)
+        return [(a, b), (b, a), (a, 2), (2.5, a), (a, True), (a, np.float32(1.5)), (p, a), (a, p),
+                (i, 2), (3, i), (i, 0.5), (i, b)], a, p
+
+    for op in (operator.add, operator.sub, operator.mul, operator.truediv):
+        pe, ae, ee = kinds(ember)
+        pt, at, et = kinds(torch)
+        for (l, r), (lt, rt) in zip(pe, pt):
+            if op is operator.sub and r is True:  # both libraries reject bool subtraction
+                continue
+            got, want = op(l, r), op(lt, rt)
+            assert got.dtype == getattr(ember, str(want.dtype).split(".")[1]), (op, l, r)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+            if got.requires_grad:
+                got.sum().backward()
+                want.sum().backward()
+        np.testing.assert_allclose(ae.grad.numpy(), at.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(ee.grad.numpy(), et.grad.numpy(), rtol=1e-6)
+
+
+def test_operator_errors_from_the_number_slots():
+    a = ember.ones(2, 3)
+    with pytest.raises(ValueError, match=r"sub: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
+        a - ember.ones(4)
+    with pytest.raises(ValueError, match="div"):
+        ember.ones(4) / a
+    for bad in (None, "a", [1.0], object()):
+        with pytest.raises(TypeError):
+            a * bad
+        with pytest.raises(TypeError):
+            bad / a
+    with pytest.raises(RuntimeError):  # a leaf that requires grad cannot be modified in place
+        b = ember.ones(2, requires_grad=True)
+        b += 1
+
+
 def test_bool_negation_and_subtraction_rejected():
     b = ember.ones(3, dtype=ember.bool)
     with pytest.raises(TypeError, match="logical_not"):

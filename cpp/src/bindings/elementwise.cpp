@@ -1,4 +1,6 @@
 // Elementwise operators and functions: Tensor methods, dunder operators, ember.* functions.
+#include <utility>
+
 #include "common.h"
 
 namespace ember::py_bind {
@@ -76,6 +78,57 @@ std::optional<Scalar> opt_scalar(py::handle o) {
   EMBER_CHECK(s.has_value(), TypeError, "expected a number or None");
   return s;
 }
+// --- number slots ---------------------------------------------------------------------------------
+// `a + b`, `a - b`, `a * b`, `a / b` with an exact ember.Tensor on one side and a Tensor or a Python
+// number on the other run the op straight from the type's nb_* slot. Python's generic slot for a
+// class defining __add__ looks the method up and calls it through pybind11's dispatcher (argument
+// casters, overload loop): a third of a 1-element add. Every other case (a subclass such as
+// Parameter on the left, operands that are neither) goes to the generic slot, that is to the
+// __add__ / __radd__ methods bound below, so the semantics are theirs; assigning Tensor.__add__
+// from Python resets the slot to the generic one.
+enum NumSlot { kSlotAdd, kSlotSub, kSlotMul, kSlotDiv, kNumSlots };
+binaryfunc g_generic_slot[kNumSlots];
+
+Tensor add2(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
+Tensor sub2(const Tensor& a, const Tensor& b) { return ops::sub(a, b); }
+
+template <BinFn F, int S>
+PyObject* number_slot(PyObject* a, PyObject* b) {
+  PyTypeObject* tp = g_tensor_type;
+  try {
+    std::optional<Tensor> x, y;
+    if (Py_TYPE(a) == tp) {
+      x = py::handle(a).cast<Tensor>();
+      y = as_operand(b);
+    } else if (Py_TYPE(b) == tp) {
+      if (auto s = as_scalar(a)) x = ops::wrap_scalar(*s);
+      y = py::handle(b).cast<Tensor>();
+    }
+    if (!x || !y) return g_generic_slot[S](a, b);
+    const int64_t na = x->numel(), nb = y->numel();
+    Tensor r;
+    if (na <= kKeepGilNumel && nb <= kKeepGilNumel && na * nb <= kKeepGilNumel) {
+      r = F(*x, *y);
+    } else {
+      py::gil_scoped_release rel;
+      r = F(*x, *y);
+    }
+    return py::cast(std::move(r)).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return nullptr;
+}
+
+void install_number_slots() {
+  PyNumberMethods* nm = g_tensor_type->tp_as_number;
+  g_generic_slot[kSlotAdd] = std::exchange(nm->nb_add, &number_slot<add2, kSlotAdd>);
+  g_generic_slot[kSlotSub] = std::exchange(nm->nb_subtract, &number_slot<sub2, kSlotSub>);
+  g_generic_slot[kSlotMul] = std::exchange(nm->nb_multiply, &number_slot<ops::mul, kSlotMul>);
+  g_generic_slot[kSlotDiv] = std::exchange(nm->nb_true_divide, &number_slot<ops::div, kSlotDiv>);
+}
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
@@ -151,6 +204,7 @@ void bind_elementwise(py::module_& m) {
   c.def("__rfloordiv__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::floor_divide(y, x); }); });
   c.def("__mod__", [](const Tensor& a, py::object b) { return dunder(a, b, ops::remainder); });
   c.def("__rmod__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::remainder(y, x); }); });
+  install_number_slots();  // after __add__ ... __rtruediv__: the generic slots call them
   c.def("__pow__", [powf](py::object a, py::object b) -> py::object {
     if (!as_operand(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     return py::cast(powf(a, b));

@@ -251,6 +251,30 @@ def test_where_requires_bool_condition():
         ember.where(ember.ones(2), ember.ones(2), ember.zeros(2))
 
 
+def test_one_element_casts_and_fills_match_numpy():
+    """0-d and one-element tensors (views with an offset included) cast and fill without the
+    strided iterator: every dtype pair against numpy's astype, and the mixed-dtype operators that
+    cast a wrapped Python number."""
+    names = ["bool", "uint8", "int32", "int64", "float32", "float64"]
+    vals = np.array([0.0, 1.0, 2.75, 3.5, 200.0])  # negative floats to uint8: undefined in C
+    for src in names:
+        base = ember.tensor(vals.astype(src))
+        for i in range(len(vals)):
+            for one in (base[i], base[i:i + 1], base.view(1, -1)[:, i]):
+                for dst in names:
+                    got = one.to(getattr(ember, dst)).numpy()
+                    want = vals.astype(src)[i:i + 1].astype(dst).reshape(got.shape)
+                    np.testing.assert_array_equal(got, want, err_msg=f"{src} -> {dst}")
+                    filled = ember.empty_like(one.to(getattr(ember, dst))).fill_(vals[i])
+                    np.testing.assert_array_equal(filled.numpy(), np.full(got.shape, vals[i]).astype(dst))
+    x = ember.tensor([1.5], dtype=ember.float32)
+    assert (x * 2).dtype == ember.float32 and (x * 2).item() == 3.0
+    assert (2 * x).item() == 3.0 and (x / 4).item() == 0.375 and (x - 2).item() == -0.5
+    i = ember.tensor(7)
+    assert (i * 2.5).dtype == ember.float32 and (i * 2.5).item() == 17.5
+    assert (i + True).dtype == ember.int64 and (i + True).item() == 8
+
+
 def test_large_tensor_parallel_matches_numpy():
     a = np.random.default_rng(0).standard_normal((1000, 1003)).astype(np.float32)
     b = np.random.default_rng(1).standard_normal((1003,)).astype(np.float32)

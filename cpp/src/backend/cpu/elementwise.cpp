@@ -36,6 +36,18 @@ void copy(const Tensor& src, const Tensor& dst) {
     return;
   }
   if (copy_transposed(src, dst)) return;
+  if (dst.numel() == 1) {  // a 0-d cast (wrapped numbers in mixed-dtype ops): no iterator
+    dispatch_all(dst.dtype(), "copy", [&](auto dtag) {
+      using D = decltype(dtag);
+      dispatch_all(src.dtype(), "copy", [&](auto stag) {
+        using S = decltype(stag);
+        const S v = *static_cast<const S*>(src.raw_data());
+        if constexpr (std::is_same_v<D, bool>) *static_cast<D*>(dst.raw_data()) = v != S(0);
+        else *static_cast<D*>(dst.raw_data()) = static_cast<D>(v);
+      });
+    });
+    return;
+  }
   StridedIter it(dst, {&src});
   dispatch_all(dst.dtype(), "copy", [&](auto dtag) {
     using D = decltype(dtag);
@@ -52,6 +64,13 @@ void copy(const Tensor& src, const Tensor& dst) {
 }
 
 void fill(const Tensor& dst, Scalar value) {
+  if (dst.numel() == 1) {  // 0-d tensors (wrapped numbers): no iterator
+    dispatch_all(dst.dtype(), "fill", [&](auto tag) {
+      using T = decltype(tag);
+      *static_cast<T*>(dst.raw_data()) = value.to<T>();
+    });
+    return;
+  }
   StridedIter it(dst, {});
   dispatch_all(dst.dtype(), "fill", [&](auto tag) {
     using T = decltype(tag);

@@ -8,6 +8,7 @@
 #include "dim_layout.h"
 #include "loops.h"
 #include "parallel.h"
+#include "vec_math_avx512.h"
 
 namespace ember::cpu {
 namespace {
@@ -143,21 +144,49 @@ void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, 
     T *lp = loss.data<T>(), *wtp = wt.data<T>(), *sp = stats.data<T>();
     const T keep = static_cast<T>(1 - a.eps), smooth = static_cast<T>(a.eps / a.C);
     const T W = weight_total(wp, a.C);
+    // Sample k's loss from its row's max m and log-sum ls (a non-finite m or a NaN ls: lse_strided's
+    // own values, as in the scalar path).
+    auto finish = [&](int64_t k, T m, T ls) {
+      const int64_t n = k / a.I, i = k % a.I, t = tp[k];
+      const T* row = xp + n * a.C * a.I + i;
+      if (t == a.ignore_index || t < 0 || t >= a.C) {
+        if (t != a.ignore_index) bad.note(t);
+        lp[k] = 0, wtp[k] = 0, sp[2 * k] = 0, sp[2 * k + 1] = 0;
+        return;
+      }
+      if (!std::isfinite(m) || ls != ls) lse_strided(isa, row, a.C, a.I, m, ls);
+      const T w = wp ? wp[t] : T(1);
+      T l = keep * w * ((m - row[t * a.I]) + ls);
+      if (a.eps > 0) l += smooth * (wsum_gap(row, wp, m, a.C, a.I) + W * ls);
+      lp[k] = l, wtp[k] = w, sp[2 * k] = m, sp[2 * k + 1] = ls;
+    };
+#if defined(__x86_64__) && defined(__GNUC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (a.I == 1 && a.C <= 128 && isa == Isa::Avx512) {
+        // Short rows (class scores): 16 rows' statistics at a time with one vector log
+        // (lse_block_avx512), where a scalar log a row made 128 x 10 take 60 ns a row.
+        with_row_vectors(a.C, [&](auto nv) {
+          parallel_for(0, a.N, ce_grain(a.C), [&](int64_t b, int64_t e) {
+            alignas(64) float mb[16], lb[16];
+            for (int64_t r0 = b; r0 < e; r0 += 16) {
+              const int nb = static_cast<int>(std::min<int64_t>(16, e - r0));
+              lse_block_avx512<decltype(nv)::value>(xp + r0 * a.C, a.C, nb, mb, lb);
+              for (int j = 0; j < nb; ++j) finish(r0 + j, mb[j], lb[j]);
+            }
+          });
+        });
+        bad.raise(a);
+        return;
+      }
+    }
+#endif
     parallel_for(0, a.N * a.I, ce_grain(a.C), [&](int64_t b, int64_t e) {
       for (int64_t k = b; k < e; ++k) {
-        const int64_t n = k / a.I, i = k % a.I, t = tp[k];
-        const T* row = xp + n * a.C * a.I + i;
-        if (t == a.ignore_index || t < 0 || t >= a.C) {
-          if (t != a.ignore_index) bad.note(t);
-          lp[k] = 0, wtp[k] = 0, sp[2 * k] = 0, sp[2 * k + 1] = 0;
-          continue;
-        }
         T m, ls;
-        lse_strided(isa, row, a.C, a.I, m, ls);
-        const T w = wp ? wp[t] : T(1);
-        T l = keep * w * ((m - row[t * a.I]) + ls);
-        if (a.eps > 0) l += smooth * (wsum_gap(row, wp, m, a.C, a.I) + W * ls);
-        lp[k] = l, wtp[k] = w, sp[2 * k] = m, sp[2 * k + 1] = ls;
+        const int64_t n = k / a.I, i = k % a.I, t = tp[k];
+        if (t == a.ignore_index || t < 0 || t >= a.C) m = ls = 0;
+        else lse_strided(isa, xp + n * a.C * a.I + i, a.C, a.I, m, ls);
+        finish(k, m, ls);
       }
     });
   });

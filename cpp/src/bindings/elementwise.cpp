@@ -13,20 +13,21 @@ using BinFn = Tensor (*)(const Tensor&, const Tensor&);
 // re-taking the GIL costs. Larger ones release it.
 constexpr int64_t kKeepGilNumel = 4096;
 
+// f(a, b), releasing the GIL unless the operands are tiny.
+template <class F>
+Tensor binary_call(const Tensor& a, const Tensor& b, F f) {
+  const int64_t na = a.numel(), nb = b.numel();
+  if (na <= kKeepGilNumel && nb <= kKeepGilNumel && na * nb <= kKeepGilNumel) return f(a, b);
+  py::gil_scoped_release rel;
+  return f(a, b);
+}
+
 // Dunder with a possibly non-Tensor right operand: NotImplemented lets Python try the other side.
 template <class F>
 py::object dunder(const Tensor& self, py::handle other, F f) {
   auto o = as_operand(other);
   if (!o) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-  Tensor r;
-  const int64_t na = self.numel(), nb = o->numel();
-  if (na <= kKeepGilNumel && nb <= kKeepGilNumel && na * nb <= kKeepGilNumel) {  // tiny: keep the GIL
-    r = f(self, *o);
-  } else {
-    py::gil_scoped_release rel;
-    r = f(self, *o);
-  }
-  return py::cast(r);
+  return py::cast(binary_call(self, *o, f));
 }
 
 Tensor cmp(BinaryOp op, const Tensor& a, const Tensor& b) { return ops::compare(op, a, b); }
@@ -105,15 +106,7 @@ PyObject* number_slot(PyObject* a, PyObject* b) {
       y = py::handle(b).cast<Tensor>();
     }
     if (!x || !y) return g_generic_slot[S](a, b);
-    const int64_t na = x->numel(), nb = y->numel();
-    Tensor r;
-    if (na <= kKeepGilNumel && nb <= kKeepGilNumel && na * nb <= kKeepGilNumel) {
-      r = F(*x, *y);
-    } else {
-      py::gil_scoped_release rel;
-      r = F(*x, *y);
-    }
-    return py::cast(std::move(r)).release().ptr();
+    return py::cast(binary_call(*x, *y, F)).release().ptr();
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (...) {

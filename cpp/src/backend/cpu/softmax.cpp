@@ -56,18 +56,6 @@ using sm_base::kBlock;
 namespace short_rows {
 constexpr int64_t kMaxR = 128;
 
-template <int NV>
-EMBER_ATTR_AVX512 EMBER_VM_INLINE void load_row(const float* x, __mmask16 tail, __m512 pad, __m512 (&v)[NV]) {
-  for (int k = 0; k < NV - 1; ++k) v[k] = _mm512_loadu_ps(x + 16 * k);
-  v[NV - 1] = _mm512_mask_loadu_ps(pad, tail, x + 16 * (NV - 1));
-}
-template <int NV>
-EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 row_max(const __m512 (&v)[NV]) {
-  __m512 m = v[0];
-  for (int k = 1; k < NV; ++k) m = _mm512_max_ps(m, v[k]);
-  return bcast_max_avx512(m);
-}
-
 // log_softmax takes rows in blocks of 16: lse_block_avx512 gathers each row's max and log-sum into
 // lanes (one vector log a block), then a second pass (the rows are still in L1) writes
 // (x - max) - log(sum).
@@ -98,8 +86,8 @@ EMBER_ATTR_AVX512 void softmax(const float* x, float* y, int64_t R, int64_t n) {
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t r = 0; r < n; ++r, x += R, y += R) {
     __m512 v[NV];
-    load_row<NV>(x, tail, ninf, v);
-    const __m512 m = row_max<NV>(v);
+    load_row_avx512<NV>(x, tail, ninf, v);
+    const __m512 m = row_max_avx512<NV>(v);
     __m512 s = _mm512_setzero_ps();
     for (int k = 0; k < NV; ++k) {
       v[k] = exp_avx512(_mm512_sub_ps(v[k], m));

@@ -128,6 +128,20 @@ inline void with_row_vectors(int64_t R, F&& f) {
   }
 }
 
+// A row of R <= 16 * NV float32 into NV vectors, the last masked by tail (tail_mask16(R)) and padded
+// with pad; and its max broadcast to every lane (the short-row softmax kernels).
+template <int NV>
+EMBER_ATTR_AVX512 EMBER_VM_INLINE void load_row_avx512(const float* x, __mmask16 tail, __m512 pad, __m512 (&v)[NV]) {
+  for (int k = 0; k < NV - 1; ++k) v[k] = _mm512_loadu_ps(x + 16 * k);
+  v[NV - 1] = _mm512_mask_loadu_ps(pad, tail, x + 16 * (NV - 1));
+}
+template <int NV>
+EMBER_ATTR_AVX512 EMBER_VM_INLINE __m512 row_max_avx512(const __m512 (&v)[NV]) {
+  __m512 m = v[0];
+  for (int k = 1; k < NV; ++k) m = _mm512_max_ps(m, v[k]);
+  return bcast_max_avx512(m);
+}
+
 // (The pragmas: GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
 // -Wmaybe-uninitialized flags where this is instantiated out of line; a false positive.)
 #pragma GCC diagnostic push
@@ -145,13 +159,9 @@ EMBER_ATTR_AVX512 inline void lse_block_avx512(const float* x, int64_t R, int nb
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 mv = _mm512_setzero_ps(), sv = _mm512_set1_ps(1.0f);
   for (int j = 0; j < nb; ++j) {
-    const float* xr = x + j * R;
     __m512 v[NV];
-    for (int k = 0; k < NV - 1; ++k) v[k] = _mm512_loadu_ps(xr + 16 * k);
-    v[NV - 1] = _mm512_mask_loadu_ps(ninf, tail, xr + 16 * (NV - 1));
-    __m512 m = v[0];
-    for (int k = 1; k < NV; ++k) m = _mm512_max_ps(m, v[k]);
-    m = bcast_max_avx512(m);
+    load_row_avx512<NV>(x + j * R, tail, ninf, v);
+    const __m512 m = row_max_avx512<NV>(v);
     __m512 s = exp_avx512(_mm512_sub_ps(v[0], m));
     for (int k = 1; k < NV; ++k) s = _mm512_add_ps(s, exp_avx512(_mm512_sub_ps(v[k], m)));
     const __mmask16 lane = static_cast<__mmask16>(1u << j);

@@ -1,4 +1,5 @@
-// Elementwise operators and functions: Tensor methods, dunder operators, ember.* functions.
+// Elementwise operators and functions: Tensor methods, dunder operators, ember.* functions, and
+// the number slots that run `+ - * /` on exact tensors without the method lookup (see below).
 #include <utility>
 
 #include "common.h"

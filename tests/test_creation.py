@@ -114,6 +114,22 @@ def test_tensor_options_and_default_dtype():
     assert ember.tensor([]).dtype == ember.float32
 
 
+@requires_torch
+def test_dtypes_are_singletons_with_torchs_repr():
+    """As in torch, every dtype a tensor or a function returns is the module's own object."""
+    names = ["bool", "uint8", "int32", "int64", "float32", "float64"]
+    for name in names:
+        d = getattr(ember, name)
+        t = ember.zeros(2, dtype=d)
+        assert t.dtype is d and t.dtype is t.dtype and ember.zeros_like(t).dtype is d
+        assert repr(d) == repr(getattr(torch, name)).replace("torch", "ember") == str(d)
+        assert d == getattr(ember.dtype, name) and hash(d) == hash(t.dtype)
+    assert ember.get_default_dtype() is ember.float32
+    assert ember.promote_types(ember.int32, ember.float64) is ember.float64
+    assert (ember.ones(2, dtype=ember.int64) / 2).dtype is ember.float32
+    assert repr([ember.float32, ember.bool]) == "[ember.float32, ember.bool]"
+
+
 def test_tensor_large_list():
     data = [float(i) for i in range(200_000)]
     assert ember.tensor(data).numpy().sum() == sum(data)

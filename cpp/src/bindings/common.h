@@ -19,9 +19,26 @@ namespace ember::py_bind {
 // the Tensor caster's fast paths below use them instead of looking the type up on every call.
 extern PyTypeObject* g_tensor_type;
 extern const pybind11::detail::type_info* g_tensor_tinfo;
+// The ember.dtype objects (ember.float32 ...), one per DType, set once the enum exists.
+extern PyObject* g_dtype_objects[ember::kNumDTypes];
 }  // namespace ember::py_bind
 
 namespace pybind11::detail {
+// A DType converts to its one ember.dtype object, as torch's dtypes are singletons: `x.dtype is
+// ember.float32` holds, and no enum instance is built per call (t.dtype 0.36 -> 0.1 us).
+template <>
+class type_caster<ember::DType> : public type_caster_base<ember::DType> {
+ public:
+  using type_caster_base<ember::DType>::cast;
+  static handle cast(const ember::DType& v, return_value_policy policy, handle parent) {
+    if (PyObject* o = ember::py_bind::g_dtype_objects[static_cast<int>(v)]) return handle(o).inc_ref();
+    return type_caster_base<ember::DType>::cast(v, policy, parent);
+  }
+  static handle cast(ember::DType&& v, return_value_policy policy, handle parent) {
+    return cast(static_cast<const ember::DType&>(v), policy, parent);
+  }
+};
+
 // Shapes and strides (SmallVec) convert like std::vector<int64_t>: Python sequences in, lists out.
 template <size_t N>
 struct type_caster<ember::SmallVec<N>> : list_caster<ember::SmallVec<N>, int64_t> {};

@@ -12,6 +12,7 @@ py::class_<TensorImpl, std::shared_ptr<TensorImpl>>* g_tensor_class = nullptr;
 py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& tensor_class() { return *g_tensor_class; }
 PyTypeObject* g_tensor_type = nullptr;
 const py::detail::type_info* g_tensor_tinfo = nullptr;
+PyObject* g_dtype_objects[kNumDTypes] = {};
 
 std::string type_name(py::handle o) { return py::str(py::type::handle_of(o).attr("__name__")).cast<std::string>(); }
 
@@ -127,18 +128,20 @@ void bind_core(py::module_& m) {
     }
   });
 
-  py::enum_<DType>(m, "dtype")
-      .value("bool", DType::Bool)
+  auto dtype_enum = py::enum_<DType>(m, "dtype");
+  dtype_enum.value("bool", DType::Bool)
       .value("uint8", DType::UInt8)
       .value("int32", DType::Int32)
       .value("int64", DType::Int64)
       .value("float32", DType::Float32)
       .value("float64", DType::Float64)
-      .def("__repr__", [](DType t) { return std::string("ember.") + dtype_name(t); })
-      .def("__str__", [](DType t) { return std::string("ember.") + dtype_name(t); })
+      .def("__repr__", [](DType t) { return std::string("ember.") + dtype_name(t); }, py::prepend())
+      .def("__str__", [](DType t) { return std::string("ember.") + dtype_name(t); }, py::prepend())
       .def_property_readonly("is_floating_point", [](DType t) { return is_floating(t); })
       .def_property_readonly("is_signed", [](DType t) { return t != DType::Bool && t != DType::UInt8; })
       .def_property_readonly("itemsize", [](DType t) { return itemsize(t); });
+  for (int i = 0; i < kNumDTypes; ++i)  // the enum's own value objects, kept for good
+    g_dtype_objects[i] = py::object(dtype_enum.attr(dtype_name(static_cast<DType>(i)))).release().ptr();
   m.def("promote_types", &promote_types, py::arg("type1"), py::arg("type2"));
   m.def("get_default_dtype", &default_dtype);
   m.def("set_default_dtype", &set_default_dtype, py::arg("d"));

@@ -91,6 +91,7 @@ std::optional<Scalar> opt_scalar(py::handle o) {
 enum NumSlot { kSlotAdd, kSlotSub, kSlotMul, kSlotDiv, kNumSlots };
 binaryfunc g_generic_slot[kNumSlots];
 
+// add / sub without alpha, as BinFn (the slots and __add__ / __sub__).
 Tensor add2(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
 Tensor sub2(const Tensor& a, const Tensor& b) { return ops::sub(a, b); }
 
@@ -186,9 +187,9 @@ void bind_elementwise(py::module_& m) {
   c.def("pow", powf, py::arg("exponent"));
 
   // --- operators ---------------------------------------------------------------------------------
-  c.def("__add__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::add(x, y); }); });
+  c.def("__add__", [](const Tensor& a, py::object b) { return dunder(a, b, add2); });
   c.def("__radd__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::add(y, x); }); });
-  c.def("__sub__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::sub(x, y); }); });
+  c.def("__sub__", [](const Tensor& a, py::object b) { return dunder(a, b, sub2); });
   c.def("__rsub__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::sub(y, x); }); });
   c.def("__mul__", [](const Tensor& a, py::object b) { return dunder(a, b, ops::mul); });
   c.def("__rmul__", [](const Tensor& a, py::object b) { return dunder(a, b, [](const Tensor& x, const Tensor& y) { return ops::mul(y, x); }); });

@@ -655,3 +655,46 @@ def test_dropout_gradient_written_over_an_owned_incoming_gradient():
         np.testing.assert_allclose(x.grad.numpy(), 3.0 * w.numpy() * kept / 0.5, rtol=1e-6)
         if hook:
             np.testing.assert_array_equal(seen[0].numpy(), w.numpy())
+
+
+class _InnerGrad(ember.autograd.Function):
+    """backward runs a backward pass of its own (the engine nests, with its own bookkeeping)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with ember.enable_grad():
+            x2 = x.detach().requires_grad_()
+            ((x2 * x2 * x2).sum()).backward()
+        return g * x2.grad  # d/dx of the forward times 3 x^2
+
+
+def test_engine_bookkeeping_survives_nesting_errors_and_large_graphs():
+    # The engine keeps its per-node tables between calls; each case below must leave them empty.
+    x = t([1.0, 2.0, 3.0], True)
+    _InnerGrad.apply(x).sum().backward()  # nested backward inside a node's apply
+    np.testing.assert_allclose(npg(x), 3 * np.array([1.0, 4.0, 9.0]))
+
+    w = t([2.0], True)
+    h = (w * 3.0) * 1.0
+    h.register_hook(lambda g: (_ for _ in ()).throw(ValueError("hook failed")))
+    with pytest.raises(ValueError, match="hook failed"):
+        (h * h).sum().backward()
+    assert w.grad is None
+
+    big = w
+    for _ in range(5000):  # more nodes than the kept tables hold: released afterwards
+        big = big + w
+    big.backward()
+    np.testing.assert_allclose(npg(w), [5001.0])
+
+    # a diamond (a node reached twice) and a fresh small graph after all of the above
+    v = t([1.5, -2.0], True)
+    a = v * 2.0
+    ((a * a) + a.exp()).sum().backward()
+    np.testing.assert_allclose(npg(v), 8 * np.array([1.5, -2.0]) + 2 * np.exp(2 * np.array([1.5, -2.0])))

@@ -13,6 +13,10 @@ StridedIter::StridedIter(const Tensor& out, std::initializer_list<const Tensor*>
   const Tensor* ops[kMaxOperands] = {&out};
   int k = 1;
   for (auto* t : inputs) ops[k++] = t;
+  if (numel_ == 1) {  // for_each reads only the base pointers
+    for (k = 0; k < nops_; ++k) base_[k] = static_cast<char*>(ops[k]->raw_data());
+    return;
+  }
   // Full (uncoalesced) byte strides per operand, broadcast with zeros.
   int64_t full[kMaxOperands][kMaxDims];
   for (k = 0; k < nops_; ++k) {

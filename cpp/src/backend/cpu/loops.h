@@ -28,6 +28,13 @@ class StridedIter {
   template <class Inner>
   void for_each(const Inner& inner, int64_t grain = 32768) const {
     if (numel_ == 0) return;
+    if (numel_ == 1) {  // one element (0-d and 1-element operands): no index arithmetic, no split
+      char* ptrs[kMaxOperands];
+      const int64_t strides[kMaxOperands] = {};
+      std::copy(base_, base_ + nops_, ptrs);
+      inner(ptrs, strides, 1);
+      return;
+    }
     parallel_for(0, numel_, grain, [&](int64_t b, int64_t e) { run_range(inner, b, e); });
   }
 

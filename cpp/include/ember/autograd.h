@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/inline_vec.h"
 #include "ember/tensor.h"
 
 namespace ember {
@@ -28,8 +29,9 @@ struct InputMeta {
 };
 
 struct Node : std::enable_shared_from_this<Node> {
-  std::vector<Edge> next_edges;   // one per forward input; invalid when that input needs no grad
-  std::vector<InputMeta> input_meta;  // one per forward output
+  // Inline up to 3 inputs and 1 output (most ops): recording a node is then one allocation.
+  InlineVec<Edge, 3> next_edges;     // one per forward input; invalid when that input needs no grad
+  InlineVec<InputMeta, 1> input_meta;  // one per forward output
   // Hooks on the gradient arriving at input slot `nr` (retain_grad, register_hook); a hook may
   // return an undefined tensor to keep the gradient unchanged.
   struct PreHook {
@@ -41,7 +43,10 @@ struct Node : std::enable_shared_from_this<Node> {
   uint64_t sequence_nr;
 
   Node();
-  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases next_edges iteratively: dropping a 100k-long graph does not recurse 100k deep.
+  virtual ~Node();
   virtual std::string name() const = 0;
   // grads: one per forward output (undefined = zero). Returns one gradient per next edge.
   virtual TensorList apply(TensorList&& grads) = 0;
@@ -103,12 +108,10 @@ Edge gradient_edge(const Tensor& t);  // grad_fn/output_nr, the leaf's accumulat
 bool any_requires_grad(std::initializer_list<const Tensor*> ts);
 bool any_requires_grad(const TensorList& ts);
 
-// Nodes are deleted through delete_node: a node freed while another is being freed is queued, so
-// dropping a 100k-long graph does not recurse 100k deep.
-void delete_node(Node* n);
+// A node and its shared_ptr's control block in one allocation.
 template <class N, class... A>
 std::shared_ptr<N> new_node(A&&... a) {
-  return std::shared_ptr<N>(new N(std::forward<A>(a)...), [](N* p) { delete_node(p); });
+  return std::make_shared<N>(std::forward<A>(a)...);
 }
 
 // Make a node of type N for the given inputs if grad mode is on and any input requires grad;

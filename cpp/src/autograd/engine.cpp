@@ -30,16 +30,19 @@ bool Node::exec_filter_wants(const Node* next) {
   return exec_filter_needed == nullptr || exec_filter_needed->count(const_cast<Node*>(next)) > 0;
 }
 
-void delete_node(Node* n) {
+Node::~Node() {
+  // The edges' nodes are released here one at a time: a node freed while another is being freed
+  // (its last reference was an edge of the one being freed) only queues its own edges.
   thread_local bool draining = false;
-  thread_local std::vector<Node*> queue;
-  queue.push_back(n);
+  thread_local std::vector<std::shared_ptr<Node>> queue;
+  for (Edge& e : next_edges)
+    if (e.fn) queue.push_back(std::move(e.fn));
   if (draining) return;
   draining = true;
   while (!queue.empty()) {
-    Node* x = queue.back();
+    std::shared_ptr<Node> x = std::move(queue.back());
     queue.pop_back();
-    delete x;  // may queue further nodes
+    x.reset();  // may queue further nodes
   }
   draining = false;
 }

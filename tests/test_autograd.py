@@ -698,3 +698,42 @@ def test_engine_bookkeeping_survives_nesting_errors_and_large_graphs():
     a = v * 2.0
     ((a * a) + a.exp()).sum().backward()
     np.testing.assert_allclose(npg(v), 8 * np.array([1.5, -2.0]) + 2 * np.exp(2 * np.array([1.5, -2.0])))
+
+
+def test_leaf_gradient_takes_an_unshared_buffer_and_copies_a_shared_one():
+    # AccumulateGrad keeps the incoming gradient's buffer as .grad when no other tensor can see
+    # it (Tensor::storage_unshared), and copies it otherwise: a tensor the user still holds, a view
+    # of one, or a `.data` alias must not become .grad.
+    kept = []
+
+    class Grad(ember.autograd.Function):
+        mode = "fresh"
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            g2 = g * 2.0
+            kept.append(g2.data_ptr())
+            if Grad.mode == "kept":
+                kept.append(g2)
+            elif Grad.mode == "view":
+                kept.append(g2)
+                return g2.view(-1).view(8, 8)
+            elif Grad.mode == "data":
+                kept.append(g2)
+                return g2.data
+            return g2
+
+    for mode in ["fresh", "kept", "view", "data"]:
+        Grad.mode = mode
+        kept.clear()
+        x = ember.ones(8, 8).requires_grad_()
+        Grad.apply(x).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((8, 8), 2.0, np.float32))
+        assert (x.grad.data_ptr() == kept[0]) == (mode == "fresh"), mode
+        if mode != "fresh":
+            kept[1].fill_(5.0)  # the user's tensor changes; .grad does not
+            np.testing.assert_array_equal(x.grad.numpy(), np.full((8, 8), 2.0, np.float32))

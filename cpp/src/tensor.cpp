@@ -6,6 +6,26 @@
 
 namespace ember {
 
+namespace {
+// A fresh tensor's storage and version counter in one allocation. The tensors that share one
+// share the other (views and detach() copy both; `.data` gives its alias a counter of its own and
+// `.data =` rebinds both), so the block lives as long as either would have.
+struct StorageAndVersion {
+  Storage storage;
+  VersionCounter version;
+  StorageAndVersion(size_t n, Device d) : storage(n, d) {}
+};
+
+bool same_block(const std::shared_ptr<VersionCounter>& v, const std::shared_ptr<Storage>& s) {
+  return !v.owner_before(s) && !s.owner_before(v);
+}
+}  // namespace
+
+bool Tensor::storage_unshared() const {
+  // A tensor from empty() holds its block twice (storage and counter).
+  return impl_->storage.use_count() == (same_block(impl_->version, impl_->storage) ? 2 : 1);
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto s : shape)
     EMBER_CHECK(s >= 0, RuntimeError, "empty: trying to create tensor with negative dimension ", s, ": ",
@@ -17,8 +37,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   int64_t nbytes = 0;
   EMBER_CHECK(!__builtin_mul_overflow(n, static_cast<int64_t>(ember::itemsize(dtype)), &nbytes), RuntimeError,
               "empty: the size in bytes of shape ", shape_str(shape), " overflows int64");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
+  auto block = std::make_shared<StorageAndVersion>(static_cast<size_t>(nbytes), device);
+  Storage* storage = &block->storage;
+  auto impl = std::make_shared<TensorImpl>(std::shared_ptr<VersionCounter>(block, &block->version));
+  impl->storage = std::shared_ptr<Storage>(std::move(block), storage);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

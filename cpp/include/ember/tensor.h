@@ -80,6 +80,9 @@ class Tensor {
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  // Whether this tensor holds the only reference to its storage (no view, detached alias or
+  // exported buffer sees the memory).
+  bool storage_unshared() const;
 
   // Pointer to element 0 (storage data + offset).
   void* raw_data() const {

@@ -67,7 +67,7 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   if (!cur.defined()) {
     // Steal the buffer when nobody else can see it; otherwise copy (it may be a user's tensor,
     // an expanded view, or another leaf's grad).
-    bool sole = g.impl_ptr().use_count() <= 2 && g.storage().use_count() == 1 && g.is_contiguous() &&
+    bool sole = g.impl_ptr().use_count() <= 2 && g.storage_unshared() && g.is_contiguous() &&
                 !g.requires_grad() && g.shape() == var.shape();
     if (sole) {
       var.impl()->meta().grad = g.detach().impl_ptr();

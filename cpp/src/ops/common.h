@@ -36,7 +36,7 @@ bool any_true(const Tensor& t);
 // (g not differentiated). Users: the activations' fused gradients (elementwise.cpp), dropout's
 // (random.cpp) and batch_norm's input gradient (norm.cpp).
 inline bool owned_grad(const Tensor& g, const Tensor& like) {
-  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous() && !g.requires_grad() &&
+  return g.impl_ptr().use_count() == 1 && g.storage_unshared() && g.is_contiguous() && !g.requires_grad() &&
          g.shape() == like.shape() && g.device() == like.device();
 }
 }  // namespace ember::ops

@@ -137,9 +137,7 @@ Tensor linear_2d(const Tensor& x, const Tensor& w, const Tensor& bias) {
     if (bias.defined()) backend_of(out).gemm_bias(x, wt, contiguous(bias), out);
     else backend_of(out).gemm_batched(x, wt, out, Scalar(int64_t(1)), Scalar(int64_t(0)));
   }
-  TensorList inputs{x, w};
-  if (bias.defined()) inputs.push_back(bias);
-  if (auto node = make_node<LinearBackward>(inputs)) {
+  if (auto node = bias.defined() ? make_node<LinearBackward>({x, w, bias}) : make_node<LinearBackward>({x, w})) {
     if (node->needs_input_grad(1)) node->x = SavedVariable(x, false);
     if (node->needs_input_grad(0)) node->w = SavedVariable(w, false);
     set_history(out, node);

@@ -737,3 +737,26 @@ def test_leaf_gradient_takes_an_unshared_buffer_and_copies_a_shared_one():
         if mode != "fresh":
             kept[1].fill_(5.0)  # the user's tensor changes; .grad does not
             np.testing.assert_array_equal(x.grad.numpy(), np.full((8, 8), 2.0, np.float32))
+
+
+def test_backward_forms_agree_and_check_the_gradient_type():
+    # backward() with no inputs=, retain_graph or create_graph takes a shorter binding; every form
+    # must accumulate the same gradients and free (or keep) the graph as asked.
+    x = t([1.0, -2.0, 3.0], True)
+    g = t([0.5, 1.0, 2.0])
+    (x * x).backward(g)
+    first = npg(x).copy()
+    np.testing.assert_allclose(first, 2 * np.array([1.0, -2.0, 3.0]) * [0.5, 1.0, 2.0])
+    y = x * x
+    y.backward(g, retain_graph=True)
+    y.backward(g, retain_graph=False)  # the graph was kept, then freed
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward(g)
+    np.testing.assert_allclose(npg(x), 3 * first)
+    x.grad = None
+    (x * x).backward(gradient=g, inputs=[x])
+    np.testing.assert_allclose(npg(x), first)
+    with pytest.raises(TypeError, match="gradients can be either Tensors or None, but got str"):
+        (x * x).sum().backward("a")
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        (x * x).backward()

@@ -226,6 +226,15 @@ void bind_core(py::module_& m) {
         },
         py::arg("outputs"), py::arg("grad_outputs"), py::arg("retain_graph"), py::arg("create_graph"),
         py::arg("inputs"));
+  // Tensor.backward() in its common form (one output, no inputs=, no retain or create_graph):
+  // no Python lists to build and convert.
+  m.def("_backward_one",
+        [](const Tensor& output, const std::optional<Tensor>& gradient) {
+          TensorList outs{output}, g{gradient ? *gradient : Tensor()};
+          py::gil_scoped_release r;
+          backward(outs, g, false, false);
+        },
+        py::arg("output"), py::arg("gradient"));
   m.def("_grad",
         [](const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
            const std::vector<std::optional<Tensor>>& grads, bool retain_graph, bool create_graph, bool allow_unused) {

@@ -21,7 +21,7 @@ inline std::vector<int64_t> explicit_dims(const std::vector<int64_t>& dims, int6
 inline void reduced_shapes(const Shape& in, const std::vector<int64_t>& dims, Shape& kept, Shape& dropped) {
   kept = in;
   dropped.clear();
-  std::vector<bool> red(in.size(), false);
+  SmallVec<8> red(in.size(), 0);
   for (auto d : dims) red[d] = true;
   for (size_t d = 0; d < in.size(); ++d) {
     if (red[d]) kept[d] = 1;

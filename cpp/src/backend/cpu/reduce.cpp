@@ -297,9 +297,9 @@ void reduce_kernel(const T* x, T* out, int64_t O, int64_t R, int64_t I, bool mea
 void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, const Tensor& out) {
   const int64_t nd = x.dim();
   const Shape& sh = x.shape();
-  std::vector<int64_t> dims = dims_in;
+  SmallVec<8> dims(dims_in.begin(), dims_in.end());  // inline: no allocation on small reductions
   std::sort(dims.begin(), dims.end());
-  std::vector<bool> red(nd, false);
+  SmallVec<8> red(static_cast<size_t>(nd), 0);
   for (auto d : dims) red[d] = true;
   bool block = true;
   for (size_t k = 1; k < dims.size(); ++k) block = block && dims[k] == dims[k - 1] + 1;
@@ -316,7 +316,7 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, c
     }
     size_t k = dims.size() - 1;
     while (k > 0 && dims[k - 1] == dims[k] - 1) --k;  // [k, end): the innermost run
-    const std::vector<int64_t> last(dims.begin() + static_cast<int64_t>(k), dims.end());
+    const std::vector<int64_t> last(dims.begin() + static_cast<int64_t>(k), dims.end());  // (rare path)
     Shape rest_shape;
     for (int64_t d = 0; d < nd; ++d)
       if (d < last.front() || d > last.back()) rest_shape.push_back(sh[d]);

@@ -43,7 +43,8 @@ def _to(self, *args, **kwargs):
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     if gradient is not None and not isinstance(gradient, Tensor):
-        raise TypeError(f"backward: gradients can be either Tensors or None, but got {type(gradient).__name__}")
+        got = type(gradient).__name__
+        raise TypeError(f"backward: gradients can be either Tensors or None, but got {got}")
     if inputs is None and not create_graph and not retain_graph:
         _C._backward_one(self, gradient)
         return

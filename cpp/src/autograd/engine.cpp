@@ -4,7 +4,6 @@
 // Gradients reaching an input slot are summed; a gradient whose shape differs from the slot's
 // forward shape is reduced with sum_to (the one place broadcasting is undone).
 #include <atomic>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "ember/autograd.h"
@@ -286,7 +285,7 @@ struct Scratch {
         vals[i] = old_vals[j];
       }
   }
-  // Back to empty, keeping capacity (a large graph's is given back: 64K entries ~ 3 MiB).
+  // Back to empty, keeping capacity; the tables of a graph over 4096 nodes are given back.
   void reset() {
     if (used > 4096) {
       *this = Scratch();

@@ -316,7 +316,7 @@ void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_in, c
     }
     size_t k = dims.size() - 1;
     while (k > 0 && dims[k - 1] == dims[k] - 1) --k;  // [k, end): the innermost run
-    const std::vector<int64_t> last(dims.begin() + static_cast<int64_t>(k), dims.end());  // (rare path)
+    const std::vector<int64_t> last(dims.begin() + static_cast<int64_t>(k), dims.end());
     Shape rest_shape;
     for (int64_t d = 0; d < nd; ++d)
       if (d < last.front() || d > last.back()) rest_shape.push_back(sh[d]);

@@ -14,6 +14,16 @@ def lenet(L):
                            L.nn.Linear(84, 10))
 
 
+def lenet_bn(L):
+    """The main job's model (ember.apps.fashion_mnist.lenet): LeNet with 16 and 32 channels,
+    BatchNorm after each convolution and dropout in the head."""
+    n = L.nn
+    return n.Sequential(n.Conv2d(1, 16, 5, padding=2), n.BatchNorm2d(16), n.ReLU(), n.MaxPool2d(2),
+                        n.Conv2d(16, 32, 5), n.BatchNorm2d(32), n.ReLU(), n.MaxPool2d(2), n.Flatten(),
+                        n.Linear(32 * 5 * 5, 120), n.ReLU(), n.Dropout(0.25), n.Linear(120, 84), n.ReLU(),
+                        n.Linear(84, 10))
+
+
 def one_conv(L):
     return L.nn.Sequential(L.nn.Conv2d(3, 64, 3, padding=1), L.nn.ReLU(), L.nn.MaxPool2d(2), L.nn.Flatten(),
                            L.nn.Linear(64 * 16 * 16, 10))
@@ -69,6 +79,7 @@ def transformer(L):
 MODELS = {  # name: (builder, input shape, optimizer)
     "mlp": (mlp, (128, 784), "sgd"),
     "lenet": (lenet, (64, 1, 28, 28), "adam"),
+    "lenet_bn": (lenet_bn, (64, 1, 28, 28), "adam"),
     "one_conv": (one_conv, (64, 3, 32, 32), "sgd"),
     "vgg": (vgg, (128, 3, 32, 32), "adam"),
     "transformer": (transformer, (32, 64, 128), "adamw"),

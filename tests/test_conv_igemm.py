@@ -89,11 +89,12 @@ print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.gra
 
 @pytest.mark.parametrize("shape,o,k,p", SHAPES[:3] + SHAPES[5:7] + SHAPES[9:11] + SHAPES[15:])
 def test_igemm_matches_gemm_fallback(shape, o, k, p):
-    """Both paths sum in the same k order, so they agree to float32 rounding."""
+    """Both paths sum in the same k order, so they agree to float32 rounding. The channel-vectorised
+    path (conv_chan.cpp), which takes some of these shapes' gradients first, is off in both runs."""
     arg = json.dumps([list(shape), o, list(k), list(p)])
     out = {}
     for flag in ("1", "0"):
-        env = dict(os.environ, EMBER_CONV_IGEMM=flag)
+        env = dict(os.environ, EMBER_CONV_IGEMM=flag, EMBER_CONV_CHAN="0")
         res = subprocess.run([sys.executable, "-c", _FALLBACK, arg], env=env, capture_output=True, text=True,
                              check=True)
         out[flag] = [np.array(a) for a in json.loads(res.stdout)]

@@ -19,6 +19,7 @@
 #endif
 
 #include "conv_direct.h"
+#include "conv_chan.h"
 #include "conv_igemm.h"
 #include "conv_small.h"
 #include "conv_util.h"
@@ -1062,6 +1063,7 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
+    if (chan_backward_weight_ok(g)) return chan_backward_weight(g, x, gy, dw, dbias);
     if (igemm_backward_weight_ok(g)) return igemm_backward_weight(g, x, gy, dw, dbias);
   }
   if (const FoldPlan fp = fold_plan(g); fp.nb > 0) {
@@ -1123,6 +1125,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
       small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (winograd_ok(g))
       winograd_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (igemm_ok<T>(g, chan_forward_ok))
+      chan_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else if (igemm_ok<T>(g, igemm_forward_ok))
       igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
@@ -1139,6 +1143,8 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
       small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (winograd_backward_input_ok(g))
       winograd_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (igemm_ok<T>(g, chan_backward_input_ok))
+      chan_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else if (igemm_ok<T>(g, igemm_backward_input_ok))
       igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else

@@ -1,0 +1,126 @@
+"""The channel-vectorised convolution path (cpp/src/backend/cpu/conv_chan.cpp: stride-1, ungrouped
+float32 convolutions on AVX-512 CPUs; the forward where output rows are narrow, the input gradient
+for C a multiple of 16, the weight gradient for O a multiple of 16, 3- and 5-wide kernels) against
+torch and against the paths it replaces (EMBER_CONV_CHAN=0, in a subprocess): LeNet's second layer,
+padding on one or both axes and up to KW - 1, non-square kernels, one and two channel vectors and
+three-vector blocks, rows split into several tiles, a batch smaller than the thread count, and 1
+vs 2 threads. Output channels avoid 16 with C >= 6 (conv_small.cpp's shapes) and 3 x 3 shapes stay
+off Winograd. On CPUs without AVX-512 the shapes take the other paths and the tests still hold."""
+import json
+import os
+import subprocess
+import sys
+
+import ember
+import numpy as np
+import pytest
+from conftest import requires_torch, torch
+
+# (N, C, H, W), O, (KH, KW), (ph, pw); which passes come here in the comment
+SHAPES = [
+    ((4, 16, 14, 14), 32, (5, 5), (0, 0)),    # LeNet's conv2 (OW = 10): all three
+    ((3, 16, 14, 14), 32, (5, 5), (2, 2)),    # OW = 14 (forward on the pixel kernels): dx, dw
+    ((2, 32, 12, 30), 48, (5, 5), (2, 2)),    # O = 48: blocks of 2 + 1 vectors; C = 32: two dx blocks
+    ((2, 2, 12, 12), 16, (3, 3), (0, 0)),     # O = 16 with C = 2: one-vector forward and dw
+    ((2, 16, 20, 40), 32, (3, 3), (0, 0)),    # OW = 38: forward rows in 3 tiles, dx rows in 3
+    ((2, 16, 9, 11), 24, (3, 3), (1, 1)),     # O = 24: dx only
+    ((2, 16, 10, 12), 32, (3, 5), (1, 2)),    # 3 x 5 kernel, OW = 12
+    ((2, 16, 12, 10), 32, (5, 3), (0, 1)),    # 5 x 3 kernel, ph = 0 < pw
+    ((2, 16, 5, 5), 32, (5, 5), (4, 4)),      # padding KW - 1: most taps outside x
+    ((1, 16, 6, 6), 32, (5, 5), (2, 1)),      # N = 1: here at 1 thread only
+    ((2, 1, 28, 28), 16, (5, 5), (2, 2)),     # the main job's conv1 (C = 1): dw
+    ((3, 48, 9, 11), 64, (5, 5), (1, 2)),     # 48 -> 64, OW = 11: all three, 2 + 2 vector blocks
+]
+
+
+def _data(shape, o, k, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = (rng.standard_normal((o, shape[1]) + k) * 0.2).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    return x, w, b
+
+
+def _run(lib, x, w, b, p, g=None):
+    X, Wt, B = (lib.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = lib.nn.functional.conv2d(X, Wt, B, padding=p)
+    if g is None:
+        g = np.random.default_rng(1).standard_normal(tuple(y.shape)).astype(np.float32)
+    y.backward(lib.from_numpy(g.copy()))
+    return [t.detach().numpy() for t in (y, X.grad, Wt.grad, B.grad)], g
+
+
+@requires_torch
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape,o,k,p", SHAPES)
+def test_chan_matches_torch(shape, o, k, p, threads):
+    x, w, b = _data(shape, o, k)
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        got, g = _run(ember, x, w, b, p)
+    finally:
+        ember.set_num_threads(old)
+    ref, _ = _run(torch, x, w, b, p, g)
+    for name, e, t in zip(("y", "dx", "dw", "db"), got, ref):
+        assert e.shape == t.shape, name
+        np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(t).max()), err_msg=name)
+
+
+_OTHER_PATH = """
+import json, sys, numpy as np, ember
+shape, o, k, p = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+x = rng.standard_normal(shape).astype(np.float32)
+w = (rng.standard_normal([o, shape[1]] + k) * 0.2).astype(np.float32)
+b = rng.standard_normal(o).astype(np.float32)
+g = rng.standard_normal([shape[0], o, shape[2] + 2 * p[0] - k[0] + 1, shape[3] + 2 * p[1] - k[1] + 1])
+X, W, B = (ember.from_numpy(a).requires_grad_() for a in (x, w, b))
+y = ember.nn.functional.conv2d(X, W, B, padding=tuple(p))
+y.backward(ember.from_numpy(g.astype(np.float32)))
+print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.grad, B.grad)]))
+"""
+
+
+@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11)])
+def test_chan_matches_the_other_paths(shape, o, k, p):
+    """Same data through this path and, with EMBER_CONV_CHAN=0, through the ones it replaces."""
+    arg = json.dumps([list(shape), o, list(k), list(p)])
+    out = {}
+    for flag in ("1", "0"):
+        env = dict(os.environ, EMBER_CONV_CHAN=flag)
+        res = subprocess.run([sys.executable, "-c", _OTHER_PATH, arg], env=env, capture_output=True, text=True,
+                             check=True)
+        out[flag] = [np.array(a) for a in json.loads(res.stdout)]
+    for name, a, f in zip(("y", "dx", "dw", "db"), out["1"], out["0"]):
+        np.testing.assert_allclose(a, f, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(f).max()), err_msg=name)
+
+
+@pytest.mark.parametrize("shape,o,k,p", [SHAPES[0], SHAPES[6]])
+def test_chan_against_float64(shape, o, k, p):
+    """float32 (this path) against the float64 path (GEMM) on the same data."""
+    x, w, b = _data(shape, o, k)
+    r32, g = _run(ember, x, w, b, p)
+    X, Wt, B = (ember.from_numpy(a.astype(np.float64)).requires_grad_() for a in (x, w, b))
+    y = ember.nn.functional.conv2d(X, Wt, B, padding=p)
+    y.backward(ember.from_numpy(g.astype(np.float64)))
+    for name, e, d in zip(("y", "dx", "dw", "db"), r32,
+                          (y.detach().numpy(), X.grad.numpy(), Wt.grad.numpy(), B.grad.numpy())):
+        np.testing.assert_allclose(e, d, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(d).max()), err_msg=name)
+
+
+def test_chan_input_gradient_without_weight_gradient():
+    """Only dx requested (a frozen layer), and the other way round; no bias."""
+    x, w, _ = _data((2, 16, 14, 14), 32, (5, 5))
+    X = ember.from_numpy(x).requires_grad_()
+    W = ember.from_numpy(w)
+    y = ember.nn.functional.conv2d(X, W)
+    (gx,) = ember.autograd.grad(y.sum(), X)
+    X64 = ember.from_numpy(x.astype(np.float64)).requires_grad_()
+    (gx64,) = ember.autograd.grad(ember.nn.functional.conv2d(X64, ember.from_numpy(w.astype(np.float64))).sum(), X64)
+    np.testing.assert_allclose(gx.numpy(), gx64.numpy(), rtol=1e-4, atol=1e-4 * np.abs(gx64.numpy()).max())
+    W2 = ember.from_numpy(w).requires_grad_()
+    (gw,) = ember.autograd.grad(ember.nn.functional.conv2d(ember.from_numpy(x), W2).sum(), W2)
+    W64 = ember.from_numpy(w.astype(np.float64)).requires_grad_()
+    (gw64,) = ember.autograd.grad(ember.nn.functional.conv2d(ember.from_numpy(x.astype(np.float64)), W64).sum(), W64)
+    np.testing.assert_allclose(gw.numpy(), gw64.numpy(), rtol=1e-4, atol=1e-4 * np.abs(gw64.numpy()).max())

@@ -4,8 +4,9 @@ for C a multiple of 16, the weight gradient for O a multiple of 16, 3- and 5-wid
 torch and against the paths it replaces (EMBER_CONV_CHAN=0, in a subprocess): LeNet's second layer,
 padding on one or both axes and up to KW - 1, non-square kernels, one and two channel vectors and
 three-vector blocks, rows split into several tiles, a batch smaller than the thread count, and 1
-vs 2 threads. Output channels avoid 16 with C >= 6 (conv_small.cpp's shapes) and 3 x 3 shapes stay
-off Winograd. On CPUs without AVX-512 the shapes take the other paths and the tests still hold."""
+vs 2 threads, and shapes this path takes ahead of the few-channel kernels (conv_small.cpp: O = 16).
+3 x 3 shapes stay off Winograd, which comes first. On CPUs without AVX-512 the shapes take the
+other paths and the tests still hold."""
 import json
 import os
 import subprocess
@@ -30,6 +31,8 @@ SHAPES = [
     ((1, 16, 6, 6), 32, (5, 5), (2, 1)),      # N = 1: here at 1 thread only
     ((2, 1, 28, 28), 16, (5, 5), (2, 2)),     # the main job's conv1 (C = 1): dw
     ((3, 48, 9, 11), 64, (5, 5), (1, 2)),     # 48 -> 64, OW = 11: all three, 2 + 2 vector blocks
+    ((3, 6, 14, 14), 16, (5, 5), (0, 0)),     # LeNet's 6 -> 16 (conv_small's otherwise): fwd, dw
+    ((2, 32, 12, 12), 16, (3, 3), (1, 1)),    # 32 -> 16: all three ahead of conv_small
 ]
 
 
@@ -82,7 +85,7 @@ print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.gra
 """
 
 
-@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11)])
+@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11, 12, 13)])
 def test_chan_matches_the_other_paths(shape, o, k, p):
     """Same data through this path and, with EMBER_CONV_CHAN=0, through the ones it replaces."""
     arg = json.dumps([list(shape), o, list(k), list(p)])

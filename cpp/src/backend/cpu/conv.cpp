@@ -4,8 +4,11 @@
 // other strides go through a cols buffer. The input gradient is the transposed product
 // followed by col2im; the weight gradient sums gy @ cols^T over images. A 1x1 stride-1 unpadded
 // convolution skips im2col (x is its own cols). Routed elsewhere first: depthwise convolutions to
-// conv_direct.cpp; on AVX-512 CPUs, stride-1 ones with few output channels to conv_small.cpp and
-// other stride-1 float32 ones to conv_igemm.cpp (output widths that fill 16-lane vectors).
+// conv_direct.cpp; on AVX-512 CPUs, for stride 1, in this order: float32 passes whose channel
+// counts fill 16-lane vectors and whose rows are narrow (or any rows, for the gradients) to
+// conv_chan.cpp, unless Winograd (conv_winograd.cpp, 3x3) takes them; few output channels to
+// conv_small.cpp; Winograd; other float32 ones to conv_igemm.cpp (output widths that fill 16-lane
+// vectors).
 // Threads: forward and input gradient split the batch (one cols buffer per thread, serial GEMMs);
 // the weight gradient gives each thread a batch chunk and its own partial dw, summed at the end,
 // so no atomics. A batch smaller than the thread count runs images in turn with threaded GEMMs.
@@ -1063,7 +1066,6 @@ void backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, T* 
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (chan_backward_weight_ok(g)) return chan_backward_weight(g, x, gy, dw, dbias);
     if (igemm_backward_weight_ok(g)) return igemm_backward_weight(g, x, gy, dw, dbias);
   }
   if (const FoldPlan fp = fold_plan(g); fp.nb > 0) {
@@ -1121,12 +1123,12 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+    else if (igemm_ok<T>(g, chan_forward_ok) && !winograd_ok(g))
+      chan_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else if (conv_is_small(g))
       small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (winograd_ok(g))
       winograd_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
-    else if (igemm_ok<T>(g, chan_forward_ok))
-      chan_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else if (igemm_ok<T>(g, igemm_forward_ok))
       igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
@@ -1139,12 +1141,12 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    else if (igemm_ok<T>(g, chan_backward_input_ok) && !winograd_backward_input_ok(g))
+      chan_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else if (conv_is_small(g))
       small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (winograd_backward_input_ok(g))
       winograd_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
-    else if (igemm_ok<T>(g, chan_backward_input_ok))
-      chan_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else if (igemm_ok<T>(g, igemm_backward_input_ok))
       igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else
@@ -1159,6 +1161,9 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy
     T* db = dbias.defined() ? dbias.data<T>() : nullptr;
     if (conv_is_depthwise(g))
       depthwise_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
+    else if (igemm_ok<T>(g, chan_backward_weight_ok) && !winograd_backward_weight_ok(g))
+      chan_backward_weight(g, x.data<float>(), gy.data<float>(), dw.data<float>(),
+                           dbias.defined() ? dbias.data<float>() : nullptr);
     else if (conv_is_small(g))
       small_conv_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
     else

@@ -305,7 +305,10 @@ void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, in
 // - 16 -> 32, 3 x 3 p1 at 14, 24 and 28 wide: dx 1.23-1.54x, dw 1.17-1.27x; the forward 1.12x at
 //   24 wide (the pixel kernels fill 3/4 of their lanes), 0.92-0.95x at 14 and 28 (7/8), so the
 //   forward comes here only where under 4/5 of the pixel kernels' lanes would be used;
-// - 3 -> 64 at 32 x 32: dw 0.97-1.13x (its forward stays on the pixel kernels, 0.73x here).
+// - 3 -> 64 at 32 x 32: dw 0.97-1.13x (its forward stays on the pixel kernels, 0.73x here);
+// - ahead of the few-channel kernels (conv_small.cpp) for O = 16: LeNet's 6 -> 16 fwd 1.38x, dw
+//   1.56x; 6..32 -> 16 at 8..32 wide: dw 1.19-2.1x, the forward 1.23-1.33x where rows are narrow
+//   (0.97-1.0x at 16, 28 and 32 wide: not taken), dx (C = 16, 32) 1.14-1.16x.
 // Images are split over threads, so a batch smaller than the thread count goes elsewhere.
 static bool batch_ok(const ConvGeom& g) { return g.N >= get_num_threads() || in_parallel_region(); }
 

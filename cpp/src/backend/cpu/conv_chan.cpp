@@ -111,6 +111,19 @@ EMBER_CH_AVX512 void planes_to_pixels(const float* src, int64_t plane, int64_t n
   }
 }
 
+// dst[c] += sum over pixels p < npix of src[p * nv * 16 + c], c < nv * 16 (nv <= 2): each channel's
+// sum in pixel order, all channels at once (a scalar sum per channel cost as much as a
+// 1 -> 16 channel weight gradient).
+EMBER_CH_AVX512 void sum_pixels(const float* src, int64_t npix, int64_t nv, float* dst) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  for (int64_t p = 0; p < npix; ++p, src += nv * VL) {
+    s0 = _mm512_add_ps(s0, _mm512_loadu_ps(src));
+    if (nv > 1) s1 = _mm512_add_ps(s1, _mm512_loadu_ps(src + VL));
+  }
+  _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), s0));
+  if (nv > 1) _mm512_storeu_ps(dst + VL, _mm512_add_ps(_mm512_loadu_ps(dst + VL), s1));
+}
+
 // --- forward ------------------------------------------------------------------------------------
 // Source S: x's planes with pw zero columns on each side (row stride rs, plane stride ps), S row r
 // being x row r. out (MR pixels, OV * 16 channels) = the tile at output row oh (its taps' rows
@@ -269,15 +282,10 @@ void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, in
       for (int64_t ih = 0; ih < g.H; ++ih)
         std::memcpy(S.get() + c * ps + (ih + g.ph) * Wp + g.pw, xn + (c * g.H + ih) * g.W, g.W * sizeof(float));
     const float* gyn = gy + n * g.O * L;
-    if (bsum)
-      for (int64_t o = 0; o < g.O; ++o) {
-        float s = 0;
-        for (int64_t l = 0; l < L; ++l) s += gyn[o * L + l];
-        bsum[o] += s;
-      }
     for (int64_t b = 0; b < bl.n; ++b) {
       const int64_t o0 = b * bl.width, nv = vecs_in(bl, g.O, b), B = nv * VL;
       planes_to_pixels(gyn + o0 * L, L, L, B, gyT.get(), B);
+      if (bsum) sum_pixels(gyT.get(), L, nv, bsum + o0);
       const DwTile tile = dw_tile_for(nv, g.KW);
       float* Db = D.get() + o0 * K;
       // bands of output rows whose gyT stays in L1 while every tap row reads it

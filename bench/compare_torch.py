@@ -5,8 +5,9 @@
                                   [--only gemm conv train overhead scaling rss]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
-MLP, LeNet-5, a one-conv CIFAR net, a small VGG and a 2-layer Transformer encoder (written out from
-Linear, LayerNorm, softmax and matmul, the same code in both libraries), per-op overhead, a tiny
+MLP, LeNet-5, the main job's LeNet with BatchNorm (ember.apps.fashion_mnist), a one-conv CIFAR net,
+a small VGG and a 2-layer Transformer encoder (written out from Linear, LayerNorm, softmax and
+matmul, the same code in both libraries), per-op overhead, a tiny
 Linear step, the 2-thread speed-up of the conv nets' steps (1 and 2 threads in alternating blocks),
 and peak RSS (measured in fresh subprocesses). Ratio = torch time / ember time (> 1: ember is
 faster).
@@ -333,7 +334,8 @@ def main():
                 r["torch_pct_of_peak"] = 100 * r["gflops"]["torch"] / peak
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
-                                      ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1)
+                                      ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1),
+                                      ("conv main job's conv2 (64,16,14,14)->32 5x5", (64, 16, 14, 14), 32, 5, 0),
                                       ] if run("conv") else []:
             report(name + " fwd+bwd", nt, interleaved(conv(shape, oc, k, p), rep))
         for m in MODELS if run("train") else []:
@@ -347,7 +349,7 @@ def main():
             report("step: Linear(8,8) fwd+bwd batch 1", nt, interleaved(tiny_linear(), rep, inner=200),
                    unit="us", scale=1e6)
     if run("scaling") and 1 in args.threads and 2 in args.threads:
-        for m in ["lenet", "one_conv"] + ([] if args.quick else ["vgg"]):
+        for m in ["lenet", "lenet_bn", "one_conv"] + ([] if args.quick else ["vgg"]):
             sp = thread_scaling(m, rep)
             ember.set_num_threads(2)
             busy = other_load()

@@ -12,11 +12,13 @@
 namespace ember::bench {
 namespace {
 
-// Conv shapes: N, C, H(=W), O, K, pad. LeNet's two convs, a VGG block, a 1x1 conv.
+// Conv shapes: N, C, H(=W), O, K, pad. LeNet's two convs, the main job's two (BatchNorm LeNet:
+// 1 -> 16 and 16 -> 32), a VGG block, a 1x1 conv.
 #define CONV_SHAPES                                                                             \
   ArgNames({"N", "C", "HW", "O", "K", "pad"})                                                   \
-      ->Args({64, 1, 28, 6, 5, 2})->Args({64, 6, 14, 16, 5, 0})->Args({128, 3, 32, 32, 3, 1})   \
-      ->Args({32, 64, 16, 64, 3, 1})->Args({32, 64, 16, 128, 1, 0})
+      ->Args({64, 1, 28, 6, 5, 2})->Args({64, 6, 14, 16, 5, 0})->Args({64, 1, 28, 16, 5, 2})    \
+      ->Args({64, 16, 14, 32, 5, 0})->Args({128, 3, 32, 32, 3, 1})->Args({32, 64, 16, 64, 3, 1}) \
+      ->Args({32, 64, 16, 128, 1, 0})
 
 struct ConvShape {
   int64_t N, C, HW, O, K, pad;

@@ -11,9 +11,14 @@
 //   column j + kw - pw of row oh - ph + kh. A tile holds MR gy columns' worth of dx columns
 //   (MR + KW - 1 vectors of 16 input channels) of one dx row; each gy value broadcast feeds KW
 //   FMAs, and no product touches padding.
+// - weight gradient: OV vectors of output channels x the KW taps of one (c, kh), summed in
+//   registers over an image's pixels: per pixel, OV vectors of gy (pixel-major, transposed once
+//   per image) and KW broadcasts of the padded input row. gy is read in bands of rows that stay
+//   in L1 while every tap row goes over them.
 // Results come out pixel-major (a row of channels per pixel) and are transposed into planes in
-// 16 x 16 register blocks. The sum over taps runs in the same (c, kh, kw) order as the GEMM paths.
-// Threads: images split over threads, each with its own buffers.
+// 16 x 16 register blocks. Sums over taps run in (c, kh, kw) order.
+// Threads: images split over threads, each with its own buffers; the weight gradient gives each
+// thread a batch chunk and its own partial sums, added in chunk order.
 #include "conv_chan.h"
 
 #include <immintrin.h>
@@ -380,7 +385,8 @@ void chan_forward(const ConvGeom& g, const float* x, const float* w, const float
           const int64_t kh0 = std::max<int64_t>(0, g.ph - oh), kh1 = std::min(g.KH, g.H + g.ph - oh);
           for (int64_t t = 0; t < nt; ++t) {
             const int64_t ow0 = g.OW * t / nt, mr = g.OW * (t + 1) / nt - ow0;
-            tiles[mr - 1](src + ow0, ps, Wp, oh - g.ph, g.C, kh0, kh1, g.KH, g.KW, wb, Yt.get() + (oh * g.OW + ow0) * B);
+            tiles[mr - 1](src + ow0, ps, Wp, oh - g.ph, g.C, kh0, kh1, g.KH, g.KW, wb,
+                          Yt.get() + (oh * g.OW + ow0) * B);
           }
         }
         pixels_to_planes(Yt.get(), B, L, std::min(B, g.O - o0), bias ? bias + o0 : nullptr,

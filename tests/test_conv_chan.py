@@ -3,10 +3,10 @@ float32 convolutions on AVX-512 CPUs; the forward where output rows are narrow, 
 for C a multiple of 16, the weight gradient for O a multiple of 16, 3- and 5-wide kernels) against
 torch and against the paths it replaces (EMBER_CONV_CHAN=0, in a subprocess): LeNet's second layer,
 padding on one or both axes and up to KW - 1, non-square kernels, one and two channel vectors and
-three-vector blocks, rows split into several tiles, a batch smaller than the thread count, and 1
-vs 2 threads, and shapes this path takes ahead of the few-channel kernels (conv_small.cpp: O = 16).
-3 x 3 shapes stay off Winograd, which comes first. On CPUs without AVX-512 the shapes take the
-other paths and the tests still hold."""
+three-vector blocks, rows split into several tiles, a batch smaller than the thread count (rows
+over threads instead of images), 1 vs 2 threads, and shapes this path takes ahead of the
+few-channel kernels (conv_small.cpp: O = 16). 3 x 3 shapes stay off Winograd, which comes first.
+On CPUs without AVX-512 the shapes take the other paths and the tests still hold."""
 import json
 import os
 import subprocess
@@ -28,7 +28,7 @@ SHAPES = [
     ((2, 16, 10, 12), 32, (3, 5), (1, 2)),    # 3 x 5 kernel, OW = 12
     ((2, 16, 12, 10), 32, (5, 3), (0, 1)),    # 5 x 3 kernel, ph = 0 < pw
     ((2, 16, 5, 5), 32, (5, 5), (4, 4)),      # padding KW - 1: most taps outside x
-    ((1, 16, 6, 6), 32, (5, 5), (2, 1)),      # N = 1: here at 1 thread only
+    ((1, 16, 6, 6), 32, (5, 5), (2, 1)),      # N = 1: rows (dw: tap rows) split over 2 threads
     ((2, 1, 28, 28), 16, (5, 5), (2, 2)),     # the main job's conv1 (C = 1): dw
     ((3, 48, 9, 11), 64, (5, 5), (1, 2)),     # 48 -> 64, OW = 11: all three, 2 + 2 vector blocks
     ((3, 6, 14, 14), 16, (5, 5), (0, 0)),     # LeNet's 6 -> 16 (conv_small's otherwise): fwd, dw

@@ -275,7 +275,10 @@ DwTile dw_tile_for(int64_t ov, int64_t KW) {
 }
 
 // Images [n0, n1) -> acc (O, C, KH, KW), overwritten; bsum (O) += their gy sums when not null.
-void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, int64_t n1, float* acc, float* bsum) {
+// threaded: each image's (c, kh) tap rows split over threads (a batch smaller than the thread
+// count; otherwise each thread runs a chunk of images).
+void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, int64_t n1, float* acc, float* bsum,
+              bool threaded) {
   const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, ps = Hp * Wp;
   const Blocks bl = blocks_of(g.O, 2);
   std::unique_ptr<float[]> S(new float[static_cast<size_t>(g.C * ps)]());
@@ -293,15 +296,20 @@ void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, in
       if (bsum) sum_pixels(gyT.get(), L, nv, bsum + o0);
       const DwTile tile = dw_tile_for(nv, g.KW);
       float* Db = D.get() + o0 * K;
-      // bands of output rows whose gyT stays in L1 while every tap row reads it
+      // bands of output rows whose gyT stays in L1 while every tap row (c, kh) in [t0, t1) reads it
       const int64_t band = std::max<int64_t>(1, kDwBandBytes / (g.OW * B * int64_t(sizeof(float))));
-      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += band) {
-        const int64_t nh = std::min(band, g.OH - oh0);
-        const float* gb = gyT.get() + oh0 * g.OW * B;
-        for (int64_t c = 0; c < g.C; ++c)
-          for (int64_t kh = 0; kh < g.KH; ++kh)
-            tile(S.get() + c * ps + (oh0 + kh) * Wp, Wp, gb, nh, g.OW, Db + (c * g.KH + kh) * g.KW * B);
-      }
+      auto tap_rows = [&](int64_t t0, int64_t t1) {
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += band) {
+          const int64_t nh = std::min(band, g.OH - oh0);
+          const float* gb = gyT.get() + oh0 * g.OW * B;
+          for (int64_t t = t0; t < t1; ++t) {
+            const int64_t c = t / g.KH, kh = t % g.KH;
+            tile(S.get() + c * ps + (oh0 + kh) * Wp, Wp, gb, nh, g.OW, Db + t * g.KW * B);
+          }
+        }
+      };
+      if (threaded) parallel_for(0, g.C * g.KH, 1, tap_rows);
+      else tap_rows(0, g.C * g.KH);
     }
   }
   for (int64_t b = 0; b < bl.n; ++b) {
@@ -322,20 +330,19 @@ void dw_chunk(const ConvGeom& g, const float* x, const float* gy, int64_t n0, in
 // - ahead of the few-channel kernels (conv_small.cpp) for O = 16: LeNet's 6 -> 16 fwd 1.38x, dw
 //   1.56x; 6..32 -> 16 at 8..32 wide: dw 1.19-2.1x, the forward 1.23-1.33x where rows are narrow
 //   (0.97-1.0x at 16, 28 and 32 wide: not taken), dx (C = 16, 32) 1.14-1.16x.
-// Images are split over threads, so a batch smaller than the thread count goes elsewhere.
-static bool batch_ok(const ConvGeom& g) { return g.N >= get_num_threads() || in_parallel_region(); }
-
+// Threads take whole images; a batch smaller than the thread count splits each image's rows (dw:
+// tap rows) instead.
 bool chan_forward_ok(const ConvGeom& g) {
   const int64_t lanes = (g.OW + VL - 1) / VL * VL;
-  return common_ok(g) && batch_ok(g) && g.O % VL == 0 && 5 * g.OW < 4 * lanes;
+  return common_ok(g) && g.O % VL == 0 && 5 * g.OW < 4 * lanes;
 }
 
 bool chan_backward_input_ok(const ConvGeom& g) {
-  return common_ok(g) && batch_ok(g) && g.C % VL == 0 && (g.KW == 3 || g.KW == 5);
+  return common_ok(g) && g.C % VL == 0 && (g.KW == 3 || g.KW == 5);
 }
 
 bool chan_backward_weight_ok(const ConvGeom& g) {
-  return common_ok(g) && batch_ok(g) && g.O % VL == 0 && (g.KW == 3 || g.KW == 5);
+  return common_ok(g) && g.O % VL == 0 && (g.KW == 3 || g.KW == 5);
 }
 
 void chan_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, float* dbias) {
@@ -349,7 +356,7 @@ void chan_backward_weight(const ConvGeom& g, const float* x, const float* gy, fl
   parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
       dw_chunk(g, x, gy, g.N * c / chunks, g.N * (c + 1) / chunks, c == 0 ? dw : partial.get() + (c - 1) * WN,
-               dbias ? bpart.data() + c * g.O : nullptr);
+               dbias ? bpart.data() + c * g.O : nullptr, chunks == 1);
   });
   for (int64_t c = 1; c < chunks; ++c) {
     const float* q = partial.get() + (c - 1) * WN;
@@ -367,8 +374,23 @@ void chan_forward(const ConvGeom& g, const float* x, const float* w, const float
   const Blocks bl = blocks_of(g.O, 2);
   const std::vector<float> wp = pack_forward_weights(g, bl, w);
   const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, Wp = g.W + 2 * g.pw, ps = g.H * Wp;
-  const bool copy = g.pw > 0;
-  parallel_for(0, g.N, 1, [&](int64_t n0, int64_t n1) {
+  const bool copy = g.pw > 0, by_image = g.N >= get_num_threads() || in_parallel_region();
+  // output rows [oh0, oh1) of block b of one image (src: its padded planes) -> Yt
+  auto rows = [&](const float* src, int64_t b, int64_t oh0, int64_t oh1, float* Yt) {
+    const int64_t o0 = b * bl.width, nv = vecs_in(bl, g.O, b), B = nv * VL;
+    const int64_t mr_max = nv == 1 ? kFwdMaxMr1 : kFwdMaxMr2, nt = row_tiles(g.OW, mr_max);
+    const FwdTile* tiles = nv == 1 ? kFwd1.data() : kFwd2.data();
+    const float* wb = wp.data() + o0 * K;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      const int64_t kh0 = std::max<int64_t>(0, g.ph - oh), kh1 = std::min(g.KH, g.H + g.ph - oh);
+      for (int64_t t = 0; t < nt; ++t) {
+        const int64_t ow0 = g.OW * t / nt, mr = g.OW * (t + 1) / nt - ow0;
+        tiles[mr - 1](src + ow0, ps, Wp, oh - g.ph, g.C, kh0, kh1, g.KH, g.KW, wb, Yt + (oh * g.OW + ow0) * B);
+      }
+    }
+  };
+  // images [n0, n1), their rows split over threads unless by_image
+  auto images = [&](int64_t n0, int64_t n1) {
     std::unique_ptr<float[]> S(copy ? new float[static_cast<size_t>(g.C * ps)]() : nullptr);
     std::unique_ptr<float[]> Yt(new float[static_cast<size_t>(L * bl.width)]);
     for (int64_t n = n0; n < n1; ++n) {
@@ -377,23 +399,16 @@ void chan_forward(const ConvGeom& g, const float* x, const float* w, const float
         for (int64_t r = 0; r < g.C * g.H; ++r) std::memcpy(S.get() + r * Wp + g.pw, xn + r * g.W, g.W * sizeof(float));
       const float* src = copy ? S.get() : xn;
       for (int64_t b = 0; b < bl.n; ++b) {
-        const int64_t o0 = b * bl.width, nv = vecs_in(bl, g.O, b), B = nv * VL;
-        const int64_t mr_max = nv == 1 ? kFwdMaxMr1 : kFwdMaxMr2, nt = row_tiles(g.OW, mr_max);
-        const FwdTile* tiles = nv == 1 ? kFwd1.data() : kFwd2.data();
-        const float* wb = wp.data() + o0 * K;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const int64_t kh0 = std::max<int64_t>(0, g.ph - oh), kh1 = std::min(g.KH, g.H + g.ph - oh);
-          for (int64_t t = 0; t < nt; ++t) {
-            const int64_t ow0 = g.OW * t / nt, mr = g.OW * (t + 1) / nt - ow0;
-            tiles[mr - 1](src + ow0, ps, Wp, oh - g.ph, g.C, kh0, kh1, g.KH, g.KW, wb,
-                          Yt.get() + (oh * g.OW + ow0) * B);
-          }
-        }
+        const int64_t o0 = b * bl.width, B = vecs_in(bl, g.O, b) * VL;
+        if (by_image) rows(src, b, 0, g.OH, Yt.get());
+        else parallel_for(0, g.OH, 1, [&](int64_t r0, int64_t r1) { rows(src, b, r0, r1, Yt.get()); });
         pixels_to_planes(Yt.get(), B, L, std::min(B, g.O - o0), bias ? bias + o0 : nullptr,
                          y + (n * g.O + o0) * L, L);
       }
     }
-  });
+  };
+  if (by_image) parallel_for(0, g.N, 1, images);
+  else images(0, g.N);
 }
 
 void chan_backward_input(const ConvGeom& g, const float* gy, const float* w, float* dx) {
@@ -407,25 +422,34 @@ void chan_backward_input(const ConvGeom& g, const float* gy, const float* w, flo
           wp[((b * g.O + o) * KK + k) * VL + j] = w[(o * g.C + b * VL + j) * KK + k];
   const int64_t nt = row_tiles(g.OW, kDxMaxMr), Wr = g.W + 2 * g.pw;
   const DxTile* tiles = g.KW == 3 ? kDx3.data() : kDx5.data();
-  parallel_for(0, g.N, 1, [&](int64_t n0, int64_t n1) {
-    std::unique_ptr<float[]> R(new float[static_cast<size_t>(Wr * VL)]);
-    for (int64_t n = n0; n < n1; ++n) {
-      const float* gyn = gy + n * g.O * L;
-      float* dxn = dx + n * g.C * HW;
-      for (int64_t b = 0; b < nb; ++b) {
-        const float* wb = wp.data() + b * g.O * KK * VL;
-        for (int64_t ih = 0; ih < g.H; ++ih) {
-          const int64_t kh0 = std::max<int64_t>(0, ih + g.ph - g.OH + 1), kh1 = std::min(g.KH, ih + g.ph + 1);
-          std::fill(R.get(), R.get() + Wr * VL, 0.0f);
-          for (int64_t t = 0; t < nt; ++t) {
-            const int64_t j0 = g.OW * t / nt, mr = g.OW * (t + 1) / nt - j0;
-            tiles[mr - 1](gyn + j0, L, g.OW, g.O, ih + g.ph, kh0, kh1, g.KH, wb, R.get() + j0 * VL);
-          }
-          pixels_to_planes(R.get() + g.pw * VL, VL, g.W, VL, nullptr, dxn + b * VL * HW + ih * g.W, HW);
-        }
+  const bool by_image = g.N >= get_num_threads() || in_parallel_region();
+  // dx rows [ih0, ih1) of channel block b of image n, through the row buffer R (Wr x 16)
+  auto rows = [&](int64_t n, int64_t b, int64_t ih0, int64_t ih1, float* R) {
+    const float* gyn = gy + n * g.O * L;
+    float* dxn = dx + n * g.C * HW;
+    const float* wb = wp.data() + b * g.O * KK * VL;
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      const int64_t kh0 = std::max<int64_t>(0, ih + g.ph - g.OH + 1), kh1 = std::min(g.KH, ih + g.ph + 1);
+      std::fill(R, R + Wr * VL, 0.0f);
+      for (int64_t t = 0; t < nt; ++t) {
+        const int64_t j0 = g.OW * t / nt, mr = g.OW * (t + 1) / nt - j0;
+        tiles[mr - 1](gyn + j0, L, g.OW, g.O, ih + g.ph, kh0, kh1, g.KH, wb, R + j0 * VL);
       }
+      pixels_to_planes(R + g.pw * VL, VL, g.W, VL, nullptr, dxn + b * VL * HW + ih * g.W, HW);
     }
-  });
+  };
+  auto row_buffer = [&] { return std::unique_ptr<float[]>(new float[static_cast<size_t>(Wr * VL)]); };
+  if (by_image) {
+    parallel_for(0, g.N, 1, [&](int64_t n0, int64_t n1) {
+      const auto R = row_buffer();
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t b = 0; b < nb; ++b) rows(n, b, 0, g.H, R.get());
+    });
+    return;
+  }
+  for (int64_t n = 0; n < g.N; ++n)  // a batch smaller than the thread count: rows over threads
+    for (int64_t b = 0; b < nb; ++b)
+      parallel_for(0, g.H, 1, [&](int64_t r0, int64_t r1) { rows(n, b, r0, r1, row_buffer().get()); });
 }
 
 }  // namespace ember::cpu

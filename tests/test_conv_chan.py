@@ -16,6 +16,7 @@ import ember
 import numpy as np
 import pytest
 from conftest import requires_torch, torch
+from test_conv_igemm import _data, _run  # same data and fwd+bwd run as the pixel-kernel tests
 
 # (N, C, H, W), O, (KH, KW), (ph, pw); which passes come here in the comment
 SHAPES = [
@@ -34,23 +35,6 @@ SHAPES = [
     ((3, 6, 14, 14), 16, (5, 5), (0, 0)),     # LeNet's 6 -> 16 (conv_small's otherwise): fwd, dw
     ((2, 32, 12, 12), 16, (3, 3), (1, 1)),    # 32 -> 16: all three ahead of conv_small
 ]
-
-
-def _data(shape, o, k, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(np.float32)
-    w = (rng.standard_normal((o, shape[1]) + k) * 0.2).astype(np.float32)
-    b = rng.standard_normal(o).astype(np.float32)
-    return x, w, b
-
-
-def _run(lib, x, w, b, p, g=None):
-    X, Wt, B = (lib.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
-    y = lib.nn.functional.conv2d(X, Wt, B, padding=p)
-    if g is None:
-        g = np.random.default_rng(1).standard_normal(tuple(y.shape)).astype(np.float32)
-    y.backward(lib.from_numpy(g.copy()))
-    return [t.detach().numpy() for t in (y, X.grad, Wt.grad, B.grad)], g
 
 
 @requires_torch

@@ -21,8 +21,8 @@
 #include <immintrin.h>
 #endif
 
-#include "conv_direct.h"
 #include "conv_chan.h"
+#include "conv_direct.h"
 #include "conv_igemm.h"
 #include "conv_small.h"
 #include "conv_util.h"
@@ -521,9 +521,9 @@ DType dtype_of() {
   return std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
 }
 
-// The implicit-GEMM kernels (conv_igemm.cpp) take float32 only.
+// The implicit-GEMM and channel-vectorised kernels (conv_igemm.cpp, conv_chan.cpp) take float32 only.
 template <class T>
-bool igemm_ok(const ConvGeom& g, bool (*ok)(const ConvGeom&)) {
+bool f32_path_ok(const ConvGeom& g, bool (*ok)(const ConvGeom&)) {
   return std::is_same_v<T, float> && ok(g);
 }
 
@@ -1123,13 +1123,13 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
-    else if (igemm_ok<T>(g, chan_forward_ok) && !winograd_ok(g))
+    else if (f32_path_ok<T>(g, chan_forward_ok) && !winograd_ok(g))
       chan_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else if (conv_is_small(g))
       small_conv_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
     else if (winograd_ok(g))
       winograd_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
-    else if (igemm_ok<T>(g, igemm_forward_ok))
+    else if (f32_path_ok<T>(g, igemm_forward_ok))
       igemm_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else
       forward_impl<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
@@ -1141,13 +1141,13 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& gy, const Tensor& w,
     using T = decltype(v);
     if (conv_is_depthwise(g))
       depthwise_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
-    else if (igemm_ok<T>(g, chan_backward_input_ok) && !winograd_backward_input_ok(g))
+    else if (f32_path_ok<T>(g, chan_backward_input_ok) && !winograd_backward_input_ok(g))
       chan_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else if (conv_is_small(g))
       small_conv_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     else if (winograd_backward_input_ok(g))
       winograd_backward_input<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
-    else if (igemm_ok<T>(g, igemm_backward_input_ok))
+    else if (f32_path_ok<T>(g, igemm_backward_input_ok))
       igemm_backward_input(g, gy.data<float>(), w.data<float>(), dx.data<float>());
     else
       backward_input_impl<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
@@ -1161,7 +1161,7 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy
     T* db = dbias.defined() ? dbias.data<T>() : nullptr;
     if (conv_is_depthwise(g))
       depthwise_backward_weight<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>(), db);
-    else if (igemm_ok<T>(g, chan_backward_weight_ok) && !winograd_backward_weight_ok(g))
+    else if (f32_path_ok<T>(g, chan_backward_weight_ok) && !winograd_backward_weight_ok(g))
       chan_backward_weight(g, x.data<float>(), gy.data<float>(), dw.data<float>(),
                            dbias.defined() ? dbias.data<float>() : nullptr);
     else if (conv_is_small(g))

@@ -202,3 +202,18 @@ def test_errors(call, exc, msg):
     x = ember.randn(2, 3, 4, 4)
     with pytest.raises(exc, match=msg):
         call(x)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "base"])
+def test_2x2_kernels_below_avx512(isa):
+    """The 2x2 / stride-2 max-pool kernels for AVX2 CPUs and the baseline build, run by capping the
+    dispatch (EMBER_ISA) in a subprocess: the indices and gradient tests above, bit for bit."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, EMBER_ISA=isa)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
+                        "-k", "test_indices_match_torch_with_ties_and_nan or test_2x2_backward_vs_torch"],
+                       env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and "failed" not in r.stdout

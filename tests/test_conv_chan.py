@@ -15,8 +15,8 @@ import sys
 import ember
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
-from test_conv_igemm import _data, _run  # same data and fwd+bwd run as the pixel-kernel tests
+from conftest import requires_torch
+from test_conv_igemm import _check_against_torch, _data, _run  # shared with the pixel-kernel tests
 
 # (N, C, H, W), O, (KH, KW), (ph, pw); which passes come here in the comment
 SHAPES = [
@@ -41,17 +41,7 @@ SHAPES = [
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape,o,k,p", SHAPES)
 def test_chan_matches_torch(shape, o, k, p, threads):
-    x, w, b = _data(shape, o, k)
-    old = ember.get_num_threads()
-    ember.set_num_threads(threads)
-    try:
-        got, g = _run(ember, x, w, b, p)
-    finally:
-        ember.set_num_threads(old)
-    ref, _ = _run(torch, x, w, b, p, g)
-    for name, e, t in zip(("y", "dx", "dw", "db"), got, ref):
-        assert e.shape == t.shape, name
-        np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(t).max()), err_msg=name)
+    _check_against_torch(shape, o, k, p, threads)
 
 
 _OTHER_PATH = """

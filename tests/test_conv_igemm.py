@@ -56,10 +56,8 @@ def _run(lib, x, w, b, p, g=None):
     return [t.detach().numpy() for t in (y, X.grad, Wt.grad, B.grad)], g
 
 
-@requires_torch
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("shape,o,k,p", SHAPES)
-def test_igemm_matches_torch(shape, o, k, p, threads):
+def _check_against_torch(shape, o, k, p, threads):
+    """Forward and all gradients on `threads` threads against torch (also used by test_conv_chan)."""
     x, w, b = _data(shape, o, k)
     old = ember.get_num_threads()
     ember.set_num_threads(threads)
@@ -71,6 +69,13 @@ def test_igemm_matches_torch(shape, o, k, p, threads):
     for name, e, t in zip(("y", "dx", "dw", "db"), got, ref):
         assert e.shape == t.shape, name
         np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(t).max()), err_msg=name)
+
+
+@requires_torch
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape,o,k,p", SHAPES)
+def test_igemm_matches_torch(shape, o, k, p, threads):
+    _check_against_torch(shape, o, k, p, threads)
 
 
 _FALLBACK = """

@@ -1,12 +1,16 @@
 """The channel-vectorised convolution path (cpp/src/backend/cpu/conv_chan.cpp: stride-1, ungrouped
-float32 convolutions on AVX-512 CPUs; the forward where output rows are narrow, the input gradient
-for C a multiple of 16, the weight gradient for O a multiple of 16, 3- and 5-wide kernels) against
+float32 convolutions on AVX-512 and AVX2 CPUs, 16 or 8 channels a vector; the forward where output
+rows are narrow (AVX2: also for O <= 32), the input gradient for C a multiple of the vector, the
+weight gradient for O a multiple of it, 3- and 5-wide kernels) against
 torch and against the paths it replaces (EMBER_CONV_CHAN=0, in a subprocess): LeNet's second layer,
 padding on one or both axes and up to KW - 1, non-square kernels, one and two channel vectors and
 three-vector blocks, rows split into several tiles, a batch smaller than the thread count (rows
 over threads instead of images), 1 vs 2 threads, and shapes this path takes ahead of the
 few-channel kernels (conv_small.cpp: O = 16). 3 x 3 shapes stay off Winograd, which comes first.
-On CPUs without AVX-512 the shapes take the other paths and the tests still hold."""
+The AVX2 kernels run here too, in a subprocess with the dispatch capped (EMBER_ISA=avx2); the shapes
+marked AVX2 come to this path only there. On CPUs with neither, the shapes take the other paths and
+the tests still hold."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -34,6 +38,9 @@ SHAPES = [
     ((3, 48, 9, 11), 64, (5, 5), (1, 2)),     # 48 -> 64, OW = 11: all three, 2 + 2 vector blocks
     ((3, 6, 14, 14), 16, (5, 5), (0, 0)),     # LeNet's 6 -> 16 (conv_small's otherwise): fwd, dw
     ((2, 32, 12, 12), 16, (3, 3), (1, 1)),    # 32 -> 16: all three ahead of conv_small
+    ((2, 3, 9, 13), 8, (3, 3), (1, 1)),       # AVX2: O = 8, one vector: forward and dw
+    ((2, 8, 10, 10), 40, (5, 5), (2, 2)),     # AVX2: C = 8 dx; O = 40, blocks of 2 + 2 + 1 vectors
+    ((2, 16, 7, 30), 16, (3, 3), (1, 1)),     # AVX2: 30-wide forward (O <= 32), a 14-pixel tail
 ]
 
 
@@ -59,7 +66,7 @@ print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.gra
 """
 
 
-@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11, 12, 13)])
+@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11, 12, 13, 14, 15, 16)])
 def test_chan_matches_the_other_paths(shape, o, k, p):
     """Same data through this path and, with EMBER_CONV_CHAN=0, through the ones it replaces."""
     arg = json.dumps([list(shape), o, list(k), list(p)])
@@ -101,3 +108,15 @@ def test_chan_input_gradient_without_weight_gradient():
     W64 = ember.from_numpy(w.astype(np.float64)).requires_grad_()
     (gw64,) = ember.autograd.grad(ember.nn.functional.conv2d(ember.from_numpy(x.astype(np.float64)), W64).sum(), W64)
     np.testing.assert_allclose(gw.numpy(), gw64.numpy(), rtol=1e-4, atol=1e-4 * np.abs(gw64.numpy()).max())
+
+
+def test_chan_avx2_kernels():
+    """The AVX2 build of these kernels (8-channel vectors, 16 registers), run by capping the dispatch
+    in a subprocess: every test above, with the shapes that come here only under AVX2."""
+    env = dict(os.environ, EMBER_ISA="avx2")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.abspath(__file__),
+                        "-k", "not test_chan_avx2_kernels"], env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and "failed" not in r.stdout
+    if importlib.util.find_spec("torch") is not None:
+        assert "skipped" not in r.stdout

@@ -2,7 +2,7 @@
 
     pip install ".[bench]"   # torch 2.13
     python bench/compare_torch.py [--threads 1 2] [--repeat 15] [--quick] [--json out.json] [--peak auto]
-                                  [--only gemm conv train overhead scaling rss]
+                                  [--only gemm conv train overhead scaling rss] [--isa avx2]
 
 Workloads follow the performance issue: SGEMM, convolution forward+backward, training steps of an
 MLP, LeNet-5, the main job's LeNet with BatchNorm (ember.apps.fashion_mnist), a one-conv CIFAR net,
@@ -16,6 +16,9 @@ printed as % of the FP32 FMA peak: --peak auto (the default where a C compiler i
 bench/fma_peak.c and runs it, one copy per thread, right before and right after each thread
 count's GEMM rows (the machine's speed drifts; the higher of the two is used); --peak 240 takes
 a fixed per-core figure instead.
+--isa avx2 runs both libraries as on a CPU without AVX-512 (most laptops and desktops): Ember through
+EMBER_ISA=avx2, which caps every kernel's dispatch, torch through ATEN_CPU_CAPABILITY=avx2 and
+ONEDNN_MAX_CPU_ISA=AVX2. The % of peak is still of the machine's own (AVX-512) FMA peak.
 """
 import argparse
 import json
@@ -32,6 +35,12 @@ import time
 # 8 ms instead of 0.74). A spin count set before either library loads keeps both teams awake, as
 # they are when each library runs alone.
 os.environ.setdefault("GOMP_SPINCOUNT", "1000000")
+
+# --isa must act before either library loads (both read their caps once, at import)
+_pre = argparse.ArgumentParser(add_help=False)
+_pre.add_argument("--isa", choices=["native", "avx2"], default="native")
+if _pre.parse_known_args()[0].isa == "avx2":
+    os.environ.update(EMBER_ISA="avx2", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
 
 import torch  # noqa: E402
 
@@ -274,6 +283,8 @@ def main():
     ap.add_argument("--only", nargs="+", default=None, metavar="SECTION",
                     choices=["gemm", "conv", "train", "overhead", "scaling", "rss"],
                     help="run only these sections (default: all)")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: both libraries capped to AVX2 kernels (a CPU without AVX-512)")
     ap.add_argument("--peak", default="auto",
                     help="FP32 FMA peak per core in GFLOP/s for the GEMM rows' %% of peak, or 'auto' "
                          "(measured in the run by bench/fma_peak.c), or 'none'")
@@ -284,6 +295,7 @@ def main():
     info = {"machine": platform.processor() or platform.machine(), "cpu": cpu_model(),
             "python": platform.python_version(), "torch": torch.__version__,
             "ember": ember.__version__, "cpus": os.cpu_count(), "ember_isa": ember._C._cpu_isa(),
+            "ember_gemm_isa": ember._C._gemm_isa(), "torch_isa": torch.backends.cpu.get_cpu_capability(),
             "date": time.strftime("%Y-%m-%d")}
     print(f"# {info}")
 

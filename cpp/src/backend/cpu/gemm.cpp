@@ -19,6 +19,7 @@
 
 #include "cpu_backend.h"
 #include "gemm.h"
+#include "loops.h"
 #include "parallel.h"
 
 namespace ember::cpu {
@@ -34,8 +35,10 @@ GemmIsa detect_isa() {
 #endif
   return GemmIsa::Scalar;
 }
+// The CPU's best, capped like every other kernel's dispatch by EMBER_ISA (cpu_isa(), loops.h), so
+// that one variable runs the whole library as on an AVX2-only or a baseline x86-64 CPU.
 GemmIsa& current_isa() {
-  static GemmIsa isa = detect_isa();
+  static GemmIsa isa = std::min(detect_isa(), static_cast<GemmIsa>(static_cast<int>(cpu_isa())));
   return isa;
 }
 

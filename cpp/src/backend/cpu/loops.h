@@ -86,7 +86,7 @@ class StridedIter {
 // per-function target attributes, and the CPU's best is picked at run time, so one build runs
 // everywhere and uses 512-bit vectors where present. Only floating types are multiversioned.
 enum class Isa { Base = 0, Avx2 = 1, Avx512 = 2 };
-Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it (for testing the fallbacks)
+Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it, the GEMM included (testing the fallbacks)
 
 #define EMBER_SIMD_LOOPS_(NS, ATTR)                                                              \
   namespace NS {                                                                                 \

@@ -1,7 +1,7 @@
 """The channel-vectorised convolution path (cpp/src/backend/cpu/conv_chan.cpp: stride-1, ungrouped
 float32 convolutions on AVX-512 and AVX2 CPUs, 16 or 8 channels a vector; the forward where output
-rows are narrow (AVX2: also for O <= 32), the input gradient for C a multiple of the vector, the
-weight gradient for O a multiple of it, 3- and 5-wide kernels) against
+rows are narrow (AVX2: also for O <= 32), the input gradient for C and the weight gradient for O a
+multiple of the vector (AVX2: or a last vector at least 3/4 full), 3- and 5-wide kernels) against
 torch and against the paths it replaces (EMBER_CONV_CHAN=0, in a subprocess): LeNet's second layer,
 padding on one or both axes and up to KW - 1, non-square kernels, one and two channel vectors and
 three-vector blocks, rows split into several tiles, a batch smaller than the thread count (rows
@@ -41,6 +41,8 @@ SHAPES = [
     ((2, 3, 9, 13), 8, (3, 3), (1, 1)),       # AVX2: O = 8, one vector: forward and dw
     ((2, 8, 10, 10), 40, (5, 5), (2, 2)),     # AVX2: C = 8 dx; O = 40, blocks of 2 + 2 + 1 vectors
     ((2, 16, 7, 30), 16, (3, 3), (1, 1)),     # AVX2: 30-wide forward (O <= 32), a 14-pixel tail
+    ((2, 1, 28, 28), 6, (5, 5), (2, 2)),      # AVX2: O = 6 in 8 lanes (LeNet's conv1): fwd, dw
+    ((2, 14, 9, 12), 30, (3, 3), (1, 1)),     # AVX2: C = 14 dx; O = 30, blocks of 16 + 8 + 6
 ]
 
 
@@ -66,7 +68,7 @@ print(json.dumps([t.detach().numpy().ravel().tolist() for t in (y, X.grad, W.gra
 """
 
 
-@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11, 12, 13, 14, 15, 16)])
+@pytest.mark.parametrize("shape,o,k,p", [SHAPES[i] for i in (0, 2, 3, 4, 6, 8, 11, 12, 13, 14, 15, 16, 17, 18)])
 def test_chan_matches_the_other_paths(shape, o, k, p):
     """Same data through this path and, with EMBER_CONV_CHAN=0, through the ones it replaces."""
     arg = json.dumps([list(shape), o, list(k), list(p)])

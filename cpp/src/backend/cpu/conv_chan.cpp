@@ -135,6 +135,14 @@ bool common_ok(const ConvGeom& g) {
 // Channels per vector on this CPU
 int64_t lanes() { return cpu_isa() == Isa::Avx512 ? chan_avx512::VL : chan_avx2::VL; }
 
+// A channel count this path takes: whole vectors, or on AVX2 CPUs (where the alternative is
+// im2col + GEMM, not the pixel-vectorised kernels) a last vector at least 3/4 full (LeNet's 6
+// channels in 8 lanes).
+bool channels_ok(int64_t ch) {
+  const int64_t vl = lanes();
+  return ch % vl == 0 || (cpu_isa() == Isa::Avx2 && 4 * ch >= 3 * ((ch + vl - 1) / vl * vl));
+}
+
 }  // namespace
 
 // Routing, against the paths these come after (Winograd, then the pixel-vectorised kernels or
@@ -150,17 +158,17 @@ int64_t lanes() { return cpu_isa() == Isa::Avx512 ? chan_avx512::VL : chan_avx2:
 // Threads take whole images; a batch smaller than the thread count splits each image's rows (dw:
 // tap rows) instead.
 bool chan_forward_ok(const ConvGeom& g) {
-  if (!common_ok(g) || g.O % lanes() != 0) return false;
+  if (!common_ok(g) || !channels_ok(g.O)) return false;
   const bool narrow = 5 * g.OW < 4 * ((g.OW + 15) / 16 * 16);
   return narrow || (cpu_isa() == Isa::Avx2 && g.O <= 32);
 }
 
 bool chan_backward_input_ok(const ConvGeom& g) {
-  return common_ok(g) && g.C % lanes() == 0 && (g.KW == 3 || g.KW == 5);
+  return common_ok(g) && channels_ok(g.C) && (g.KW == 3 || g.KW == 5);
 }
 
 bool chan_backward_weight_ok(const ConvGeom& g) {
-  return common_ok(g) && g.O % lanes() == 0 && (g.KW == 3 || g.KW == 5);
+  return common_ok(g) && channels_ok(g.O) && (g.KW == 3 || g.KW == 5);
 }
 
 void chan_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {

@@ -1,6 +1,7 @@
 // Channel-vectorised direct convolution kernels (conv_chan.cpp): stride-1, dilation-1, ungrouped
 // float32 convolutions on AVX-512 CPUs whose output rows are too narrow for the pixel-vectorised
-// kernels (conv_igemm.cpp) and whose channel counts fill 16-lane vectors. conv.cpp asks *_ok
+// kernels (conv_igemm.cpp) and whose channel counts fill 16-lane vectors, and on AVX2 CPUs most
+// stride-1 3x3 and 5x5 convolutions with 8-lane vectors at least 3/4 full. conv.cpp asks *_ok
 // first. Pointers to contiguous data laid out as in ember::ConvGeom.
 #pragma once
 #include "ember/backend.h"

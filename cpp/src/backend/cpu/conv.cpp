@@ -40,6 +40,7 @@
 
 namespace ember::cpu {
 namespace {
+using conv_detail::add_partials;
 using conv_detail::valid_range;
 
 // Stride-1 (along W) padded convolutions go through a zero-padded copy of the image, P (C, Hp, Wp)
@@ -541,19 +542,6 @@ void over_images(int64_t N, int64_t buf, const F& f) {
     std::unique_ptr<T[]> cols(new T[static_cast<size_t>(buf)]);
     for (int64_t n = 0; n < N; ++n) f(n, cols.get(), true);
   }
-}
-
-// dst[i] += partial[k * n + i] for k = 0 .. count - 1, in that order whatever the threads (the
-// weight gradients' per-thread sums, so results do not depend on the split).
-template <class T>
-void add_partials(T* dst, const T* partial, int64_t count, int64_t n) {
-  parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
-    for (int64_t k = 0; k < count; ++k) {
-      const T* q = partial + k * n;
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) dst[i] += q[i];
-    }
-  });
 }
 
 // --- small output planes: images folded into the GEMM's columns ---------------------------------

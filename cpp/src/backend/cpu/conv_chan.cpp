@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "conv_util.h"
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "conv_small.h"
+#include "conv_util.h"
 #include "loops.h"
 #include "parallel.h"
 
@@ -408,11 +409,7 @@ void backward_weight(const ConvGeom& g, const T* x, const T* gy, T* dw, T* dbias
         dw_chunk(p, x, gy, g.N * c / chunks, g.N * (c + 1) / chunks,
                  c == 0 ? dw : partial.get() + (c - 1) * WN, bias_of(c));
     });
-    for (int64_t c = 1; c < chunks; ++c) {
-      const T* q = partial.get() + (c - 1) * WN;
-#pragma omp simd
-      for (int64_t i = 0; i < WN; ++i) dw[i] += q[i];
-    }
+    conv_detail::add_partials(dw, partial.get(), chunks - 1, WN);
   }
   if (dbias)
     for (int64_t o = 0; o < g.O; ++o) {

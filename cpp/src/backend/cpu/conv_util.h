@@ -1,10 +1,12 @@
 // Helpers shared by the CPU convolution kernels (conv.cpp: im2col + GEMM; conv_direct.cpp:
-// depthwise loops). Geometry in ember::ConvGeom; everything here is serial and trusts its inputs.
+// depthwise loops; conv_small.cpp, conv_chan.cpp: direct kernels). Geometry in ember::ConvGeom;
+// everything here trusts its inputs.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 
 #include "ember/backend.h"
+#include "parallel.h"
 
 namespace ember::cpu::conv_detail {
 
@@ -14,6 +16,19 @@ inline void valid_range(int64_t n_out, int64_t n_in, int64_t s, int64_t off, int
   hi = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / s + 1;
   lo = std::min(lo, n_out);
   hi = std::max(lo, std::min(hi, n_out));
+}
+
+// dst[i] += partial[k * n + i] for k = 0 .. count - 1, in that order whatever the threads (the
+// weight gradients' per-thread sums, so results do not depend on the split); parallel over i.
+template <class T>
+void add_partials(T* dst, const T* partial, int64_t count, int64_t n) {
+  parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t k = 0; k < count; ++k) {
+      const T* q = partial + k * n;
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) dst[i] += q[i];
+    }
+  });
 }
 
 }  // namespace ember::cpu::conv_detail

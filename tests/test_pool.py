@@ -88,7 +88,8 @@ def test_indices_match_torch_with_ties_and_nan(op, args, dtype, width):
 # them window positions.
 @pytest.mark.parametrize("pool", ["max", "max_indices", "avg", "avg_div3"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("hw", [(8, 6), (7, 42), (28, 28), (9, 32), (10, 10), (5, 11), (3, 70), (65, 70)])
+@pytest.mark.parametrize("hw", [(8, 6), (7, 42), (28, 28), (9, 32), (10, 10), (5, 11), (3, 70), (65, 70),
+                                (6, 18), (4, 20), (6, 24), (14, 14)])  # (the AVX2 kernel's row tails 1, 2, 4, 7)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_2x2_backward_vs_torch(pool, dtype, hw, threads):
     rng = np.random.default_rng(hw[0] * 100 + hw[1])

@@ -429,3 +429,43 @@ def test_batch_norm_gradient_written_over_an_owned_incoming_gradient(dims, train
                        ([seen[0].numpy()] if hook else []))
         for a, b in zip(*res):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("momentum", [0.1, 0.37, 0.9])
+def test_batch_norm_running_update_is_the_tensor_formula(dtype, momentum):
+    """The fused in-place update of the running statistics gives the bits of the formula in tensor
+    ops: r (1 - m) + stat m, stat the batch mean or the unbiased batch variance (read back from a
+    BatchNorm with momentum 1)."""
+    rng = np.random.default_rng(1)
+    x = ember.from_numpy((rng.standard_normal((16, 7, 5, 3)) * 3 + 1).astype(dtype))
+    one = nn.BatchNorm2d(7, momentum=1.0).to(getattr(ember, dtype))
+    one(x)
+    bn = nn.BatchNorm2d(7, momentum=momentum).to(getattr(ember, dtype))
+    r_mean = ember.from_numpy(rng.standard_normal(7).astype(dtype))
+    r_var = ember.from_numpy((rng.random(7) + 0.5).astype(dtype))
+    bn.running_mean.copy_(r_mean)
+    bn.running_var.copy_(r_var)
+    bn(x)
+    want_mean = r_mean * (1 - momentum) + one.running_mean * momentum
+    want_var = r_var * (1 - momentum) + one.running_var * momentum
+    np.testing.assert_array_equal(bn.running_mean.numpy(), want_mean.numpy())
+    np.testing.assert_array_equal(bn.running_var.numpy(), want_var.numpy())
+    assert bn.num_batches_tracked.item() == 1
+
+
+def test_batch_norm_running_stats_strided():
+    """Running statistics that are strided views (the update's unfused path) are updated in place
+    like torch's, through to the buffers they view."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((8, 4, 6)) * 2 + 1).astype(np.float32)
+    for make in (lambda a: a[::2], lambda a: a[1::2]):
+        stats = {}
+        for lib, to in ((ember, to_e), (torch, to_t)):
+            buf_m, buf_v = to(np.arange(8, dtype=np.float32) * 0.1), to(np.ones(8, dtype=np.float32))
+            rm, rv = make(buf_m), make(buf_v)
+            lib.nn.functional.batch_norm(to(x), rm, rv, training=True, momentum=0.2)
+            stats[lib.__name__] = (buf_m.numpy().copy(), buf_v.numpy().copy(), rm.numpy().copy(),
+                                   rv.numpy().copy())
+        for e, t in zip(stats["ember"], stats["torch"]):
+            np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)

@@ -298,6 +298,11 @@ struct Backend {
   virtual void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight,
                                    const Tensor& mean, const Tensor& invstd, const Tensor& gx,
                                    const Tensor& gw, const Tensor& gb, bool training) = 0;
+  // BatchNorm's running statistics, in place: r (C) = r * (1 - momentum) + (stat * factor) * momentum,
+  // each product and the sum rounded to r's dtype as those separate ops would round them. r and stat
+  // contiguous, one floating dtype.
+  virtual void batch_norm_update_running(const Tensor& r, const Tensor& stat, double momentum,
+                                         double factor) = 0;
   // x (M, K) contiguous -> y (M, K), mean/rstd (M); weight/bias (K) or undefined.
   virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                           const Tensor& mean, const Tensor& rstd, double eps) = 0;

@@ -127,6 +127,9 @@ struct CpuBackend final : Backend {
                            bool training) override {
     cpu::batch_norm_backward(x, gy, w, mean, invstd, gx, gw, gb, training);
   }
+  void batch_norm_update_running(const Tensor& r, const Tensor& stat, double momentum, double factor) override {
+    cpu::batch_norm_update_running(r, stat, momentum, factor);
+  }
   // --- recurrent cells ---
   void lstm_cell(const Tensor& ig, const Tensor& hg, const Tensor& cx, const Tensor& hy, const Tensor& cy,
                  const Tensor& ws) override {

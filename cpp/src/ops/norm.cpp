@@ -94,10 +94,17 @@ void check_param(const Tensor& t, int64_t C, const char* what, const Tensor& x) 
 }
 
 // r = (1 - momentum) * r + momentum * stat, in place, outside autograd.
-void update_running(const Tensor& r, const Tensor& stat, double momentum) {
+// r = r (1 - momentum) + stat factor momentum, in place: one backend pass when r is contiguous and of
+// stat's dtype, else the same formula in tensor ops (torch promotes and casts back the same way).
+void update_running(const Tensor& r, const Tensor& stat, double momentum, double factor = 1.0) {
   NoGradGuard ng;
-  Tensor upd = add(mul(r.detach(), S(1.0 - momentum)), mul(reshape(stat, r.shape()), S(momentum)));
-  backend_of(r).copy(cast_raw(upd, r.dtype()), r);
+  if (r.is_contiguous() && r.dtype() == stat.dtype() && r.device() == stat.device()) {
+    backend_of(r).batch_norm_update_running(r, stat, momentum, factor);
+  } else {
+    Tensor s = factor == 1.0 ? stat : mul(stat, S(factor));
+    Tensor upd = add(mul(r.detach(), S(1.0 - momentum)), mul(reshape(s, r.shape()), S(momentum)));
+    backend_of(r).copy(cast_raw(upd, r.dtype()), r);
+  }
   r.bump_version();
 }
 
@@ -138,8 +145,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   if (training && running_mean.defined() && input.numel() > 0) {
     const double n = static_cast<double>(N * S_);
     update_running(running_mean, mean, momentum);
-    NoGradGuard ng;
-    update_running(running_var, mul(var, S(n / (n - 1))), momentum);  // unbiased batch variance
+    update_running(running_var, var, momentum, n / (n - 1));  // unbiased batch variance
   }
   if (auto node = make_node<BatchNormBackward>({input, weight, bias})) {
     node->x = SavedVariable(input, false);

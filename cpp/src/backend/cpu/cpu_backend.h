@@ -101,6 +101,7 @@ void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
                 const Tensor& invstd, const Tensor& y, bool training, double eps);
 void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,
                          const Tensor& invstd, const Tensor& gx, const Tensor& gw, const Tensor& gb, bool training);
+void batch_norm_update_running(const Tensor& r, const Tensor& stat, double momentum, double factor);
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, const Tensor& mean,
                 const Tensor& rstd, double eps);
 void layer_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight, const Tensor& mean,

@@ -229,6 +229,23 @@ void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
   });
 }
 
+// r (C) <- r * (1 - momentum) + (stat * factor) * momentum, in place. One pass over C values in
+// place of five tensor ops with their temporaries (4-5 us of a BatchNorm call's ~7). No contraction
+// into FMAs, so the bits are those of the separate multiplies and add.
+__attribute__((optimize("fp-contract=off"))) void batch_norm_update_running(const Tensor& r, const Tensor& stat,
+                                                                             double momentum, double factor) {
+  dispatch_float(r.dtype(), "batch_norm_update_running", [&](auto tag) {
+    using T = decltype(tag);
+    T* p = r.data<T>();
+    const T* s = stat.data<T>();
+    const T a = static_cast<T>(1.0 - momentum), b = static_cast<T>(momentum), f = static_cast<T>(factor);
+    for (int64_t i = 0, n = r.numel(); i < n; ++i) {
+      const T keep = p[i] * a, add = s[i] * f * b;  // separate statements: no contraction in clang either
+      p[i] = keep + add;
+    }
+  });
+}
+
 // x (M, K) -> y (M, K), mean, rstd (M)
 void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, const Tensor& mean,
                 const Tensor& rstd, double eps) {

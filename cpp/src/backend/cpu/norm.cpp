@@ -240,8 +240,8 @@ __attribute__((optimize("fp-contract=off"))) void batch_norm_update_running(cons
     const T* s = stat.data<T>();
     const T a = static_cast<T>(1.0 - momentum), b = static_cast<T>(momentum), f = static_cast<T>(factor);
     for (int64_t i = 0, n = r.numel(); i < n; ++i) {
-      const T keep = p[i] * a, add = s[i] * f * b;  // separate statements: no contraction in clang either
-      p[i] = keep + add;
+      const T kept = p[i] * a, added = s[i] * f * b;  // separate statements: no contraction in clang either
+      p[i] = kept + added;
     }
   });
 }

@@ -462,7 +462,8 @@ def test_batch_norm_running_stats_strided():
     for make in (lambda a: a[::2], lambda a: a[1::2]):
         stats = {}
         for lib, to in ((ember, to_e), (torch, to_t)):
-            buf_m, buf_v = to(np.arange(8, dtype=np.float32) * 0.1), to(np.ones(8, dtype=np.float32))
+            buf_m = to(np.arange(8, dtype=np.float32) * 0.1)
+            buf_v = to(np.ones(8, dtype=np.float32))
             rm, rv = make(buf_m), make(buf_v)
             lib.nn.functional.batch_norm(to(x), rm, rv, training=True, momentum=0.2)
             stats[lib.__name__] = (buf_m.numpy().copy(), buf_v.numpy().copy(), rm.numpy().copy(),

@@ -11,7 +11,8 @@ region for ember._C._parallel_trace():
 Per region kind (demangled, shortened), per step: calls, wall (entry to exit on the calling
 thread), busy0 / busy1 (time in the body on threads 0 and 1), start (the latest thread's start
 after entry). wall - max(busy) is fork/join cost; busy0 - busy1 is imbalance. Medians over steps
-for the totals, means for the rows.
+for the totals, means for the rows. The header's imbalance: per step, the sum over regions of the
+busiest thread's time less the threads' mean (what an even split would have saved).
 """
 import argparse
 import collections
@@ -61,7 +62,8 @@ def main():
     rows = collections.defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
     totals = []
     for wall, ev in zip(walls, events):
-        totals.append((wall, sum(e[4] - e[3] for e in ev), sum(max(e[6]) for e in ev), len(ev)))
+        totals.append((wall, sum(e[4] - e[3] for e in ev), sum(max(e[6]) for e in ev), len(ev),
+                       sum(max(e[6][:e[2]]) - sum(e[6][:e[2]]) / e[2] for e in ev)))
         for name, n, nt, t0, t1, starts, busy in ev:
             r = rows[(short(pretty[name]), n)]
             r[0] += 1
@@ -75,7 +77,7 @@ def main():
 
     print(f"# {args.model}, {args.threads} threads, {args.steps} steps: step {med(0):.0f} us; parallel regions "
           f"{med(1):.0f} us (busiest thread {med(2):.0f}); serial {med(0) - med(1):.0f} us; "
-          f"{totals[0][3]} regions a step")
+          f"{totals[0][3]} regions a step; imbalance {med(4):.0f} us")
     print(f"{'region':88s} {'n':>8s} {'calls':>5s} {'wall':>7s} {'busy0':>7s} {'busy1':>7s} {'start':>6s}"
           "   (us per step)")
     per = 1e6 / args.steps

@@ -122,3 +122,41 @@ def test_chan_avx2_kernels():
     assert " passed" in r.stdout and "failed" not in r.stdout
     if importlib.util.find_spec("torch") is not None:
         assert "skipped" not in r.stdout
+
+
+# Batches large enough that the weight gradient goes in more chunks than threads (balanced at run
+# time, partial sums added in chunk order): 16 images in 8 chunks, 21 in 10 uneven ones (2 or 3).
+_CHUNKED = [((16, 3, 32, 32), 32, (3, 3), (1, 1)), ((21, 4, 32, 32), 16, (3, 3), (1, 1))]
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,o,k,p", _CHUNKED)
+def test_chan_weight_gradient_in_chunks_matches_torch(shape, o, k, p):
+    _check_against_torch(shape, o, k, p, 2)
+
+
+@pytest.mark.parametrize("shape,o,k,p", _CHUNKED)
+def test_chan_chunks_give_the_same_bits_every_run(shape, o, k, p):
+    """Which thread runs which chunk varies from call to call; the results must not: five runs on
+    2 threads, bit for bit, and the weight gradient within float32 rounding of a float64 sum."""
+    x, w, b = _data(shape, o, k)
+    old = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        runs = [_run(ember, x, w, b, p)[0] for _ in range(5)]
+    finally:
+        ember.set_num_threads(old)
+    for r in runs[1:]:
+        for name, a, c in zip(("y", "dx", "dw", "db"), runs[0], r):
+            assert np.array_equal(a, c), name
+    g = np.random.default_rng(1).standard_normal(runs[0][0].shape).astype(np.float32)
+    g = g.astype(np.float64)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    H, W = g.shape[2], g.shape[3]
+    dw = np.zeros((o, shape[1]) + k)
+    for kh in range(k[0]):
+        for kw in range(k[1]):
+            dw[:, :, kh, kw] = np.einsum("nohw,nchw->oc", g, xp[:, :, kh:kh + H, kw:kw + W])
+    np.testing.assert_allclose(runs[0][2], dw, rtol=1e-4, atol=1e-4 * np.abs(dw).max())
+    scale = np.abs(g).sum(axis=(0, 2, 3)).max()
+    np.testing.assert_allclose(runs[0][3], g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4 * scale)

@@ -209,11 +209,12 @@ void correlate(const Corr& c, const float* in, const WVal& wval, const float* bi
     }
     return;
   }
-  parallel_for(0, c.N, 1, [&](int64_t b, int64_t e) {
-    std::unique_ptr<float[]> P(new float[static_cast<size_t>(plane)]());
+  ThreadScratch<float> padded(plane, true);
+  parallel_for_pieces(0, c.N, 1, kImagePieces, [&](int64_t b, int64_t e, int t) {
+    float* const P = padded(t);
     for (int64_t n = b; n < e; ++n) {
-      pad_into(c, in + n * c.Ci * c.H * c.W, P.get());
-      run_tiles(c, apack.get(), off.data(), bias, P.get(), out + n * c.Co * L, 0, tiles);
+      pad_into(c, in + n * c.Ci * c.H * c.W, P);
+      run_tiles(c, apack.get(), off.data(), bias, P, out + n * c.Co * L, 0, tiles);
     }
   });
 }

@@ -228,13 +228,14 @@ void correlate(const Plan& p, const T* P, const T* w, T* out) {
 template <class T>
 void correlate_batch(const Plan& p, int64_t N, const T* src, const T* w, const T* bias, T* dst) {
   if (N == 0 || p.OH == 0 || p.OW == 0) return;
-  parallel_for(0, N, 1, [&](int64_t b, int64_t e) {
-    std::unique_ptr<T[]> P(new T[static_cast<size_t>(p.p_size())]());
-    std::unique_ptr<T[]> out(new T[static_cast<size_t>(p.Oout * p.Lr)]);
+  ThreadScratch<T> padded(p.p_size(), true), wide(p.Oout * p.Lr);
+  parallel_for_pieces(0, N, 1, kImagePieces, [&](int64_t b, int64_t e, int t) {
+    T* P = padded(t);
+    T* out = wide(t);
     for (int64_t n = b; n < e; ++n) {
-      fill_padded(p, src + n * p.Cin * p.Hs * p.Ws, P.get());
-      correlate(p, P.get(), w, out.get());
-      copy_out(p, out.get(), bias, dst + n * p.Oout * p.OH * p.OW);
+      fill_padded(p, src + n * p.Cin * p.Hs * p.Ws, P);
+      correlate(p, P, w, out);
+      copy_out(p, out, bias, dst + n * p.Oout * p.OH * p.OW);
     }
   });
 }
@@ -565,19 +566,20 @@ void dx_rows(const ConvGeom& g, const T* gy, const T* w, T* dx) {
           for (int64_t kw = 0; kw < g.KW; ++kw)
             blk[((o * g.KH + kh) * n + c) * g.KW + kw] = w[((o * g.C + c0 + c) * g.KH + kh) * g.KW + kw];
   }
-  parallel_for(0, g.N, 1, [&](int64_t b, int64_t e) {
-    std::unique_ptr<T[]> R(new T[static_cast<size_t>(g.C * rp.Wr)]);
+  ThreadScratch<T> rows(g.C * rp.Wr);
+  parallel_for_pieces(0, g.N, 1, kImagePieces, [&](int64_t b, int64_t e, int t) {
+    T* const R = rows(t);
     for (int64_t n = b; n < e; ++n) {
       const T* gyn = gy + n * g.O * g.OH * g.OW;
       T* dxn = dx + n * g.C * g.H * g.W;
       switch (g.KW) {
-        case 1: dx_rows_image<T, 1>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        case 2: dx_rows_image<T, 2>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        case 3: dx_rows_image<T, 3>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        case 4: dx_rows_image<T, 4>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        case 5: dx_rows_image<T, 5>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        case 6: dx_rows_image<T, 6>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
-        default: dx_rows_image<T, 7>(g, rp, gyn, wpk.get(), R.get(), dxn); break;
+        case 1: dx_rows_image<T, 1>(g, rp, gyn, wpk.get(), R, dxn); break;
+        case 2: dx_rows_image<T, 2>(g, rp, gyn, wpk.get(), R, dxn); break;
+        case 3: dx_rows_image<T, 3>(g, rp, gyn, wpk.get(), R, dxn); break;
+        case 4: dx_rows_image<T, 4>(g, rp, gyn, wpk.get(), R, dxn); break;
+        case 5: dx_rows_image<T, 5>(g, rp, gyn, wpk.get(), R, dxn); break;
+        case 6: dx_rows_image<T, 6>(g, rp, gyn, wpk.get(), R, dxn); break;
+        default: dx_rows_image<T, 7>(g, rp, gyn, wpk.get(), R, dxn); break;
       }
     }
   });

@@ -203,7 +203,9 @@ void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const
       });
       return;
     }
-    parallel_for(0, a.C, grain, [&](int64_t c0, int64_t c1) { NORM_CALL(bn_fwd_range, T, a, c0, c1); });
+    // channels in pieces balanced at run time (each channel's sums are its own: the same bits
+    // whichever thread runs it)
+    parallel_for_pieces(0, a.C, grain, 8, [&](int64_t c0, int64_t c1, int) { NORM_CALL(bn_fwd_range, T, a, c0, c1); });
   });
 }
 
@@ -225,7 +227,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& weight
       });
       return;
     }
-    parallel_for(0, a.C, grain, [&](int64_t c0, int64_t c1) { NORM_CALL(bn_bwd_range, T, a, c0, c1); });
+    parallel_for_pieces(0, a.C, grain, 8, [&](int64_t c0, int64_t c1, int) { NORM_CALL(bn_bwd_range, T, a, c0, c1); });
   });
 }
 

@@ -234,7 +234,7 @@ void max_pool_2x2(const T* x, T* y, I* ind, int64_t B, int64_t H, int64_t W, int
   // ...except float rows of up to 16 outputs, done whole by the masked kernel.
   const bool row16 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx512 && OW <= 16;
   const bool avx2 = std::is_same_v<T, float> && cpu_isa() == Isa::Avx2;
-  parallel_for(0, B * OH, grain, [&](int64_t r0, int64_t r1) {
+  parallel_for_pieces(0, B * OH, grain, 8, [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / OH, oh = r % OH;
       const T* a = x + b * H * W + 2 * oh * W;
@@ -537,14 +537,16 @@ void pool2d_backward(PoolOp op, const Tensor& gy, const Tensor& indices, const T
     const bool two = op == PoolOp::Max && max_2x2(p, H, W, OH, OW);
     if (two && indices.dtype() == DType::UInt8) {
       const uint8_t* q = indices.data<uint8_t>();
-      parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { max_pool_2x2_bwd(g, q, d, b0, b1, H, W, OH, OW); });
+      parallel_for_pieces(0, B, grain, 8,
+                          [&](int64_t b0, int64_t b1, int) { max_pool_2x2_bwd(g, q, d, b0, b1, H, W, OH, OW); });
       return;
     }
     EMBER_CHECK(!indices.defined() || indices.dtype() == DType::Int64, RuntimeError,
                 "pool2d_backward: window positions (uint8 indices) are for 2x2 windows of stride 2 only");
     const int64_t* ind = (op == PoolOp::Max || op == PoolOp::AdaptiveMax) ? indices.data<int64_t>() : nullptr;
     if (two) {
-      parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) { max_pool_2x2_bwd(g, ind, d, b0, b1, H, W, OH, OW); });
+      parallel_for_pieces(0, B, grain, 8,
+                          [&](int64_t b0, int64_t b1, int) { max_pool_2x2_bwd(g, ind, d, b0, b1, H, W, OH, OW); });
       return;
     }
     parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {

@@ -59,7 +59,7 @@ inline bool beats16(const T* x, T t, uint8_t* hit) {
       const T v = x[j];
       const bool vnan = v != v;
       // Greater: NaN above all, an equal value never beats; Less: NaN last
-      const bool b = Descending ? (v > t) | (vnan & !tnan) : !vnan & ((v < t) | tnan);
+      const bool b = Descending ? (v > t) | (vnan & !tnan) : (!vnan) & ((v < t) | tnan);
       hit[j] = uint8_t(b);
       any |= int(b);
     }

@@ -356,9 +356,7 @@ void gemm_blocked(const Problem<T>& p, MicroKernel<T> kern, const Packers<T>& pt
     // training step 274 -> 255 us (quiet machine), 353-366 -> 278-294 us (a busy phase). A is
     // read again for each piece, hence the bound on its size.
     const int64_t P = std::min<int64_t>(np, int64_t(nt) * column_pieces());
-    std::vector<int64_t> home(static_cast<size_t>(nt) + 1);
-    for (int t = 0; t <= nt; ++t) home[t] = P * t / nt;
-    parallel_pieces(home.data(), nt, [&](int64_t k) {
+    parallel_even_pieces(P, nt, [&](int64_t k, int) {
       const int64_t j0 = np * k / P * NR, j1 = std::min(p.N, np * (k + 1) / P * NR);
       if (j0 < j1) gemm_blocked_serial<T, MR, NR>(p.sub(0, p.M, j0, j1 - j0), kern, pt);
     });

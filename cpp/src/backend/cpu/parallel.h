@@ -167,15 +167,26 @@ void parallel_pieces(const int64_t* home, int nt, const F& run) {
   parallel_pieces_t(home, nt, [&run](int64_t k, int) { run(k); });
 }
 
+// run(k, t) for k in [0, P) through parallel_pieces_t, thread t owning an even share of the pieces.
+template <class F>
+void parallel_even_pieces(int64_t P, int nt, const F& run) {
+  int64_t local[17] = {};
+  std::vector<int64_t> heap(nt >= 17 ? static_cast<size_t>(nt) + 1 : 0);
+  int64_t* const home = nt >= 17 ? heap.data() : local;
+  for (int t = 0; t <= nt; ++t) home[t] = P * t / nt;
+  parallel_pieces_t(home, nt, run);
+}
+
+// Pieces per thread for loops over a batch's images: with 8, a thread running at 80% of the
+// other's speed ends at most ~1/16 of its share after the other (with 1, 1/4).
+constexpr int kImagePieces = 8;
+
 // f(b, e, t) over disjoint pieces of [begin, end), up to per_thread pieces per thread and each at
 // least `grain` long (except where fewer than 2 * nt such pieces fit), balanced at run time
 // (parallel_pieces_t); t, below get_num_threads(), names the running thread (per-thread
 // scratch). Serial (f(begin, end, 0)) where parallel_for would be. For independent items (batch
 // images, rows): with one fixed share per thread, a thread slowed by other work on a shared
 // machine held up the whole region.
-// Pieces per thread for loops over a batch's images: with 8, a thread running at 80% of the
-// other's speed ends at most ~1/16 of its share after the other (with 1, 1/4).
-constexpr int kImagePieces = 8;
 template <class F>
 void parallel_for_pieces(int64_t begin, int64_t end, int64_t grain, int per_thread, const F& f) {
   if (begin >= end) return;
@@ -188,11 +199,7 @@ void parallel_for_pieces(int64_t begin, int64_t end, int64_t grain, int per_thre
   nt = static_cast<int>(std::min<int64_t>(nt, (n + gr - 1) / gr));
   // a multiple of nt pieces (3 pieces on 2 threads would end at 2/3 of the work, not 1/2)
   const int64_t P = nt * std::max<int64_t>(1, std::min<int64_t>(n / gr / nt, std::max(per_thread, 1)));
-  int64_t local[17];
-  std::vector<int64_t> heap(nt >= 17 ? static_cast<size_t>(nt) + 1 : 0);
-  int64_t* const home = nt >= 17 ? heap.data() : local;
-  for (int t = 0; t <= nt; ++t) home[t] = P * t / nt;
-  parallel_pieces_t(home, nt, [&](int64_t k, int t) { f(begin + n * k / P, begin + n * (k + 1) / P, t); });
+  parallel_even_pieces(P, nt, [&](int64_t k, int t) { f(begin + n * k / P, begin + n * (k + 1) / P, t); });
 }
 
 // Per-thread scratch for parallel_for_pieces: thread t's n-element buffer, allocated on its first

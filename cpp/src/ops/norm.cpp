@@ -93,9 +93,9 @@ void check_param(const Tensor& t, int64_t C, const char* what, const Tensor& x) 
               ", got ", dtype_name(t.dtype()));
 }
 
-// r = (1 - momentum) * r + momentum * stat, in place, outside autograd.
-// r = r (1 - momentum) + stat factor momentum, in place: one backend pass when r is contiguous and of
-// stat's dtype, else the same formula in tensor ops (torch promotes and casts back the same way).
+// r = r (1 - momentum) + stat factor momentum, in place, outside autograd: one backend pass when r is
+// contiguous and of stat's dtype, else the same formula in tensor ops (torch promotes and casts back
+// the same way).
 void update_running(const Tensor& r, const Tensor& stat, double momentum, double factor = 1.0) {
   NoGradGuard ng;
   if (r.is_contiguous() && r.dtype() == stat.dtype() && r.device() == stat.device()) {

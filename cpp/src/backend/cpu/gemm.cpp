@@ -579,7 +579,8 @@ void gemm_float(const Problem<T>& p, bool threads) {
               p, ukernel_avx512_f32_8x48, {pack_t_avx512_f32, pack_n_avx512_f32, ukernel_avx512_f32_8x48_da}, nt);
         return gemm_blocked<T, kMrAvx512F32, kNrAvx512F32>(
             p, ukernel_avx512_f32, {pack_t_avx512_f32, pack_n_avx512_f32, ukernel_avx512_f32_da}, nt);
-      case GemmIsa::Avx2: return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, {}, nt);
+      case GemmIsa::Avx2:
+        return gemm_blocked<T, kMrAvx2F32, kNrAvx2F32>(p, ukernel_avx2_f32, {pack_t_avx2_f32}, nt);
       default: return gemm_blocked<T, kMrScalar, kNrScalar>(p, ukernel_scalar<T>, {}, nt);
     }
   } else {

@@ -64,6 +64,7 @@ void ukernel_avx2_f32(int64_t kc, const float* a, const float* b, float* c, int6
                       float alpha, float beta, int m, int n);
 void ukernel_avx2_f64(int64_t kc, const double* a, const double* b, double* c, int64_t rsc, int64_t csc,
                       double alpha, double beta, int m, int n);
+void pack_t_avx2_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst);
 
 // Write an MR x NR accumulator tile (row-major, leading dimension ld) into C: rows [0, m),
 // columns [0, n), C = alpha * acc + beta * C (beta == 0: C is not read). Portable code.

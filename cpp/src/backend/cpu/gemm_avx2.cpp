@@ -94,4 +94,66 @@ EMBER_AVX2 void ukernel_avx2_f64(int64_t kc, const double* a, const double* b, d
   store_tile(tile, NR, c, rsc, csc, alpha, beta, m, n);
 }
 
+namespace {
+// r[j] <- column j of the 8 x 8 block r[0..7] (row i, lane j -> row j, lane i)
+EMBER_AVX2 inline void transpose8(__m256* r) {
+  __m256 t[8], u[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256 *a = t + 4 * h;
+    u[4 * h + 0] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+}  // namespace
+
+// dst[k * width + r] = src[r * ld + k] (r < rows), zero for rows <= r < width: 8 x 8 blocks
+// transposed in registers. The AVX2 driver's panels: A (width 6) from row-major A, B (width 16)
+// from a transposed B (Linear's weight in y = x W^T). The element loops it replaces were 12% of
+// an MLP training step (784-256-128-10, batch 128) on AVX2.
+EMBER_AVX2 void pack_t_avx2_f32(int rows, int width, int64_t kc, const float* src, int64_t ld, float* dst) {
+  const int64_t k8 = kc / 8 * 8;
+  for (int r0 = 0; r0 < width; r0 += 8) {
+    const int nr = rows - r0 < 0 ? 0 : rows - r0 > 8 ? 8 : rows - r0;  // valid source rows here
+    const int nw = width - r0 < 8 ? width - r0 : 8;                     // lanes stored
+    for (int64_t k0 = 0; k0 < k8; k0 += 8) {
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) r[i] = i < nr ? _mm256_loadu_ps(src + (r0 + i) * ld + k0) : _mm256_setzero_ps();
+      transpose8(r);
+      float* d = dst + k0 * width + r0;
+      if (nw == 8) {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(d + k * width, r[k]);
+      } else if (nw == 6) {
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+          _mm_storeu_ps(d + k * width, _mm256_castps256_ps128(r[k]));
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + k * width + 4), _mm256_extractf128_ps(r[k], 1));
+        }
+      } else {
+        alignas(32) float tmp[8];
+        for (int k = 0; k < 8; ++k) {
+          _mm256_store_ps(tmp, r[k]);
+          for (int j = 0; j < nw; ++j) d[k * width + j] = tmp[j];
+        }
+      }
+    }
+    for (int64_t k = k8; k < kc; ++k)
+      for (int j = 0; j < nw; ++j) dst[k * width + r0 + j] = j < nr ? src[(r0 + j) * ld + k] : 0.0f;
+  }
+}
+
 }  // namespace ember::cpu::gemm_detail

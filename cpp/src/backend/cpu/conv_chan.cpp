@@ -43,6 +43,7 @@
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"
+#include "transpose_avx2.h"
 #include "transpose_avx512.h"
 
 // GCC 12's avx512fintrin.h seeds masked builtins with _mm512_undefined_ps(), which
@@ -100,24 +101,7 @@ struct V {
     if (n == L) store(p, v);
     else _mm256_maskstore_ps(p, first(n), v);
   }
-  // r[i][j] -> r[j][i], 8 x 8
-  EMBER_CH_ATTR static void transpose(R* r) {
-    R t[8], s[8];
-    for (int i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; ++i) {
-      s[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-      s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-      s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-      s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; ++i) {
-      r[i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x20);
-      r[4 + i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x31);
-    }
-  }
+  EMBER_CH_ATTR static void transpose(R* r) { transpose8(r); }
 };
 // 16 ymm: 12 + 1 + 1; 12 + 2 + 1; input gradient, 3-wide: 12 accumulators + 3 weights + 1
 // broadcast; 5-wide: 14 + 1 + 1 with taps outer. (All five weights in registers leave room for

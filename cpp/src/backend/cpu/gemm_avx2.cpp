@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "gemm.h"
+#include "transpose_avx2.h"
 
 #define EMBER_AVX2 __attribute__((target("avx2,fma")))
 
@@ -93,31 +94,6 @@ EMBER_AVX2 void ukernel_avx2_f64(int64_t kc, const double* a, const double* b, d
   }
   store_tile(tile, NR, c, rsc, csc, alpha, beta, m, n);
 }
-
-namespace {
-// r[j] <- column j of the 8 x 8 block r[0..7] (row i, lane j -> row j, lane i)
-EMBER_AVX2 inline void transpose8(__m256* r) {
-  __m256 t[8], u[8];
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    const __m256 *a = t + 4 * h;
-    u[4 * h + 0] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * h + 1] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[4 * h + 2] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * h + 3] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
-    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
-  }
-}
-}  // namespace
 
 // dst[k * width + r] = src[r * ld + k] (r < rows), zero for rows <= r < width: 8 x 8 blocks
 // transposed in registers. The AVX2 driver's panels: A (width 6) from row-major A, B (width 16)

@@ -107,9 +107,12 @@ inline bool random_is_wide(RandomOp op, DType out, const RandomParams& p) {
 // y[n, o, oh, ow] = sum w[o, c, kh, kw] * x[n, g*C/groups + c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
 // (taps outside x are zero). OH/OW are given, so bottom/right padding (asymmetric 'same',
 // transposed convolution's output_padding) is implicit. Unfold/fold use O = 0, groups = 1.
+// relu: the forward's epilogue also takes max(y, 0) after the bias (a Conv2d + ReLU fused by
+// nn.Sequential; torch's relu: -0 and NaN pass through); the backward kernels ignore it.
 struct ConvGeom {
   int64_t N = 0, C = 0, H = 0, W = 0, O = 0, KH = 1, KW = 1, OH = 0, OW = 0;
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+  bool relu = false;
 };
 
 // --- pool / norm families (poolnorm branch) ----------------------------------------------------

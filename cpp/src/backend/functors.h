@@ -163,7 +163,8 @@ struct Square {
     else return a * a;
   }
 };
-struct Relu { template <class T> EMBER_HD T operator()(T a) const { return isnan_(a) ? a : (a > T(0) ? a : T(0)); } };
+// torch's relu (clamp_min(a, 0)): negatives become 0; NaN and -0 pass through.
+struct Relu { template <class T> EMBER_HD T operator()(T a) const { return a < T(0) ? T(0) : a; } };
 struct Reciprocal { template <class T> EMBER_HD T operator()(T a) const { return T(1) / a; } };
 struct Cube { template <class T> EMBER_HD T operator()(T a) const { return a * a * a; } };
 struct RecipSquare { template <class T> EMBER_HD T operator()(T a) const { return T(1) / (a * a); } };

@@ -34,14 +34,15 @@ Tensor opt(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 void bind_conv(py::module_& m) {
   m.def("conv2d",
         [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, py::object stride, py::object padding,
-           py::object dilation, int64_t groups) {
+           py::object dilation, int64_t groups, bool relu) {
           auto s = ints_arg(stride, "conv2d", "stride"), d = ints_arg(dilation, "conv2d", "dilation");
           auto p = padding_arg(padding, "conv2d");
           py::gil_scoped_release r;
-          return ops::conv2d(x, w, opt(b), s, p.first, d, groups, p.second);
+          return ops::conv2d(x, w, opt(b), s, p.first, d, groups, p.second, relu);
         },
         py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
-        py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1);
+        py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1, py::kw_only(),
+        py::arg("relu") = false);
   m.def("conv1d",
         [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, py::object stride, py::object padding,
            py::object dilation, int64_t groups) {

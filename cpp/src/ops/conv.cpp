@@ -5,6 +5,9 @@
 //   bwd_weight(x, gy)  = dw               (bilinear in x and gy)
 // Each backward is written with the other two, so double backward works; with grad mode off (a
 // plain backward) they are just the fused kernels. unfold/fold are a second adjoint pair.
+// conv2d(..., relu=true) is relu(conv2d(...)) in one node: the kernels clamp in their epilogue
+// (nn.Sequential fuses a Conv2d followed by a ReLU into it); its backward masks the gradient by
+// the output, then runs the convolution's.
 #include "ember/ops/conv.h"
 
 #include "common.h"
@@ -24,15 +27,25 @@ Tensor conv_fwd(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tenso
 Tensor conv_bwd_input(const ConvGeom& g, const Tensor& gy, const Tensor& w);
 Tensor conv_bwd_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy);
 
-// d(conv(x, w) + b) = (bwd_input(g, w), bwd_weight(x, g), sum g over N, OH, OW)
+// gy * (y > 0): relu's gradient through its output y, as torch's threshold_backward. Without
+// create_graph one fused pass, written over gy when the engine handed it over.
+Tensor relu_grad(Tensor&& gy, const Tensor& y) {
+  if (GradMode::is_enabled() || gy.dtype() != y.dtype()) return mul(gy, compare(BinaryOp::Gt, y, wrap_scalar(0.0)));
+  Tensor out = owned_grad(gy, y) ? gy : Tensor::empty(y.shape(), y.dtype(), y.device());
+  backend_of(y).binary(BinaryOp::ReluBackward, gy, y, out);
+  return out;
+}
+
+// d(conv(x, w) + b) = (bwd_input(g, w), bwd_weight(x, g), sum g over N, OH, OW); with relu, g is
+// first masked by the saved output
 struct ConvolutionBackward : Node {
-  ConvGeom geom;
-  SavedVariable x, w;
-  bool has_bias = false;
-  std::string name() const override { return "ConvolutionBackward0"; }
+  ConvGeom geom;  // relu off: the geometry of the backward kernels and of double backward
+  SavedVariable x, w, y;
+  bool has_bias = false, relu = false;
+  std::string name() const override { return relu ? "ConvolutionReluBackward0" : "ConvolutionBackward0"; }
   TensorList apply(TensorList&& g) override {
     TensorList out(next_edges.size());
-    const Tensor gy = contiguous(g[0]);
+    const Tensor gy = contiguous(relu ? relu_grad(std::move(g[0]), y.unpack(this)) : g[0]);
     if (needs_input_grad(0)) out[0] = conv_bwd_input(geom, gy, w.unpack(this));
     const bool db = has_bias && needs_input_grad(2);
     if (needs_input_grad(1) && db && !GradMode::is_enabled()) {
@@ -47,7 +60,7 @@ struct ConvolutionBackward : Node {
     if (db) out[2] = sum(gy, {0, 2, 3});
     return out;
   }
-  void release_variables() override { x.reset(); w.reset(); }
+  void release_variables() override { x.reset(); w.reset(); y.reset(); }
 };
 
 // <bwd_input(gy, w), G> = <gy, fwd(G, w)>: d = (fwd(G, w), bwd_weight(G, gy))
@@ -93,7 +106,10 @@ Tensor conv_fwd(const ConvGeom& g, const Tensor& x_, const Tensor& w_, const Ten
   if (b_.defined()) inputs.push_back(b_);
   if (auto node = make_node<ConvolutionBackward>(inputs)) {
     node->geom = g;
+    node->geom.relu = false;
+    node->relu = g.relu;
     node->has_bias = b_.defined();
+    if (g.relu) node->y = SavedVariable(y, true);
     if (node->needs_input_grad(1)) node->x = SavedVariable(x_, false);
     if (node->needs_input_grad(0) || node->needs_input_grad(1)) node->w = SavedVariable(w_, false);
     set_history(y, node);
@@ -195,7 +211,7 @@ Tensor batched(const Tensor& x, int64_t want, const char* op, const F& f) {
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride_,
               const std::vector<int64_t>& padding_, const std::vector<int64_t>& dilation_, int64_t groups,
-              const std::string& padding_mode) {
+              const std::string& padding_mode, bool relu) {
   const char* op = "conv2d";
   EMBER_CHECK(padding_mode.empty() || padding_mode == "same" || padding_mode == "valid", RuntimeError, op,
               ": Invalid padding string: '", padding_mode, "'");
@@ -223,6 +239,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
                 ph_tot, " x ", pw_tot, "). Kernel size: (", ekh, " x ", ekw,
                 "). Kernel size can't be greater than actual input size");
     g.OH = (ph_tot - ekh) / g.sh + 1, g.OW = (pw_tot - ekw) / g.sw + 1;
+    g.relu = relu;
     return conv_fwd(g, x, weight, bias);
   });
 }

@@ -12,9 +12,10 @@ namespace ember::ops {
 
 // stride/padding/dilation: 1 or 2 values; padding_mode "" uses `padding`, "same" or "valid"
 // override it ("same" pads d*(k-1) in total per dim, the extra one at the bottom/right).
+// relu: relu(conv2d(...)) in one pass and one autograd node (the same values and gradients).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
               const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups,
-              const std::string& padding_mode = "");
+              const std::string& padding_mode = "", bool relu = false);
 // input (N, C, L) or (C, L), weight (O, C/groups, K): conv2d with H = 1.
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
               const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups,

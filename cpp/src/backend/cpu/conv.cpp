@@ -832,8 +832,28 @@ void gather_cols(const ConvGeom& g, const std::vector<int32_t>& tab, const T* x,
   }
 }
 
+// The forward's epilogue on one output plane: y[l] = s[l] (+ *bias when given), then relu when
+// asked (s may be y).
+template <class T>
+void bias_relu_into(T* y, const T* s, int64_t L, const T* bias, bool relu) {
+  using conv_detail::relu_of;
+  const T b = bias ? *bias : T(0);
+  if (bias && relu) {
+#pragma omp simd
+    for (int64_t l = 0; l < L; ++l) y[l] = relu_of(s[l] + b);
+  } else if (bias) {
+#pragma omp simd
+    for (int64_t l = 0; l < L; ++l) y[l] = s[l] + b;
+  } else if (relu) {
+#pragma omp simd
+    for (int64_t l = 0; l < L; ++l) y[l] = relu_of(s[l]);
+  } else if (y != s) {
+    std::memcpy(y, s, sizeof(T) * L);
+  }
+}
+
 // G (O, m*L) <-> the planes of images n0.. of gy or y (N, O, L): to_images = false gathers, true
-// scatters (adding bias when given).
+// scatters (then the forward's epilogue: bias, relu).
 template <class T>
 void move_planes(const ConvGeom& g, int64_t n0, int64_t m, T* G, T* img, bool to_images, const T* bias) {
   const int64_t L = g.OH * g.OW, J = m * L;
@@ -843,12 +863,8 @@ void move_planes(const ConvGeom& g, int64_t n0, int64_t m, T* G, T* img, bool to
       T* b = G + o * J + i * L;
       if (!to_images) {
         std::memcpy(b, a, sizeof(T) * L);
-      } else if (bias) {
-        const T bo = bias[o];
-#pragma omp simd
-        for (int64_t l = 0; l < L; ++l) a[l] = b[l] + bo;
       } else {
-        std::memcpy(a, b, sizeof(T) * L);
+        bias_relu_into(a, b, L, bias ? bias + o : nullptr, g.relu);
       }
     }
 }
@@ -996,13 +1012,8 @@ void forward_impl(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
         gemm_strided(dtype_of<T>(), Og, L, K, Scalar(1.0), w + gi * Og * K, K, 1, src + gi * K * L, L, 1,
                      Scalar(0.0), yn + gi * Og * L, L, 1, threads);
     }
-    if (bias)
-      for (int64_t o = 0; o < g.O; ++o) {
-        T* yo = yn + o * L;
-        const T b = bias[o];
-#pragma omp simd
-        for (int64_t l = 0; l < L; ++l) yo[l] += b;
-      }
+    if (bias || g.relu)
+      for (int64_t o = 0; o < g.O; ++o) bias_relu_into(yn + o * L, yn + o * L, L, bias ? bias + o : nullptr, g.relu);
   });
 }
 
@@ -1109,8 +1120,16 @@ void dispatch_float(DType dt, const F& f) {
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
   dispatch_float(x.dtype(), [&](auto v) {
     using T = decltype(v);
-    if (conv_is_depthwise(g))
+    if (conv_is_depthwise(g)) {  // its kernels have no relu epilogue: a pass over y
       depthwise_forward<T>(g, x.data<T>(), w.data<T>(), ptr_or_null<T>(bias), y.data<T>());
+      if (g.relu) {
+        T* yp = y.data<T>();
+        const int64_t L = g.OH * g.OW;
+        parallel_for(0, g.N * g.O, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, L)), [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) bias_relu_into<T>(yp + i * L, yp + i * L, L, nullptr, true);
+        });
+      }
+    }
     else if (f32_path_ok<T>(g, chan_forward_ok) && !winograd_ok(g))
       chan_forward(g, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
     else if (conv_is_small(g))

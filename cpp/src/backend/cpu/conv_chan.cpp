@@ -66,6 +66,8 @@ struct V {
   EMBER_CH_ATTR static R set1(float x) { return _mm512_set1_ps(x); }
   EMBER_CH_ATTR static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   EMBER_CH_ATTR static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  // max(0, v): vmaxps returns its second operand for NaN and for two zeros, so -0 and NaN stay
+  EMBER_CH_ATTR static R relu(R v) { return _mm512_max_ps(zero(), v); }
   EMBER_CH_ATTR static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
   EMBER_CH_ATTR static R loadn(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
   EMBER_CH_ATTR static void storen(float* p, R v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
@@ -90,6 +92,7 @@ struct V {
   EMBER_CH_ATTR static R set1(float x) { return _mm256_set1_ps(x); }
   EMBER_CH_ATTR static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   EMBER_CH_ATTR static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  EMBER_CH_ATTR static R relu(R v) { return _mm256_max_ps(zero(), v); }  // as the AVX-512 one
   EMBER_CH_ATTR static __m256i first(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

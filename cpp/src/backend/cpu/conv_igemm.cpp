@@ -86,11 +86,12 @@ inline PixVec pix_vec(const Corr& c, int64_t v) {
 }
 
 // Tile of m (<= MR) output channels x nv (<= NV) pixel vectors: c[i][px_v + j] =
-// bias[i] + sum_k a[k * MR + i] * b_v[off[k] + j] for the lanes j in mask_v. Lanes outside the mask
+// bias[i] + sum_k a[k * MR + i] * b_v[off[k] + j] (then max with 0 if relu, NaN and -0 kept) for
+// the lanes j in mask_v. Lanes outside the mask
 // are computed from whatever follows the row in the padded image (in bounds, never stored).
 template <int NVT>
 EMBER_AVX512 void tile(int64_t K, const float* a, const int32_t* off, const float* const* bp, const PixVec* pv,
-                       float* c, int64_t ldc, int m, const float* bias) {
+                       float* c, int64_t ldc, int m, const float* bias, bool relu) {
   __m512 acc[MR][NVT];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -119,8 +120,12 @@ EMBER_AVX512 void tile(int64_t K, const float* a, const int32_t* off, const floa
     if (i < m) {
       const __m512 bi = _mm512_set1_ps(bias ? bias[i] : 0.0f);
 #pragma GCC unroll 3
-      for (int v = 0; v < NVT; ++v)
-        _mm512_mask_storeu_ps(c + i * ldc + pv[v].out_off, pv[v].mask, _mm512_add_ps(acc[i][v], bi));
+      for (int v = 0; v < NVT; ++v) {
+        const __m512 r = _mm512_add_ps(acc[i][v], bi);
+        // vmaxps returns its second operand for NaN and for two zeros: -0 and NaN stay
+        _mm512_mask_storeu_ps(c + i * ldc + pv[v].out_off, pv[v].mask,
+                              relu ? _mm512_max_ps(_mm512_setzero_ps(), r) : r);
+      }
     }
   }
 }
@@ -142,7 +147,7 @@ void tile_span(int64_t nvec, int64_t t, int64_t& v0, int& nv) {
 }
 
 // One image: padded copy P (borders zero) -> out, pixel tiles [t0, t1).
-EMBER_AVX512 void run_tiles(const Corr& c, const float* apack, const int32_t* off, const float* bias,
+EMBER_AVX512 void run_tiles(const Corr& c, const float* apack, const int32_t* off, const float* bias, bool relu,
                             const float* P, float* out, int64_t t0, int64_t t1) {
   const int64_t K = c.K(), L = c.OH * c.OW, nvec = c.OH * vecs_per_row(c.OW);
   const int64_t panels = (c.Co + MR - 1) / MR;
@@ -161,9 +166,9 @@ EMBER_AVX512 void run_tiles(const Corr& c, const float* apack, const int32_t* of
       const float* a = apack + p * K * MR;
       float* cp = out + p * MR * L;
       const float* bb = bias ? bias + p * MR : nullptr;
-      if (nv == 3) tile<3>(K, a, off, bp, pv, cp, L, m, bb);
-      else if (nv == 2) tile<2>(K, a, off, bp, pv, cp, L, m, bb);
-      else tile<1>(K, a, off, bp, pv, cp, L, m, bb);
+      if (nv == 3) tile<3>(K, a, off, bp, pv, cp, L, m, bb, relu);
+      else if (nv == 2) tile<2>(K, a, off, bp, pv, cp, L, m, bb, relu);
+      else tile<1>(K, a, off, bp, pv, cp, L, m, bb, relu);
     }
   }
 }
@@ -183,9 +188,9 @@ EMBER_AVX512 void pad_into(const Corr& c, const float* in, float* P) {
     }
 }
 
-// wval(o, k): the weight of output channel o at k = (ci, kh, kw).
+// wval(o, k): the weight of output channel o at k = (ci, kh, kw); relu: the tiles' epilogue.
 template <class WVal>
-void correlate(const Corr& c, const float* in, const WVal& wval, const float* bias, float* out) {
+void correlate(const Corr& c, const float* in, const WVal& wval, const float* bias, bool relu, float* out) {
   const int64_t K = c.K(), panels = (c.Co + MR - 1) / MR, L = c.OH * c.OW;
   // VL floats of slack: a masked row-end vector reads (and drops) up to 15 floats past the image
   const int64_t plane = c.Ci * c.Hp() * c.Wp() + VL;
@@ -204,7 +209,7 @@ void correlate(const Corr& c, const float* in, const WVal& wval, const float* bi
     for (int64_t n = 0; n < c.N; ++n) {
       pad_into(c, in + n * c.Ci * c.H * c.W, P.get());
       parallel_for(0, tiles, 1, [&](int64_t b, int64_t e) {
-        run_tiles(c, apack.get(), off.data(), bias, P.get(), out + n * c.Co * L, b, e);
+        run_tiles(c, apack.get(), off.data(), bias, relu, P.get(), out + n * c.Co * L, b, e);
       });
     }
     return;
@@ -214,7 +219,7 @@ void correlate(const Corr& c, const float* in, const WVal& wval, const float* bi
     float* const P = padded(t);
     for (int64_t n = b; n < e; ++n) {
       pad_into(c, in + n * c.Ci * c.H * c.W, P);
-      run_tiles(c, apack.get(), off.data(), bias, P, out + n * c.Co * L, 0, tiles);
+      run_tiles(c, apack.get(), off.data(), bias, relu, P, out + n * c.Co * L, 0, tiles);
     }
   });
 }
@@ -405,7 +410,7 @@ bool igemm_backward_input_ok(const ConvGeom& g) {
 
 void igemm_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t K = g.C * g.KH * g.KW;
-  correlate(forward_corr(g), x, [&](int64_t o, int64_t k) { return w[o * K + k]; }, bias, y);
+  correlate(forward_corr(g), x, [&](int64_t o, int64_t k) { return w[o * K + k]; }, bias, g.relu, y);
 }
 
 // The weight gradient reads x through the forward correlation's geometry (out = gy's planes).
@@ -496,7 +501,7 @@ void igemm_backward_input(const ConvGeom& g, const float* gy, const float* w, fl
     const int64_t o = k / KK, r = k % KK, kh = r / g.KW, kw = r % g.KW;
     return w[o * Kw + c * KK + (g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)];
   };
-  correlate(input_grad_corr(g), gy, wval, nullptr, dx);
+  correlate(input_grad_corr(g), gy, wval, nullptr, false, dx);
 }
 
 }  // namespace ember::cpu

@@ -100,6 +100,7 @@ struct Plan {
   int64_t ps = 0;  // plane stride of P, Hp * Wp
   int64_t Lr = 0;  // wide output length OH * Wp rounded up to whole vectors
   int64_t lanes = 0;
+  bool relu = false;  // the forward's epilogue clamps at 0 (ConvGeom::relu)
   // P's size: the last vector of the last plane's last tap reads up to Cin*ps + KW + lanes - 2
   int64_t p_size() const { return Cin * ps + KW + lanes; }
 };
@@ -118,7 +119,9 @@ Plan make_plan(int64_t Cin, int64_t Oout, int64_t KH, int64_t KW, int64_t Hs, in
 
 template <class T>
 Plan forward_plan(const ConvGeom& g) {
-  return make_plan<T>(g.C, g.O, g.KH, g.KW, g.H, g.W, g.ph, g.pw, g.OH, g.OW);
+  Plan p = make_plan<T>(g.C, g.O, g.KH, g.KW, g.H, g.W, g.ph, g.pw, g.OH, g.OW);
+  p.relu = g.relu;
+  return p;
 }
 template <class T>
 Plan input_grad_plan(const ConvGeom& g) {
@@ -140,16 +143,22 @@ void fill_padded(const Plan& p, const T* src, T* P) {
     }
 }
 
-// out (Oout, Lr) wide -> y (Oout, OH, OW), plus bias[o] when given
+// out (Oout, Lr) wide -> y (Oout, OH, OW), plus bias[o] when given, then relu when the plan says
 template <class T>
 void copy_out(const Plan& p, const T* out, const T* bias, T* y) {
+  using conv_detail::relu_of;
   for (int64_t o = 0; o < p.Oout; ++o) {
     const T b = bias ? bias[o] : T(0);
     for (int64_t oh = 0; oh < p.OH; ++oh) {
       const T* s = out + o * p.Lr + oh * p.Wp;
       T* d = y + (o * p.OH + oh) * p.OW;
+      if (p.relu) {  // relu of exactly what the unfused path stores
 #pragma omp simd
-      for (int64_t ow = 0; ow < p.OW; ++ow) d[ow] = s[ow] + b;
+        for (int64_t ow = 0; ow < p.OW; ++ow) d[ow] = relu_of(s[ow] + b);
+      } else {
+#pragma omp simd
+        for (int64_t ow = 0; ow < p.OW; ++ow) d[ow] = s[ow] + b;
+      }
     }
   }
 }

@@ -10,6 +10,12 @@
 
 namespace ember::cpu::conv_detail {
 
+// torch's relu (clamp_min(y, 0)): negatives become +0; -0 and NaN pass through.
+template <class T>
+inline T relu_of(T v) {
+  return v < T(0) ? T(0) : v;
+}
+
 // [lo, hi) = the outputs o in [0, n_out) whose tap o * s + off lies inside [0, n_in).
 inline void valid_range(int64_t n_out, int64_t n_in, int64_t s, int64_t off, int64_t& lo, int64_t& hi) {
   lo = off >= 0 ? 0 : (-off + s - 1) / s;

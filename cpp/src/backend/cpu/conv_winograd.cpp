@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "conv_util.h"
 #include "cpu_backend.h"
 #include "loops.h"
 #include "parallel.h"
@@ -60,6 +61,7 @@ void transform_kernel(const T* g, bool flip, T* u) {
 // U (16, Co, Ci) the transformed kernels.
 struct WinoGeom {
   int64_t N, Ci, H, W, Co, OH, OW, ph, pw;
+  bool relu = false;  // the forward's epilogue clamps at 0 (ConvGeom::relu)
 };
 
 // One input plane's tiles: V[xi][t0 + a * tw + b] (points vs apart) = (B^T d B)[xi], d the 4x4
@@ -241,11 +243,17 @@ void winograd_run(const WinoGeom& q, const T* x, const T* U, const T* bias, T* y
                    M + xi * ms, Tc, 1, threads);
     // y tile = A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]: per output channel, the four
     // outputs of every tile in one vector pass over the row of tiles, then placed in the planes
-    // (the bias added, clipped to the plane)
+    // (the bias added, then relu if asked; clipped to the plane)
     std::unique_ptr<T[]> yt(new T[static_cast<size_t>(4 * Tc)]);
     for (int64_t o = 0; o < q.Co; ++o) {
       output_tiles(M + o * Tc, ms, Tc, yt.get());
       const T bo = bias ? bias[o] : T(0);
+      if (q.relu) {  // in place over the four output vectors, before they are placed
+        T* v = yt.get();
+#pragma omp simd
+        for (int64_t t = 0; t < 4 * Tc; ++t) v[t] = conv_detail::relu_of(v[t] + bo);
+      }
+      const T ba = q.relu ? T(-0.0) : bo;  // the bias still to add (x + -0 is x, -0 included)
       const T *y00 = yt.get(), *y01 = y00 + Tc, *y10 = y01 + Tc, *y11 = y10 + Tc;
       for (int64_t i = 0; i < m; ++i) {
         T* yo = y + ((n0 + i) * q.Co + o) * q.OH * q.OW;
@@ -256,11 +264,11 @@ void winograd_run(const WinoGeom& q, const T* x, const T* U, const T* bias, T* y
           const bool full_w = 2 * tw == q.OW, row1 = oh + 1 < q.OH;
           for (int64_t b = 0; b < tw; ++b) {
             const int64_t t = t0 + b;
-            r0[2 * b] = y00[t] + bo;
-            if (full_w || 2 * b + 1 < q.OW) r0[2 * b + 1] = y01[t] + bo;
+            r0[2 * b] = y00[t] + ba;
+            if (full_w || 2 * b + 1 < q.OW) r0[2 * b + 1] = y01[t] + ba;
             if (row1) {
-              r1[2 * b] = y10[t] + bo;
-              if (full_w || 2 * b + 1 < q.OW) r1[2 * b + 1] = y11[t] + bo;
+              r1[2 * b] = y10[t] + ba;
+              if (full_w || 2 * b + 1 < q.OW) r1[2 * b + 1] = y11[t] + ba;
             }
           }
         }
@@ -325,7 +333,7 @@ bool winograd_backward_weight_ok(const ConvGeom& g) { return winograd_ok(g) && g
 template <class T>
 void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::unique_ptr<T[]> U = transform_weights(g, w, false);
-  winograd_run<T>({g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, g.ph, g.pw}, x, U.get(), bias, y);
+  winograd_run<T>({g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, g.ph, g.pw, g.relu}, x, U.get(), bias, y);
 }
 
 template <class T>

@@ -1,14 +1,30 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
 import operator
+import os
 from collections import OrderedDict
 from itertools import islice
 
 from ..parameter import Parameter
+from .activation import ReLU
+from .conv import Conv2d
 from .module import Module
 
 
+def _unhooked(m):
+    """No forward hooks: calling m.forward is what calling m does."""
+    return not m._forward_pre_hooks and not m._forward_hooks
+
+
 class Sequential(Module):
-    """Modules applied in order; indexable, sliceable, appendable."""
+    """Modules applied in order; indexable, sliceable, appendable.
+
+    A Conv2d (padding_mode 'zeros') directly followed by a ReLU, neither with forward hooks, runs
+    as one fused op (``ember._C.conv2d(..., relu=True)``): the same values and gradients bit for
+    bit, one pass over the output fewer. ``Sequential._fuse = False`` (or ``EMBER_FUSE=0`` in the
+    environment at import) runs every module on its own.
+    """
+
+    _fuse = os.environ.get("EMBER_FUSE", "1") != "0"
 
     def __init__(self, *args):
         super().__init__()
@@ -77,9 +93,22 @@ class Sequential(Module):
         return self
 
     def forward(self, input):
+        if not self._fuse:
+            for module in self:
+                input = module(input)
+            return input
+        conv = None  # a Conv2d whose call waits to see the next module
         for module in self:
-            input = module(input)
-        return input
+            if conv is not None:
+                if type(module) is ReLU and _unhooked(module):
+                    input, conv = conv._forward_relu(input), None
+                    continue
+                input, conv = conv(input), None
+            if type(module) is Conv2d and module.padding_mode == "zeros" and _unhooked(module):
+                conv = module
+            else:
+                input = module(input)
+        return input if conv is None else conv(input)
 
 
 class ModuleList(Module):

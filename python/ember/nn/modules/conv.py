@@ -133,6 +133,11 @@ class Conv2d(_ConvNd):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
+    def _forward_relu(self, input):
+        """relu(self.forward(input)) as one fused op, for padding_mode 'zeros' (nn.Sequential)."""
+        return _C.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                         self.groups, relu=True)
+
 
 class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution (conv2d's adjoint). Shape: input (N, C_in, H, W) ->

@@ -367,7 +367,8 @@ def test_inplace_on_expanded_tensor_is_an_error():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_backward_fused_matches_formula(dtype):
     # Without create_graph relu's gradient is one fused pass; with it, the differentiable formula
-    # g * (y > 0). Both give the same bits, NaN and -0 included (NaN * 0 = NaN, -g * 0 = -0).
+    # where(y <= 0, 0, g). Both give torch's threshold_backward bits: +0 where y <= 0 (a NaN or
+    # negative g included), g where y > 0 or y is NaN.
     xs = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, np.nan, -1.0, 2.0], dtype=dtype)
     gs = np.array([1.5, -2.0, 3.0, -4.0, np.nan, 1.0, np.nan, -0.0], dtype=dtype)
     x = t(xs, True, dtype)
@@ -375,7 +376,8 @@ def test_relu_backward_fused_matches_formula(dtype):
     fused = npg(x)
     x2 = t(xs, True, dtype)
     (gx,) = ember.autograd.grad(ember.relu(x2), x2, t(gs, dtype=dtype), create_graph=True)
-    expected = gs * (np.nan_to_num(xs, nan=-1.0) > 0).astype(dtype)
+    ys = np.where(xs < 0, dtype(0), xs)  # torch's relu: -0 and NaN stay
+    expected = np.where(ys <= 0, dtype(0), gs).astype(dtype)
     assert fused.dtype == dtype
     np.testing.assert_array_equal(fused.view(np.uint8), expected.view(np.uint8))
     np.testing.assert_array_equal(gx.detach().numpy().view(np.uint8), expected.view(np.uint8))

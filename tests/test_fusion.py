@@ -1,6 +1,7 @@
 """Fused ops and the module pairs nn.Sequential fuses: conv2d(..., relu=True) must give relu(conv2d)
-bit for bit (values and every gradient) on each convolution kernel's path, match torch, pass
-float64 gradcheck and double backward; Sequential fuses only a hook-free Conv2d + ReLU pair."""
+and max_pool2d(..., relu=True) max_pool2d(relu) bit for bit (values, indices and every gradient)
+on each kernel's path, match torch, pass float64 gradcheck and double backward; Sequential fuses
+only hook-free Conv2d + ReLU and ReLU + MaxPool2d pairs."""
 import os
 import subprocess
 import sys
@@ -118,6 +119,20 @@ def test_relu_keeps_nan_and_signed_zero():
     assert np.isnan(y[4]) and y[5] == 0 and y[2] == 0
 
 
+@requires_torch
+def test_relu_backward_is_torchs_threshold_backward():
+    """0 (+0) where the output is <= 0 whatever the gradient (NaN, negative), the gradient where it
+    is positive or NaN: the fused ops' masks are this same function."""
+    xs = [-1.0, 0.0, -0.0, float("nan"), 2.0, -3.0]
+    gs = [-1.0, -2.0, float("nan"), 3.0, float("nan"), float("-inf")]
+    got = []
+    for lib in (ember, torch):
+        x = lib.tensor(xs, requires_grad=True)
+        lib.relu(x).backward(lib.tensor(gs))
+        got.append(x.grad.numpy())
+    _bitwise_equal(got[:1], got[1:])
+
+
 def test_conv2d_relu_gradcheck():
     rng = np.random.default_rng(3)
     x = ember.from_numpy(rng.standard_normal((2, 3, 5, 6))).requires_grad_()
@@ -152,6 +167,71 @@ def test_conv2d_relu_no_grad_and_unbatched():
     assert y.grad_fn is None and tuple(y.shape) == (5, 9, 9)
     want = ember.relu(_C.conv2d(ember.from_numpy(x), ember.from_numpy(w), ember.from_numpy(b), 1, 1))
     _bitwise_equal([y.numpy()], [want.numpy()])
+
+
+# --- max_pool2d of relu(x) ----------------------------------------------------------------------
+# (input shape, kernel, stride, padding, dilation, ceil_mode): the 2x2 kernels (rows of at most
+# 16 outputs in one masked step, wider rows, odd sizes) and the general one
+POOLS = [
+    ((4, 6, 28, 28), 2, 2, 0, 1, False),    # rows of 14 outputs
+    ((2, 3, 64, 70), 2, 2, 0, 1, False),    # rows of 35: the 16-wide loop and its remainder
+    ((2, 5, 11, 9), 2, 2, 0, 1, False),     # odd planes: the last row and column dropped
+    ((2, 4, 13, 12), 3, 2, 1, 1, False),    # general windows
+    ((2, 4, 12, 13), 2, 2, 0, 1, True),     # ceil_mode: clipped windows
+    ((2, 3, 15, 15), 3, 1, 1, 2, False),    # dilation, overlapping windows
+]
+POOL_IDS = [f"{s}-k{k}s{st}p{p}d{d}{'c' if c else ''}" for s, k, st, p, d, c in POOLS]
+
+
+def _pool_run(x, k, st, p, d, ceil, fused, g=None):
+    xt = ember.from_numpy(x.copy()).requires_grad_()
+    if fused:
+        y, idx = _C._max_pool2d_with_indices(xt, [k, k], [st, st], [p, p], [d, d], ceil, True, relu=True)
+    else:
+        y, idx = _C._max_pool2d_with_indices(ember.relu(xt), [k, k], [st, st], [p, p], [d, d], ceil, True)
+    if g is None:
+        g = np.cos(np.arange(y.numel(), dtype=x.dtype)).reshape(tuple(y.shape))
+    y.backward(ember.from_numpy(g.copy()))
+    # without indices the 2x2 kernels keep window positions: run that path too
+    y2 = _C._max_pool2d_with_indices(ember.from_numpy(x.copy()), [k, k], [st, st], [p, p], [d, d], ceil, False,
+                                     relu=True)
+    return [y.detach().numpy(), idx.numpy(), xt.grad.numpy(), y2.numpy()]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,k,st,p,d,ceil", POOLS, ids=POOL_IDS)
+def test_max_pool2d_relu_is_pool_of_relu(shape, k, st, p, d, ceil, dtype, threads):
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        x = np.random.default_rng(6).standard_normal(shape).astype(dtype)
+        x[0, 0] = -np.abs(x[0, 0])  # a plane without a positive value: ties of zeros
+        x[0, 1, :4, :4] = -0.0
+        x[-1, -1, 1, 1] = np.nan
+        fused = _pool_run(x, k, st, p, d, ceil, True)
+        plain = _pool_run(x, k, st, p, d, ceil, False)
+        _bitwise_equal(fused[:3], plain[:3])
+        _bitwise_equal(fused[3:], plain[:1])
+    finally:
+        ember.set_num_threads(old)
+
+
+@requires_torch
+def test_max_pool2d_relu_double_backward_matches_torch():
+    xs = np.random.default_rng(7).standard_normal((2, 3, 8, 9))
+    res = []
+    for lib in (ember, torch):
+        x = lib.from_numpy(xs.copy()).requires_grad_()
+        if lib is ember:
+            y = nn.functional.max_pool2d_with_indices(x, 2, return_indices=False, _relu=True)
+        else:
+            y = torch.nn.functional.max_pool2d(torch.relu(x), 2)
+        (gx,) = lib.autograd.grad((y * y * y).sum(), (x,), create_graph=True)
+        (gx * gx).sum().backward()
+        res.append([t.detach().numpy() for t in (y, gx, x.grad)])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 # --- nn.Sequential ------------------------------------------------------------------------------
@@ -191,9 +271,14 @@ def test_sequential_fuses_conv_relu(monkeypatch):
     y1, fused = _step(model, x, True, monkeypatch)
     y0, plain = _step(model, x, False, monkeypatch)
     _bitwise_equal(fused, plain)
-    assert _fns(y1).count("ConvolutionReluBackward0") == 2  # the Conv2d + Tanh pair is not fused
-    assert "ConvolutionReluBackward0" not in _fns(y0)
-    assert _fns(y0).count("ReluBackward0") == 3
+    # Conv2d, ReLU, MaxPool2d: the ReLU goes into the pooling; Conv2d, ReLU, Conv2d: into the first
+    # convolution; Conv2d, Tanh and Linear, ReLU stay apart
+    names = _fns(y1)
+    assert names.count("ConvolutionReluBackward0") == 1 and names.count("ReluMaxPool2DWithIndicesBackward0") == 1
+    assert names.count("ReluBackward0") == 1
+    names = _fns(y0)
+    assert "ConvolutionReluBackward0" not in names and "ReluMaxPool2DWithIndicesBackward0" not in names
+    assert names.count("ReluBackward0") == 3
 
 
 def test_sequential_does_not_fuse_around_hooks(monkeypatch):
@@ -203,10 +288,11 @@ def test_sequential_does_not_fuse_around_hooks(monkeypatch):
     h = model[1].register_forward_hook(lambda m, i, o: seen.append(o.grad_fn.name()))
     y = model(x)
     assert seen == ["ReluBackward0"] and _fns(y).count("ConvolutionReluBackward0") == 1
+    assert "ReluMaxPool2DWithIndicesBackward0" not in _fns(y)
     h.remove()
-    h = model[0].register_forward_pre_hook(lambda m, i: (i[0] * 2,))
+    h = model[2].register_forward_pre_hook(lambda m, i: (i[0] * 2,))  # the MaxPool2d: Conv2d + ReLU
     y2, fused = _step(model, x, True, monkeypatch)
-    assert _fns(y2).count("ConvolutionReluBackward0") == 1
+    assert _fns(y2).count("ConvolutionReluBackward0") == 2
     y3, plain = _step(model, x, False, monkeypatch)
     _bitwise_equal(fused, plain)  # the hook ran either way
     h.remove()
@@ -223,12 +309,20 @@ def test_sequential_fusion_needs_exact_types_and_zero_padding(monkeypatch):
 
     ember.manual_seed(0)
     x = ember.randn(2, 2, 7, 7)
+    class MyPool(nn.MaxPool2d):
+        def forward(self, input):
+            return super().forward(input) - 1.0
+
     for mods in ([MyConv(2, 3, 3), nn.ReLU()], [nn.Conv2d(2, 3, 3), MyReLU()],
-                 [nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), nn.ReLU()]):
+                 [nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), nn.ReLU()],
+                 [nn.Identity(), MyReLU(), nn.MaxPool2d(2)], [nn.Identity(), nn.ReLU(), MyPool(2)],
+                 [nn.Identity(), nn.ReLU(), nn.MaxPool2d(2, return_indices=True)]):
         model = nn.Sequential(*mods)
         y = model(x)
-        assert "ConvolutionReluBackward0" not in _fns(y)
-        want = mods[1](mods[0](x))
+        want = mods[2](mods[1](mods[0](x))) if len(mods) == 3 else mods[1](mods[0](x))
+        if isinstance(y, tuple):
+            y, want = y[0], want[0]
+        assert not {"ConvolutionReluBackward0", "ReluMaxPool2DWithIndicesBackward0"} & set(_fns(y))
         _bitwise_equal([y.detach().numpy()], [want.detach().numpy()])
 
 
@@ -271,8 +365,8 @@ def test_sequential_training_matches_torch():
 
 
 @pytest.mark.parametrize("isa", ["base", "avx2"])
-def test_conv2d_relu_isa_fallbacks(isa):
-    """Below AVX-512 other kernels (and conv_chan's AVX2 build) run: still relu(conv2d) exactly."""
+def test_fused_relu_isa_fallbacks(isa):
+    """Below AVX-512 other kernels (conv_chan's and the pooling's AVX2 builds) run: still exact."""
     code = f"""
 import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import ember
@@ -284,6 +378,13 @@ for threads in (1, 2):
         for bias in (True, False):
             x, w, b = T._data(xs, ws, "float32", bias)
             T._bitwise_equal(T._run(x, w, b, s, p, groups, True), T._run(x, w, b, s, p, groups, False))
+    for shape, k, st, p, d, ceil in T.POOLS:
+        x = T.np.random.default_rng(6).standard_normal(shape).astype("float32")
+        x[0, 1, :4, :4] = -0.0
+        x[-1, -1, 1, 1] = float("nan")
+        fused, plain = T._pool_run(x, k, st, p, d, ceil, True), T._pool_run(x, k, st, p, d, ceil, False)
+        T._bitwise_equal(fused[:3], plain[:3])
+        T._bitwise_equal(fused[3:], plain[:1])
 print("ok")
 """
     env = dict(os.environ, EMBER_ISA=isa)

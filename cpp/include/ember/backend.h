@@ -124,6 +124,7 @@ struct PoolParams {
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   bool count_include_pad = true;
   int64_t divisor = 0;  // avg: divisor_override when > 0
+  bool relu = false;    // Max: pool relu(x), relu applied as values are read (a ReLU + MaxPool2d fused)
 };
 // Separable 2-D interpolation (F.interpolate's nearest and bilinear) over planes x (B, H, W) ->
 // out (B, OH, OW). Per output row i: input rows h0[i] and, for linear rows, h1[i] with the second

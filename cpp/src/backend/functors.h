@@ -41,8 +41,10 @@ struct Mul {
   }
 };
 // relu's gradient, bit-identical to g * T(y > 0) (NaN or -0 where g is NaN or negative and y <= 0).
+// torch's threshold_backward(g, y, 0): 0 (+0, even for a NaN or negative g) where y <= 0, else g
+// (a NaN y passes g).
 struct ReluBackward {
-  template <class T> EMBER_HD T operator()(T g, T y) const { return g * (y > T(0) ? T(1) : T(0)); }
+  template <class T> EMBER_HD T operator()(T g, T y) const { return y <= T(0) ? T(0) : g; }
 };
 struct Div { template <class T> EMBER_HD T operator()(T a, T b) const { return a / b; } };
 struct FloorDiv {

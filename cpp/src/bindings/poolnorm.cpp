@@ -15,17 +15,17 @@ void bind_poolnorm(py::module_& m) {
   // (values, indices), or the values alone without return_indices (the backward may then keep
   // window positions instead of indices: ops/pool.cpp)
   m.def("_max_pool2d_with_indices",
-        [](const Tensor& x, V k, V s, V p, V d, bool ceil_mode, bool return_indices) -> py::object {
+        [](const Tensor& x, V k, V s, V p, V d, bool ceil_mode, bool return_indices, bool relu) -> py::object {
           std::tuple<Tensor, Tensor> r;
           {
             py::gil_scoped_release g;
-            r = ops::max_pool2d_with_indices(x, k, s, p, d, ceil_mode, return_indices);
+            r = ops::max_pool2d_with_indices(x, k, s, p, d, ceil_mode, return_indices, relu);
           }
           if (!return_indices) return py::cast(std::get<0>(r));
           return py::cast(r);
         },
         py::arg("input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
-        py::arg("ceil_mode"), py::arg("return_indices") = true);
+        py::arg("ceil_mode"), py::arg("return_indices") = true, py::kw_only(), py::arg("relu") = false);
   m.def("_avg_pool2d",
         [](const Tensor& x, V k, V s, V p, bool ceil_mode, bool count_include_pad, std::optional<int64_t> div) {
           py::gil_scoped_release r;

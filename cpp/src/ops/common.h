@@ -39,6 +39,18 @@ inline bool owned_grad(const Tensor& g, const Tensor& like) {
   return g.impl_ptr().use_count() == 1 && g.storage_unshared() && g.is_contiguous() && !g.requires_grad() &&
          g.shape() == like.shape() && g.device() == like.device();
 }
+
+// relu's gradient through its output y, torch's threshold_backward(gy, y, 0): 0 where y <= 0, else
+// gy. For UnaryBackward and the nodes of ops with a fused relu (conv2d, max_pool2d). Without
+// create_graph one fused pass, written over gy when the engine handed it over; with it, a where.
+inline Tensor relu_grad(Tensor&& gy, const Tensor& y) {
+  if (GradMode::is_enabled() || gy.dtype() != y.dtype() ||
+      (gy.dtype() != DType::Float32 && gy.dtype() != DType::Float64))
+    return where(compare(BinaryOp::Le, y, wrap_scalar(0.0)), zeros_like(gy), gy);
+  Tensor out = owned_grad(gy, y) ? gy : Tensor::empty(y.shape(), y.dtype(), y.device());
+  backend_of(y).binary(BinaryOp::ReluBackward, gy, y, out);
+  return out;
+}
 }  // namespace ember::ops
 
 namespace ember::ops {

@@ -27,15 +27,6 @@ Tensor conv_fwd(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tenso
 Tensor conv_bwd_input(const ConvGeom& g, const Tensor& gy, const Tensor& w);
 Tensor conv_bwd_weight(const ConvGeom& g, const Tensor& x, const Tensor& gy);
 
-// gy * (y > 0): relu's gradient through its output y, as torch's threshold_backward. Without
-// create_graph one fused pass, written over gy when the engine handed it over.
-Tensor relu_grad(Tensor&& gy, const Tensor& y) {
-  if (GradMode::is_enabled() || gy.dtype() != y.dtype()) return mul(gy, compare(BinaryOp::Gt, y, wrap_scalar(0.0)));
-  Tensor out = owned_grad(gy, y) ? gy : Tensor::empty(y.shape(), y.dtype(), y.device());
-  backend_of(y).binary(BinaryOp::ReluBackward, gy, y, out);
-  return out;
-}
-
 // d(conv(x, w) + b) = (bwd_input(g, w), bwd_weight(x, g), sum g over N, OH, OW); with relu, g is
 // first masked by the saved output
 struct ConvolutionBackward : Node {

@@ -539,13 +539,8 @@ struct UnaryBackward : Node {
       case UnaryOp::Sign: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
       case UnaryOp::Trunc: return {zeros_like(g)};                                  // 0 a.e.
       case UnaryOp::Square: return {mul(g, mul(xv, S(2)))};                         // 2 g x
-      // NOTE: relu'(0) = 0 like torch: the gradient flows only where the output is positive.
-      case UnaryOp::Relu:
-        // Without create_graph, one fused pass (same bits as the formula below, no bool mask).
-        if (!GradMode::is_enabled() && g.dtype() == yv.dtype() &&
-            (g.dtype() == DType::Float32 || g.dtype() == DType::Float64))
-          return {fused_into(BinaryOp::ReluBackward, yv, g.dtype(), "relu_backward")};
-        return {mul(g, compare(BinaryOp::Gt, yv, S(0)))};                          // g (y > 0)
+      // NOTE: relu'(0) = 0 like torch: the gradient flows where the output is positive (or NaN).
+      case UnaryOp::Relu: return {relu_grad(std::move(grads[0]), yv)};              // y <= 0 ? 0 : g
       case UnaryOp::Exp: return {mul(g, yv)};                                       // g y
       case UnaryOp::Exp2: return {mul(g, mul(yv, S(kLn2)))};                        // g y ln2
       case UnaryOp::Expm1: return {mul(g, add(yv, S(1)))};                          // g (y+1)

@@ -125,6 +125,7 @@ struct PoolBackward : Node {
   Planes pl;
   int64_t OH = 0, OW = 0;
   Tensor indices;  // max ops: int64 plane indices, or uint8 window positions (2x2, stride 2)
+  SavedVariable out;  // p.relu (max pooling of relu(x)): the output, whose sign masks the gradient
 
   // int64 plane indices from window positions (on the CPU, contiguous): 2 * oh * W + 2 * ow +
   // (q & 1) + (q >> 1) * W
@@ -140,7 +141,7 @@ struct PoolBackward : Node {
   }
   std::string name() const override {
     switch (op) {
-      case PoolOp::Max: return "MaxPool2DWithIndicesBackward0";
+      case PoolOp::Max: return p.relu ? "ReluMaxPool2DWithIndicesBackward0" : "MaxPool2DWithIndicesBackward0";
       case PoolOp::Avg: return "AvgPool2DBackward0";
       case PoolOp::AdaptiveMax: return "AdaptiveMaxPool2DBackward0";
       default: return "AdaptiveAvgPool2DBackward0";
@@ -149,12 +150,14 @@ struct PoolBackward : Node {
   TensorList apply(TensorList&& g) override {
     const bool is_max = op == PoolOp::Max || op == PoolOp::AdaptiveMax;
     if (!is_max) return {avg_pool_grad(op, g[0], pl, OH, OW, p)};
+    // relu: the gradient reaches x[argmax] where relu(x[argmax]) = out > 0
+    Tensor gy = p.relu ? relu_grad(std::move(g[0]), out.unpack(this)) : g[0];
     if (GradMode::is_enabled()) {  // d max_pool = scatter_add(g) at the argmax positions
-      Tensor z = zeros({pl.B, pl.H * pl.W}, g[0].dtype(), g[0].device());
-      Tensor gx = scatter_add(z, 1, reshape(plane_indices(), {pl.B, OH * OW}), reshape(g[0], {pl.B, OH * OW}));
+      Tensor z = zeros({pl.B, pl.H * pl.W}, gy.dtype(), gy.device());
+      Tensor gx = scatter_add(z, 1, reshape(plane_indices(), {pl.B, OH * OW}), reshape(gy, {pl.B, OH * OW}));
       return {reshape(gx, with_hw(pl.lead, pl.H, pl.W))};
     }
-    Tensor gc = contiguous(g[0]);
+    Tensor gc = contiguous(gy);
     Tensor gx = Tensor::empty(with_hw(pl.lead, pl.H, pl.W), gc.dtype(), gc.device());
     backend_of(gc).pool2d_backward(op, planes_view(gc, pl.B, OH, OW), planes_view(indices, pl.B, OH, OW),
                                    planes_view(gx, pl.B, pl.H, pl.W), p);
@@ -174,6 +177,7 @@ Tensor pool_forward(PoolOp op, const Tensor& x, const Planes& pl, int64_t OH, in
     node->OH = OH;
     node->OW = OW;
     node->indices = idx;
+    if (p.relu) node->out = SavedVariable(out, true);
     set_history(out, node);
   }
   return out;
@@ -200,7 +204,7 @@ void check_output(const Planes& pl, int64_t OH, int64_t OW, const char* op) {
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
                                                    std::vector<int64_t> stride, std::vector<int64_t> padding,
                                                    std::vector<int64_t> dilation, bool ceil_mode,
-                                                   bool return_indices) {
+                                                   bool return_indices, bool relu) {
   const char* op = "max_pool2d";
   kernel = pair(kernel, "kernel_size", op);
   stride = stride.empty() ? kernel : pair(stride, "stride", op);
@@ -218,6 +222,7 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<
   PoolParams p;
   p.kh = kernel[0], p.kw = kernel[1], p.sh = stride[0], p.sw = stride[1];
   p.ph = padding[0], p.pw = padding[1], p.dh = dilation[0], p.dw = dilation[1];
+  p.relu = relu;
   Tensor idx;
   Tensor out = pool_forward(PoolOp::Max, x, pl, OH, OW, p, return_indices ? &idx : nullptr);
   return {out, idx};

@@ -12,11 +12,12 @@ namespace ember::ops {
 
 // kernel/stride/padding/dilation: 2 values each (H, W); an empty stride means stride = kernel.
 // Returns (values, indices): indices are flat positions h * W + w in each input plane (int64);
-// undefined without return_indices.
+// undefined without return_indices. relu: max_pool2d(relu(x)) in one pass and one autograd node
+// (the same values, indices and gradients; nn.Sequential fuses a ReLU + MaxPool2d into it).
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::vector<int64_t> kernel,
                                                    std::vector<int64_t> stride, std::vector<int64_t> padding,
                                                    std::vector<int64_t> dilation, bool ceil_mode,
-                                                   bool return_indices = true);
+                                                   bool return_indices = true, bool relu = false);
 Tensor avg_pool2d(const Tensor& x, std::vector<int64_t> kernel, std::vector<int64_t> stride,
                   std::vector<int64_t> padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override);

@@ -30,9 +30,17 @@ inline void avg_bounds(int64_t o, int64_t k, int64_t s, int64_t p, int64_t in, i
   end = std::min(end, in);
 }
 
+// torch's relu, applied to each value a max pooling reads when RELU (PoolParams::relu): the
+// result is max_pool(relu(x)) exactly, its indices those of relu(x). -0 and NaN pass through.
+template <bool RELU, class T>
+inline T relu_if(T v) {
+  return RELU && v < T(0) ? T(0) : v;
+}
+#define EMBER_RELU_IF(zero, v) (RELU ? _mm512_max_ps(zero, v) : (v))
+
 // x (B, H, W) -> y, ind (B, OH, OW): max over dilated windows; the last NaN wins, else the first
 // maximum (torch's rule).
-template <class T>
+template <bool RELU, class T>
 void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW,
                   const PoolParams& p) {
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(OW * p.kh * p.kw, 1));
@@ -54,7 +62,7 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
         for (int64_t h = h0; h < h1; h += p.dh) {
           const T* xr = xp + h * W;
           for (int64_t w = w0; w < w1; w += p.dw) {
-            const T v = xr[w];
+            const T v = relu_if<RELU>(xr[w]);
             const bool t = (v > m) | (v != v);  // selects, not branches: data-dependent
             m = t ? v : m;
             mi = t ? h * W + w : mi;
@@ -80,10 +88,10 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
     const int32_t W32 = static_cast<int32_t>(W);                                                 \
     _Pragma("omp simd") for (int64_t ow = 0; ow < OW; ++ow) {                                    \
       const int64_t w = 2 * ow;                                                                  \
-      T m = a[w];                                                                                \
+      T m = relu_if<RELU>(a[w]);                                                                 \
       int32_t k = 0; /* offset in the window: 0, 1, W, W + 1 (int32 keeps selects vectorisable) */ \
       int32_t q = 0; /* position in the window: 0, 1, 2, 3 */                                    \
-      const T v1 = a[w + 1], v2 = c[w], v3 = c[w + 1];                                           \
+      const T v1 = relu_if<RELU>(a[w + 1]), v2 = relu_if<RELU>(c[w]), v3 = relu_if<RELU>(c[w + 1]); \
       bool t = (v1 > m) | (v1 != v1);                                                            \
       m = t ? v1 : m;                                                                            \
       k = t ? 1 : k;                                                                             \
@@ -102,12 +110,12 @@ void max_pool_fwd(const T* x, T* y, int64_t* ind, int64_t B, int64_t H, int64_t 
     }                                                                                            \
   }
 
-template <class T, class I>
+template <bool RELU, class T, class I>
 void max_pool_2x2_row(const T* a, const T* c, T* yr, I* ir, int64_t base, int64_t W, int64_t OW) {
   EMBER_MAX_POOL_2X2_ROW
 }
 
-template <class T, class I>
+template <bool RELU, class T, class I>
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row_avx512(const T* a, const T* c, T* yr,
                                                                                  I* ir, int64_t base,
                                                                                  int64_t W, int64_t OW) {
@@ -123,14 +131,18 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row_avx51
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <class I>
+template <bool RELU, class I>
 __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx512(
     const float* a, const float* c, float* yr, I* ir, int64_t base, int64_t W, int64_t OW) {
   const int n2 = static_cast<int>(2 * OW);
   const __mmask16 m0 = static_cast<__mmask16>(n2 >= 16 ? 0xFFFF : (1u << n2) - 1);
   const __mmask16 m1 = static_cast<__mmask16>(n2 > 16 ? (1u << (n2 - 16)) - 1 : 0);
-  const __m512 a0 = _mm512_maskz_loadu_ps(m0, a), a1 = _mm512_maskz_loadu_ps(m1, a + 16);
-  const __m512 c0 = _mm512_maskz_loadu_ps(m0, c), c1 = _mm512_maskz_loadu_ps(m1, c + 16);
+  // (relu: vmaxps(0, v) returns v for NaN and for two zeros, so -0 and NaN stay)
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 a0 = EMBER_RELU_IF(zero, _mm512_maskz_loadu_ps(m0, a));
+  const __m512 a1 = EMBER_RELU_IF(zero, _mm512_maskz_loadu_ps(m1, a + 16));
+  const __m512 c0 = EMBER_RELU_IF(zero, _mm512_maskz_loadu_ps(m0, c));
+  const __m512 c1 = EMBER_RELU_IF(zero, _mm512_maskz_loadu_ps(m1, c + 16));
   const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
   const __m512 v1 = _mm512_permutex2var_ps(a0, od, a1), v2 = _mm512_permutex2var_ps(c0, ev, c1),
@@ -163,6 +175,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx
   _mm512_mask_storeu_epi64(ir + 8, static_cast<__mmask8>(mo >> 8), hi);
 }
 #pragma GCC diagnostic pop
+#undef EMBER_RELU_IF
 
 // float rows on AVX2 CPUs (no AVX-512), 8 outputs a step: rows a and c (16 values each) split
 // into even and odd columns by permutes, then the same ordered selects; the last OW % 8 outputs
@@ -177,7 +190,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) void max_pool_2x2_row16_avx
     k = _mm256_blendv_epi8(k, _mm256_set1_epi32(off), _mm256_castps_si256(t));                   \
     q = _mm256_blendv_epi8(q, _mm256_set1_epi32(pos), _mm256_castps_si256(t));                   \
   }
-template <class I>
+template <bool RELU, class I>
 __attribute__((target("avx2,fma"))) void max_pool_2x2_row_avx2(const float* a, const float* c, float* yr, I* ir,
                                                               int64_t base, int64_t W, int64_t OW) {
   const __m256i evod = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // evens to the low half
@@ -196,6 +209,10 @@ __attribute__((target("avx2,fma"))) void max_pool_2x2_row_avx2(const float* a, c
       const __m256i l1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * n - 8), lane);
       a0 = _mm256_maskload_ps(a + w, l0), a1 = _mm256_maskload_ps(a + w + 8, l1);
       c0 = _mm256_maskload_ps(c + w, l0), c1 = _mm256_maskload_ps(c + w + 8, l1);
+    }
+    if (RELU) {  // as the AVX-512 kernel: max(0, v) keeps -0 and NaN
+      const __m256 z = _mm256_setzero_ps();
+      a0 = _mm256_max_ps(z, a0), a1 = _mm256_max_ps(z, a1), c0 = _mm256_max_ps(z, c0), c1 = _mm256_max_ps(z, c1);
     }
     a0 = _mm256_permutevar8x32_ps(a0, evod), a1 = _mm256_permutevar8x32_ps(a1, evod);
     c0 = _mm256_permutevar8x32_ps(c0, evod), c1 = _mm256_permutevar8x32_ps(c1, evod);
@@ -225,7 +242,7 @@ __attribute__((target("avx2,fma"))) void max_pool_2x2_row_avx2(const float* a, c
 }
 #undef EMBER_POOL_STEP_AVX2
 
-template <class T, class I>
+template <bool RELU, class T, class I>
 void max_pool_2x2(const T* x, T* y, I* ind, int64_t B, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(OW, 1));
   // Rows narrower than one 16-lane step stay on the baseline build: there the AVX-512 loop ran
@@ -240,16 +257,16 @@ void max_pool_2x2(const T* x, T* y, I* ind, int64_t B, int64_t H, int64_t W, int
       const T* a = x + b * H * W + 2 * oh * W;
       if constexpr (std::is_same_v<T, float>) {
         if (row16) {
-          max_pool_2x2_row16_avx512(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
+          max_pool_2x2_row16_avx512<RELU>(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
           continue;
         }
         if (avx2) {
-          max_pool_2x2_row_avx2(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
+          max_pool_2x2_row_avx2<RELU>(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
           continue;
         }
       }
-      if (avx512) max_pool_2x2_row_avx512(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
-      else max_pool_2x2_row(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
+      if (avx512) max_pool_2x2_row_avx512<RELU>(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
+      else max_pool_2x2_row<RELU>(a, a + W, y + r * OW, ind + r * OW, 2 * oh * W, W, OW);
     }
   });
 }
@@ -505,12 +522,17 @@ void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& indices
     switch (op) {
       case PoolOp::Max:
         if (max_2x2(p, H, W, OH, OW)) {
-          if (indices.dtype() == DType::UInt8) max_pool_2x2(xp, yp, indices.data<uint8_t>(), B, H, W, OH, OW);
-          else max_pool_2x2(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW);
+          const auto run = [&](auto* ind) {
+            if (p.relu) max_pool_2x2<true>(xp, yp, ind, B, H, W, OH, OW);
+            else max_pool_2x2<false>(xp, yp, ind, B, H, W, OH, OW);
+          };
+          if (indices.dtype() == DType::UInt8) run(indices.data<uint8_t>());
+          else run(indices.data<int64_t>());
         } else {
           EMBER_CHECK(indices.dtype() == DType::Int64, RuntimeError,
                       "pool2d: window positions (uint8 indices) are for 2x2 windows of stride 2 only");
-          max_pool_fwd(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);
+          if (p.relu) max_pool_fwd<true>(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);
+          else max_pool_fwd<false>(xp, yp, indices.data<int64_t>(), B, H, W, OH, OW, p);
         }
         break;
       case PoolOp::Avg:

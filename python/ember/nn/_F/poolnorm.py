@@ -57,8 +57,11 @@ def _check_rank(input, ranks, op):
 
 # --- pooling ----------------------------------------------------------------------------------
 def max_pool2d_with_indices(
-    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True,
+    *, _relu=False
 ):
+    """``_relu=True`` (not torch's; nn.Sequential's fused ReLU + MaxPool2d) pools relu(input) in
+    one pass, with the same values, indices and gradients."""
     stride = (
         []
         if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0)
@@ -66,7 +69,7 @@ def max_pool2d_with_indices(
     )
     return _C._max_pool2d_with_indices(
         input, _pair(kernel_size), stride, _pair(padding), _pair(dilation), ceil_mode,
-        bool(return_indices),
+        bool(return_indices), relu=_relu,
     )
 
 

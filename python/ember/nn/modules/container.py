@@ -8,6 +8,7 @@ from ..parameter import Parameter
 from .activation import ReLU
 from .conv import Conv2d
 from .module import Module
+from .pooling import MaxPool2d
 
 
 def _unhooked(m):
@@ -15,13 +16,27 @@ def _unhooked(m):
     return not m._forward_pre_hooks and not m._forward_hooks
 
 
+def _relu_pool(relu, pool):
+    """A ReLU that the MaxPool2d after it can apply as it reads (max pooling commutes with it)."""
+    return (type(relu) is ReLU and type(pool) is MaxPool2d and not pool.return_indices
+            and _unhooked(relu) and _unhooked(pool))
+
+
+def _conv_relu(conv, relu):
+    """A Conv2d whose epilogue can apply the ReLU after it."""
+    return (type(conv) is Conv2d and type(relu) is ReLU and conv.padding_mode == "zeros"
+            and _unhooked(conv) and _unhooked(relu))
+
+
 class Sequential(Module):
     """Modules applied in order; indexable, sliceable, appendable.
 
-    A Conv2d (padding_mode 'zeros') directly followed by a ReLU, neither with forward hooks, runs
-    as one fused op (``ember._C.conv2d(..., relu=True)``): the same values and gradients bit for
-    bit, one pass over the output fewer. ``Sequential._fuse = False`` (or ``EMBER_FUSE=0`` in the
-    environment at import) runs every module on its own.
+    Pairs of modules without forward hooks run as one fused op, with the same values and
+    gradients bit for bit: a ReLU followed by a MaxPool2d (without return_indices) pools relu(x)
+    as it reads x (no pass of its own forward or backward); else a Conv2d (padding_mode 'zeros')
+    followed by a ReLU applies it in the convolution's epilogue (one forward pass fewer).
+    ``Sequential._fuse = False`` (or ``EMBER_FUSE=0`` in the environment at import) runs every
+    module on its own.
     """
 
     _fuse = os.environ.get("EMBER_FUSE", "1") != "0"
@@ -97,18 +112,23 @@ class Sequential(Module):
             for module in self:
                 input = module(input)
             return input
-        conv = None  # a Conv2d whose call waits to see the next module
-        for module in self:
-            if conv is not None:
-                if type(module) is ReLU and _unhooked(module):
-                    input, conv = conv._forward_relu(input), None
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            if i + 1 < n:
+                nxt = mods[i + 1]
+                if _relu_pool(m, nxt):
+                    input = nxt._forward_relu(input)
+                    i += 2
                     continue
-                input, conv = conv(input), None
-            if type(module) is Conv2d and module.padding_mode == "zeros" and _unhooked(module):
-                conv = module
-            else:
-                input = module(input)
-        return input if conv is None else conv(input)
+                if _conv_relu(m, nxt) and not (i + 2 < n and _relu_pool(nxt, mods[i + 2])):
+                    input = m._forward_relu(input)
+                    i += 2
+                    continue
+            input = m(input)
+            i += 1
+        return input
 
 
 class ModuleList(Module):

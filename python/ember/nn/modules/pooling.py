@@ -53,6 +53,11 @@ class MaxPool2d(_MaxPoolNd):
             return_indices=self.return_indices,
         )
 
+    def _forward_relu(self, input):
+        """self.forward(relu(input)) as one fused op, without return_indices (nn.Sequential)."""
+        return F.max_pool2d_with_indices(input, self.kernel_size, self.stride, self.padding,
+                                         self.dilation, self.ceil_mode, False, _relu=True)
+
 
 class AvgPool1d(Module):
     def __init__(

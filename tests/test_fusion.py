@@ -326,6 +326,26 @@ def test_sequential_fusion_needs_exact_types_and_zero_padding(monkeypatch):
         _bitwise_equal([y.detach().numpy()], [want.detach().numpy()])
 
 
+def test_sequential_inplace_relu_still_clamps_what_the_caller_sees():
+    """ReLU(inplace=True) clamps its input in place; fused into a pooling it would not. So it is fused
+    only after a module whose output is fresh (here the Conv2d), not on the Sequential's input."""
+    ember.manual_seed(0)
+    x = ember.randn(2, 3, 8, 8)
+    x0 = x.numpy().copy()
+    model = nn.Sequential(nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    y = model(x)
+    np.testing.assert_array_equal(x.numpy(), np.maximum(x0, 0))
+    x = ember.from_numpy(x0.copy())
+    model = nn.Sequential(nn.Identity(), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    model(x)
+    np.testing.assert_array_equal(x.numpy(), np.maximum(x0, 0))
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    x = ember.from_numpy(x0.copy())
+    y = conv(x)
+    assert _fns(y)[0] == "ReluMaxPool2DWithIndicesBackward0"
+    np.testing.assert_array_equal(x.numpy(), x0)  # the input untouched, as without fusion
+
+
 def test_sequential_trailing_conv_and_nesting(monkeypatch):
     ember.manual_seed(0)
     inner = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU())

@@ -7,7 +7,9 @@ from itertools import islice
 from ..parameter import Parameter
 from .activation import ReLU
 from .conv import Conv2d
+from .linear import Linear
 from .module import Module
+from .normalization import BatchNorm2d
 from .pooling import MaxPool2d
 
 
@@ -16,10 +18,13 @@ def _unhooked(m):
     return not m._forward_pre_hooks and not m._forward_hooks
 
 
-def _relu_pool(relu, pool):
-    """A ReLU that the MaxPool2d after it can apply as it reads (max pooling commutes with it)."""
+def _relu_pool(relu, pool, prev):
+    """A ReLU that the MaxPool2d after it can apply as it reads (max pooling commutes with it).
+    An in-place ReLU must leave its input clamped where the caller may see it: only a fresh
+    output (of an unhooked Conv2d, BatchNorm2d or Linear just before it) can go unclamped."""
     return (type(relu) is ReLU and type(pool) is MaxPool2d and not pool.return_indices
-            and _unhooked(relu) and _unhooked(pool))
+            and _unhooked(relu) and _unhooked(pool)
+            and (not relu.inplace or (type(prev) in (Conv2d, BatchNorm2d, Linear) and _unhooked(prev))))
 
 
 def _conv_relu(conv, relu):
@@ -118,11 +123,11 @@ class Sequential(Module):
             m = mods[i]
             if i + 1 < n:
                 nxt = mods[i + 1]
-                if _relu_pool(m, nxt):
+                if _relu_pool(m, nxt, mods[i - 1] if i else None):
                     input = nxt._forward_relu(input)
                     i += 2
                     continue
-                if _conv_relu(m, nxt) and not (i + 2 < n and _relu_pool(nxt, mods[i + 2])):
+                if _conv_relu(m, nxt) and not (i + 2 < n and _relu_pool(nxt, mods[i + 2], m)):
                     input = m._forward_relu(input)
                     i += 2
                     continue

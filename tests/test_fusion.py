@@ -65,19 +65,22 @@ def _bitwise_equal(a, b):
         assert np.array_equal(u.view(np.uint8), v.view(np.uint8))  # NaN payloads and -0 too
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.fixture(params=[1, 2], ids=["threads1", "threads2"])
+def threads(request):
+    """Run the test with Ember at 1 and at 2 threads (restored after)."""
+    old = ember.get_num_threads()
+    ember.set_num_threads(request.param)
+    yield request.param
+    ember.set_num_threads(old)
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("xs,ws,s,p,groups", CASES, ids=IDS)
 def test_conv2d_relu_is_relu_of_conv2d(xs, ws, s, p, groups, dtype, bias, threads):
-    old = ember.get_num_threads()
-    ember.set_num_threads(threads)
-    try:
-        x, w, b = _data(xs, ws, dtype, bias)
-        fused = _run(x, w, b, s, p, groups, True)
-        _bitwise_equal(fused, _run(x, w, b, s, p, groups, False))
-    finally:
-        ember.set_num_threads(old)
+    x, w, b = _data(xs, ws, dtype, bias)
+    fused = _run(x, w, b, s, p, groups, True)
+    _bitwise_equal(fused, _run(x, w, b, s, p, groups, False))
     assert (fused[0] == 0).any() and (fused[0] > 0).any()  # the clamp did something
 
 
@@ -198,23 +201,17 @@ def _pool_run(x, k, st, p, d, ceil, fused, g=None):
     return [y.detach().numpy(), idx.numpy(), xt.grad.numpy(), y2.numpy()]
 
 
-@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape,k,st,p,d,ceil", POOLS, ids=POOL_IDS)
 def test_max_pool2d_relu_is_pool_of_relu(shape, k, st, p, d, ceil, dtype, threads):
-    old = ember.get_num_threads()
-    ember.set_num_threads(threads)
-    try:
-        x = np.random.default_rng(6).standard_normal(shape).astype(dtype)
-        x[0, 0] = -np.abs(x[0, 0])  # a plane without a positive value: ties of zeros
-        x[0, 1, :4, :4] = -0.0
-        x[-1, -1, 1, 1] = np.nan
-        fused = _pool_run(x, k, st, p, d, ceil, True)
-        plain = _pool_run(x, k, st, p, d, ceil, False)
-        _bitwise_equal(fused[:3], plain[:3])
-        _bitwise_equal(fused[3:], plain[:1])
-    finally:
-        ember.set_num_threads(old)
+    x = np.random.default_rng(6).standard_normal(shape).astype(dtype)
+    x[0, 0] = -np.abs(x[0, 0])  # a plane without a positive value: ties of zeros
+    x[0, 1, :4, :4] = -0.0
+    x[-1, -1, 1, 1] = np.nan
+    fused = _pool_run(x, k, st, p, d, ceil, True)
+    plain = _pool_run(x, k, st, p, d, ceil, False)
+    _bitwise_equal(fused[:3], plain[:3])
+    _bitwise_equal(fused[3:], plain[:1])
 
 
 @requires_torch

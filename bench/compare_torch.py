@@ -47,6 +47,7 @@ import torch  # noqa: E402
 import ember  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from copies import Copies, throughput  # noqa: E402
 
 LIBS = {"ember": ember, "torch": torch}
 
@@ -99,16 +100,17 @@ def get_threads():
 WARMUP_S = 0.05
 
 
-def timeit(fn, repeat, inner=1, warmup=2, warmup_s=0.0):
+def timeit(fn, repeat, inner=1, warmup=2, warmup_s=0.0, min_s=0.0):
     """Samples of fn's time (seconds per call): at least `warmup` calls and `warmup_s` seconds of
-    warm-up first."""
+    warm-up first, then at least `repeat` samples and `min_s` seconds of them."""
     t0 = time.perf_counter()
     k = 0
     while k < warmup or time.perf_counter() - t0 < warmup_s:
         fn()
         k += 1
     out = []
-    for _ in range(repeat):
+    t0 = time.perf_counter()
+    while len(out) < repeat or time.perf_counter() - t0 < min_s:
         t = time.perf_counter()
         for _ in range(inner):
             fn()
@@ -178,6 +180,17 @@ def numpy_gemm(n, threads, repeat, inner):
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def gemm_copies(n, nt, t1, rounds=3):
+    """GFLOP/s of nt 1-thread copies of Ember's n x n GEMM run at once (bench/copies.py), t1 the
+    expected seconds of one call on one thread: per copy the median over `rounds` windows."""
+    together = [[] for _ in range(nt)]
+    with Copies(f"gemm:{n}", nt) as cp:
+        for _ in range(rounds):
+            time.sleep(SETTLE_S)
+            together = [x + y for x, y in zip(together, cp.window(max(0.3, 5 * t1)))]
+    return sum(2 * n ** 3 / statistics.median(s) for s in together if s)
+
+
 # --- workloads -----------------------------------------------------------------------------------
 def gemm(n):
     def make(L):
@@ -210,23 +223,43 @@ def train_step(name):
     return {"ember": lambda: train_step_for(ember, name), "torch": lambda: train_step_for(torch, name)}
 
 
-def thread_scaling(name, repeat, rounds=5):
+SCALING_BLOCK_S = 0.2
+
+
+def thread_scaling(name, repeat, rounds=7):
     """2-thread speed-up of a training step, for each library: its step timed in blocks that
     alternate between 1 and 2 threads (a pause before each block, a warm-up in it), so both thread
     counts see the same phases of this shared machine; median 1-thread time / median 2-thread
     time. (The train rows run every 1-thread row first and then every 2-thread row, minutes apart:
-    their ratio for LeNet ranged 1.26-1.82x over six runs.)"""
+    their ratio for LeNet ranged 1.26-1.82x over six runs.) Each block times at least
+    SCALING_BLOCK_S seconds of steps: this machine's phases last seconds, and blocks of three LeNet
+    steps (7 ms) gave medians that moved by 0.3x between runs."""
     out = {}
     for lib, L in LIBS.items():
         step = train_step_for(L, name)
         samples = {1: [], 2: []}
         per = max(1, -(-repeat // rounds))
-        for _ in range(rounds):
-            for nt in (1, 2):
-                L.set_num_threads(nt)
-                time.sleep(SETTLE_S)
-                samples[nt] += timeit(step, per, warmup=2, warmup_s=WARMUP_S)
+        # Ember's rounds add a block of two 1-thread copies of its step in worker processes
+        # (bench/copies.py): what the machine gives to two streams that share nothing, now.
+        copies = Copies(f"train:{name}", 2) if lib == "ember" else None
+        alone, together = [], [[], []]
+        try:
+            for _ in range(rounds):
+                for nt in (1, 2):
+                    L.set_num_threads(nt)
+                    time.sleep(SETTLE_S)
+                    samples[nt] += timeit(step, per, warmup=2, warmup_s=WARMUP_S, min_s=SCALING_BLOCK_S)
+                if copies:
+                    a, t = copies.rounds(1, max(SCALING_BLOCK_S, per * statistics.median(samples[1])),
+                                         pause=SETTLE_S)
+                    alone += a
+                    together = [x + y for x, y in zip(together, t)]
+        finally:
+            if copies:
+                copies.close()
         out[lib] = statistics.median(samples[1]) / statistics.median(samples[2])
+        if copies:
+            out["copies"] = throughput(alone, together)
     return out
 
 
@@ -327,8 +360,11 @@ def main():
             med = interleaved(makers, rep, inner=inner)
             med["numpy"] = numpy_gemm(n, nt, rep, inner)
             gf = {k: flops / v / 1e9 for k, v in med.items()}
+            if nt > 1:  # nt 1-thread copies of Ember's GEMM at once: the machine's ceiling for the row
+                gf["copies"] = gemm_copies(n, nt, med["ember"] * nt) / 1e9
             report(f"sgemm n={n}", nt, med,
-                   extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}")
+                   extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}"
+                         + (f" ({nt} 1T copies of ember's {gf['copies']:.0f})" if "copies" in gf else ""))
             rows[-1]["gflops"] = gf
             gemm_rows.append(rows[-1])
         if peaks:
@@ -339,11 +375,15 @@ def main():
             print(f"{'':44s} {nt}T  FP32 FMA peak {peak:.0f} GFLOP/s"
                   + (f" (measured before / after: {peaks[0]:.0f} / {peaks[1]:.0f})" if peaks else "")
                   + "; ember at " + ", ".join(f"{r['workload'].split('=')[1]}: "
-                                               f"{100 * r['gflops']['ember'] / peak:.0f}%" for r in gemm_rows))
+                                               f"{100 * r['gflops']['ember'] / peak:.0f}%" for r in gemm_rows)
+                  + ("; its 1T copies at " + ", ".join(f"{100 * r['gflops']['copies'] / peak:.0f}%" for r in gemm_rows)
+                     if nt > 1 else ""))
             for r in gemm_rows:
                 r["peak_gflops"] = peak
                 r["ember_pct_of_peak"] = 100 * r["gflops"]["ember"] / peak
                 r["torch_pct_of_peak"] = 100 * r["gflops"]["torch"] / peak
+                if "copies" in r["gflops"]:
+                    r["copies_pct_of_peak"] = 100 * r["gflops"]["copies"] / peak
         for name, shape, oc, k, p in [("conv lenet1 (64,1,28,28)->6 5x5 p2", (64, 1, 28, 28), 6, 5, 2),
                                       ("conv (64,3,32,32)->64 3x3 p1", (64, 3, 32, 32), 64, 3, 1),
                                       ("conv (64,64,16,16)->128 3x3 p1", (64, 64, 16, 16), 128, 3, 1),
@@ -366,10 +406,11 @@ def main():
             ember.set_num_threads(2)
             busy = other_load()
             rows.append({"workload": f"2T speed-up, train step {m}", "ember": sp["ember"], "torch": sp["torch"],
-                         "unit": "x", "other_load": busy})
+                         "copies": sp["copies"], "unit": "x", "other_load": busy})
             flag = f"  [!] machine {100 * busy:.0f}% busy with other work: unreliable" if busy > 0.1 else ""
             print(f"{'2T speed-up, train step ' + m:44s}     ember {sp['ember']:9.2f}  torch {sp['torch']:9.2f}"
-                  f" x (1T / 2T time, alternating blocks){flag}")
+                  f" x (1T / 2T time, alternating blocks; two 1T copies of ember's step at once: "
+                  f"{sp['copies']:.2f}x the work of one){flag}")
     for m in (["import", "lenet"] + ([] if args.quick else ["vgg"])) if run("rss") else []:
         e, t = peak_rss("ember", m), peak_rss("torch", m)
         rows.append({"workload": f"peak RSS {m}", "ember": e, "torch": t, "ratio": t / e, "unit": "MiB"})

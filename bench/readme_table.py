@@ -34,9 +34,9 @@ def merged_rows(paths):
         m["other_load"] = max(r.get("other_load", 0) for r in rs)
         if "gflops" in m:
             m["gflops"] = {k: med(r["gflops"][k] for r in rs) for k in m["gflops"]}
-        for k in ("ember_pct_of_peak", "torch_pct_of_peak"):
+        for k in ("ember_pct_of_peak", "torch_pct_of_peak", "copies_pct_of_peak", "copies"):
             if k in m:
-                m[k] = med(r[k] for r in rs)
+                m[k] = med(r[k] for r in rs if k in r)
         out.append(m)
     return out
 
@@ -56,7 +56,8 @@ def main(paths):
         r = rows[name].get(0)
         if r is not None and r["unit"] == "x":  # a 2-thread speed-up (1T time / 2T time)
             busy = "; machine busy with other work: unreliable" if r.get("other_load", 0) > 0.1 else ""
-            print(f"| {name} | - | ember {r['ember']:.2f}x, torch {r['torch']:.2f}x{busy} |")
+            copies = f"; two 1-thread copies of ember's step: {r['copies']:.2f}x" if "copies" in r else ""
+            print(f"| {name} | - | ember {r['ember']:.2f}x, torch {r['torch']:.2f}x{copies}{busy} |")
             continue
         cells = []
         for t in (1, 2):
@@ -71,6 +72,8 @@ def main(paths):
                     extra += f" = {r['ember_pct_of_peak']:.0f}% of peak"
                     if "torch_pct_of_peak" in r:
                         extra += f", torch {r['torch_pct_of_peak']:.0f}%"
+                    if "copies_pct_of_peak" in r:
+                        extra += f"; {t} 1-thread copies of ember's {r['copies_pct_of_peak']:.0f}%"
             if r.get("other_load", 0) > 0.1:
                 extra += f"; machine {100 * r['other_load']:.0f}% busy with other work: unreliable"
             cells.append(f"{fmt(r['ember'])} / {fmt(r['torch'])} {r['unit']} ({r['ratio']:.2f}x{extra})")

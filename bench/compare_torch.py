@@ -248,10 +248,11 @@ def thread_scaling(name, repeat, rounds=7):
                 for nt in (1, 2):
                     L.set_num_threads(nt)
                     time.sleep(SETTLE_S)
-                    samples[nt] += timeit(step, per, warmup=2, warmup_s=WARMUP_S, min_s=SCALING_BLOCK_S)
+                    samples[nt] += timeit(step, per, warmup=2, warmup_s=WARMUP_S,
+                                          min_s=SCALING_BLOCK_S)
                 if copies:
-                    a, t = copies.rounds(1, max(SCALING_BLOCK_S, per * statistics.median(samples[1])),
-                                         pause=SETTLE_S)
+                    window = max(SCALING_BLOCK_S, per * statistics.median(samples[1]))
+                    a, t = copies.rounds(1, window, pause=SETTLE_S)
                     alone += a
                     together = [x + y for x, y in zip(together, t)]
         finally:
@@ -364,7 +365,8 @@ def main():
                 gf["copies"] = gemm_copies(n, nt, med["ember"] * nt) / 1e9
             report(f"sgemm n={n}", nt, med,
                    extra=f"  GFLOP/s ember {gf['ember']:.0f} torch {gf['torch']:.0f} numpy {gf['numpy']:.0f}"
-                         + (f" ({nt} 1T copies of ember's {gf['copies']:.0f})" if "copies" in gf else ""))
+                         + (f" ({nt} 1T copies of ember's {gf['copies']:.0f})"
+                            if "copies" in gf else ""))
             rows[-1]["gflops"] = gf
             gemm_rows.append(rows[-1])
         if peaks:
@@ -376,7 +378,8 @@ def main():
                   + (f" (measured before / after: {peaks[0]:.0f} / {peaks[1]:.0f})" if peaks else "")
                   + "; ember at " + ", ".join(f"{r['workload'].split('=')[1]}: "
                                                f"{100 * r['gflops']['ember'] / peak:.0f}%" for r in gemm_rows)
-                  + ("; its 1T copies at " + ", ".join(f"{100 * r['gflops']['copies'] / peak:.0f}%" for r in gemm_rows)
+                  + ("; its 1T copies at " + ", ".join(f"{100 * r['gflops']['copies'] / peak:.0f}%"
+                                                       for r in gemm_rows)
                      if nt > 1 else ""))
             for r in gemm_rows:
                 r["peak_gflops"] = peak

@@ -57,8 +57,9 @@ class Copies:
     def __init__(self, workload, n=2):
         bench = os.path.dirname(os.path.abspath(__file__))
         env = dict(os.environ, OMP_NUM_THREADS="1")
-        self.procs = [subprocess.Popen([sys.executable, "-c", _WORKER.format(bench=bench), workload],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        code = _WORKER.format(bench=bench)
+        self.procs = [subprocess.Popen([sys.executable, "-c", code, workload], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True, env=env)
                       for _ in range(n)]
         for p in self.procs:
             line = p.stdout.readline().strip()
@@ -121,6 +122,6 @@ if __name__ == "__main__":
         per_round = [c.rounds(1, args.seconds) for _ in range(args.rounds)]
     alone = [x for a, _ in per_round for x in a]
     together = [[x for _, t in per_round for x in t[i]] for i in range(args.copies)]
-    print(f"{args.workload}: one copy alone {statistics.median(alone) * 1e3:.3f} ms a call; {args.copies} at once: "
-          f"{throughput(alone, together):.2f}x the work of one (rounds: "
+    print(f"{args.workload}: one copy alone {statistics.median(alone) * 1e3:.3f} ms a call; "
+          f"{args.copies} at once: {throughput(alone, together):.2f}x the work of one (rounds: "
           + ", ".join(f"{throughput(a, t):.2f}" for a, t in per_round) + ")")

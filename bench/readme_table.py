@@ -56,7 +56,8 @@ def main(paths):
         r = rows[name].get(0)
         if r is not None and r["unit"] == "x":  # a 2-thread speed-up (1T time / 2T time)
             busy = "; machine busy with other work: unreliable" if r.get("other_load", 0) > 0.1 else ""
-            copies = f"; two 1-thread copies of ember's step: {r['copies']:.2f}x" if "copies" in r else ""
+            copies = (f"; two 1-thread copies of ember's step: {r['copies']:.2f}x"
+                      if "copies" in r else "")
             print(f"| {name} | - | ember {r['ember']:.2f}x, torch {r['torch']:.2f}x{copies}{busy} |")
             continue
         cells = []

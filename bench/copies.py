@@ -58,8 +58,8 @@ class Copies:
         bench = os.path.dirname(os.path.abspath(__file__))
         env = dict(os.environ, OMP_NUM_THREADS="1")
         code = _WORKER.format(bench=bench)
-        self.procs = [subprocess.Popen([sys.executable, "-c", code, workload], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True, env=env)
+        self.procs = [subprocess.Popen([sys.executable, "-c", code, workload], text=True, env=env,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
                       for _ in range(n)]
         for p in self.procs:
             line = p.stdout.readline().strip()

@@ -2,6 +2,9 @@
 equal to float32 tolerance after every step; param groups, lr changes through param_groups,
 state_dict save/load mid-run (also from a converted torch state dict); validation errors."""
 
+import platform
+import sys
+
 import ember
 import numpy as np
 import pytest
@@ -486,15 +489,15 @@ np.savez(sys.argv[1], **out)
 def test_subnormal_state_path_is_bit_identical(isa, tmp_path):
     """Float32 blocks whose state holds subnormals run on SafeF (products, quotients and roots in
     float64, FMAs rounded to odd) instead of the float kernel, whose multiplies take microcode
-    assists there: both must give every optimizer's parameters and state bit for bit. The float
-    kernel alone, SafeF alone and the automatic choice run in subprocesses
-    (EMBER_OPTIM_SUBNORMAL), with FMA (native, avx2) and without (base)."""
+    assists there on some CPUs: both must give every optimizer's parameters and state bit for bit.
+    The float kernel alone, SafeF alone, chunk by chunk (by the state's bounds) and the calibrated
+    choice run in subprocesses (EMBER_OPTIM_SUBNORMAL), with FMA (native, avx2) and without
+    (base)."""
     import os
     import subprocess
-    import sys
 
     results = {}
-    for mode in ["float", "safe", "auto"]:
+    for mode in ["float", "safe", "chunk", "auto"]:
         env = dict(os.environ, EMBER_OPTIM_SUBNORMAL=mode)
         if isa != "native":
             env["EMBER_ISA"] = isa
@@ -506,10 +509,146 @@ def test_subnormal_state_path_is_bit_identical(isa, tmp_path):
         int(((v != 0) & (np.abs(v) < 2.0**-126)).sum()) for k, v in ref.items() if not k.endswith("_p")
     )
     assert subnormal_states > 10000  # the data does reach the subnormal range
-    for mode in ["safe", "auto"]:
+    for mode in ["safe", "chunk", "auto"]:
         assert results[mode].keys() == ref.keys()
         for k, v in ref.items():
             np.testing.assert_array_equal(results[mode][k].view(np.uint32), v.view(np.uint32), err_msg=f"{mode} {k}")
+
+
+def test_subnormal_path_follows_the_environment(monkeypatch):
+    """EMBER_OPTIM_SUBNORMAL pins the float32 update's path at each step; unset, the path is what
+    the first step calibrated on this CPU (the float kernel, or chunk by chunk)."""
+    for value in ["float", "safe", "chunk"]:
+        monkeypatch.setenv("EMBER_OPTIM_SUBNORMAL", value)
+        assert ember._C._optim_subnormal_path() == value
+    monkeypatch.delenv("EMBER_OPTIM_SUBNORMAL", raising=False)
+    assert ember._C._optim_subnormal_path() in ("float", "chunk")
+
+
+STATE_BOUNDS_CODE = """
+import ctypes, math, sys, numpy as np, ember
+# x86-64 glibc: fenv_t holds the x87 status word at byte 4 and MXCSR at byte 28 (32 bytes).
+# MXCSR's flags: bit 1 denormal operand (an SSE/AVX op read a subnormal), bit 4 underflow (a
+# result was tiny and inexact).
+libm = ctypes.CDLL("libm.so.6")
+env = (ctypes.c_uint8 * 32)()
+
+def clear_flags():
+    libm.fegetenv(env)
+    env[4] = env[5] = 0
+    env[28] &= 0xC0  # MXCSR bits 0-5: the sticky exception flags
+    libm.fesetenv(env)
+
+def flags():
+    libm.fegetenv(env)
+    return env[28] & 0x12  # denormal operand, underflow
+
+ember.set_num_threads(1)
+rng = np.random.default_rng(5)
+n = 1 << 15
+MN = 2.0**-122  # 2^-126 with 2^4 to spare, as in optim.cpp
+
+def log_uniform(lo, hi, zero=0.05):
+    with np.errstate(under="ignore"):
+        x = (2.0 ** rng.uniform(lo, hi, n) * rng.choice([-1, 1], n)).astype(np.float32)
+    x[rng.random(n) < zero] = 0
+    return x
+
+def exp_field(x):
+    return (np.abs(x).view(np.uint32) >> 23).astype(np.int64)
+
+def adam_safe(m, v, vmax, lr, b1, b2, eps, t):
+    # the bounds that optim.cpp's AdamLimits derives (see there), in numpy
+    k = b1 * lr / (1 - b1**t)
+    c1 = math.sqrt(1 - b2**t)
+    m_lim = MN * max(1, 1 / b1, 1 / (1 - b1), 1 / k, 2 * eps / k)
+    ratio_min = math.ceil(-114 - 2 * math.log2(k * c1))
+    am, ev = np.abs(m), exp_field(np.maximum(v, vmax))
+    tiny = (am > 0) & (am < m_lim)
+    tiny |= (am > 0) & (2 * exp_field(m) - ev < ratio_min)
+    for s in (v, vmax):
+        tiny |= (s > 0) & (s < MN / b2)
+    return ~tiny
+
+def sgd_safe(buf, lr, mom, nesterov):
+    f = mom * mom if nesterov else mom
+    lim = MN * max(1, 1 / mom, 1 / f, 1 / (f * lr))
+    return ~((np.abs(buf) > 0) & (np.abs(buf) < lim))
+
+cases = [("Adam", dict(lr=1e-3), 0), ("Adam", dict(lr=1e-3), 999), ("Adam", dict(lr=1e-6), 5),
+         ("Adam", dict(lr=1.0, betas=(0.5, 0.9), eps=1e-3), 3),
+         ("Adam", dict(lr=1e-2, betas=(0.99, 0.9999), eps=0.0, amsgrad=True), 20),
+         ("AdamW", dict(lr=1e-3), 100),
+         ("SGD", dict(lr=0.1, momentum=0.9), 0), ("SGD", dict(lr=1e-5, momentum=0.5, nesterov=True), 0),
+         ("SGD", dict(lr=0.01, momentum=0.99, dampening=0.5), 0)]
+out = []
+for name, kw, t0 in cases:
+    if name == "SGD":
+        buf = log_uniform(-140, -20)
+        safe = sgd_safe(buf, kw["lr"], kw["momentum"], kw.get("nesterov", False))
+        keys, stored = ["momentum_buffer"], [buf[safe]]
+    else:
+        m, v = log_uniform(-140, -20), np.abs(log_uniform(-140, 10))
+        ams = kw.get("amsgrad", False)
+        vmax = np.maximum(v, np.abs(log_uniform(-140, 10))) if ams else np.zeros(n, np.float32)
+        b1, b2 = kw.get("betas", (0.9, 0.999))
+        safe = adam_safe(m, v, vmax, kw["lr"], b1, b2, kw.get("eps", 1e-8), t0 + 1)
+        keys = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if ams else [])
+        stored = [m[safe], v[safe]] + ([vmax[safe]] if ams else [])
+    k = int(safe.sum())
+    p = ember.nn.Parameter(ember.ones(k))
+    opt = getattr(ember.optim, name)([p], **kw)
+    p.grad = ember.zeros(k)
+    opt.step()  # makes the state, then overwritten
+    for key, a in zip(keys, stored):
+        opt.state[p][key].copy_(ember.from_numpy(a))
+    if name != "SGD":
+        opt.state[p]["step"].fill_(t0)  # the step below is step t0 + 1
+    old_tiny = int((np.abs(stored[0]) > 0).sum() - (np.abs(stored[0]) >= 2.0**-50).sum())
+    clear_flags()
+    opt.step()
+    f = flags()
+    new = [p.detach().numpy()] + [opt.state[p][key].numpy() for key in keys]
+    sub = sum(int(((a != 0) & (np.abs(a) < 2.0**-126)).sum()) for a in new)
+    out.append((name, t0, k, old_tiny, f, sub))
+# the check can fail: a subnormal state, run on the float kernel, raises the denormal flag
+p = ember.nn.Parameter(ember.ones(64))
+opt = ember.optim.SGD([p], lr=0.1, momentum=0.9)
+p.grad = ember.zeros(64)
+opt.step()
+opt.state[p]["momentum_buffer"].fill_(2.0**-140)
+clear_flags()
+opt.step()
+out.append(("control", 0, 64, 64, flags(), 0))
+print(repr(out))
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64") or sys.platform != "linux",
+                    reason="reads MXCSR through glibc's x86-64 fenv_t")
+@pytest.mark.parametrize("isa", ["native", "avx2", "base"])
+def test_state_bounds_keep_the_float_kernel_off_subnormals(isa):
+    """Adam and SGD with momentum send a chunk to SafeF by bounds derived from their
+    hyperparameters (optim.cpp: AdamLimits, sgd_buf_bits), far below the generic 2^-50. For states
+    drawn over 2^-140 .. 2^10 (dead units: gradient 0) and kept where those bounds call them safe,
+    one step on the float kernel (EMBER_OPTIM_SUBNORMAL=float) must read and make no subnormal:
+    MXCSR's denormal-operand and underflow flags stay clear, and nothing stored is subnormal. Most
+    of those states are below 2^-50, so the old bound would have sent them to SafeF."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, EMBER_OPTIM_SUBNORMAL="float")
+    if isa != "native":
+        env["EMBER_ISA"] = isa
+    res = subprocess.run([sys.executable, "-c", STATE_BOUNDS_CODE], env=env, capture_output=True,
+                         text=True, check=True)
+    rows = eval(res.stdout.strip().splitlines()[-1])
+    *cases, control = rows
+    assert control[4] & 0x02, "a subnormal momentum buffer must raise the denormal flag"
+    for name, t0, k, old_tiny, f, sub in cases:
+        assert k > 5000 and old_tiny > 1000, (name, t0, k, old_tiny)
+        assert f == 0, f"{name} (step {t0}): MXCSR flags {f:#x} on states within the bounds"
+        assert sub == 0, (name, t0, sub)
 
 
 @pytest.mark.parametrize("name,kw", [
@@ -543,12 +682,14 @@ def test_no_weight_decay_uses_the_gradient_as_is(name, kw):
 
 @pytest.mark.parametrize("name,kw", [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
                                      ("RMSprop", {"lr": 0.005, "centered": True})])
-def test_two_threads_balance_pieces_bit_for_bit(name, kw):
+def test_two_threads_balance_pieces_bit_for_bit(name, kw, monkeypatch):
     """At 2 threads the update runs in pieces taken at run time: each thread starts on its half of
     every parameter, then takes the untaken pieces of the other. Parameters of ~160k elements whose
     first rows get tiny gradients (2^-135 .. 2^-100: a tiny or subnormal state, updated on SafeF,
-    ~5x dearer) make thread 0 the slow one, so thread 1 takes some of its pieces. Every element
-    must be updated exactly once, as at 1 thread: parameters and state equal bit for bit."""
+    ~5x dearer, by chunks: EMBER_OPTIM_SUBNORMAL=chunk) make thread 0 the slow one, so thread 1
+    takes some of its pieces. Every element must be updated exactly once, as at 1 thread:
+    parameters and state equal bit for bit."""
+    monkeypatch.setenv("EMBER_OPTIM_SUBNORMAL", "chunk")
     rng = np.random.default_rng(3)
     shapes = [(300, 301), (7,), (129, 65), (250, 211)]
     init = [rng.standard_normal(s).astype(np.float32) for s in shapes]

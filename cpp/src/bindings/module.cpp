@@ -1,4 +1,5 @@
 // ember._C: module entry, exception mapping, dtype/device objects, grad mode, threads, engine.
+#include "../backend/cpu/cpu_backend.h"
 #include "../backend/cpu/loops.h"
 #include "common.h"
 
@@ -196,6 +197,10 @@ void bind_core(py::module_& m) {
     return out;
   });
 #endif
+  m.def("_optim_subnormal_path", []() {
+    static const char* const names[] = {"chunk", "float", "safe"};
+    return names[cpu::subnormal_path()];
+  });
   m.def("_cpu_isa", []() {
     switch (cpu::cpu_isa()) {
       case cpu::Isa::Avx512: return "avx512";

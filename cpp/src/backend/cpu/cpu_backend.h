@@ -68,6 +68,9 @@ GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
 // optim.cpp (optimizer family)
 void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs);
+// The float32 update's path now: 0 chunk by chunk (SafeF where the state could meet a subnormal),
+// 1 the float kernel everywhere, 2 SafeF everywhere (EMBER_OPTIM_SUBNORMAL, else calibrated).
+int subnormal_path();
 
 // --- conv.cpp, conv_direct.cpp (conv branch): see Backend for the contracts ----------------------
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);

@@ -6,6 +6,7 @@
 // Assumes: all tensors contiguous, one floating dtype, param's numel (ops/optim.cpp checks).
 // Built with -ffp-contract=off (CMakeLists.txt): every FMA here is explicit.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -95,8 +96,72 @@ EMBER_INLINE int below(float x, uint32_t limit_bits) {
   std::memcpy(&b, &x, sizeof(b));
   return int((b & 0x7fffffffu) - 1u < limit_bits - 1u);
 }
-EMBER_INLINE int tiny(float x) { return below(x, 0x26800000u); }      // 2^-50
-EMBER_INLINE int tiny_sq(float x) { return below(x, 0x0d800000u); }   // 2^-100
+constexpr uint32_t kTinyBits = 0x26800000u;    // 2^-50
+constexpr uint32_t kTinySqBits = 0x0d800000u;  // 2^-100
+EMBER_INLINE int tiny(float x) { return below(x, kTinyBits); }
+EMBER_INLINE int tiny_sq(float x) { return below(x, kTinySqBits); }
+EMBER_INLINE uint32_t abs_bits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b & 0x7fffffffu;
+}
+
+// Adam and SGD with momentum bound their state by their hyperparameters instead (2^-50 sends a
+// dead unit's state to SafeF about 500 steps before any subnormal could arise: after 300 steps of
+// the benchmarks' one-conv net, 82% of SGD's chunks; of the main job's model with Adam, 40%; none
+// of them within 2^-100). With g = 0, the case that sticks, every product, quotient, root and FMA
+// of a step then reads and makes normal floats (or zeros), with 2^4 to spare for the rounding of
+// the hyperparameters and of the bounds below. kMinNormal * kSpare is the least magnitude allowed.
+constexpr double kMinNormal = 0x1p-126, kSpare = 16;
+// The float bits of the least float >= x > 0 (+inf's bits past the largest float): a limit for
+// below().
+inline uint32_t float_bits_up(double x) {
+  if (!(x < 0x1.fffffep127)) return 0x7f800000u;
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, INFINITY);
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof(b));
+  return b;
+}
+
+// Adam (amsgrad too), per step: m' = lerp(m, g, 1 - b1) = b1 m at g = 0 (an FMA whose product is
+// (1 - b1) m or b1 m); v' = b2 v; q = (-ns m') / (sqrt(v') / c1 + eps), ns = lr / bc1, c1 =
+// sqrt(bc2). Normal throughout when |m| >= mn max(1, 1 / b1, 1 / (1 - b1), 1 / (b1 ns),
+// 2 eps / (b1 ns)), v >= mn / b2 (or 0), and |m| b1 ns c1 >= 2 mn sqrt(v) (q's denominator is
+// at most 2 max(sqrt(v) / c1, eps)), mn = kMinNormal * kSpare. The last test goes by exponents:
+// with em, ev the biased exponent fields, |m| >= 2^(em - 127) and v < 2^(ev - 126), so
+// 2 em - ev >= ratio_min = ceil(-114 - 2 log2(b1 ns c1)) implies it. Hyperparameters outside
+// that reasoning (b1, lr or c1 zero, not finite) keep the generic bounds.
+struct AdamLimits {
+  uint32_t m_bits = kTinyBits, v_bits = kTinySqBits;
+  int32_t ratio_min = -1024;  // 2 em - ev >= -508 always: no test
+  explicit AdamLimits(const OptimParams& o) {
+    const double b1 = o.beta1, b2 = o.beta2, k = o.beta1 * std::abs(o.c0), c1 = o.c1, eps = o.eps;
+    if (!(b1 > 0 && b1 < 1 && b2 > 0 && b2 <= 1 && k > 0 && std::isfinite(k) && c1 > 0 && c1 <= 1 &&
+          eps >= 0 && std::isfinite(eps)))
+      return;
+    const double mn = kMinNormal * kSpare;
+    m_bits = float_bits_up(mn * std::max({1.0, 1 / b1, 1 / (1 - b1), 1 / k, 2 * eps / k}));
+    v_bits = float_bits_up(mn / b2);
+    ratio_min = static_cast<int32_t>(std::clamp(std::ceil(-114 - 2 * std::log2(k * c1)), -1024.0, 1024.0));
+  }
+  // ev: the exponent field of the second moment that q's denominator reads (amsgrad: the larger)
+  EMBER_INLINE int m_tiny(float m, uint32_t ev) const {
+    const uint32_t bm = abs_bits(m);
+    return int(bm - 1u < m_bits - 1u) | (int(bm != 0) & int(int32_t(2 * (bm >> 23)) - int32_t(ev) < ratio_min));
+  }
+  EMBER_INLINE int v_tiny(float v) const { return below(v, v_bits); }
+};
+
+// SGD with momentum mom, per step: buf' = mom buf at g = 0, p += -lr buf' (nesterov: -lr mom
+// buf'), an FMA whose product is normal when |buf| >= mn max(1, 1 / mom, 1 / (mom lr)) (nesterov:
+// 1 / mom^2, 1 / (mom^2 lr) too); mom or lr zero or not finite keep the generic bound.
+inline uint32_t sgd_buf_bits(const OptimParams& o) {
+  const double mom = o.momentum, lr = std::abs(o.lr);
+  const double f = o.nesterov ? mom * mom : mom;  // what scales buf before the update's product
+  if (!(mom > 0 && std::isfinite(mom) && lr > 0 && std::isfinite(lr) && f * lr > 0)) return kTinyBits;
+  return float_bits_up(kMinNormal * kSpare * std::max({1.0, 1 / mom, 1 / f, 1 / (f * lr)}));
+}
 
 // The element kernels below are written once for a value type V: T itself (float or double), or
 // SafeF for float blocks with tiny values. V(x) converts a stored T, T(v) stores one back.
@@ -165,9 +230,11 @@ struct SgdK {
   T* buf;
   T mom, keep, neg_lr;
   T nesterov, first;  // 1 or 0: floats, so the selects are vector compares
+  uint32_t buf_bits;  // buf's tiny bound (sgd_buf_bits)
   SgdK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), buf(MOM ? s[0].data<T>() : nullptr), mom(T(o.momentum)), keep(T(1 - o.dampening)),
-        neg_lr(T(-o.lr)), nesterov(o.nesterov ? T(1) : T(0)), first(o.first ? T(1) : T(0)) {}
+        neg_lr(T(-o.lr)), nesterov(o.nesterov ? T(1) : T(0)), first(o.first ? T(1) : T(0)),
+        buf_bits(sgd_buf_bits(o)) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
@@ -179,7 +246,7 @@ struct SgdK {
     }
     c.p[i] = T(fmadd<V, F>(gi, V(neg_lr), pi));
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return (MOM ? tiny(buf[i]) : 0); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return (MOM ? below(float(buf[i]), buf_bits) : 0); }
 };
 
 // Adam's moments, shared by Adam, NAdam and RAdam: m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2
@@ -208,9 +275,10 @@ struct AdamK {
   Moments<T> mv;
   T* vmax;
   T bc2_sqrt, eps, neg_step;
+  AdamLimits lim;
   AdamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), mv(s, o), vmax(AMS ? s[2].data<T>() : nullptr), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
-        neg_step(T(-o.c0)) {}
+        neg_step(T(-o.c0)), lim(o) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
@@ -225,7 +293,9 @@ struct AdamK {
     c.p[i] = T(pi + (V(neg_step) * mi) / denom);
   }
   EMBER_INLINE int tiny_at(int64_t i) const {
-    return mv.tiny_at(i) | (AMS ? tiny_sq(vmax[i]) : 0);
+    const float vi = float(mv.v[i]), vm = AMS ? float(vmax[i]) : vi;
+    const uint32_t ev = std::max(abs_bits(vi), abs_bits(vm)) >> 23;
+    return lim.m_tiny(float(mv.m[i]), ev) | lim.v_tiny(vi) | (AMS ? lim.v_tiny(vm) : 0);
   }
 };
 
@@ -390,30 +460,19 @@ struct RadamK {
 // unit's row of weights, the column of a dead input in the next layer), and LeNet's Adam state
 // after 2000 steps has 24% tiny elements in 36% of the chunks; before this, whole blocks went on
 // one path or the other, and the mixed ones ran float with assists (Adam step 180 us, 1 thread).
-// The clean case keeps its one fused pass. Either way the bits are the same.
-// EMBER_OPTIM_SUBNORMAL=float (the float kernel everywhere) or safe (SafeF everywhere) overrides
-// the choice, for tests.
-int subnormal_path() {
-  static const int mode = [] {
-    const char* e = std::getenv("EMBER_OPTIM_SUBNORMAL");
-    if (e && std::strcmp(e, "float") == 0) return 1;
-    if (e && std::strcmp(e, "safe") == 0) return 2;
-    return 0;
-  }();
-  return mode;
-}
+// The clean case keeps its one fused pass. Either way the bits are the same. `mode` (see
+// subnormal_path): 0 as above, 1 the float kernel everywhere, 2 SafeF everywhere.
 
 #define EMBER_OPTIM_LOOP_(NS, ATTR, FMA)                                                        \
   namespace NS {                                                                                \
   template <class K>                                                                            \
-  ATTR void run(const K& kernel, int64_t begin, int64_t end) {                                  \
+  ATTR void run(const K& kernel, int64_t begin, int64_t end, int mode) {                        \
     using T = std::remove_pointer_t<decltype(kernel.c.p)>;                                      \
     const K k = kernel;                                                                         \
     if constexpr (!std::is_same_v<T, float>) {                                                  \
       _Pragma("omp simd") for (int64_t i = begin; i < end; ++i) k.template at<T, FMA>(i);       \
     } else {                                                                                    \
       constexpr int64_t kBlock = 512, kChunk = 16;                                              \
-      const int mode = subnormal_path();                                                        \
       if (mode == 2) {                                                                          \
         _Pragma("omp simd") for (int64_t i = begin; i < end; ++i) k.template at<SafeF, FMA>(i); \
         return;                                                                                 \
@@ -472,50 +531,103 @@ constexpr int64_t kPiece = 2048;
 using Runner = std::function<void(int64_t, int64_t)>;
 
 template <class K>
-Runner runner(const K& k) {
+Runner runner(const K& k, int mode) {
   const Isa isa = cpu_isa();
-  return [k, isa](int64_t b, int64_t e) {
+  return [k, isa, mode](int64_t b, int64_t e) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (isa == Isa::Avx512) return optim_avx512::run(k, b, e);
-    if (isa == Isa::Avx2) return optim_avx2::run(k, b, e);
+    if (isa == Isa::Avx512) return optim_avx512::run(k, b, e, mode);
+    if (isa == Isa::Avx2) return optim_avx2::run(k, b, e, mode);
 #endif
-    optim_base::run(k, b, e);
+    optim_base::run(k, b, e, mode);
   };
 }
 
+// Whether float kernels meet subnormals cheaply on this CPU: times Adam's float kernel and its
+// SafeF twin on state that is all subnormal (a dead unit's, gradient 0), best of 7 runs each,
+// and keeps the float kernel everywhere (mode 1) if it is the faster one, else goes chunk by chunk
+// (mode 0). On this project's Zen 4 machine a vector multiply, FMA or add on subnormals costs what
+// it does on normal floats (division and square root ~2x), and the float kernel wins ~4x; on
+// Intel each such vector op takes a microcode assist (~40 ns), and SafeF wins ~1.5x. Either
+// choice gives the same bits, so a misjudged run (a preempted timing) costs time only.
+int calibrate_subnormal_path() {
+  constexpr int64_t n = 4096;
+  const Tensor p = Tensor::empty({n}, DType::Float32), g = Tensor::empty({n}, DType::Float32);
+  const std::vector<Tensor> s{Tensor::empty({n}, DType::Float32), Tensor::empty({n}, DType::Float32)};
+  std::fill_n(p.data<float>(), n, 1.0f);
+  std::fill_n(g.data<float>(), n, 0.0f);
+  std::fill_n(s[0].data<float>(), n, 0x1p-140f);
+  std::fill_n(s[1].data<float>(), n, 0x1p-135f);
+  OptimParams o;
+  o.lr = 1e-3;
+  o.beta1 = 0.9;
+  o.beta2 = 0.999;
+  o.eps = 1e-8;
+  o.c0 = o.lr / (1 - o.beta1);
+  o.c1 = std::sqrt(1 - o.beta2);
+  const AdamK<float, false, true> k(p, g, s, o);
+  const Runner on_float = runner(k, 1), on_safe = runner(k, 2);
+  double best_float = 1e30, best_safe = 1e30;
+  for (int rep = 0; rep < 7; ++rep) {
+    for (int which = 0; which < 2; ++which) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (which ? on_safe : on_float)(0, n);
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double& best = which ? best_safe : best_float;
+      best = std::min(best, t);
+    }
+  }
+  return best_float < best_safe ? 1 : 0;
+}
+
+// The float32 path: EMBER_OPTIM_SUBNORMAL=float (the float kernel everywhere), safe (SafeF
+// everywhere) or chunk (by the state's bounds, chunk by chunk: see run) pins it (tests, benchmarks;
+// read at each step); else the calibrated choice, made at the first step.
+}  // namespace
+
+int subnormal_path() {
+  const char* e = std::getenv("EMBER_OPTIM_SUBNORMAL");
+  if (e && std::strcmp(e, "float") == 0) return 1;
+  if (e && std::strcmp(e, "safe") == 0) return 2;
+  if (e && std::strcmp(e, "chunk") == 0) return 0;
+  static const int calibrated = calibrate_subnormal_path();
+  return calibrated;
+}
+
+namespace {
+
 template <class T, bool PL>
-Runner make_runner_pl(OptimKind kind, const OptimJob& j) {
+Runner make_runner_pl(OptimKind kind, const OptimJob& j, int mode) {
   const Tensor &p = j.param, &g = j.grad;
   const std::vector<Tensor>& s = j.state;
   const OptimParams& o = j.p;
   switch (kind) {
     case OptimKind::SGD:
-      if (o.momentum != 0) return runner(SgdK<T, true, PL>(p, g, s, o));
-      return runner(SgdK<T, false, PL>(p, g, s, o));
+      if (o.momentum != 0) return runner(SgdK<T, true, PL>(p, g, s, o), mode);
+      return runner(SgdK<T, false, PL>(p, g, s, o), mode);
     case OptimKind::Adam:
-      if (o.amsgrad) return runner(AdamK<T, true, PL>(p, g, s, o));
-      return runner(AdamK<T, false, PL>(p, g, s, o));
-    case OptimKind::Adagrad: return runner(AdagradK<T, PL>(p, g, s, o));
+      if (o.amsgrad) return runner(AdamK<T, true, PL>(p, g, s, o), mode);
+      return runner(AdamK<T, false, PL>(p, g, s, o), mode);
+    case OptimKind::Adagrad: return runner(AdagradK<T, PL>(p, g, s, o), mode);
     case OptimKind::RMSprop: {
       const bool mom = o.momentum > 0;
-      if (o.centered && mom) return runner(RmspropK<T, true, true, PL>(p, g, s, o));
-      if (o.centered) return runner(RmspropK<T, true, false, PL>(p, g, s, o));
-      if (mom) return runner(RmspropK<T, false, true, PL>(p, g, s, o));
-      return runner(RmspropK<T, false, false, PL>(p, g, s, o));
+      if (o.centered && mom) return runner(RmspropK<T, true, true, PL>(p, g, s, o), mode);
+      if (o.centered) return runner(RmspropK<T, true, false, PL>(p, g, s, o), mode);
+      if (mom) return runner(RmspropK<T, false, true, PL>(p, g, s, o), mode);
+      return runner(RmspropK<T, false, false, PL>(p, g, s, o), mode);
     }
-    case OptimKind::Adadelta: return runner(AdadeltaK<T, PL>(p, g, s, o));
-    case OptimKind::Adamax: return runner(AdamaxK<T, PL>(p, g, s, o));
-    case OptimKind::NAdam: return runner(NadamK<T, PL>(p, g, s, o));
-    case OptimKind::RAdam: return runner(RadamK<T, PL>(p, g, s, o));
+    case OptimKind::Adadelta: return runner(AdadeltaK<T, PL>(p, g, s, o), mode);
+    case OptimKind::Adamax: return runner(AdamaxK<T, PL>(p, g, s, o), mode);
+    case OptimKind::NAdam: return runner(NadamK<T, PL>(p, g, s, o), mode);
+    case OptimKind::RAdam: return runner(RadamK<T, PL>(p, g, s, o), mode);
   }
   throw RuntimeError("optim_step: unknown optimizer kind");
 }
 
 
 template <class T>
-Runner make_runner(OptimKind kind, const OptimJob& j) {
-  if (j.p.weight_decay == 0 && !j.p.maximize) return make_runner_pl<T, true>(kind, j);
-  return make_runner_pl<T, false>(kind, j);
+Runner make_runner(OptimKind kind, const OptimJob& j, int mode) {
+  if (j.p.weight_decay == 0 && !j.p.maximize) return make_runner_pl<T, true>(kind, j, mode);
+  return make_runner_pl<T, false>(kind, j, mode);
 }
 
 }  // namespace
@@ -532,11 +644,12 @@ void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs) {
   run.reserve(jobs.size());
   numel.reserve(jobs.size());
   int64_t total = 0;
+  const int mode = subnormal_path();
   for (const OptimJob& j : jobs) {
     const int64_t n = j.param.numel();
     if (n == 0) continue;
     dispatch_float(j.param.dtype(), "optim_step", [&](auto tag) {
-      run.push_back(make_runner<decltype(tag)>(kind, j));
+      run.push_back(make_runner<decltype(tag)>(kind, j, mode));
     });
     numel.push_back(n);
     total += n;

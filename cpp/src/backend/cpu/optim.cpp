@@ -21,12 +21,15 @@ namespace {
 #define EMBER_INLINE inline __attribute__((always_inline))
 
 // --- subnormal-safe float arithmetic ----------------------------------------------------------
-// On x86 a float multiply, FMA, division or square root that reads or makes a subnormal takes a
-// microcode assist (this machine: 39 ns a vector instead of 0.65; adds, subtracts, compares and
-// float <-> double conversions take none, measured). Optimizer state decays into subnormals and
-// can stay there: lerp(m, 0, 0.1) and 0.9 * buf both round 2^-149 back to 2^-149, so a parameter
-// whose gradient stays 0 (a dead unit, a class never seen) keeps a subnormal state for good and
-// every later step pays the assists (LeNet, batch 1, Adam: 57 -> 478 us a step after 1000 steps).
+// On Intel CPUs a float multiply, FMA, division or square root that reads or makes a subnormal
+// takes a microcode assist (Sapphire Rapids: 39 ns a vector instead of 0.65; adds, subtracts,
+// compares and float <-> double conversions take none, measured). AMD Zen 4 takes none: vector
+// multiplies, FMAs and adds on subnormals run at full rate, divisions and square roots at ~half
+// (measured), so there subnormal_path() keeps the float kernel. Optimizer state decays into
+// subnormals and can stay there: lerp(m, 0, 0.1) and 0.9 * buf both round 2^-149 back to 2^-149,
+// so a parameter whose gradient stays 0 (a dead unit, a class never seen) keeps a subnormal state
+// for good and every later step pays the assists (Sapphire Rapids, LeNet, batch 1, Adam: 57 ->
+// 478 us a step after 1000 steps).
 // Blocks holding a tiny value therefore run on SafeF, which gives float's exact results without
 // assists: a product is exact in double and rounded once; a quotient or square root computed in
 // double and rounded to float is correctly rounded (double rounding is innocuous for these when
@@ -454,9 +457,9 @@ struct RadamK {
 // blocks of 512. A block after a clean one (no tiny state) runs the float kernel fused with the
 // count of tiny values. A block after one that held tiny state goes in 16-element chunks: each
 // chunk that holds tiny state runs on SafeF, the others on the float kernel. A vector with one
-// subnormal lane pays the assist for all 16 (the float kernel meeting subnormals costs about
-// 45 + 330 f us for 61k Adam elements, f the share of its vectors holding one; SafeF ~5x the float
-// kernel on any data: 240 us), so the chunk is the unit that matters. Tiny state clusters (a dead
+// subnormal lane pays the assist for all 16 (Sapphire Rapids: the float kernel meeting subnormals
+// costs about 45 + 330 f us for 61k Adam elements, f the share of its vectors holding one; SafeF
+// ~5x the float kernel on any data: 240 us), so the chunk is the unit that matters. Tiny state clusters (a dead
 // unit's row of weights, the column of a dead input in the next layer), and LeNet's Adam state
 // after 2000 steps has 24% tiny elements in 36% of the chunks; before this, whole blocks went on
 // one path or the other, and the mixed ones ran float with assists (Adam step 180 us, 1 thread).

@@ -94,20 +94,16 @@ template <class T> EMBER_INLINE T fma_(T a, T b, T c) { return std::fma(a, b, c)
 // 2^-100 for the sums of squares (v, Adagrad's sum, RMSprop's sq, Adadelta's acc). Only the
 // state is checked, as that is what sticks; a tiny gradient or parameter, or a subnormal made
 // anyway (extreme hyperparameters), costs time, never bits. Integer compares: 0 < |x| < 2^k.
-EMBER_INLINE int below(float x, uint32_t limit_bits) {
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof(b));
-  return int((b & 0x7fffffffu) - 1u < limit_bits - 1u);
-}
-constexpr uint32_t kTinyBits = 0x26800000u;    // 2^-50
-constexpr uint32_t kTinySqBits = 0x0d800000u;  // 2^-100
-EMBER_INLINE int tiny(float x) { return below(x, kTinyBits); }
-EMBER_INLINE int tiny_sq(float x) { return below(x, kTinySqBits); }
 EMBER_INLINE uint32_t abs_bits(float x) {
   uint32_t b;
   std::memcpy(&b, &x, sizeof(b));
   return b & 0x7fffffffu;
 }
+EMBER_INLINE int below(float x, uint32_t limit_bits) { return int(abs_bits(x) - 1u < limit_bits - 1u); }
+constexpr uint32_t kTinyBits = 0x26800000u;    // 2^-50
+constexpr uint32_t kTinySqBits = 0x0d800000u;  // 2^-100
+EMBER_INLINE int tiny(float x) { return below(x, kTinyBits); }
+EMBER_INLINE int tiny_sq(float x) { return below(x, kTinySqBits); }
 
 // Adam and SGD with momentum bound their state by their hyperparameters instead (2^-50 sends a
 // dead unit's state to SafeF about 500 steps before any subnormal could arise: after 300 steps of

@@ -515,6 +515,26 @@ def test_subnormal_state_path_is_bit_identical(isa, tmp_path):
             np.testing.assert_array_equal(results[mode][k].view(np.uint32), v.view(np.uint32), err_msg=f"{mode} {k}")
 
 
+def test_tiny_mask_reads_the_state_and_checks_its_arguments():
+    """_C._optim_tiny_mask (the kernels' verdict on each state element, for tests) leaves the
+    counters as they are, and bad arguments raise, naming the optimizer."""
+    p, g = ember.ones(4), ember.zeros(4)
+    m = ember.from_numpy(np.array([1e-3, 2.0**-125, 0.0, -2.0**-110], np.float32))
+    v = ember.from_numpy(np.array([1e-6, 1e-6, 0.0, 1e30], np.float32))
+    step = ember.tensor(9.0)
+    mask = ember._C._optim_tiny_mask("adam", p, g, [m, v, None], step, None, lr=1e-3)
+    assert mask.dtype == ember.bool and mask.tolist() == [False, True, False, True]
+    assert step.item() == 9.0
+    with pytest.raises(ValueError, match=r"Adam: state 'exp_avg_sq' has shape \(3,\)"):
+        ember._C._optim_tiny_mask("adam", p, g, [m, ember.zeros(3), None], step, None)
+    with pytest.raises(ValueError, match="SGD: the job of a step needs the momentum buffer"):
+        ember._C._optim_tiny_mask("sgd", p, g, [None], None, None, momentum=0.9)
+    with pytest.raises(TypeError, match="float32"):
+        ember._C._optim_tiny_mask("sgd", p.double(), g.double(), [None], None, None)
+    with pytest.raises(ValueError, match="NAdam: state 'mu_product'"):
+        ember._C._optim_tiny_mask("nadam", p, g, [m, v], step, None)
+
+
 def test_subnormal_path_follows_the_environment(monkeypatch):
     """EMBER_OPTIM_SUBNORMAL pins the float32 update's path at each step; unset, the path is what
     the first step calibrated on this CPU (the float kernel, or chunk by chunk)."""
@@ -557,58 +577,141 @@ def log_uniform(lo, hi, zero=0.05):
 def exp_field(x):
     return (np.abs(x).view(np.uint32) >> 23).astype(np.int64)
 
-def adam_safe(m, v, vmax, lr, b1, b2, eps, t):
-    # the bounds that optim.cpp's AdamLimits derives (see there), in numpy
-    k = b1 * lr / (1 - b1**t)
-    c1 = math.sqrt(1 - b2**t)
-    m_lim = MN * max(1, 1 / b1, 1 / (1 - b1), 1 / k, 2 * eps / k)
-    ratio_min = math.ceil(-114 - 2 * math.log2(k * c1))
-    am, ev = np.abs(m), exp_field(np.maximum(v, vmax))
-    tiny = (am > 0) & (am < m_lim)
-    tiny |= (am > 0) & (2 * exp_field(m) - ev < ratio_min)
-    for s in (v, vmax):
-        tiny |= (s > 0) & (s < MN / b2)
-    return ~tiny
+def tiny(x, lim):
+    return (np.abs(x) > 0) & (np.abs(x) < lim)
 
-def sgd_safe(buf, lr, mom, nesterov):
-    f = mom * mom if nesterov else mom
-    lim = MN * max(1, 1 / mom, 1 / f, 1 / (f * lr))
-    return ~((np.abs(buf) > 0) & (np.abs(buf) < lim))
+def moment_safe(m, s, b1, b2, k1, c1, e, root=True):
+    # the bounds that optim.cpp's MomentLimits derives (see there), in numpy: Adam, NAdam, RAdam
+    # (root: the denominator reads sqrt(s)) and Adamax (s is the infinity norm u)
+    k = b1 * abs(k1)
+    m_lim = MN * max(1, 1 / b1, 1 / (1 - b1), 1 / k, 2 * e / k)
+    if root:
+        bad = 2 * exp_field(m) - exp_field(s) < math.ceil(-114 - 2 * math.log2(k * c1))
+    else:
+        bad = exp_field(m) - exp_field(s) < math.ceil(-120 - math.log2(k * c1))
+    return ~(tiny(m, m_lim) | ((m != 0) & bad) | tiny(s, MN / b2))
+
+def decay_safe(x, f, scale=0.0):
+    # decay_bits: x is multiplied by f, then by scale
+    return ~tiny(x, MN * max(1, 1 / f, 1 / (f * scale) if scale > 0 else 1))
+
+def nadam_coef(lr, b1, t, psi=4e-3):
+    mu = [b1 * (1 - 0.5 * 0.96 ** (i * psi)) for i in range(1, t + 2)]
+    return -lr * mu[t] / (1 - math.prod(mu)), math.prod(mu[:t - 1])  # c2 at step t; mu_product before
+
+def radam_coef(lr, b1, b2, t):
+    bc2 = 1 - b2**t
+    rho_inf = 2 / (1 - b2) - 1
+    rho_t = rho_inf - 2 * t * b2**t / bc2
+    k1 = lr / (1 - b1**t)
+    if rho_t > 5:
+        k1 *= min(1.0, math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)))
+    return k1, math.sqrt(bc2), rho_t > 5
+
+def draw(name, kw, t):
+    # (state arrays by key, each with its generic bound, the old one), the mask of elements the
+    # bounds call safe; t is the step about to run
+    lr, eps = kw["lr"], kw.get("eps", 1e-8 if name != "Adadelta" else 1e-6)
+    b1, b2 = kw.get("betas", (0.9, 0.999))
+    if name == "SGD":
+        buf = log_uniform(-140, -20)
+        mom = kw["momentum"]
+        return {"momentum_buffer": (buf, 2.0**-50)}, decay_safe(buf, mom * mom if kw.get("nesterov") else mom, lr)
+    if name == "RMSprop":
+        a, mom = kw.get("alpha", 0.99), kw.get("momentum", 0)
+        sq = np.abs(log_uniform(-140, 10))
+        centered = kw.get("centered", False)
+        st, safe = {"square_avg": (sq, 2.0**-100)}, decay_safe(sq, a * (1 - a) if centered and a < 1 else a)
+        if centered:
+            ga = (np.sqrt(sq) * rng.uniform(-1, 1, n)).astype(np.float32)  # ga^2 <= sq, as in training
+            lim = max(MN, MN / a, MN / (1 - a) if a < 1 else MN, math.sqrt(MN) / a)
+            st["grad_avg"], safe = (ga, 2.0**-50), safe & ~tiny(ga, lim)
+        if mom:
+            buf = log_uniform(-140, -20)
+            st["momentum_buffer"], safe = (buf, 2.0**-50), safe & decay_safe(buf, mom, lr)
+        return st, safe
+    if name == "Adadelta":
+        rho = kw.get("rho", 0.9)
+        sq, acc = np.abs(log_uniform(-140, 10)), np.abs(log_uniform(-140, -10))
+        return ({"square_avg": (sq, 2.0**-100), "acc_delta": (acc, 2.0**-100)},
+                decay_safe(sq, rho) & decay_safe(acc, rho))
+    m = log_uniform(-140, -20)
+    if name == "Adamax":
+        u = np.abs(log_uniform(-140, 10))
+        return ({"exp_avg": (m, 2.0**-50), "exp_inf": (u, 2.0**-50)},
+                moment_safe(m, u, b1, b2, lr / (1 - b1**t), 1, eps, root=False))
+    v = np.abs(log_uniform(-140, 10))
+    st = {"exp_avg": (m, 2.0**-50), "exp_avg_sq": (v, 2.0**-100)}
+    if name == "NAdam":
+        k1 = nadam_coef(lr, b1, t)[0]
+        return st, moment_safe(m, v, b1, b2, k1, math.sqrt(1 - b2**t), eps)
+    if name == "RAdam":
+        k1, c1, rect = radam_coef(lr, b1, b2, t)
+        return st, moment_safe(m, v, b1, b2, k1, c1, eps / c1)
+    vs = v
+    if kw.get("amsgrad"):
+        vmax = np.maximum(v, np.abs(log_uniform(-140, 10)))
+        st["max_exp_avg_sq"], vs = (vmax, 2.0**-100), vmax
+    safe = moment_safe(m, vs, b1, b2, lr / (1 - b1**t), math.sqrt(1 - b2**t), eps)
+    return st, safe & ~tiny(v, MN / b2)
 
 cases = [("Adam", dict(lr=1e-3), 0), ("Adam", dict(lr=1e-3), 999), ("Adam", dict(lr=1e-6), 5),
          ("Adam", dict(lr=1.0, betas=(0.5, 0.9), eps=1e-3), 3),
          ("Adam", dict(lr=1e-2, betas=(0.99, 0.9999), eps=0.0, amsgrad=True), 20),
          ("AdamW", dict(lr=1e-3), 100),
          ("SGD", dict(lr=0.1, momentum=0.9), 0), ("SGD", dict(lr=1e-5, momentum=0.5, nesterov=True), 0),
-         ("SGD", dict(lr=0.01, momentum=0.99, dampening=0.5), 0)]
-out = []
-for name, kw, t0 in cases:
-    if name == "SGD":
-        buf = log_uniform(-140, -20)
-        safe = sgd_safe(buf, kw["lr"], kw["momentum"], kw.get("nesterov", False))
-        keys, stored = ["momentum_buffer"], [buf[safe]]
-    else:
-        m, v = log_uniform(-140, -20), np.abs(log_uniform(-140, 10))
-        ams = kw.get("amsgrad", False)
-        vmax = np.maximum(v, np.abs(log_uniform(-140, 10))) if ams else np.zeros(n, np.float32)
-        b1, b2 = kw.get("betas", (0.9, 0.999))
-        safe = adam_safe(m, v, vmax, kw["lr"], b1, b2, kw.get("eps", 1e-8), t0 + 1)
-        keys = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if ams else [])
-        stored = [m[safe], v[safe]] + ([vmax[safe]] if ams else [])
-    k = int(safe.sum())
+         ("SGD", dict(lr=0.01, momentum=0.99, dampening=0.5), 0),
+         ("NAdam", dict(lr=2e-3), 0), ("NAdam", dict(lr=1e-5, betas=(0.5, 0.99)), 300),
+         ("RAdam", dict(lr=1e-3), 2), ("RAdam", dict(lr=1e-3), 9), ("RAdam", dict(lr=1e-2), 2000),
+         ("Adamax", dict(lr=2e-3), 0), ("Adamax", dict(lr=1e-5, betas=(0.7, 0.9), eps=0.0), 50),
+         ("RMSprop", dict(lr=1e-2), 0), ("RMSprop", dict(lr=1e-2, centered=True), 0),
+         ("RMSprop", dict(lr=1e-3, alpha=0.5, momentum=0.9, centered=True), 0),
+         ("RMSprop", dict(lr=1e-6, momentum=0.3), 0),
+         ("Adadelta", dict(lr=1.0), 0), ("Adadelta", dict(lr=1e-3, rho=0.5), 0)]
+# what each optimizer passes to its fused update (kind, state keys in kernel order,
+# hyperparameters), to ask the kernels' own bounds through _C._optim_tiny_mask
+captured = {}
+_group = ember._C._optim_group
+
+def _capture(kind, params, state, keys, counters, needs_init, **hyper):
+    captured.update(kind=kind, keys=keys, hyper=hyper)
+    return _group(kind, params, state, keys, counters, needs_init, **hyper)
+
+ember._C._optim_group = _capture
+
+def optimizer_with(name, kw, t0, st, keep):
+    # an optimizer over ones(k) whose state is st's arrays at `keep`, about to run step t0 + 1
+    k = int(keep.sum())
     p = ember.nn.Parameter(ember.ones(k))
     opt = getattr(ember.optim, name)([p], **kw)
     p.grad = ember.zeros(k)
     opt.step()  # makes the state, then overwritten
-    for key, a in zip(keys, stored):
-        opt.state[p][key].copy_(ember.from_numpy(a))
+    for key, (a, _) in st.items():
+        opt.state[p][key].copy_(ember.from_numpy(a[keep]))
     if name != "SGD":
-        opt.state[p]["step"].fill_(t0)  # the step below is step t0 + 1
-    old_tiny = int((np.abs(stored[0]) > 0).sum() - (np.abs(stored[0]) >= 2.0**-50).sum())
+        opt.state[p]["step"].fill_(t0)
+    if name == "NAdam":
+        opt.state[p]["mu_product"].fill_(nadam_coef(kw["lr"], kw.get("betas", (0.9,))[0], t0 + 1)[1])
+    return p, opt
+
+out = []
+for name, kw, t0 in cases:
+    st, safe = draw(name, kw, t0 + 1)
+    # the kernels' bounds (tiny_at) call tiny exactly the states that the mirror above does
+    p, opt = optimizer_with(name, kw, t0, st, np.ones(n, bool))
+    s = opt.state[p]
+    kernel_tiny = ember._C._optim_tiny_mask(
+        captured["kind"], p, p.grad, [s.get(key) if key else None for key in captured["keys"]],
+        s.get("step"), s.get("mu_product"), **captured["hyper"]).numpy()
+    assert (kernel_tiny == ~safe).all(), (name, t0, int((kernel_tiny != ~safe).sum()))
+    # one step of the states called safe, on the float kernel
+    k = int(safe.sum())
+    p, opt = optimizer_with(name, kw, t0, st, safe)
+    old_tiny = sum(int(tiny(a[safe], old).sum()) for a, old in st.values())
     clear_flags()
     opt.step()
     f = flags()
-    new = [p.detach().numpy()] + [opt.state[p][key].numpy() for key in keys]
+    new = [p.detach().numpy()] + [opt.state[p][key].numpy() for key in st]
     sub = sum(int(((a != 0) & (np.abs(a) < 2.0**-126)).sum()) for a in new)
     out.append((name, t0, k, old_tiny, f, sub))
 # the check can fail: a subnormal state, run on the float kernel, raises the denormal flag
@@ -628,12 +731,14 @@ print(repr(out))
                     reason="reads MXCSR through glibc's x86-64 fenv_t")
 @pytest.mark.parametrize("isa", ["native", "avx2", "base"])
 def test_state_bounds_keep_the_float_kernel_off_subnormals(isa):
-    """Adam and SGD with momentum send a chunk to SafeF by bounds derived from their
-    hyperparameters (optim.cpp: AdamLimits, sgd_buf_bits), far below the generic 2^-50. For states
-    drawn over 2^-140 .. 2^10 (dead units: gradient 0) and kept where those bounds call them safe,
-    one step on the float kernel (EMBER_OPTIM_SUBNORMAL=float) must read and make no subnormal:
-    MXCSR's denormal-operand and underflow flags stay clear, and nothing stored is subnormal. Most
-    of those states are below 2^-50, so the old bound would have sent them to SafeF."""
+    """Every optimizer but Adagrad sends a chunk to SafeF by bounds derived from its
+    hyperparameters (optim.cpp: MomentLimits, decay_bits, rms_ga_bits), far below the generic 2^-50
+    (2^-100 for sums of squares). States are drawn over 2^-140 .. 2^10 (dead units: gradient 0).
+    The kernels' verdict per element (_C._optim_tiny_mask) must equal the bounds' mirror in numpy
+    here. Kept where those bounds call them safe, the states go through one step on the float
+    kernel (EMBER_OPTIM_SUBNORMAL=float), which must read and make no subnormal: MXCSR's
+    denormal-operand and underflow flags stay clear, and nothing stored is subnormal. Many of those
+    states are below the generic bounds, so those would have sent them to SafeF."""
     import os
     import subprocess
 
@@ -641,7 +746,8 @@ def test_state_bounds_keep_the_float_kernel_off_subnormals(isa):
     if isa != "native":
         env["EMBER_ISA"] = isa
     res = subprocess.run([sys.executable, "-c", STATE_BOUNDS_CODE], env=env, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = eval(res.stdout.strip().splitlines()[-1])
     *cases, control = rows
     assert control[4] & 0x02, "a subnormal momentum buffer must raise the denormal flag"

@@ -3,6 +3,7 @@
 // call (ops::optim_steps_), with the GIL released. State tensors that an option turns off are None.
 #include <string_view>
 
+#include "../backend/cpu/cpu_backend.h"
 #include "common.h"
 #include "ember/ops/optim.h"
 
@@ -183,6 +184,20 @@ void bind_optim(py::module_& m) {
       },
       py::arg("params"),
       "zero_grad(set_to_none=True) for a sequence of tensors: each .grad = None, in one call.");
+  m.def(
+      "_optim_tiny_mask",
+      [](const std::string& kind, const Tensor& param, const Tensor& grad, const std::vector<OptT>& state,
+         const OptT& step, const OptT& mu_product, const py::kwargs& kw) {
+        const OptimKind k = kind_from(kind);
+        const OptimJob j = ops::optim_job(k, param, grad, defined_or_empty(state), opt(step), opt(mu_product),
+                                          hyper_from(kw));
+        return cpu::optim_tiny_mask(k, j);
+      },
+      py::arg("kind"), py::arg("param"), py::arg("grad"), py::arg("state"), py::arg("step"),
+      py::arg("mu_product"),
+      "For tests: which elements of a float32 parameter's state the next update (arguments as "
+      "_optim_steps', for one parameter; counters left as they are) counts as tiny, i.e. sends "
+      "chunk by chunk to the subnormal-safe kernel. A bool tensor; nothing is written.");
   m.def("_optim_group", &optim_group, py::arg("kind"), py::arg("params"), py::arg("state"), py::arg("keys"),
         py::arg("counters"), py::arg("needs_init"),
         "One update of a parameter group in place, reading gradients from the parameters and state "

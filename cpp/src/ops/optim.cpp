@@ -279,6 +279,24 @@ std::vector<std::vector<Tensor>> optim_steps_(OptimKind kind, const std::vector<
   return states;
 }
 
+OptimJob optim_job(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
+                   const Tensor& step, const Tensor& mu_product, const OptimHyper& h) {
+  const char* op = kind_name(kind);
+  const bool fresh = kind == OptimKind::SGD && h.momentum != 0 && (state.empty() || !state[0].defined());
+  EMBER_CHECK(!fresh, ValueError, op, ": the job of a step needs the momentum buffer");
+  auto copy = [](const Tensor& t) { return t.defined() ? contiguous_copy(t) : t; };
+  const Tensor step_c = kind == OptimKind::SGD ? Tensor() : (check_counter(step, op, "step"), copy(step));
+  const Tensor mu_c = kind == OptimKind::NAdam ? copy(mu_product) : Tensor();
+  check_param(kind, param, grad, state, mu_c, h, op);
+  OptimJob j;
+  j.p = step_params(kind, h, step_c, mu_c, op);
+  auto contig = [](const Tensor& t) { return !t.defined() || t.is_contiguous() ? t : contiguous_copy(t); };
+  j.param = contig(param);
+  j.grad = contig(grad);
+  for (const Tensor& t : state) j.state.push_back(contig(t));
+  return j;
+}
+
 std::vector<Tensor> optim_step_(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
                                 const Tensor& step, const Tensor& mu_product, const OptimHyper& h) {
   return optim_steps_(kind, {param}, {grad}, {std::move(state)}, {step}, {mu_product}, h)[0];

@@ -49,4 +49,11 @@ std::vector<std::vector<Tensor>> optim_steps_(OptimKind kind, const std::vector<
                                               const std::vector<Tensor>& steps,
                                               const std::vector<Tensor>& mu_products, const OptimHyper& h);
 
+// The backend job that optim_step_ would run next for one parameter, for tests and tools: the
+// arguments checked as there, the step's scalars computed on copies of the counters (step and
+// mu_product are left as they are), every state tensor required (SGD's momentum buffer too),
+// non-contiguous tensors copied. Nothing is written.
+OptimJob optim_job(OptimKind kind, const Tensor& param, const Tensor& grad, std::vector<Tensor> state,
+                   const Tensor& step, const Tensor& mu_product, const OptimHyper& h);
+
 }  // namespace ember::ops

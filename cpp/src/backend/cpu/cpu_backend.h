@@ -71,6 +71,10 @@ void optim_step(OptimKind kind, const std::vector<OptimJob>& jobs);
 // The float32 update's path now: 0 chunk by chunk (SafeF where the state could meet a subnormal),
 // 1 the float kernel everywhere, 2 SafeF everywhere (EMBER_OPTIM_SUBNORMAL, else calibrated).
 int subnormal_path();
+// For tests: per element of a contiguous float32 job, whether the chunk-by-chunk path counts its
+// state as tiny (could meet a subnormal in this update: its chunk goes to the subnormal-safe
+// kernel). A bool tensor of the parameter's shape; nothing is written.
+Tensor optim_tiny_mask(OptimKind kind, const OptimJob& job);
 
 // --- conv.cpp, conv_direct.cpp (conv branch): see Backend for the contracts ----------------------
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);

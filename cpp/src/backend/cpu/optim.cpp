@@ -89,11 +89,11 @@ template <class T> EMBER_INLINE T sqrt_(T a) { return std::sqrt(a); }
 template <class T> EMBER_INLINE T abs_(T a) { return std::abs(a); }
 template <class T> EMBER_INLINE T fma_(T a, T b, T c) { return std::fma(a, b, c); }
 
-// A state value that could make or meet a subnormal in an update: nonzero and below 2^-50 in
-// magnitude for the values that get squared or scaled by small hyperparameters (m, buf), below
-// 2^-100 for the sums of squares (v, Adagrad's sum, RMSprop's sq, Adadelta's acc). Only the
-// state is checked, as that is what sticks; a tiny gradient or parameter, or a subnormal made
-// anyway (extreme hyperparameters), costs time, never bits. Integer compares: 0 < |x| < 2^k.
+// A state value that could make or meet a subnormal in an update. Generic bounds: nonzero and
+// below 2^-50 in magnitude for the values that get squared or scaled by small hyperparameters,
+// below 2^-100 for the sums of squares. Only the state is checked, as that is what sticks; a tiny
+// gradient or parameter, or a subnormal made anyway (extreme hyperparameters), costs time, never
+// bits. Integer compares: 0 < |x| < 2^k.
 EMBER_INLINE uint32_t abs_bits(float x) {
   uint32_t b;
   std::memcpy(&b, &x, sizeof(b));
@@ -102,15 +102,15 @@ EMBER_INLINE uint32_t abs_bits(float x) {
 EMBER_INLINE int below(float x, uint32_t limit_bits) { return int(abs_bits(x) - 1u < limit_bits - 1u); }
 constexpr uint32_t kTinyBits = 0x26800000u;    // 2^-50
 constexpr uint32_t kTinySqBits = 0x0d800000u;  // 2^-100
-EMBER_INLINE int tiny(float x) { return below(x, kTinyBits); }
-EMBER_INLINE int tiny_sq(float x) { return below(x, kTinySqBits); }
 
-// Adam and SGD with momentum bound their state by their hyperparameters instead (2^-50 sends a
-// dead unit's state to SafeF about 500 steps before any subnormal could arise: after 300 steps of
-// the benchmarks' one-conv net, 82% of SGD's chunks; of the main job's model with Adam, 40%; none
-// of them within 2^-100). With g = 0, the case that sticks, every product, quotient, root and FMA
-// of a step then reads and makes normal floats (or zeros), with 2^4 to spare for the rounding of
-// the hyperparameters and of the bounds below. kMinNormal * kSpare is the least magnitude allowed.
+// Every kind but Adagrad (whose sum never decays) bounds its state by its hyperparameters instead
+// (2^-50 sends a dead unit's state to SafeF about 500 steps before any subnormal could arise:
+// after 300 steps of the benchmarks' one-conv net, 82% of SGD's chunks; of the main job's model
+// with Adam, 40%; none of them within 2^-100). With g = 0, the case that sticks, every product,
+// quotient, root and FMA of a step then reads and makes normal floats (or zeros), with 2^4 to
+// spare for the rounding of the hyperparameters and of the bounds below. kMinNormal * kSpare is
+// the least magnitude allowed. The generic bounds remain for hyperparameters outside that
+// reasoning.
 constexpr double kMinNormal = 0x1p-126, kSpare = 16;
 // The float bits of the least float >= x > 0 (+inf's bits past the largest float): a limit for
 // below().
@@ -123,43 +123,75 @@ inline uint32_t float_bits_up(double x) {
   return b;
 }
 
-// Adam (amsgrad too), per step: m' = lerp(m, g, 1 - b1) = b1 m at g = 0 (an FMA whose product is
-// (1 - b1) m or b1 m); v' = b2 v; q = (-ns m') / (sqrt(v') / c1 + eps), ns = lr / bc1, c1 =
-// sqrt(bc2). Normal throughout when |m| >= mn max(1, 1 / b1, 1 / (1 - b1), 1 / (b1 ns),
-// 2 eps / (b1 ns)), v >= mn / b2 (or 0), and |m| b1 ns c1 >= 2 mn sqrt(v) (q's denominator is
-// at most 2 max(sqrt(v) / c1, eps)), mn = kMinNormal * kSpare. The last test goes by exponents:
-// with em, ev the biased exponent fields, |m| >= 2^(em - 127) and v < 2^(ev - 126), so
-// 2 em - ev >= ratio_min = ceil(-114 - 2 log2(b1 ns c1)) implies it. Hyperparameters outside
-// that reasoning (b1, lr or c1 zero, not finite) keep the generic bounds.
-struct AdamLimits {
-  uint32_t m_bits = kTinyBits, v_bits = kTinySqBits;
-  int32_t ratio_min = -1024;  // 2 em - ev >= -508 always: no test
-  explicit AdamLimits(const OptimParams& o) {
-    const double b1 = o.beta1, b2 = o.beta2, k = o.beta1 * std::abs(o.c0), c1 = o.c1, eps = o.eps;
-    if (!(b1 > 0 && b1 < 1 && b2 > 0 && b2 <= 1 && k > 0 && std::isfinite(k) && c1 > 0 && c1 <= 1 &&
-          eps >= 0 && std::isfinite(eps)))
+// Adam (amsgrad too), NAdam, RAdam and Adamax, per step at g = 0: m' = lerp(m, g, 1 - b1) = b1 m
+// (an FMA whose product is (1 - b1) m or b1 m); the second moment s' = b2 s (Adamax: u' =
+// max(b2 u, eps)); the update q = k' m' / D, its denominator D at most 2 max(X, e):
+// - Adam: k' = lr / bc1, D = sqrt(v') / c1 + eps, X = sqrt(v) / c1, e = eps, c1 = sqrt(bc2);
+// - NAdam: k' = c2 (m's coefficient), D = sqrt(v' / bc2) + eps, X and e as Adam's;
+// - RAdam: k' = lr / bc1 (rectified: times rect when rect < 1, a last product), D = (sqrt(v') +
+//   eps) / c1, X as Adam's, e = eps / c1;
+// - Adamax: k' = lr / bc1, D = u', X = u, e = eps, c1 = 1 (ROOT false).
+// With k = b1 |k'|: normal throughout when |m| >= mn max(1, 1 / b1, 1 / (1 - b1), 1 / k, 2 e / k),
+// s >= mn / b2 (or 0), and k |m| >= 2 mn X. The last test goes by exponents: with em, es the
+// biased exponent fields, |m| >= 2^(em - 127) and s < 2^(es - 126), so 2 em - es >= ratio_min =
+// ceil(-114 - 2 log2(k c1)) implies it where X = sqrt(s) / c1 (ROOT), em - es >= ceil(-120 -
+// log2(k)) where X = s (Adamax).
+// Hyperparameters outside that reasoning (b1, k or c1 zero, not finite) keep the generic bounds.
+template <bool ROOT>
+struct MomentLimits {
+  uint32_t m_bits = kTinyBits, s_bits = ROOT ? kTinySqBits : kTinyBits;
+  int32_t ratio_min = -1024;  // 2 em - es >= -508 and em - es >= -254 always: no test
+  MomentLimits(double b1, double b2, double k_prime, double c1, double e) {
+    const double k = b1 * std::abs(k_prime);
+    if (!(b1 > 0 && b1 < 1 && b2 > 0 && b2 <= 1 && k > 0 && std::isfinite(k) && c1 > 0 && c1 <= 1 && e >= 0 &&
+          std::isfinite(e)))
       return;
     const double mn = kMinNormal * kSpare;
-    m_bits = float_bits_up(mn * std::max({1.0, 1 / b1, 1 / (1 - b1), 1 / k, 2 * eps / k}));
-    v_bits = float_bits_up(mn / b2);
-    ratio_min = static_cast<int32_t>(std::clamp(std::ceil(-114 - 2 * std::log2(k * c1)), -1024.0, 1024.0));
+    m_bits = float_bits_up(mn * std::max({1.0, 1 / b1, 1 / (1 - b1), 1 / k, 2 * e / k}));
+    s_bits = float_bits_up(mn / b2);
+    const double r = ROOT ? std::ceil(-114 - 2 * std::log2(k * c1)) : std::ceil(-120 - std::log2(k * c1));
+    ratio_min = static_cast<int32_t>(std::clamp(r, -1024.0, 1024.0));
   }
-  // ev: the exponent field of the second moment that q's denominator reads (amsgrad: the larger)
-  EMBER_INLINE int m_tiny(float m, uint32_t ev) const {
+  // es: the exponent field of the second moment that D reads (amsgrad: the larger)
+  EMBER_INLINE int m_tiny(float m, uint32_t es) const {
     const uint32_t bm = abs_bits(m);
-    return int(bm - 1u < m_bits - 1u) | (int(bm != 0) & int(int32_t(2 * (bm >> 23)) - int32_t(ev) < ratio_min));
+    const int32_t em = int32_t(bm >> 23) * (ROOT ? 2 : 1);
+    return int(bm - 1u < m_bits - 1u) | (int(bm != 0) & int(em - int32_t(es) < ratio_min));
   }
-  EMBER_INLINE int v_tiny(float v) const { return below(v, v_bits); }
+  EMBER_INLINE int s_tiny(float s) const { return below(s, s_bits); }
+  // Adam's, NAdam's and RAdam's test on m and v
+  EMBER_INLINE int mv_tiny(float m, float v) const { return m_tiny(m, abs_bits(v) >> 23) | s_tiny(v); }
 };
+using AdamLimits = MomentLimits<true>;
+
+inline AdamLimits adam_limits(const OptimParams& o) { return AdamLimits(o.beta1, o.beta2, o.c0, o.c1, o.eps); }
+
+// A state value x that a step at g = 0 multiplies by f (a decay: SGD's momentum, RMSprop's alpha,
+// Adadelta's rho) and, when scale > 0, the result by scale (the update's coefficient, lr) is read
+// and made normal when |x| >= mn max(1, 1 / f, 1 / (f scale)); f not positive and finite, or
+// scale not finite, keep the generic bound.
+inline uint32_t decay_bits(double f, double scale, uint32_t generic) {
+  if (!(f > 0 && std::isfinite(f) && scale >= 0 && std::isfinite(scale))) return generic;
+  const double lim = std::max({1.0, 1 / f, scale > 0 ? 1 / (f * scale) : 1.0});
+  return float_bits_up(kMinNormal * kSpare * lim);
+}
 
 // SGD with momentum mom, per step: buf' = mom buf at g = 0, p += -lr buf' (nesterov: -lr mom
-// buf'), an FMA whose product is normal when |buf| >= mn max(1, 1 / mom, 1 / (mom lr)) (nesterov:
-// 1 / mom^2, 1 / (mom^2 lr) too); mom or lr zero or not finite keep the generic bound.
+// buf'), an FMA whose product is normal when |buf| >= mn max(1, 1 / f, 1 / (f lr)), f = mom
+// (nesterov: mom^2; 1 / mom is at most max(1, 1 / f)).
 inline uint32_t sgd_buf_bits(const OptimParams& o) {
-  const double mom = o.momentum, lr = std::abs(o.lr);
-  const double f = o.nesterov ? mom * mom : mom;  // what scales buf before the update's product
-  if (!(mom > 0 && std::isfinite(mom) && lr > 0 && std::isfinite(lr) && f * lr > 0)) return kTinyBits;
-  return float_bits_up(kMinNormal * kSpare * std::max({1.0, 1 / mom, 1 / f, 1 / (f * lr)}));
+  return decay_bits(o.nesterov ? o.momentum * o.momentum : o.momentum, std::abs(o.lr), kTinyBits);
+}
+
+// RMSprop's grad_avg (centered), per step at g = 0: ga' = lerp(ga, g, 1 - a) (an FMA whose product
+// is (1 - a) ga or a ga), then sq' - ga'^2 (the product rounded apart without FMA): normal when
+// |ga| >= max(mn max(1, 1 / a, 1 / (1 - a)), sqrt(mn) / a) (no 1 / (1 - a) at a = 1: lerp keeps ga).
+// The difference a sq - a^2 ga^2 is at least a (1 - a) sq where ga^2 <= sq (as training makes
+// them: ga averages g, sq averages g^2), so centered, sq's bound decays by a (1 - a) (a < 1).
+inline uint32_t rms_ga_bits(const OptimParams& o) {
+  const double a = o.alpha, mn = kMinNormal * kSpare;
+  if (!(a > 0 && a <= 1)) return kTinyBits;
+  return float_bits_up(std::max({mn, mn / a, a < 1 ? mn / (1 - a) : mn, std::sqrt(mn) / a}));
 }
 
 // The element kernels below are written once for a value type V: T itself (float or double), or
@@ -263,7 +295,6 @@ struct Moments {
     vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
     v[i] = T(vi);
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny_sq(v[i]); }
 };
 
 // m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; vmax = max(vmax, v) (amsgrad)
@@ -277,7 +308,7 @@ struct AdamK {
   AdamLimits lim;
   AdamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), mv(s, o), vmax(AMS ? s[2].data<T>() : nullptr), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
-        neg_step(T(-o.c0)), lim(o) {}
+        neg_step(T(-o.c0)), lim(adam_limits(o)) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
@@ -294,7 +325,7 @@ struct AdamK {
   EMBER_INLINE int tiny_at(int64_t i) const {
     const float vi = float(mv.v[i]), vm = AMS ? float(vmax[i]) : vi;
     const uint32_t ev = std::max(abs_bits(vi), abs_bits(vm)) >> 23;
-    return lim.m_tiny(float(mv.m[i]), ev) | lim.v_tiny(vi) | (AMS ? lim.v_tiny(vm) : 0);
+    return lim.m_tiny(float(mv.m[i]), ev) | lim.s_tiny(vi) | (AMS ? lim.s_tiny(vm) : 0);
   }
 };
 
@@ -314,7 +345,7 @@ struct AdagradK {
     sum[i] = T(si);
     c.p[i] = T(pi + (V(neg_clr) * gi) / (sqrt_(si) + V(eps)));
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny_sq(sum[i]); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return below(float(sum[i]), kTinySqBits); }
 };
 
 // sq = a sq + (1 - a) g^2; ga = lerp(ga, g, 1 - a) (centered); avg = sqrt(sq - ga^2) + eps
@@ -325,10 +356,14 @@ struct RmspropK {
   T *sq, *ga, *buf;
   T a, oma, eps, mom, neg_lr;
   Lerp<T> lerp_ga;
+  uint32_t sq_bits, ga_bits, buf_bits;  // the state's tiny bounds (decay_bits, rms_ga_bits)
   RmspropK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), sq(s[0].data<T>()), ga(CENTERED ? s[1].data<T>() : nullptr),
         buf(MOM ? s[2].data<T>() : nullptr), a(T(o.alpha)), oma(T(1 - o.alpha)), eps(T(o.eps)),
-        mom(T(o.momentum)), neg_lr(T(-o.lr)), lerp_ga(1 - o.alpha) {}
+        mom(T(o.momentum)), neg_lr(T(-o.lr)), lerp_ga(1 - o.alpha),
+        sq_bits(decay_bits(CENTERED && o.alpha < 1 ? o.alpha * (1 - o.alpha) : o.alpha, 0, kTinySqBits)),
+        ga_bits(rms_ga_bits(o)),
+        buf_bits(decay_bits(o.momentum, std::abs(o.lr), kTinyBits)) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
@@ -353,7 +388,8 @@ struct RmspropK {
     }
   }
   EMBER_INLINE int tiny_at(int64_t i) const {
-    return tiny_sq(sq[i]) | (CENTERED ? tiny(ga[i]) : 0) | (MOM ? tiny(buf[i]) : 0);
+    return below(float(sq[i]), sq_bits) | (CENTERED ? below(float(ga[i]), ga_bits) : 0) |
+           (MOM ? below(float(buf[i]), buf_bits) : 0);
   }
 };
 
@@ -364,9 +400,10 @@ struct AdadeltaK {
   Common<T, PL> c;
   T *sq, *acc;
   T rho, omr, eps, neg_lr;
+  uint32_t s_bits;  // sq's and acc's tiny bound: both decay by rho at g = 0 (decay_bits)
   AdadeltaK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), sq(s[0].data<T>()), acc(s[1].data<T>()), rho(T(o.alpha)), omr(T(1 - o.alpha)),
-        eps(T(o.eps)), neg_lr(T(-o.lr)) {}
+        eps(T(o.eps)), neg_lr(T(-o.lr)), s_bits(decay_bits(o.alpha, 0, kTinySqBits)) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
@@ -380,7 +417,7 @@ struct AdadeltaK {
     acc[i] = T(fmadd<V, F>(V(omr) * d, d, acci * V(rho)));
     c.p[i] = T(fmadd<V, F>(d, V(neg_lr), pi));
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny_sq(sq[i]) | tiny_sq(acc[i]); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return below(float(sq[i]), s_bits) | below(float(acc[i]), s_bits); }
 };
 
 // m = lerp(m, g, 1 - b1); u = max(b2 u, |g| + eps); p += -clr * m / u      c0 = lr / bc1
@@ -390,9 +427,10 @@ struct AdamaxK {
   T *m, *u;
   Lerp<T> w1;
   T b2, eps, neg_clr;
+  MomentLimits<false> lim;
   AdamaxK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), m(s[0].data<T>()), u(s[1].data<T>()), w1(1 - o.beta1), b2(T(o.beta2)), eps(T(o.eps)),
-        neg_clr(T(-o.c0)) {}
+        neg_clr(T(-o.c0)), lim(o.beta1, o.beta2, o.c0, 1, o.eps) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi;
@@ -403,7 +441,7 @@ struct AdamaxK {
     u[i] = T(ui);
     c.p[i] = T(pi + (V(neg_clr) * mi) / ui);
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return tiny(m[i]) | tiny(u[i]); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return lim.mv_tiny(float(m[i]), float(u[i])); }
 };
 
 // m, v as Adam; denom = sqrt(v / bc2) + eps; p += c1 g / denom; p += c2 m / denom   c0 = bc2
@@ -412,8 +450,10 @@ struct NadamK {
   Common<T, PL> c;
   Moments<T> mv;
   T bc2, eps, cg, cm;
+  AdamLimits lim;
   NadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
-      : c(p, g, o), mv(s, o), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)) {}
+      : c(p, g, o), mv(s, o), bc2(T(o.c0)), eps(T(o.eps)), cg(T(o.c1)), cm(T(o.c2)),
+        lim(o.beta1, o.beta2, o.c2, o.c0 > 0 ? std::sqrt(o.c0) : 0, o.eps) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
@@ -423,7 +463,7 @@ struct NadamK {
     pi = pi + (V(cg) * gi) / denom;
     c.p[i] = T(pi + (V(cm) * mi) / denom);
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return lim.mv_tiny(float(mv.m[i]), float(mv.v[i])); }
 };
 
 // m, v as Adam; mh = m / bc1; rectified: p -= mh lr (1 / (sqrt(v) + eps) * sqrt(bc2)) rect,
@@ -434,9 +474,12 @@ struct RadamK {
   Moments<T> mv;
   T bc1, bc2_sqrt, rect, eps, lr;
   T rectified;  // 1 or 0
+  AdamLimits lim;
   RadamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), mv(s, o), bc1(T(o.c0)), bc2_sqrt(T(o.c1)), rect(T(o.c2)), eps(T(o.eps)), lr(T(o.lr)),
-        rectified(o.flag ? T(1) : T(0)) {}
+        rectified(o.flag ? T(1) : T(0)),
+        lim(o.beta1, o.beta2, o.lr / o.c0 * (o.flag ? std::min(1.0, o.c2) : 1.0), o.c1,
+            o.c1 > 0 ? o.eps / o.c1 : 0) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
@@ -446,7 +489,7 @@ struct RadamK {
     const V adaptive = (V(T(1)) / (sqrt_(vi) + V(eps))) * V(bc2_sqrt);
     c.p[i] = T(pi - select_(rectified != T(0), (step * adaptive) * V(rect), step));
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return lim.mv_tiny(float(mv.m[i]), float(mv.v[i])); }
 };
 
 // The loop, compiled per ISA (see loops.h): FMA where the target has it. Float parameters go in
@@ -594,42 +637,59 @@ int subnormal_path() {
 
 namespace {
 
-template <class T, bool PL>
-Runner make_runner_pl(OptimKind kind, const OptimJob& j, int mode) {
+// Calls f with the kernel object for a job (its options resolved to template arguments).
+template <class T, bool PL, class F>
+auto with_kernel(OptimKind kind, const OptimJob& j, F&& f) {
   const Tensor &p = j.param, &g = j.grad;
   const std::vector<Tensor>& s = j.state;
   const OptimParams& o = j.p;
   switch (kind) {
     case OptimKind::SGD:
-      if (o.momentum != 0) return runner(SgdK<T, true, PL>(p, g, s, o), mode);
-      return runner(SgdK<T, false, PL>(p, g, s, o), mode);
+      if (o.momentum != 0) return f(SgdK<T, true, PL>(p, g, s, o));
+      return f(SgdK<T, false, PL>(p, g, s, o));
     case OptimKind::Adam:
-      if (o.amsgrad) return runner(AdamK<T, true, PL>(p, g, s, o), mode);
-      return runner(AdamK<T, false, PL>(p, g, s, o), mode);
-    case OptimKind::Adagrad: return runner(AdagradK<T, PL>(p, g, s, o), mode);
+      if (o.amsgrad) return f(AdamK<T, true, PL>(p, g, s, o));
+      return f(AdamK<T, false, PL>(p, g, s, o));
+    case OptimKind::Adagrad: return f(AdagradK<T, PL>(p, g, s, o));
     case OptimKind::RMSprop: {
       const bool mom = o.momentum > 0;
-      if (o.centered && mom) return runner(RmspropK<T, true, true, PL>(p, g, s, o), mode);
-      if (o.centered) return runner(RmspropK<T, true, false, PL>(p, g, s, o), mode);
-      if (mom) return runner(RmspropK<T, false, true, PL>(p, g, s, o), mode);
-      return runner(RmspropK<T, false, false, PL>(p, g, s, o), mode);
+      if (o.centered && mom) return f(RmspropK<T, true, true, PL>(p, g, s, o));
+      if (o.centered) return f(RmspropK<T, true, false, PL>(p, g, s, o));
+      if (mom) return f(RmspropK<T, false, true, PL>(p, g, s, o));
+      return f(RmspropK<T, false, false, PL>(p, g, s, o));
     }
-    case OptimKind::Adadelta: return runner(AdadeltaK<T, PL>(p, g, s, o), mode);
-    case OptimKind::Adamax: return runner(AdamaxK<T, PL>(p, g, s, o), mode);
-    case OptimKind::NAdam: return runner(NadamK<T, PL>(p, g, s, o), mode);
-    case OptimKind::RAdam: return runner(RadamK<T, PL>(p, g, s, o), mode);
+    case OptimKind::Adadelta: return f(AdadeltaK<T, PL>(p, g, s, o));
+    case OptimKind::Adamax: return f(AdamaxK<T, PL>(p, g, s, o));
+    case OptimKind::NAdam: return f(NadamK<T, PL>(p, g, s, o));
+    case OptimKind::RAdam: return f(RadamK<T, PL>(p, g, s, o));
   }
   throw RuntimeError("optim_step: unknown optimizer kind");
 }
 
+template <class T, class F>
+auto with_kernel(OptimKind kind, const OptimJob& j, F&& f) {
+  if (j.p.weight_decay == 0 && !j.p.maximize) return with_kernel<T, true>(kind, j, f);
+  return with_kernel<T, false>(kind, j, f);
+}
 
 template <class T>
 Runner make_runner(OptimKind kind, const OptimJob& j, int mode) {
-  if (j.p.weight_decay == 0 && !j.p.maximize) return make_runner_pl<T, true>(kind, j, mode);
-  return make_runner_pl<T, false>(kind, j, mode);
+  return with_kernel<T>(kind, j, [mode](const auto& k) { return runner(k, mode); });
 }
 
 }  // namespace
+
+Tensor optim_tiny_mask(OptimKind kind, const OptimJob& job) {
+  EMBER_CHECK(job.param.dtype() == DType::Float32 && job.param.is_contiguous(), TypeError,
+              "optim_tiny_mask: expected a contiguous float32 parameter, got ", job.param.dtype());
+  const int64_t n = job.param.numel();
+  const Tensor out = Tensor::empty(job.param.shape(), DType::Bool);
+  auto* o = out.data<bool>();
+  with_kernel<float>(kind, job, [&](const auto& k) {
+    for (int64_t i = 0; i < n; ++i) o[i] = k.tiny_at(i) != 0;
+  });
+  return out;
+}
 
 // Threads: each parameter is cut into nt equal parts (at 16-element boundaries), part t of every
 // parameter on thread t: the rows a thread updates are those its GEMMs read in the forward (the

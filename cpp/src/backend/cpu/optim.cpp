@@ -503,7 +503,8 @@ struct RadamK {
 // after 2000 steps has 24% tiny elements in 36% of the chunks; before this, whole blocks went on
 // one path or the other, and the mixed ones ran float with assists (Adam step 180 us, 1 thread).
 // The clean case keeps its one fused pass. Either way the bits are the same. `mode` (see
-// subnormal_path): 0 as above, 1 the float kernel everywhere, 2 SafeF everywhere.
+// subnormal_path): 0 as above, 1 the float kernel everywhere (one plain pass: no tiny state is
+// counted, since nothing would use the count), 2 SafeF everywhere.
 
 #define EMBER_OPTIM_LOOP_(NS, ATTR, FMA)                                                        \
   namespace NS {                                                                                \
@@ -519,9 +520,13 @@ struct RadamK {
         _Pragma("omp simd") for (int64_t i = begin; i < end; ++i) k.template at<SafeF, FMA>(i); \
         return;                                                                                 \
       }                                                                                         \
+      if (mode == 1) { /* the float kernel everywhere: no tiny state to count */                \
+        _Pragma("omp simd") for (int64_t i = begin; i < end; ++i) k.template at<T, FMA>(i);     \
+        return;                                                                                 \
+      }                                                                                         \
       /* the path for the next block: 0 float (fused count of tiny elements), 1 per chunk, */   \
       /* 2 SafeF (after a block all tiny: a dead unit's row); the first block goes per chunk */   \
-      int path = mode == 1 ? 0 : 1;                                                             \
+      int path = 1;                                                                             \
       for (int64_t b = begin; b < end; b += kBlock) {                                           \
         const int64_t e = std::min(end, b + kBlock);                                            \
         int tiny_n = 0, all = 0;                                                                \
@@ -550,7 +555,7 @@ struct RadamK {
           }                                                                                     \
           all = tiny_n == (e - b + kChunk - 1) / kChunk;                                        \
         }                                                                                       \
-        path = mode == 1 || tiny_n == 0 ? 0 : all ? 2 : 1;                                      \
+        path = tiny_n == 0 ? 0 : all ? 2 : 1;                                                   \
       }                                                                                         \
     }                                                                                           \
   }                                                                                             \

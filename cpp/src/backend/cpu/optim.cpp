@@ -164,8 +164,6 @@ struct MomentLimits {
 };
 using AdamLimits = MomentLimits<true>;
 
-inline AdamLimits adam_limits(const OptimParams& o) { return AdamLimits(o.beta1, o.beta2, o.c0, o.c1, o.eps); }
-
 // A state value x that a step at g = 0 multiplies by f (a decay: SGD's momentum, RMSprop's alpha,
 // Adadelta's rho) and, when scale > 0, the result by scale (the update's coefficient, lr) is read
 // and made normal when |x| >= mn max(1, 1 / f, 1 / (f scale)); f not positive and finite, or
@@ -191,7 +189,7 @@ inline uint32_t sgd_buf_bits(const OptimParams& o) {
 inline uint32_t rms_ga_bits(const OptimParams& o) {
   const double a = o.alpha, mn = kMinNormal * kSpare;
   if (!(a > 0 && a <= 1)) return kTinyBits;
-  return float_bits_up(std::max({mn, mn / a, a < 1 ? mn / (1 - a) : mn, std::sqrt(mn) / a}));
+  return float_bits_up(std::max({mn / a, a < 1 ? mn / (1 - a) : mn, std::sqrt(mn) / a}));
 }
 
 // The element kernels below are written once for a value type V: T itself (float or double), or
@@ -295,6 +293,7 @@ struct Moments {
     vi = fmadd<V, F>(V(omb2) * gi, gi, V(v[i]) * V(b2));
     v[i] = T(vi);
   }
+  EMBER_INLINE int tiny_at(int64_t i, const AdamLimits& lim) const { return lim.mv_tiny(float(m[i]), float(v[i])); }
 };
 
 // m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; vmax = max(vmax, v) (amsgrad)
@@ -308,7 +307,7 @@ struct AdamK {
   AdamLimits lim;
   AdamK(const Tensor& p, const Tensor& g, const std::vector<Tensor>& s, const OptimParams& o)
       : c(p, g, o), mv(s, o), vmax(AMS ? s[2].data<T>() : nullptr), bc2_sqrt(T(o.c1)), eps(T(o.eps)),
-        neg_step(T(-o.c0)), lim(adam_limits(o)) {}
+        neg_step(T(-o.c0)), lim(o.beta1, o.beta2, o.c0, o.c1, o.eps) {}
   template <class V, bool F>
   EMBER_INLINE void at(int64_t i) const {
     V pi, gi, mi, vi;
@@ -463,7 +462,7 @@ struct NadamK {
     pi = pi + (V(cg) * gi) / denom;
     c.p[i] = T(pi + (V(cm) * mi) / denom);
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return lim.mv_tiny(float(mv.m[i]), float(mv.v[i])); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i, lim); }
 };
 
 // m, v as Adam; mh = m / bc1; rectified: p -= mh lr (1 / (sqrt(v) + eps) * sqrt(bc2)) rect,
@@ -489,7 +488,7 @@ struct RadamK {
     const V adaptive = (V(T(1)) / (sqrt_(vi) + V(eps))) * V(bc2_sqrt);
     c.p[i] = T(pi - select_(rectified != T(0), (step * adaptive) * V(rect), step));
   }
-  EMBER_INLINE int tiny_at(int64_t i) const { return lim.mv_tiny(float(mv.m[i]), float(mv.v[i])); }
+  EMBER_INLINE int tiny_at(int64_t i) const { return mv.tiny_at(i, lim); }
 };
 
 // The loop, compiled per ISA (see loops.h): FMA where the target has it. Float parameters go in

@@ -606,7 +606,7 @@ def radam_coef(lr, b1, b2, t):
     k1 = lr / (1 - b1**t)
     if rho_t > 5:
         k1 *= min(1.0, math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)))
-    return k1, math.sqrt(bc2), rho_t > 5
+    return k1, math.sqrt(bc2)
 
 def draw(name, kw, t):
     # (state arrays by key, each with its generic bound, the old one), the mask of elements the
@@ -646,7 +646,7 @@ def draw(name, kw, t):
         k1 = nadam_coef(lr, b1, t)[0]
         return st, moment_safe(m, v, b1, b2, k1, math.sqrt(1 - b2**t), eps)
     if name == "RAdam":
-        k1, c1, rect = radam_coef(lr, b1, b2, t)
+        k1, c1 = radam_coef(lr, b1, b2, t)
         return st, moment_safe(m, v, b1, b2, k1, c1, eps / c1)
     vs = v
     if kw.get("amsgrad"):

@@ -470,3 +470,44 @@ def test_batch_norm_running_stats_strided():
                                    rv.numpy().copy())
         for e, t in zip(stats["ember"], stats["torch"]):
             np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(4, 3, 1, 7), (5, 2, 5, 5), (3, 2, 107, 1), (2, 3, 28, 28), (9, 2, 10, 10)])
+def test_batch_norm_channel_sums_against_float64(shape, dtype):
+    """batch_norm's per-channel sums run over vector lanes kept across the batch's rows: 64-value
+    (float32) or 32-value (float64) steps, 8-value steps and a scalar tail per row. Every split of
+    a row (7 = tail only, 25, 107 = 64 + 5 * 8 + 3, 784, 100) against torch in float64 on the same
+    values, with an offset mean (the two-pass variance); the statistics are the channel's whatever
+    the thread count, bit for bit."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 3 + 40).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.uniform(0.5, 1.5, shape[1]).astype(dtype)
+    b = rng.uniform(-0.5, 0.5, shape[1]).astype(dtype)
+    tx = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    tw = torch.from_numpy(w.astype(np.float64)).requires_grad_()
+    tb = torch.from_numpy(b.astype(np.float64)).requires_grad_()
+    rm_t, rv_t = torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)
+    ty = torch.nn.functional.batch_norm(tx, rm_t, rv_t, tw, tb, training=True, momentum=0.5)
+    ty.backward(torch.from_numpy(g.astype(np.float64)))
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    runs = []
+    for threads in (1, 2):
+        prev = ember.get_num_threads()
+        ember.set_num_threads(threads)
+        try:
+            ex, ew, eb = to_e(x, True), to_e(w, True), to_e(b, True)
+            dt = getattr(ember, dtype)
+            rm, rv = ember.zeros(shape[1], dtype=dt), ember.ones(shape[1], dtype=dt)
+            ey = F.batch_norm(ex, rm, rv, ew, eb, training=True, momentum=0.5)
+            ey.backward(to_e(g))
+        finally:
+            ember.set_num_threads(prev)
+        res = [ey.detach().numpy(), rm.numpy(), rv.numpy(), ex.grad.numpy(), ew.grad.numpy(), eb.grad.numpy()]
+        for e, t in zip(res, (ty, rm_t, rv_t, tx.grad, tw.grad, tb.grad)):
+            assert e.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(e, t.detach().numpy(), **tol)
+        runs.append(res)
+    for a, c in zip(*runs):
+        np.testing.assert_array_equal(a, c)

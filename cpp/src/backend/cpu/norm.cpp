@@ -6,6 +6,7 @@
 // to kShortRow elements accumulate in their own type with SIMD lanes. The bodies live in
 // norm_kernels.inc, compiled for baseline x86-64, AVX2 and AVX-512 and picked at run time.
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 

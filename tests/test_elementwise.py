@@ -275,6 +275,51 @@ def test_one_element_casts_and_fills_match_numpy():
     assert (i + True).dtype == ember.int64 and (i + True).item() == 8
 
 
+def test_fills_of_every_dtype_and_layout_match_numpy():
+    """fill_ / zero_ / full over runs: a memset where all of the value's bytes are equal (0, -1 of
+    the integers, True), the ISA's widest stores otherwise (-0.0 and NaN keep their bits), for
+    contiguous tensors, row slices, strided views and tensors split across threads; the elements
+    around a view are untouched. An expanded scalar fills its run the same way."""
+    prev = ember.get_num_threads()
+    try:
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            for dt in ("bool", "uint8", "int32", "int64", "float32", "float64"):
+                vals = [0, 1, True] if dt == "bool" else [0, 1, 7, 255] if dt == "uint8" else \
+                    [0, -1, 3, -7, 2**31 - 1] if dt == "int32" else [0, -1, 3, -(2**40) - 3] if dt == "int64" else \
+                    [0.0, -0.0, 1.5, -1.0, float("nan"), float("inf")]
+                for v in vals:
+                    for shape, view in [((37,), lambda t: t), ((300, 1001), lambda t: t),
+                                        ((64, 130), lambda t: t[3:61]), ((40, 33), lambda t: t[:, 5:29]),
+                                        ((50, 64), lambda t: t[::2, ::3])]:
+                        base = ember.tensor(np.arange(np.prod(shape)).reshape(shape) % 5, dtype=getattr(ember, dt))
+                        want = base.numpy().copy()
+                        view(base).fill_(v)
+                        view(want)[...] = v
+                        np.testing.assert_array_equal(base.numpy().view(np.uint8), want.view(np.uint8),
+                                                      err_msg=f"{dt} {v} {shape} {nt}")
+                    z = ember.ones(1000, 3, dtype=getattr(ember, dt)).t()[1:]
+                    z.zero_()
+                    assert not z.numpy().any()
+            got = ember.tensor([2.5]).expand(5000).abs().contiguous()  # a broadcast input: f once, then a fill
+            np.testing.assert_array_equal(got.numpy(), np.full(5000, 2.5, np.float32))
+    finally:
+        ember.set_num_threads(prev)
+
+
+@requires_torch
+def test_abs_clears_the_sign_bit_like_torch():
+    """abs of floats clears the sign bit (-0 -> 0, -NaN -> NaN, as torch), of integers negates."""
+    x = np.array([-0.0, 0.0, -np.nan, np.nan, -np.inf, -1.5, 2.0, -3e-45] * 5, np.float32)
+    for dt in (np.float32, np.float64):
+        for sl in (slice(None), slice(None, None, 3)):
+            got = ember.from_numpy(x.astype(dt))[sl].abs().numpy()
+            want = torch.from_numpy(x.astype(dt))[sl].abs().numpy()
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    i = np.array([-5, 0, 7, -(2**31)], np.int32)
+    np.testing.assert_array_equal(ember.from_numpy(i).abs().numpy(), torch.from_numpy(i).abs().numpy())
+
+
 def test_large_tensor_parallel_matches_numpy():
     a = np.random.default_rng(0).standard_normal((1000, 1003)).astype(np.float32)
     b = np.random.default_rng(1).standard_normal((1003,)).astype(np.float32)

@@ -189,6 +189,122 @@ def test_cross_entropy_gradcheck_float64():
             lambda a, r=r: EF.cross_entropy(a, t, weight=w, reduction=r, label_smoothing=0.1), [x])
 
 
+# --- NLL over log-probabilities (fused kernel) -------------------------------------------------------
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("opts", [{}, {"ignore_index": 2}, {"weight": [0.2, 1.0, 3.0, 0.5, 1.5]},
+                                  {"weight": [0.2, 1.0, 3.0, 0.5, 1.5], "ignore_index": 0}])
+@pytest.mark.parametrize("shape", [(7, 5), (3, 5, 4), (2, 5, 3, 2), (5,)])
+def test_nll_loss_class_indices(shape, opts, reduction):
+    """Values and input gradients against torch, for every input rank (the unbatched (C,) one
+    included), weights, ignore_index and reduction, through the module and the function; bit for
+    bit where no sum is taken (torch sums a batch in float by cascades, Ember's sum is closer)."""
+    x = f32(*shape, lo=-4, hi=0)
+    tshape = ((shape[0],) + shape[2:]) if len(shape) > 1 else ()
+    t = rng().integers(0, 5, tshape)
+    ex, tx = pair(x)
+    et, tt = pair(t)
+    kw = dict(opts)
+    ew = tw = None
+    if "weight" in kw:
+        w = np.array(kw.pop("weight"), np.float32)
+        ew, tw = ember.from_numpy(w), torch.from_numpy(w)
+    e = enn.NLLLoss(weight=ew, reduction=reduction, **kw)(ex, et)
+    r = torch.nn.NLLLoss(weight=tw, reduction=reduction, **kw)(tx, tt)
+    if reduction == "none":
+        np.testing.assert_array_equal(e.detach().numpy(), r.detach().numpy())
+    check(e, r, [ex], [tx])
+    assert e.grad_fn.name() == "NllLossBackward0"
+    if reduction != "mean":  # -w[t] g: one product
+        ex.grad = None
+        EF.nll_loss(ex, et, weight=ew, reduction=reduction, **kw).sum().backward()
+        tx.grad = None
+        torch.nn.functional.nll_loss(tx, tt, weight=tw, reduction=reduction, **kw).sum().backward()
+        np.testing.assert_array_equal(ex.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nll_loss_large_and_noncontiguous(threads):
+    """Batches split across threads (the gradient zeroed by slabs of samples), K-dim inputs, a
+    transposed input and log_softmax in front, float64: gradients equal to torch's bits."""
+    prev = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        for shape, dt in [((4099, 10), np.float32), ((65, 10, 97), np.float32), ((300, 1000), np.float64)]:
+            x = np.random.default_rng(7).standard_normal(shape).astype(dt)
+            t = np.random.default_rng(8).integers(0, shape[1], (shape[0],) + shape[2:])
+            t.reshape(-1)[::5] = -100
+            ex, tx = pair(x)
+            e = EF.nll_loss(EF.log_softmax(ex, 1), ember.from_numpy(t))
+            r = torch.nn.functional.nll_loss(torch.log_softmax(tx, 1), torch.from_numpy(t))
+            np.testing.assert_allclose(e.item(), r.item(), rtol=1e-6)
+            e.backward()
+            r.backward()
+            np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)
+        x = f32(12, 40).T  # (40, 12): classes along a strided dim
+        t = rng().integers(0, 12, 40)
+        ex = ember.from_numpy(np.ascontiguousarray(x.T)).t().requires_grad_(True)
+        assert not ex.is_contiguous()
+        _, tx = pair(x)
+        check(EF.nll_loss(ex, ember.from_numpy(t), reduction="sum"),
+              torch.nn.functional.nll_loss(tx, torch.from_numpy(t), reduction="sum"), [ex], [tx])
+    finally:
+        ember.set_num_threads(prev)
+
+
+def test_nll_loss_all_ignored_empty_and_errors():
+    ex, tx = pair(f32(3, 4))
+    t = np.full(3, -100)
+    e, r = EF.nll_loss(ex, ember.from_numpy(t)), torch.nn.functional.nll_loss(tx, torch.from_numpy(t))
+    assert np.isnan(e.item()) and np.isnan(r.item())
+    e.backward()
+    r.backward()
+    np.testing.assert_array_equal(ex.grad.numpy(), tx.grad.numpy())  # zeros: every sample ignored
+    ex, tx = pair(np.zeros((0, 4), np.float32))
+    te = ember.zeros(0, dtype=ember.int64)
+    for red in REDUCTIONS:
+        e = EF.nll_loss(ex, te, reduction=red)
+        r = torch.nn.functional.nll_loss(tx, torch.zeros(0, dtype=torch.int64), reduction=red)
+        np.testing.assert_array_equal(e.detach().numpy(), r.detach().numpy())
+    with pytest.raises(RuntimeError, match="nll_loss: expected a floating point input, got int64"):
+        EF.nll_loss(ember.zeros(3, 4, dtype=ember.int64), ember.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="nll_loss: expected an input of at least 1 dimension"):
+        EF.nll_loss(ember.tensor(1.0), ember.tensor(0))
+    with pytest.raises(RuntimeError, match="0-d target"):
+        EF.nll_loss(ember.zeros(4), ember.tensor([1]))
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 4 classes"):
+        EF.nll_loss(ember.zeros(3, 4), ember.tensor([0, 1, 2]), weight=ember.ones(3))
+    with pytest.raises(IndexError, match=r"Target 4 is out of bounds\. Valid class indices for nll_loss are "
+                                         r"\[0, 4\) \(or ignore_index = -1\)"):
+        EF.nll_loss(ember.zeros(2, 4, 3), ember.tensor([[0, 1, -1], [2, 4, 3]]), ignore_index=-1)
+
+
+@pytest.mark.parametrize("opts", [{}, {"weight": [0.5, 2.0, 1.0, 1.5], "ignore_index": 1}])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_double_backward_and_gradcheck(opts, reduction):
+    """Under create_graph the gradient is built from differentiable ops: the second derivative of
+    nll(log_softmax(x * x)) through it equals torch's; gradcheck in float64."""
+    x = np.random.default_rng(5).standard_normal((4, 4))
+    t = np.array([0, 1, 3, 2])
+    w = opts.get("weight")
+    kw = {"ignore_index": opts["ignore_index"]} if "ignore_index" in opts else {}
+    ex, tx = pair(x)
+    ew = ember.tensor(w, dtype=ember.float64) if w else None
+    tw = torch.tensor(w, dtype=torch.float64) if w else None
+    e = EF.nll_loss(EF.log_softmax(ex * ex, 1), ember.from_numpy(t), weight=ew, reduction=reduction, **kw).sum()
+    r = torch.nn.functional.nll_loss(torch.log_softmax(tx * tx, 1), torch.from_numpy(t), weight=tw,
+                                     reduction=reduction, **kw).sum()
+    (eg,) = ember.autograd.grad(e, [ex], create_graph=True)
+    (tg,) = torch.autograd.grad(r, [tx], create_graph=True)
+    np.testing.assert_allclose(eg.detach().numpy(), tg.detach().numpy(), rtol=1e-10, atol=1e-12)
+    v = np.random.default_rng(6).standard_normal((4, 4))
+    (egg,) = ember.autograd.grad((eg * ember.from_numpy(v)).sum(), [ex])
+    (tgg,) = torch.autograd.grad((tg * torch.from_numpy(v)).sum(), [tx])
+    np.testing.assert_allclose(egg.numpy(), tgg.numpy(), rtol=1e-9, atol=1e-10)
+    xg = ember.from_numpy(np.random.default_rng(1).standard_normal((3, 4, 2))).requires_grad_(True)
+    tg3 = ember.from_numpy(np.array([[0, 3], [1, 1], [2, 2]]))
+    assert ember.autograd.gradcheck(lambda a: EF.nll_loss(a, tg3, weight=ew, reduction=reduction, **kw), [xg])
+
+
 # --- the other losses as modules ----------------------------------------------------------------------
 def _cls_t(n, c, seed=2):
     return np.random.default_rng(seed).integers(0, c, n)

@@ -250,7 +250,7 @@ struct Backend {
   // adjoint, cols -> x (overwritten, overlapping taps summed).
   virtual void unfold(const ConvGeom& g, const Tensor& x, const Tensor& cols, bool fold) = 0;
 
-  // --- losses (loss branch): fused cross-entropy over class indices ----------------------------
+  // --- losses (loss branch): fused cross-entropy and NLL over class indices --------------------
   // x (N, C, d...) float, target (N, d...) int64, weight (C,) of x's dtype or undefined; loss, wt,
   // lse: contiguous (N, d...) of x's dtype. loss = (1-eps) w[t] (lse - x[t]) + eps/C sum_c w[c]
   // (lse - x[c]); wt = w[t]; lse = logsumexp over C; all 0 where t == ignore_index. IndexError
@@ -262,6 +262,13 @@ struct Backend {
   virtual void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight,
                                       int64_t ignore_index, double label_smoothing, const Tensor& stats,
                                       const Tensor& g, const Tensor& dx) = 0;
+  // NLL over class indices (x: log-probabilities, as above): loss = -w[t] x[t], wt = w[t], 0 where t
+  // == ignore_index; the same IndexError. Backward: dx (contiguous (N, C, d...), g's dtype) =
+  // -w[t] g at class t of each sample, 0 elsewhere (g shaped like loss, or one element).
+  virtual void nll_loss(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                        const Tensor& loss, const Tensor& wt) = 0;
+  virtual void nll_loss_backward(const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                                 const Tensor& g, const Tensor& dx) = 0;
   // --- recurrent cells (rnn) --------------------------------------------------------------------
   // Contiguous operands of one float dtype; N rows, hidden size H; outputs are overwritten.
   // lstm_cell: gates = ig + hg (N, 4H), chunks i, f, g, o (torch's order); cx (N, H) ->

@@ -105,6 +105,14 @@ struct CpuBackend final : Backend {
                               const Tensor& stats, const Tensor& g, const Tensor& dx) override {
     cpu::cross_entropy_backward(x, t, w, ignore_index, eps, stats, g, dx);
   }
+  void nll_loss(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore_index, const Tensor& loss,
+                const Tensor& wt) override {
+    cpu::nll_loss(x, t, w, ignore_index, loss, wt);
+  }
+  void nll_loss_backward(const Tensor& t, const Tensor& w, int64_t ignore_index, const Tensor& g,
+                         const Tensor& dx) override {
+    cpu::nll_loss_backward(t, w, ignore_index, g, dx);
+  }
   // --- end losses ---
   // --- pool / norm families (poolnorm branch) ---
   void pool2d(PoolOp op, const Tensor& x, const Tensor& out, const Tensor& idx, const PoolParams& p) override {

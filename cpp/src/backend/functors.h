@@ -150,7 +150,10 @@ struct LogicalXor { template <class T> EMBER_HD bool operator()(T a, T b) const 
 struct Neg { template <class T> EMBER_HD T operator()(T a) const { return -a; } };
 struct Abs {
   template <class T> EMBER_HD T operator()(T a) const {
-    if constexpr (std::is_unsigned_v<T>) return a; else return a < 0 ? -a : (a == 0 ? T(0) : a);
+    // floats: the sign bit cleared, as torch (-0 -> 0, -NaN -> NaN; one vandps, no compares)
+    if constexpr (std::is_floating_point_v<T>) return std::fabs(a);
+    else if constexpr (std::is_unsigned_v<T>) return a;
+    else return a < 0 ? -a : (a == 0 ? T(0) : a);
   }
 };
 struct Sign {

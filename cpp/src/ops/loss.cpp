@@ -1,7 +1,8 @@
 // Fused cross-entropy over class indices (torch.nn.functional.cross_entropy with integer targets):
 // forward validates shapes, dtypes and options, runs the backend's fused kernel and reduces; the
 // backward node calls the fused backward kernel, or, under create_graph, the same formula written
-// with differentiable ops (so double backward works). Other losses are Python composites.
+// with differentiable ops (so double backward works). NLL (over log-probabilities) the same way, its
+// backward a zeroed gradient with one value per sample. Other losses are Python composites.
 #include "ember/ops/loss.h"
 
 #include "reduce_common.h"
@@ -56,41 +57,120 @@ struct CrossEntropyBackward : Node {
   }
 };
 
-}  // namespace
+struct NllLossBackward : Node {
+  Shape x_shape;  // (N, C, d...) (a 1-D input is viewed as (1, C))
+  DType x_dtype = DType::Float32;
+  Device x_device;
+  Tensor target, weight, wsum;
+  Reduction reduction = Reduction::Mean;
+  int64_t ignore_index = -100;
+  std::string name() const override { return "NllLossBackward0"; }
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::optional<Tensor>& weight_in,
-                     Reduction reduction, int64_t ignore_index, double label_smoothing) {
-  EMBER_CHECK(is_floating(input.dtype()), RuntimeError, "cross_entropy: expected a floating point input, got ",
-              dtype_name(input.dtype()));
-  EMBER_CHECK(target_in.dtype() == DType::Int64, RuntimeError,
-              "cross_entropy: expected class-index targets of dtype int64 (Long), got ",
-              dtype_name(target_in.dtype()));
-  EMBER_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, RuntimeError,
-              "label_smoothing must be between 0.0 and 1.0. Got: ", label_smoothing);
-  check_same_device(input, target_in, "cross_entropy");
-  EMBER_CHECK(input.dim() >= 1, ValueError, "cross_entropy: expected an input of at least 1 dimension (C,) or "
-                                            "(N, C, d...), got a 0-d tensor");
-  const bool unbatched = input.dim() == 1;
-  Tensor x = unbatched ? unsqueeze(input, 0) : input;
-  Tensor target = target_in;
-  if (unbatched) {
-    EMBER_CHECK(target.dim() == 0, RuntimeError, "cross_entropy: a 1-D input (C,) needs a 0-d target, got shape ",
-                shape_str(target.shape()));
-    target = unsqueeze(target, 0);
+  // d loss_k / d x_c = -w[t] [c == t], times g_k (in g: double backward reaches the incoming gradient)
+  Tensor composite(const Tensor& gk) const {
+    const int64_t C = x_shape[1], nd = static_cast<int64_t>(x_shape.size());
+    Tensor valid = compare(BinaryOp::Ne, target, wrap_scalar(Scalar(ignore_index)));
+    Tensor tsafe = where(valid, target, zeros_like(target));
+    Tensor onehot = to_dtype(compare(BinaryOp::Eq, iota_along(C, 1, nd, x_device), unsqueeze(tsafe, 1)), x_dtype);
+    Tensor wt = to_dtype(valid, x_dtype);
+    if (weight.defined()) wt = mul(reshape(gather(weight, 0, reshape(tsafe, {-1})), target.shape()), wt);
+    return mul(onehot, unsqueeze(neg(mul(wt, gk)), 1));
   }
-  const int64_t C = x.shape()[1];
-  Shape want(x.shape());
-  want.erase(want.begin() + 1);
-  EMBER_CHECK(target.shape() == want, RuntimeError, "cross_entropy: expected target size ", shape_str(want),
-              " for input of size ", shape_str(input.shape()), ", got ", shape_str(target_in.shape()));
-  Tensor weight;
+
+  TensorList apply(TensorList&& g) override {
+    Tensor gk = g[0];
+    if (reduction == Reduction::Mean) gk = div(gk, wsum);
+    if (reduction == Reduction::None) gk = reshape(gk, target.shape());
+    if (GradMode::is_enabled()) return {composite(expand(gk, target.shape()))};
+    Tensor dx = Tensor::empty(x_shape, x_dtype, x_device);
+    backend_of(dx).nll_loss_backward(target, weight, ignore_index, cast_raw(gk, x_dtype), dx);
+    return {dx};
+  }
+};
+
+// input (N, C, d...) or (C,) and target checked as cross_entropy and nll_loss share them: x viewed as
+// (N, C, d...), target as (N, d...), weight (C,) cast to x's dtype (undefined if none).
+struct ClassArgs {
+  Tensor x, target, weight;
+  Shape loss_shape;  // (N, d...)
+};
+ClassArgs class_args(const char* op, const Tensor& input, const Tensor& target_in,
+                     const std::optional<Tensor>& weight_in) {
+  EMBER_CHECK(input.dim() >= 1, ValueError, op, ": expected an input of at least 1 dimension (C,) or "
+              "(N, C, d...), got a 0-d tensor");
+  EMBER_CHECK(is_floating(input.dtype()), RuntimeError, op, ": expected a floating point input, got ",
+              dtype_name(input.dtype()));
+  EMBER_CHECK(target_in.dtype() == DType::Int64, RuntimeError, op,
+              ": expected class-index targets of dtype int64 (Long), got ", dtype_name(target_in.dtype()));
+  check_same_device(input, target_in, op);
+  ClassArgs r;
+  const bool unbatched = input.dim() == 1;
+  r.x = unbatched ? unsqueeze(input, 0) : input;
+  r.target = target_in;
+  if (unbatched) {
+    EMBER_CHECK(target_in.dim() == 0, RuntimeError, op, ": a 1-D input (C,) needs a 0-d target, got shape ",
+                shape_str(target_in.shape()));
+    r.target = unsqueeze(target_in, 0);
+  }
+  const int64_t C = r.x.shape()[1];
+  r.loss_shape = r.x.shape();
+  r.loss_shape.erase(r.loss_shape.begin() + 1);
+  EMBER_CHECK(r.target.shape() == r.loss_shape, RuntimeError, op, ": expected target size ",
+              shape_str(r.loss_shape), " for input of size ", shape_str(input.shape()), ", got ",
+              shape_str(target_in.shape()));
   if (weight_in && weight_in->defined()) {
     EMBER_CHECK(weight_in->dim() == 1 && weight_in->numel() == C, RuntimeError,
                 "weight tensor should be defined either for all ", C,
                 " classes or no classes but got weight tensor of shape: ", shape_str(weight_in->shape()));
-    check_same_device(input, *weight_in, "cross_entropy");
-    weight = cast_raw(weight_in->detach(), x.dtype());
+    check_same_device(input, *weight_in, op);
+    r.weight = cast_raw(weight_in->detach(), r.x.dtype());
   }
+  return r;
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& input, const Tensor& target_in, const std::optional<Tensor>& weight_in,
+                Reduction reduction, int64_t ignore_index) {
+  ClassArgs a = class_args("nll_loss", input, target_in, weight_in);
+  Tensor loss = Tensor::empty(a.loss_shape, a.x.dtype(), a.x.device());
+  Tensor wt = Tensor::empty(a.loss_shape, a.x.dtype(), a.x.device());
+  Tensor out, wsum;
+  {
+    NoGradGuard ng;
+    backend_of(a.x).nll_loss(a.x.detach(), a.target, a.weight, ignore_index, loss, wt);
+    if (reduction == Reduction::None) {
+      out = input.dim() == 1 ? reshape(loss, {}) : loss;
+    } else {
+      out = sum(loss);
+      if (reduction == Reduction::Mean) {
+        wsum = sum(wt);
+        out = div(out, wsum);
+      }
+    }
+  }
+  if (auto node = make_node<NllLossBackward>({a.x})) {
+    node->x_shape = a.x.shape();
+    node->x_dtype = a.x.dtype();
+    node->x_device = a.x.device();
+    node->target = a.target;
+    node->weight = a.weight;
+    node->wsum = wsum;
+    node->reduction = reduction;
+    node->ignore_index = ignore_index;
+    set_history(out, node);
+  }
+  return out;
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::optional<Tensor>& weight_in,
+                     Reduction reduction, int64_t ignore_index, double label_smoothing) {
+  EMBER_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, RuntimeError,
+              "label_smoothing must be between 0.0 and 1.0. Got: ", label_smoothing);
+  ClassArgs a = class_args("cross_entropy", input, target_in, weight_in);
+  const bool unbatched = input.dim() == 1;
+  const Tensor &x = a.x, &target = a.target, &weight = a.weight;
+  const Shape& want = a.loss_shape;
   Tensor loss = Tensor::empty(want, x.dtype(), x.device());
   Tensor wt = Tensor::empty(want, x.dtype(), x.device());
   Shape stats_shape(want);

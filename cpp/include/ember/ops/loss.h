@@ -16,4 +16,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
                      Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
                      double label_smoothing = 0.0);
 
+// NLL over class indices (torch.nn.functional.nll_loss): input (N, C, d...) or (C,) of
+// log-probabilities, target and weight as above. One pick per sample forward; backward a zeroed
+// gradient with -w[t] g at each sample's class (differentiable ops under create_graph).
+Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
+
 }  // namespace ember::ops

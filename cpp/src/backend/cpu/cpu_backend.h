@@ -88,6 +88,10 @@ void cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight, 
                    double label_smoothing, const Tensor& loss, const Tensor& wt, const Tensor& stats);
 void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                             double label_smoothing, const Tensor& stats, const Tensor& g, const Tensor& dx);
+void nll_loss(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index, const Tensor& loss,
+              const Tensor& wt);
+void nll_loss_backward(const Tensor& target, const Tensor& weight, int64_t ignore_index, const Tensor& g,
+                       const Tensor& dx);
 // --- end loss.cpp ---------------------------------------------------------------------------------
 
 // --- rnn.cpp (recurrent cells): see Backend for the contracts ------------------------------------

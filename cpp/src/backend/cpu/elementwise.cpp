@@ -77,9 +77,7 @@ void fill(const Tensor& dst, Scalar value) {
     const T v = value.to<T>();
     it.for_each([v](char** p, const int64_t* s, int64_t n) {
       if (s[0] == sizeof(T)) {
-        T* o = reinterpret_cast<T*>(p[0]);
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) o[i] = v;
+        fill_run(reinterpret_cast<T*>(p[0]), n, v);
       } else {
         for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
       }

@@ -99,6 +99,11 @@ Isa cpu_isa();  // detected once; EMBER_ISA=base|avx2|avx512 caps it, the GEMM i
     const F f = fr; /* a local copy: its parameters in registers, not reloaded per element */    \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);                          \
   }                                                                                              \
+  /* o[i] = v: fills, and expanded scalars (the baseline build stores 16 bytes a step) */       \
+  template <class T>                                                                             \
+  ATTR void fill_v(T* o, int64_t n, const T v) {                                                 \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = v;                                \
+  }                                                                                              \
   /* a read backwards (flip): o[i] = f(a[-i]) */                                                 \
   template <class Out, class In, class F>                                                        \
   ATTR void un_rev(Out* o, const In* a, int64_t n, const F& fr) {                                \
@@ -223,6 +228,19 @@ inline void scatter_run(char* dst, int64_t stride, const T* src, int64_t m) {
   for (int64_t j = 0; j < m; ++j) *reinterpret_cast<T*>(dst + j * stride) = src[j];
 }
 
+// o[0, n) = v: memset where all of v's bytes are equal (0, and -1 of the integers), else the
+// CPU's widest stores (every type: a fill is one small loop)
+template <class T>
+inline void fill_run(T* o, int64_t n, const T v) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  if (std::all_of(b, b + sizeof(T), [&](unsigned char c) { return c == b[0]; })) {
+    std::memset(static_cast<void*>(o), b[0], sizeof(T) * static_cast<size_t>(n));
+    return;
+  }
+  EMBER_NS_ISA_CALL_(isa, fill_v, o, n, v);
+}
+
 // Scalar functor -> inner loop. Out and In are the element types.
 template <class Out, class In, class F>
 inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
@@ -235,8 +253,7 @@ inline void unary_loop(char** p, const int64_t* s, int64_t n, const F& f) {
   } else if (s[1] == 0) {  // one input element broadcast (an expanded scalar): f once, then a fill
     const Out v = f(*a);
     if (s[0] == sizeof(Out)) {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) o[i] = v;
+      fill_run(o, n, v);
     } else {
       for (int64_t i = 0; i < n; ++i) *reinterpret_cast<Out*>(p[0] + i * s[0]) = v;
     }

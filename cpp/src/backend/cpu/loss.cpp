@@ -1,5 +1,6 @@
 // CPU cross-entropy over class indices, fused: log-softmax + NLL (+ label smoothing) in one pass per
-// sample forward, softmax - onehot (scaled) in one pass backward. x is viewed as (N, C, I) (classes
+// sample forward, softmax - onehot (scaled) in one pass backward; and NLL alone (nll_loss: a pick
+// per sample forward, a zeroed gradient with one value per sample backward). x is viewed as (N, C, I) (classes
 // along dim 1, copied to contiguous if needed); a sample is one (n, i) with its C logits at stride I.
 // Targets outside [0, C) (other than ignore_index) are never read through: IndexError after the loop.
 #include <atomic>
@@ -115,10 +116,10 @@ struct BadTarget {
     bool expected = false;
     if (any.compare_exchange_strong(expected, true)) value = v;
   }
-  void raise(const CeArgs& a) const {
+  void raise(const CeArgs& a, const char* op = nullptr) const {
     if (!any) return;
-    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices are [0, ", a.C,
-                         ") (or ignore_index = ", a.ignore_index, ")"));
+    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices ", op ? "for " : "",
+                         op ? op : "", op ? " " : "", "are [0, ", a.C, ") (or ignore_index = ", a.ignore_index, ")"));
   }
 };
 
@@ -234,6 +235,67 @@ void cross_entropy_backward(const Tensor& x, const Tensor& target, const Tensor&
             drow[c * s] = cp * exp_any(static_cast<T>((row[c * s] - m) - ls)) - cs * (wp ? wp[c] : T(1));
         }
         drow[t * s] -= gk * keep * wt;
+      }
+    });
+  });
+}
+
+// x (N, C, I), target (N, I) int64, weight (C,) or undefined -> loss, wt (N, I) contiguous:
+// loss = -(w[t] x[t]) (torch's -x[t] * w[t], the same bits), wt = w[t]; both 0 where t is ignored.
+void nll_loss(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index, const Tensor& loss,
+              const Tensor& wt) {
+  DimLayout L = dim_layout(x, 1);
+  const CeArgs a{L.O, L.R, L.I, ignore_index, 0.0};
+  if (a.N * a.I == 0) return;
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  BadTarget bad;
+  dispatch_float(x.dtype(), "nll_loss", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = L.t.data<T>();
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    T *lp = loss.data<T>(), *wtp = wt.data<T>();
+    parallel_for(0, a.N * a.I, 32768, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t t = tp[k];
+        if (t == a.ignore_index || t < 0 || t >= a.C) {
+          if (t != a.ignore_index) bad.note(t);
+          lp[k] = 0, wtp[k] = 0;
+          continue;
+        }
+        const T w = wp ? wp[t] : T(1);
+        lp[k] = -(w * xp[((k / a.I) * a.C + t) * a.I + k % a.I]);
+        wtp[k] = w;
+      }
+    });
+  });
+  bad.raise(a, "nll_loss");
+}
+
+// dx (N, C, I) contiguous, of g's dtype: -(w[t] g_k) at (n, t, i) for sample k = (n, i), 0 elsewhere
+// and for ignored samples (g (N, I) or one element, broadcast). Targets were checked forward.
+void nll_loss_backward(const Tensor& target, const Tensor& weight, int64_t ignore_index, const Tensor& g,
+                       const Tensor& dx) {
+  if (dx.numel() == 0) return;
+  const int64_t N = dx.shape()[0], C = dx.shape()[1], I = dx.numel() / (N * C);
+  Tensor tc = target.is_contiguous() ? target : contiguous_copy(target);
+  Tensor wc = weight.defined() && !weight.is_contiguous() ? contiguous_copy(weight) : weight;
+  Tensor gc = g.is_contiguous() ? g : contiguous_copy(g);
+  const bool g_scalar = g.numel() == 1;
+  dispatch_float(dx.dtype(), "nll_loss_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t* tp = tc.data<int64_t>();
+    const T* wp = wc.defined() ? wc.data<T>() : nullptr;
+    const T* gp = gc.data<T>();
+    T* dp = dx.data<T>();
+    // by slabs of whole samples n (C * I values each): zeroed, then one value per (n, i)
+    parallel_for(0, N, std::max<int64_t>(1, 32768 / (C * I)), [&](int64_t b, int64_t e) {
+      fill_run(dp + b * C * I, (e - b) * C * I, T(0));
+      for (int64_t k = b * I; k < e * I; ++k) {
+        const int64_t t = tp[k];
+        if (t == ignore_index || t < 0 || t >= C) continue;
+        dp[((k / I) * C + t) * I + k % I] = -((wp ? wp[t] : T(1)) * gp[g_scalar ? 0 : k]);
       }
     });
   });

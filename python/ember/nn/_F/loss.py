@@ -121,17 +121,6 @@ def _class_dim(input):
     return 0 if input.dim() == 1 else 1
 
 
-def _check_targets(target, n_classes, ignore_index, op):
-    """IndexError naming the first class index outside [0, C) that is not ignore_index."""
-    if target.numel() == 0:
-        return
-    bad = (target != ignore_index) & ((target < 0) | (target >= n_classes))
-    if bool(bad.any()):
-        v = int(target[bad].reshape(-1)[0].item())
-        raise IndexError(f"Target {v} is out of bounds. Valid class indices for {op} are "
-                         f"[0, {n_classes}) (or ignore_index = {ignore_index})")
-
-
 def _class_weight_view(weight, input):
     shape = [1] * input.dim()
     shape[_class_dim(input)] = weight.numel()
@@ -178,30 +167,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
              reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    if input.dim() < 1:
-        raise ValueError("nll_loss: expected an input of 1 or more dimensions, got a 0-d tensor")
-    if target.dtype != _C.dtype.int64:
-        raise RuntimeError(f"nll_loss: expected class-index targets of dtype int64, got {target.dtype}")
-    cdim = _class_dim(input)
-    want = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
-    if tuple(target.shape) != want:
-        raise RuntimeError(f"nll_loss: expected target size {want} for input of size "
-                           f"{tuple(input.shape)}, got {tuple(target.shape)}")
-    n_classes = input.shape[cdim]
-    if weight is not None and (weight.dim() != 1 or weight.numel() != n_classes):
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no "
-                           f"classes but got weight tensor of shape: {list(weight.shape)}")
-    _check_targets(target, n_classes, ignore_index, "nll_loss")
-    valid = target != ignore_index
-    safe = _C.where(valid, target, _C.zeros_like(target))
-    picked = input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
-    w = valid.to(input.dtype)
-    if weight is not None:
-        w = w * weight.detach().to(input.dtype)[safe]
-    loss = -picked * w
-    if reduction == "mean":
-        return loss.sum() / w.sum()
-    return _reduce(loss, reduction)
+    return _C._nll_loss(input, target, weight, _REDUCTIONS[reduction], ignore_index)
 
 
 def _check_same_size(input, target, what="Target"):

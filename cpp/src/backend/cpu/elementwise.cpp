@@ -30,7 +30,9 @@ void copy(const Tensor& src, const Tensor& dst) {
     char* d = static_cast<char*>(dst.raw_data());
     const char* s = static_cast<const char*>(src.raw_data());
     if (d == s) return;
-    parallel_for(0, static_cast<int64_t>(nbytes), 1 << 20, [&](int64_t b, int64_t e) {
+    // split from 128 KiB (torch's grain for floats): at 2 threads a 1 MiB clone took 23 us in one
+    // piece (1 MiB grain) and 13-15 in two; at 1 thread the pieces cost nothing
+    parallel_for(0, static_cast<int64_t>(nbytes), 1 << 17, [&](int64_t b, int64_t e) {
       std::memcpy(d + b, s + b, e - b);
     });
     return;

@@ -166,10 +166,11 @@ def test_layernorm_vs_torch(kw, shape):
 
 
 @requires_torch
-@pytest.mark.parametrize("K", [1, 5, 16, 17, 33, 64, 65, 100, 128, 129, 300])
+@pytest.mark.parametrize("K", [1, 5, 16, 17, 33, 64, 65, 100, 128, 129, 300, 1000, 4096, 4097])
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 def test_layer_norm_float32_row_widths_match_torch(K, affine):
-    # float32 rows up to 128 run in registers (AVX-512), longer ones in the generic kernels: widths
+    # float32 rows up to 128 run in registers (AVX-512), longer ones in the generic kernels (blocks
+    # of 64 values, of 16, a scalar tail; float sums up to 4096 values, double beyond): widths
     # around the vector length, more rows than the backward's 32 chunks, a NaN row and an inf row.
     rng = np.random.default_rng(K)
     a = (rng.standard_normal((37, K)) * 3 + 1).astype(np.float32)

@@ -1,5 +1,6 @@
-// Bindings for the fused losses: ember._C._cross_entropy and _nll_loss (class-index targets). Reduction names,
-// probability targets and the other losses are handled in python/ember/nn/_F/loss.py.
+// Bindings for the fused losses: ember._C._cross_entropy and _nll_loss (class-index targets).
+// Reduction names, probability targets and the other losses are handled in
+// python/ember/nn/_F/loss.py.
 #include "common.h"
 #include "ember/ops/loss.h"
 

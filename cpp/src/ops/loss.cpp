@@ -13,6 +13,29 @@ using namespace red;
 
 namespace {
 
+// The samples a class-index loss counts (target != ignore_index), their targets with ignored ones
+// read as class 0, and the one-hot (N, C, d...) of those targets in dtype dt.
+struct ClassOneHot {
+  Tensor valid, tsafe, onehot;
+};
+ClassOneHot class_onehot(const Tensor& target, int64_t ignore_index, int64_t C, int64_t nd, Device dev, DType dt) {
+  ClassOneHot r;
+  r.valid = compare(BinaryOp::Ne, target, wrap_scalar(Scalar(ignore_index)));
+  r.tsafe = where(r.valid, target, zeros_like(target));
+  r.onehot = to_dtype(compare(BinaryOp::Eq, iota_along(C, 1, nd, dev), unsqueeze(r.tsafe, 1)), dt);
+  return r;
+}
+
+// A class-index loss's per-sample values reduced: as they are ('none'; 0-d for an unbatched
+// input), summed, or summed over the weights' sum wsum (kept for the backward).
+Tensor reduce_class_loss(const Tensor& loss, const Tensor& wt, Reduction reduction, bool unbatched, Tensor& wsum) {
+  NoGradGuard ng;
+  if (reduction == Reduction::None) return unbatched ? reshape(loss, {}) : loss;
+  if (reduction == Reduction::Sum) return sum(loss);
+  wsum = sum(wt);
+  return div(sum(loss), wsum);
+}
+
 struct CrossEntropyBackward : Node {
   SavedVariable x;  // (N, C, d...) (a 1-D input is viewed as (1, C))
   Tensor target, weight, stats, wsum;
@@ -26,9 +49,7 @@ struct CrossEntropyBackward : Node {
   // d loss_k / d x_c = (1-eps) w[t] (p_c - [c == t]) + eps/C (W p_c - w_c), times g_k.
   Tensor composite(const Tensor& xv, const Tensor& gk) const {
     const int64_t C = xv.shape()[1], nd = xv.dim();
-    Tensor valid = compare(BinaryOp::Ne, target, wrap_scalar(Scalar(ignore_index)));
-    Tensor tsafe = where(valid, target, zeros_like(target));
-    Tensor onehot = to_dtype(compare(BinaryOp::Eq, iota_along(C, 1, nd, xv.device()), unsqueeze(tsafe, 1)), xv.dtype());
+    const auto [valid, tsafe, onehot] = class_onehot(target, ignore_index, C, nd, xv.device(), xv.dtype());
     Tensor p = softmax(xv, 1);
     Shape wshape(nd, 1);
     wshape[1] = C;
@@ -69,9 +90,7 @@ struct NllLossBackward : Node {
   // d loss_k / d x_c = -w[t] [c == t], times g_k (in g: double backward reaches the incoming gradient)
   Tensor composite(const Tensor& gk) const {
     const int64_t C = x_shape[1], nd = static_cast<int64_t>(x_shape.size());
-    Tensor valid = compare(BinaryOp::Ne, target, wrap_scalar(Scalar(ignore_index)));
-    Tensor tsafe = where(valid, target, zeros_like(target));
-    Tensor onehot = to_dtype(compare(BinaryOp::Eq, iota_along(C, 1, nd, x_device), unsqueeze(tsafe, 1)), x_dtype);
+    const auto [valid, tsafe, onehot] = class_onehot(target, ignore_index, C, nd, x_device, x_dtype);
     Tensor wt = to_dtype(valid, x_dtype);
     if (weight.defined()) wt = mul(reshape(gather(weight, 0, reshape(tsafe, {-1})), target.shape()), wt);
     return mul(onehot, unsqueeze(neg(mul(wt, gk)), 1));
@@ -135,20 +154,9 @@ Tensor nll_loss(const Tensor& input, const Tensor& target_in, const std::optiona
   ClassArgs a = class_args("nll_loss", input, target_in, weight_in);
   Tensor loss = Tensor::empty(a.loss_shape, a.x.dtype(), a.x.device());
   Tensor wt = Tensor::empty(a.loss_shape, a.x.dtype(), a.x.device());
-  Tensor out, wsum;
-  {
-    NoGradGuard ng;
-    backend_of(a.x).nll_loss(a.x.detach(), a.target, a.weight, ignore_index, loss, wt);
-    if (reduction == Reduction::None) {
-      out = input.dim() == 1 ? reshape(loss, {}) : loss;
-    } else {
-      out = sum(loss);
-      if (reduction == Reduction::Mean) {
-        wsum = sum(wt);
-        out = div(out, wsum);
-      }
-    }
-  }
+  backend_of(a.x).nll_loss(a.x.detach(), a.target, a.weight, ignore_index, loss, wt);
+  Tensor wsum;
+  Tensor out = reduce_class_loss(loss, wt, reduction, input.dim() == 1, wsum);
   if (auto node = make_node<NllLossBackward>({a.x})) {
     node->x_shape = a.x.shape();
     node->x_dtype = a.x.dtype();
@@ -168,7 +176,6 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::op
   EMBER_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, RuntimeError,
               "label_smoothing must be between 0.0 and 1.0. Got: ", label_smoothing);
   ClassArgs a = class_args("cross_entropy", input, target_in, weight_in);
-  const bool unbatched = input.dim() == 1;
   const Tensor &x = a.x, &target = a.target, &weight = a.weight;
   const Shape& want = a.loss_shape;
   Tensor loss = Tensor::empty(want, x.dtype(), x.device());
@@ -176,21 +183,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target_in, const std::op
   Shape stats_shape(want);
   stats_shape.push_back(2);
   Tensor stats = Tensor::empty(stats_shape, x.dtype(), x.device());
-  Tensor out, wsum;
-  {
-    NoGradGuard ng;
-    Tensor xd = x.detach();
-    backend_of(x).cross_entropy(xd, target, weight, ignore_index, label_smoothing, loss, wt, stats);
-    if (reduction == Reduction::None) {
-      out = unbatched ? reshape(loss, {}) : loss;
-    } else {
-      out = sum(loss);
-      if (reduction == Reduction::Mean) {
-        wsum = sum(wt);
-        out = div(out, wsum);
-      }
-    }
-  }
+  backend_of(x).cross_entropy(x.detach(), target, weight, ignore_index, label_smoothing, loss, wt, stats);
+  Tensor wsum;
+  Tensor out = reduce_class_loss(loss, wt, reduction, input.dim() == 1, wsum);
   if (auto node = make_node<CrossEntropyBackward>({x})) {
     node->x = SavedVariable(x, false);
     node->target = target;

@@ -1,7 +1,8 @@
 // CPU cross-entropy over class indices, fused: log-softmax + NLL (+ label smoothing) in one pass per
 // sample forward, softmax - onehot (scaled) in one pass backward; and NLL alone (nll_loss: a pick
-// per sample forward, a zeroed gradient with one value per sample backward). x is viewed as (N, C, I) (classes
-// along dim 1, copied to contiguous if needed); a sample is one (n, i) with its C logits at stride I.
+// per sample forward, a zeroed gradient with one value per sample backward). x is viewed as
+// (N, C, I) (classes along dim 1, copied to contiguous if needed); a sample is one (n, i) with its
+// C logits at stride I.
 // Targets outside [0, C) (other than ignore_index) are never read through: IndexError after the loop.
 #include <atomic>
 #include <limits>
@@ -118,8 +119,9 @@ struct BadTarget {
   }
   void raise(const CeArgs& a, const char* op = nullptr) const {
     if (!any) return;
-    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices ", op ? "for " : "",
-                         op ? op : "", op ? " " : "", "are [0, ", a.C, ") (or ignore_index = ", a.ignore_index, ")"));
+    const std::string for_op = op ? str("for ", op, " ") : std::string();
+    throw IndexError(str("Target ", value.load(), " is out of bounds. Valid class indices ", for_op, "are [0, ", a.C,
+                         ") (or ignore_index = ", a.ignore_index, ")"));
   }
 };
 
